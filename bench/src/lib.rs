@@ -1,0 +1,1 @@
+//! Benchmarks live here as binaries with a written method; see `bench/README.md`.

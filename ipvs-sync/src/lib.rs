@@ -1,0 +1,13 @@
+//! IPVS over generic netlink, the reconciler that keeps the kernel equal to the desired state,
+//! and the director's VIP addresses.
+//!
+//! Promise: the reconciler ([`reconcile`]) is pure: no I/O, no clock (time is a parameter).
+//! All kernel access goes through the [`IpvsKernel`] trait, implemented by the netlink client
+//! ([`netlink::IpvsClient`]) and by an in-memory fake for unit tests. Nothing in this crate ever
+//! flushes the IPVS table or touches a virtual service outside the managed VIP ranges.
+
+pub mod error;
+pub mod model;
+
+pub use error::IpvsError;
+pub use model::*;
