@@ -1,0 +1,30 @@
+//! The reconciler: compares the target table with a kernel dump and plans the writes that make
+//! the managed part of the kernel equal to the target, then applies them through [`IpvsKernel`].
+//!
+//! Contract: everything here except [`sync_once`] is pure (no I/O, no clock, no randomness):
+//! time is a parameter (`now`, seconds since the Unix epoch) and every iteration runs over
+//! ordered maps, so the same inputs always give the same plan. [`sync_once`] performs I/O only
+//! through the [`IpvsKernel`] it is given.
+//!
+//! Safety rules enforced here: services outside the [`Scope`] are never planned, edited or
+//! deleted; leaving destinations and services drain before they are deleted; settings are edited
+//! in place, never deleted and re-added; a plan that would remove too many services is refused
+//! by [`guard`] unless forced.
+//!
+//! [`IpvsKernel`]: crate::IpvsKernel
+
+mod compare;
+mod drain;
+pub(crate) mod errno;
+mod guard;
+mod plan;
+mod render;
+mod scope;
+mod sync;
+
+pub use compare::{same_destination, same_service};
+pub use drain::{DrainBook, DrainBookError, DrainStatus};
+pub use guard::{GuardRefusal, guard};
+pub use plan::{Plan, PlanOptions, Refusal, RefusalReason, plan};
+pub use scope::Scope;
+pub use sync::{FailedOperation, OperationCounts, SyncError, SyncReport, sync_once};

@@ -1,0 +1,313 @@
+//! Desired state -> the kernel specs the reconciler aims for.
+//!
+//! Contract: pure. No I/O, no clock. The mapping from operator vocabulary (scheduler, flags,
+//! persistence, forwarding method, tunnel type) to IPVS values lives here and only here, so the
+//! planner compares like with like.
+//!
+//! Decisions:
+//! - Plain IPIP tunnels map to `tunnel: None`: nothing tunnel-specific is sent, which every
+//!   kernel accepts and which means IPIP (`tun_type` 0). Kernels >= 5.2 report `tun_type` 0 for
+//!   such destinations, so comparisons go through [`normalized_tunnel`], which treats `None` and
+//!   `Some(IPIP)` alike.
+//! - Direct routing and tunnelling cannot rewrite ports, so their destinations use the virtual
+//!   port (as ipvsadm does). If two real servers of one DR/TUN service then collide on the same
+//!   address, the first in key order wins; the config layer is expected to reject that case.
+
+use std::collections::BTreeMap;
+
+use lb_config::{DesiredState, ForwardMethod, RealServerKey, TunnelType, VirtualService};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{
+    DestinationSpec, IP_VS_SVC_F_PERSISTENT, IP_VS_SVC_F_SCHED1, IP_VS_SVC_F_SCHED2, KernelForward,
+    ServiceId, ServiceSpec, TunnelSpec,
+};
+
+/// `IPVS_TUNNEL_TYPE_IPIP`: what the kernel reports for a tunnel destination without settings.
+pub const TUNNEL_IPIP: TunnelSpec = TunnelSpec {
+    tun_type: 0,
+    port: 0,
+    flags: 0,
+};
+
+/// One virtual service as it should be in the kernel, with its destinations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetService {
+    /// The service settings to program.
+    pub spec: ServiceSpec,
+    /// The destinations to program, by the key the kernel will report them under.
+    pub destinations: BTreeMap<RealServerKey, DestinationSpec>,
+}
+
+/// Maps the desired state to the kernel table we want, keyed like a dump, so that planning is a
+/// plain comparison of two maps.
+pub fn target_table(desired: &DesiredState) -> BTreeMap<ServiceId, TargetService> {
+    desired
+        .services
+        .values()
+        .map(|vs| (ServiceId::Inet(vs.key), target_service(vs)))
+        .collect()
+}
+
+/// Maps one virtual service; public so that callers can show what one entry becomes.
+pub fn target_service(vs: &VirtualService) -> TargetService {
+    let mut destinations = BTreeMap::new();
+    let forward = kernel_forward(vs.forward);
+    let tunnel = tunnel_spec(vs.forward, vs.tunnel);
+    for rs in vs.real_servers.values() {
+        let key = RealServerKey {
+            addr: rs.key.addr,
+            port: if vs.forward.rewrites_port() {
+                rs.key.port
+            } else {
+                vs.key.port
+            },
+        };
+        destinations.entry(key).or_insert(DestinationSpec {
+            key,
+            forward,
+            weight: rs.weight,
+            upper_threshold: rs.upper_threshold,
+            lower_threshold: rs.lower_threshold,
+            tunnel,
+        });
+    }
+    TargetService {
+        spec: service_spec(vs),
+        destinations,
+    }
+}
+
+fn service_spec(vs: &VirtualService) -> ServiceSpec {
+    let full_prefix = if vs.key.vip.is_ipv4() { 32 } else { 128 };
+    let mut flags = 0;
+    if vs.persistence.is_some() {
+        flags |= IP_VS_SVC_F_PERSISTENT;
+    }
+    if vs.scheduler.takes_hash_flags() {
+        if vs.scheduler_flags.fallback {
+            flags |= IP_VS_SVC_F_SCHED1;
+        }
+        if vs.scheduler_flags.port {
+            flags |= IP_VS_SVC_F_SCHED2;
+        }
+    }
+    ServiceSpec {
+        id: ServiceId::Inet(vs.key),
+        scheduler: vs.scheduler.as_str().to_owned(),
+        flags,
+        timeout: vs.persistence.map_or(0, |p| p.timeout_secs),
+        netmask_prefix: vs
+            .persistence
+            .and_then(|p| p.prefix_len)
+            .unwrap_or(full_prefix),
+        pe_name: None,
+    }
+}
+
+/// FullNAT is masquerading in the IPVS table; its SNAT half is a netfilter rule.
+fn kernel_forward(method: ForwardMethod) -> KernelForward {
+    match method {
+        ForwardMethod::Nat | ForwardMethod::Fullnat => KernelForward::Masq,
+        ForwardMethod::Dr => KernelForward::Route,
+        ForwardMethod::Tunnel => KernelForward::Tunnel,
+    }
+}
+
+fn tunnel_spec(method: ForwardMethod, tunnel: Option<TunnelType>) -> Option<TunnelSpec> {
+    if method != ForwardMethod::Tunnel {
+        return None;
+    }
+    match tunnel.unwrap_or(TunnelType::Ipip) {
+        TunnelType::Ipip => None,
+        TunnelType::Gue { port } => Some(TunnelSpec {
+            tun_type: 1,
+            port,
+            flags: 0,
+        }),
+        TunnelType::Gre => Some(TunnelSpec {
+            tun_type: 2,
+            port: 0,
+            flags: 0,
+        }),
+    }
+}
+
+/// The tunnel settings that matter for comparison: none unless the destination tunnels, and
+/// IPIP when a tunnel destination carries no settings (old kernels, or our IPIP requests).
+pub fn normalized_tunnel(dest: &DestinationSpec) -> Option<TunnelSpec> {
+    match dest.forward {
+        KernelForward::Tunnel => Some(dest.tunnel.unwrap_or(TUNNEL_IPIP)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use lb_config::{
+        Origin, Persistence, Protocol, RealServer, RealServerState, Scheduler, SchedulerFlags,
+        ServiceKey,
+    };
+
+    use super::*;
+
+    fn service(forward: ForwardMethod, tunnel: Option<TunnelType>) -> VirtualService {
+        let key = ServiceKey {
+            vip: "10.0.0.100".parse().unwrap(),
+            protocol: Protocol::Tcp,
+            port: 80,
+        };
+        let real_servers = [("10.0.1.11", 8080), ("10.0.1.12", 8081)]
+            .into_iter()
+            .map(|(a, p)| {
+                let key = RealServerKey {
+                    addr: a.parse().unwrap(),
+                    port: p,
+                };
+                let rs = RealServer {
+                    key,
+                    weight: 3,
+                    upper_threshold: 100,
+                    lower_threshold: 10,
+                    state: RealServerState::Active,
+                };
+                (key, rs)
+            })
+            .collect();
+        VirtualService {
+            key,
+            origin: Origin {
+                config_key: "10.0.0.100-80".into(),
+                service: None,
+            },
+            scheduler: Scheduler::Mh,
+            scheduler_flags: SchedulerFlags {
+                fallback: true,
+                port: true,
+            },
+            persistence: Some(Persistence {
+                timeout_secs: 300,
+                prefix_len: Some(24),
+            }),
+            forward,
+            tunnel,
+            health_check: None,
+            real_servers,
+        }
+    }
+
+    #[test]
+    fn nat_service_maps_flags_persistence_and_ports() {
+        let vs = service(ForwardMethod::Fullnat, None);
+        let t = target_service(&vs);
+        assert_eq!(t.spec.scheduler, "mh");
+        assert_eq!(
+            t.spec.flags,
+            IP_VS_SVC_F_PERSISTENT | IP_VS_SVC_F_SCHED1 | IP_VS_SVC_F_SCHED2
+        );
+        assert_eq!((t.spec.timeout, t.spec.netmask_prefix), (300, 24));
+        let ports: Vec<u16> = t.destinations.keys().map(|k| k.port).collect();
+        assert_eq!(ports, vec![8080, 8081]);
+        let d = t.destinations.values().next().unwrap();
+        assert_eq!(d.forward, KernelForward::Masq);
+        assert_eq!(
+            (d.weight, d.upper_threshold, d.lower_threshold),
+            (3, 100, 10)
+        );
+        assert_eq!(d.tunnel, None);
+    }
+
+    #[test]
+    fn hash_flags_ignored_for_other_schedulers_and_no_persistence_defaults() {
+        let mut vs = service(ForwardMethod::Nat, None);
+        vs.scheduler = Scheduler::Rr;
+        vs.persistence = None;
+        let t = target_service(&vs);
+        assert_eq!(
+            (t.spec.flags, t.spec.timeout, t.spec.netmask_prefix),
+            (0, 0, 32)
+        );
+        vs.key.vip = "2001:db8::1".parse().unwrap();
+        assert_eq!(target_service(&vs).spec.netmask_prefix, 128);
+    }
+
+    #[test]
+    fn dr_and_tunnel_use_the_virtual_port_and_tunnel_settings() {
+        let t = target_service(&service(ForwardMethod::Dr, None));
+        assert!(t.destinations.keys().all(|k| k.port == 80));
+        assert!(
+            t.destinations
+                .values()
+                .all(|d| d.forward == KernelForward::Route)
+        );
+
+        let ipip = target_service(&service(ForwardMethod::Tunnel, Some(TunnelType::Ipip)));
+        let d = ipip.destinations.values().next().unwrap();
+        assert_eq!((d.forward, d.tunnel), (KernelForward::Tunnel, None));
+        assert_eq!(normalized_tunnel(d), Some(TUNNEL_IPIP));
+
+        let gue = target_service(&service(
+            ForwardMethod::Tunnel,
+            Some(TunnelType::Gue { port: 6080 }),
+        ));
+        let d = gue.destinations.values().next().unwrap();
+        assert_eq!(
+            d.tunnel,
+            Some(TunnelSpec {
+                tun_type: 1,
+                port: 6080,
+                flags: 0
+            })
+        );
+
+        let gre = target_service(&service(ForwardMethod::Tunnel, Some(TunnelType::Gre)));
+        let d = gre.destinations.values().next().unwrap();
+        assert_eq!(d.tunnel.map(|t| t.tun_type), Some(2));
+    }
+
+    #[test]
+    fn colliding_dr_destinations_keep_the_first() {
+        let mut vs = service(ForwardMethod::Dr, None);
+        let a = RealServerKey {
+            addr: "10.0.1.11".parse().unwrap(),
+            port: 9999,
+        };
+        vs.real_servers.insert(
+            a,
+            RealServer {
+                key: a,
+                weight: 9,
+                upper_threshold: 0,
+                lower_threshold: 0,
+                state: RealServerState::Active,
+            },
+        );
+        let t = target_service(&vs);
+        assert_eq!(t.destinations.len(), 2);
+        let k = RealServerKey {
+            addr: a.addr,
+            port: 80,
+        };
+        assert_eq!(
+            t.destinations[&k].weight, 3,
+            "8080 sorts before 9999 and wins"
+        );
+    }
+
+    #[test]
+    fn table_is_keyed_by_inet_id() {
+        let vs = service(ForwardMethod::Nat, None);
+        let desired = DesiredState {
+            services: BTreeMap::from([(vs.key, vs.clone())]),
+            vips: BTreeSet::new(),
+            netfilter: Default::default(),
+        };
+        let table = target_table(&desired);
+        assert_eq!(
+            table.keys().copied().collect::<Vec<_>>(),
+            vec![ServiceId::Inet(vs.key)]
+        );
+    }
+}

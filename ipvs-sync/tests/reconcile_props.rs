@@ -1,0 +1,345 @@
+//! Properties of planning + applying, over random kernels (inside and outside the managed
+//! range) and random targets, driven through the fake kernel until drains are over:
+//! - the managed part ends equal to the target, the foreign part is untouched;
+//! - every planned operation is accepted by the kernel, and the plan right after is empty;
+//! - planning is deterministic; no operation names an out-of-scope service;
+//! - nothing in the target is ever deleted.
+
+mod reconcile_support;
+
+use std::collections::BTreeMap;
+
+use lb_config::{Protocol, RealServerKey};
+use lb_ipvs_sync::fake::FakeKernel;
+use lb_ipvs_sync::reconcile::{DrainBook, PlanOptions, Scope, plan};
+use lb_ipvs_sync::target::TargetService;
+use lb_ipvs_sync::{
+    DestinationSpec, IpvsKernel, IpvsTable, KernelForward, ObservedDestination, ObservedService,
+    Operation, ServiceId, ServiceSpec, Stats, TunnelSpec,
+};
+use proptest::prelude::*;
+use reconcile_support::{NOW, Target, fwmark, rs, scope, svc};
+
+fn managed_id() -> impl Strategy<Value = ServiceId> {
+    (
+        1u8..=5,
+        prop_oneof![Just(Protocol::Tcp), Just(Protocol::Udp)],
+    )
+        .prop_map(|(n, p)| svc(&format!("10.0.0.{n}"), p, 80))
+}
+
+fn foreign_id() -> impl Strategy<Value = ServiceId> {
+    prop_oneof![
+        (1u8..=3).prop_map(|n| svc(&format!("192.168.0.{n}"), Protocol::Tcp, 80)),
+        (1u32..=3).prop_map(fwmark),
+    ]
+}
+
+fn any_id() -> impl Strategy<Value = ServiceId> {
+    prop_oneof![3 => managed_id(), 1 => foreign_id()]
+}
+
+fn settings() -> impl Strategy<Value = (String, u32, u32, u8)> {
+    (
+        prop_oneof![Just("rr"), Just("wrr"), Just("mh")],
+        prop_oneof![Just(0u32), Just(0x1), Just(0x8 | 0x10), Just(0x1 | 0x8)],
+        prop_oneof![Just(0u32), Just(300)],
+        prop_oneof![Just(32u8), Just(24)],
+    )
+        .prop_map(|(s, f, t, m)| (s.to_owned(), f, t, m))
+}
+
+fn tunnel() -> impl Strategy<Value = Option<TunnelSpec>> {
+    prop_oneof![
+        Just(None),
+        Just(Some(TunnelSpec {
+            tun_type: 0,
+            port: 0,
+            flags: 0
+        })),
+        Just(Some(TunnelSpec {
+            tun_type: 1,
+            port: 6080,
+            flags: 0
+        })),
+        Just(Some(TunnelSpec {
+            tun_type: 2,
+            port: 0,
+            flags: 0
+        })),
+    ]
+}
+
+fn destination(key: RealServerKey) -> impl Strategy<Value = DestinationSpec> {
+    (
+        prop_oneof![
+            Just(KernelForward::Masq),
+            Just(KernelForward::Route),
+            Just(KernelForward::Tunnel)
+        ],
+        0u32..4,
+        0u32..3,
+        0u32..3,
+        tunnel(),
+    )
+        .prop_map(
+            move |(forward, weight, upper, lower_part, tunnel)| DestinationSpec {
+                key,
+                forward,
+                weight,
+                upper_threshold: upper,
+                lower_threshold: lower_part.min(upper),
+                // Non-tunnel destinations carry at most what a 5.2+ kernel reports (IPIP zeros).
+                tunnel: if forward == KernelForward::Tunnel {
+                    tunnel
+                } else {
+                    tunnel.filter(|t| t.tun_type == 0)
+                },
+            },
+        )
+}
+
+fn rs_key() -> impl Strategy<Value = RealServerKey> {
+    (1u8..=5).prop_map(|n| rs(&format!("10.0.1.{n}"), 8080))
+}
+
+fn destinations() -> impl Strategy<Value = BTreeMap<RealServerKey, DestinationSpec>> {
+    prop::collection::btree_set(rs_key(), 0..4).prop_flat_map(|keys| {
+        keys.into_iter()
+            .map(|k| destination(k).prop_map(move |d| (k, d)))
+            .collect::<Vec<_>>()
+            .prop_map(|pairs| pairs.into_iter().collect())
+    })
+}
+
+fn service_spec(
+    id: ServiceId,
+    (scheduler, flags, timeout, netmask): (String, u32, u32, u8),
+) -> ServiceSpec {
+    ServiceSpec {
+        id,
+        scheduler,
+        flags,
+        timeout,
+        netmask_prefix: netmask,
+        pe_name: None,
+    }
+}
+
+fn observed_table() -> impl Strategy<Value = IpvsTable> {
+    let service = (
+        settings(),
+        destinations(),
+        prop::collection::vec((0u32..3, 0u32..3), 4),
+    );
+    prop::collection::btree_map(any_id(), service, 0..6).prop_map(|services| IpvsTable {
+        services: services
+            .into_iter()
+            .map(|(id, (s, dests, conns))| {
+                let destinations = dests
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (k, spec))| {
+                        let (active, inactive) = conns[i % conns.len()];
+                        let d = ObservedDestination {
+                            spec,
+                            active_conns: active,
+                            inactive_conns: inactive,
+                            persist_conns: 0,
+                            stats: Stats::default(),
+                        };
+                        (k, d)
+                    })
+                    .collect();
+                let service = ObservedService {
+                    spec: service_spec(id, s),
+                    stats: Stats::default(),
+                    destinations,
+                };
+                (id, service)
+            })
+            .collect(),
+    })
+}
+
+/// Targets mostly in scope, sometimes with an out-of-scope entry (which must be refused).
+fn target_table() -> impl Strategy<Value = Target> {
+    prop::collection::btree_map(any_id(), (settings(), destinations()), 0..6).prop_map(|m| {
+        m.into_iter()
+            .map(|(id, (s, destinations))| {
+                let spec = service_spec(id, s);
+                (id, TargetService { spec, destinations })
+            })
+            .collect()
+    })
+}
+
+type Shape = (
+    ServiceSpec,
+    Vec<(
+        RealServerKey,
+        KernelForward,
+        u32,
+        u32,
+        u32,
+        Option<TunnelSpec>,
+    )>,
+);
+
+/// Settings only (no counters), tunnel normalised as a 5.2+ kernel reports it.
+fn shape(spec: &ServiceSpec, dests: impl Iterator<Item = DestinationSpec>) -> Shape {
+    let dests = dests
+        .map(|d| {
+            let tunnel = match d.forward {
+                KernelForward::Tunnel => Some(d.tunnel.unwrap_or(TunnelSpec {
+                    tun_type: 0,
+                    port: 0,
+                    flags: 0,
+                })),
+                _ => None,
+            };
+            (
+                d.key,
+                d.forward,
+                d.weight,
+                d.upper_threshold,
+                d.lower_threshold,
+                tunnel,
+            )
+        })
+        .collect();
+    (spec.clone(), dests)
+}
+
+fn table_shapes(
+    table: &IpvsTable,
+    keep: impl Fn(&ServiceId) -> bool,
+) -> BTreeMap<ServiceId, Shape> {
+    table
+        .services
+        .iter()
+        .filter(|(id, _)| keep(id))
+        .map(|(id, s)| {
+            (
+                *id,
+                shape(&s.spec, s.destinations.values().map(|d| d.spec.clone())),
+            )
+        })
+        .collect()
+}
+
+fn check_operations(
+    ops: &[Operation],
+    target: &Target,
+    scope: &Scope,
+) -> Result<(), TestCaseError> {
+    for op in ops {
+        prop_assert!(scope.contains(op.service()), "out of scope: {op:?}");
+        match op {
+            Operation::DeleteService { service } => {
+                prop_assert!(
+                    !target.contains_key(service),
+                    "deletes a target service: {op:?}"
+                );
+            }
+            Operation::DeleteDestination {
+                service,
+                destination,
+            } => {
+                let wanted = target
+                    .get(service)
+                    .is_some_and(|t| t.destinations.contains_key(destination));
+                prop_assert!(!wanted, "deletes a target destination: {op:?}");
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn reconciling_converges_on_the_managed_part_only(
+        observed in observed_table(),
+        target in target_table(),
+        clear_connections_first in any::<bool>(),
+        tunnel_attrs_always in any::<bool>(),
+        udp_drain in prop_oneof![Just(0u64), Just(30)],
+    ) {
+        let scope = scope();
+        let options = PlanOptions {
+            max_delete_share: 0.5,
+            force: true,
+            drain_timeout_secs: 300,
+            udp_drain_timeout_secs: udp_drain,
+        };
+        let mut kernel = FakeKernel::new(observed.clone());
+        if tunnel_attrs_always {
+            kernel = kernel.with_tunnel_attrs_always();
+        }
+        let mut book = DrainBook::default();
+        let mut now = NOW;
+        let mut converged = false;
+        for _ in 0..5 {
+            let table = kernel.dump().unwrap();
+            let p = plan(&target, &table, &scope, &book, now, &options);
+            prop_assert_eq!(&p, &plan(&target, &table, &scope, &book, now, &options));
+            check_operations(&p.operations, &target, &scope)?;
+            for r in &p.refused {
+                prop_assert!(!scope.contains(&r.service));
+            }
+            if p.is_empty() && p.draining.is_empty() {
+                converged = true;
+                break;
+            }
+            for op in &p.operations {
+                kernel.apply(op).map_err(|e| TestCaseError::fail(format!("{op:?}: {e}")))?;
+            }
+            book = p.drain;
+            if clear_connections_first {
+                kernel.clear_connections();
+            } else {
+                now += 301;
+            }
+        }
+        prop_assert!(converged, "no convergence in 5 passes");
+
+        let end = kernel.dump().unwrap();
+        let managed = table_shapes(&end, |id| scope.contains(id));
+        let wanted: BTreeMap<ServiceId, Shape> = target
+            .iter()
+            .filter(|(id, _)| scope.contains(id))
+            .map(|(id, t)| (*id, shape(&t.spec, t.destinations.values().cloned())))
+            .collect();
+        prop_assert_eq!(managed, wanted);
+        let foreign_after = table_shapes(&end, |id| !scope.contains(id));
+        let foreign_before = table_shapes(&observed, |id| !scope.contains(id));
+        prop_assert_eq!(foreign_after, foreign_before);
+    }
+
+    #[test]
+    fn a_plan_applied_leaves_nothing_to_do_but_drains(
+        observed in observed_table(),
+        target in target_table(),
+    ) {
+        let scope = scope();
+        let options = PlanOptions { force: true, ..reconcile_support::options() };
+        let mut kernel = FakeKernel::new(observed);
+        let first = plan(&target, kernel.table(), &scope, &DrainBook::default(), NOW, &options);
+        for op in &first.operations {
+            kernel.apply(op).map_err(|e| TestCaseError::fail(format!("{op:?}: {e}")))?;
+        }
+        let second = plan(&target, kernel.table(), &scope, &first.drain, NOW, &options);
+        prop_assert!(second.is_empty(), "{}", second);
+        // Deadlines carry over unchanged; those of objects deleted in between are dropped.
+        for (key, deadline) in &second.drain.destinations {
+            prop_assert_eq!(first.drain.destinations.get(key), Some(deadline));
+        }
+        for (id, deadline) in &second.drain.services {
+            prop_assert_eq!(first.drain.services.get(id), Some(deadline));
+        }
+        prop_assert_eq!(second.deletes_services, 0);
+    }
+}

@@ -1,0 +1,129 @@
+//! Command-line interface definition (clap). Each command's help explains it with an example.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// lbctl: control plane for LVS/IPVS directors.
+///
+/// Keeps the kernel's IPVS table, the VIP addresses and the netfilter rules of a director equal
+/// to one ConfigMap that maps virtual IPs to static real servers or Kubernetes Services.
+#[derive(Debug, Parser)]
+#[command(name = "lbctl", version, propagate_version = true)]
+pub(crate) struct Cli {
+    /// Log filter (tracing EnvFilter syntax), e.g. `info` or `lb_ipvs_sync=debug`.
+    #[arg(long, global = true, env = "LBCTL_LOG", default_value = "warn")]
+    pub(crate) log: String,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Output format of the operator commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Output {
+    /// For people: ipvsadm-like lines and tables.
+    Text,
+    /// For machines: one JSON document on stdout.
+    Json,
+}
+
+/// The files that describe what the director should run.
+#[derive(Debug, Args)]
+pub(crate) struct Inputs {
+    /// The VIP ConfigMap: a manifest (`kubectl get cm -o yaml`) or just its data map.
+    #[arg(long = "config", short = 'c', value_name = "FILE")]
+    pub(crate) config: PathBuf,
+    /// Daemon settings (TOML). Without it, built-in defaults apply, which manage no VIP range.
+    #[arg(long, short = 's', value_name = "FILE", env = "LBCTL_SETTINGS")]
+    pub(crate) settings: Option<PathBuf>,
+    /// Offline endpoints of the Services the ConfigMap references (YAML; see docs/endpoints.md).
+    #[arg(long, short = 'e', value_name = "FILE")]
+    pub(crate) endpoints: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Check a VIP ConfigMap and print one line per problem (`key: position: message`).
+    ///
+    /// Exits 0 when there is no error, 1 when there is at least one (warnings alone do not
+    /// fail), 64 when the file cannot be read at all.
+    ///
+    /// Example:
+    ///   lbctl validate examples/configmap.yaml
+    ///   lbctl validate --settings /etc/lbctl/settings.toml --output json cm.yaml
+    #[command(verbatim_doc_comment)]
+    Validate {
+        /// The VIP ConfigMap (manifest or data map).
+        file: PathBuf,
+        /// Settings, to also check VIPs against the managed ranges.
+        #[arg(long, short = 's', value_name = "FILE", env = "LBCTL_SETTINGS")]
+        settings: Option<PathBuf>,
+        /// Offline endpoints, to also check Service references and port conflicts.
+        #[arg(long, short = 'e', value_name = "FILE")]
+        endpoints: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Print the IPVS table the director should have, without touching the kernel.
+    ///
+    /// Lines read like `ipvsadm -S`: `-A -t VIP:PORT -s SCHED` per virtual service and
+    /// `-a -t VIP:PORT -r RS:PORT -m -w WEIGHT` per real server, plus the VIPs and the
+    /// netfilter intents. Problems go to stderr; entries with errors are left out.
+    ///
+    /// Example:
+    ///   lbctl plan --config examples/configmap.yaml --settings examples/settings.toml \
+    ///              --endpoints examples/endpoints.yaml
+    #[command(verbatim_doc_comment)]
+    Plan {
+        #[command(flatten)]
+        inputs: Inputs,
+        /// Output format.
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Show what a sync would change in the running kernel (reads IPVS; writes nothing).
+    ///
+    /// Needs CAP_NET_ADMIN (IPVS refuses even reads without it) and the ip_vs module.
+    ///
+    /// Example:
+    ///   lbctl diff --config cm.yaml --settings /etc/lbctl/settings.toml
+    #[command(verbatim_doc_comment)]
+    Diff {
+        #[command(flatten)]
+        inputs: Inputs,
+        /// State file with drain deadlines (default: the settings' state_file).
+        #[arg(long, value_name = "FILE")]
+        state_file: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Do one sync: program IPVS and the VIP addresses from the inputs, then exit.
+    ///
+    /// Never flushes: only virtual services inside the managed VIP ranges are changed. Real
+    /// servers that leave are drained (weight 0) and deleted once idle or after the drain
+    /// timeout; run apply again (or the daemon) to finish drains. A sync that would delete more
+    /// than `max_delete_share` of the managed services is refused unless --force.
+    ///
+    /// Example:
+    ///   lbctl apply --config cm.yaml --settings /etc/lbctl/settings.toml
+    #[command(verbatim_doc_comment)]
+    Apply {
+        #[command(flatten)]
+        inputs: Inputs,
+        /// State file with drain deadlines (default: the settings' state_file).
+        #[arg(long, value_name = "FILE")]
+        state_file: Option<PathBuf>,
+        /// Apply even when the delete guard refuses (e.g. the ConfigMap was emptied on purpose).
+        #[arg(long)]
+        force: bool,
+        /// Do not manage VIP addresses on the VIP interface.
+        #[arg(long)]
+        no_vips: bool,
+        /// Output format of the report.
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+}
