@@ -1,5 +1,56 @@
 //! `lbctl`: the one binary of the LVS/IPVS load-balancer control plane.
+//!
+//! Operator commands (`validate`, `plan`, `diff`, `apply`); the daemon (`run`) comes with the
+//! Kubernetes controller. Exit codes: 0 success, 1 problems found or operations failed, 2 `diff`
+//! found pending changes, 3 the delete guard held back deletions, 64 unusable input.
 
-fn main() -> anyhow::Result<()> {
-    Ok(())
+mod cli;
+mod commands;
+mod inputs;
+mod kernel_sync;
+mod state_file;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{Cli, Command};
+use crate::inputs::UsageError;
+
+/// Exit code for input that cannot be used at all (sysexits EX_USAGE).
+const EXIT_USAGE: u8 = 64;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&cli.log).unwrap_or_else(|_| EnvFilter::new("warn")))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli.command) {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            if err.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<i32> {
+    match command {
+        Command::Validate { file, settings, endpoints, output } => {
+            Ok(commands::validate::run(&file, settings.as_deref(), endpoints.as_deref(), output)?)
+        }
+        Command::Plan { inputs, output } => Ok(commands::plan::run(&inputs, output)?),
+        Command::Diff { inputs, state_file, output } => {
+            commands::diff::run(&inputs, state_file, output)
+        }
+        Command::Apply { inputs, state_file, force, no_vips, output } => {
+            commands::apply::run(&inputs, state_file, force, !no_vips, output)
+        }
+    }
 }

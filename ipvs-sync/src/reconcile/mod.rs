@@ -19,6 +19,7 @@ pub(crate) mod errno;
 mod guard;
 mod plan;
 mod render;
+pub use render::render_operation;
 mod scope;
 mod sync;
 

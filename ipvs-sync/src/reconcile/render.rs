@@ -43,7 +43,7 @@ impl fmt::Display for Plan {
 }
 
 /// One operation as an ipvsadm-like line; `drain_deadline` marks a drain quiesce.
-pub(super) fn render_operation(op: &Operation, drain_deadline: Option<u64>) -> String {
+pub fn render_operation(op: &Operation, drain_deadline: Option<u64>) -> String {
     let mut line = match op {
         Operation::AddService { service } => format!("-A {}", service_line(service)),
         Operation::EditService { service } => format!("-E {}", service_line(service)),

@@ -1,0 +1,99 @@
+//! `lbctl plan`: the IPVS table the director should have, offline.
+
+use anyhow::Result;
+use lb_config::{DesiredState, HealthCheckKind, SocketText};
+use lb_ipvs_sync::reconcile::render_operation;
+use lb_ipvs_sync::target::{TargetService, target_table};
+use lb_ipvs_sync::{Operation, ServiceId};
+use serde::Serialize;
+
+use crate::cli::{Inputs, Output};
+use crate::inputs::{UsageError, load, report_problems};
+
+#[derive(Serialize)]
+struct Report<'a> {
+    desired: &'a DesiredState,
+    problems: &'a [lb_config::Problem],
+}
+
+/// Prints the desired table; returns the exit code (0; problems are reported on stderr).
+pub(crate) fn run(inputs: &Inputs, output: Output) -> Result<i32, UsageError> {
+    let loaded = load(inputs)?;
+    let desired = &loaded.outcome.state;
+    match output {
+        Output::Json => {
+            let report = Report { desired, problems: &loaded.problems };
+            let text = serde_json::to_string_pretty(&report)
+                .map_err(|e| UsageError(anyhow::Error::new(e)))?;
+            println!("{text}");
+        }
+        Output::Text => {
+            report_problems(&loaded.problems);
+            print!("{}", render_desired(desired));
+        }
+    }
+    Ok(0)
+}
+
+/// The desired state as ipvsadm-like lines grouped by virtual service, with the entry each
+/// service came from as a comment, then the VIPs and the netfilter intents.
+pub(crate) fn render_desired(desired: &DesiredState) -> String {
+    let mut out = String::new();
+    let targets = target_table(desired);
+    for (id, target) in &targets {
+        if let Some(vs) = id.inet().and_then(|key| desired.services.get(key)) {
+            let mut origin = format!("# {}", vs.origin.config_key);
+            if let Some(svc) = &vs.origin.service {
+                origin.push_str(&format!(" ({}/{} port {})", svc.namespace, svc.name, svc.port));
+            }
+            if let Some(check) = &vs.health_check {
+                origin.push_str(&format!(" check {}", describe_check(&check.kind)));
+            }
+            out.push_str(&origin);
+            out.push('\n');
+        }
+        render_service(&mut out, id, target);
+    }
+    if targets.is_empty() {
+        out.push_str("# no virtual services\n");
+    }
+    let vips: Vec<String> = desired.vips.iter().map(ToString::to_string).collect();
+    out.push_str(&format!("# VIPs: {}\n", if vips.is_empty() { "-".into() } else { vips.join(" ") }));
+    for key in &desired.netfilter.notrack {
+        out.push_str(&format!("# notrack {}\n", key));
+    }
+    for (key, pool) in &desired.netfilter.snat {
+        let pool: Vec<String> = pool.iter().map(ToString::to_string).collect();
+        out.push_str(&format!(
+            "# snat {} -> {}\n",
+            SocketText(key.vip, key.port),
+            pool.join(",")
+        ));
+    }
+    out
+}
+
+fn render_service(out: &mut String, id: &ServiceId, target: &TargetService) {
+    let add = Operation::AddService { service: target.spec.clone() };
+    out.push_str(&render_operation(&add, None));
+    out.push('\n');
+    for dest in target.destinations.values() {
+        let op = Operation::AddDestination { service: *id, destination: dest.clone() };
+        out.push_str(&render_operation(&op, None));
+        out.push('\n');
+    }
+}
+
+/// A health check in a few words, e.g. `http GET /healthz -> 200`.
+fn describe_check(kind: &HealthCheckKind) -> String {
+    let port = |p: &Option<u16>| p.map(|p| format!(" port {p}")).unwrap_or_default();
+    match kind {
+        HealthCheckKind::Tcp { port: p } => format!("tcp connect{}", port(p)),
+        HealthCheckKind::Http { tls, path, expect_status, port: p } => format!(
+            "{} GET {path} -> {expect_status}{}",
+            if *tls { "https" } else { "http" },
+            port(p)
+        ),
+        HealthCheckKind::Exec { command } => format!("exec {}", command.join(" ")),
+    }
+}
