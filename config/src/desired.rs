@@ -19,6 +19,7 @@ use crate::model::{
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DesiredState {
     /// Virtual services by identity.
+    #[serde(with = "crate::serde_map::keyed_list")]
     pub services: BTreeMap<ServiceKey, VirtualService>,
     /// VIPs to bind on the director's dummy interface (and to announce when healthy).
     pub vips: BTreeSet<IpAddr>,
@@ -46,6 +47,7 @@ pub struct VirtualService {
     /// Health check to run against the real servers, if any.
     pub health_check: Option<HealthCheck>,
     /// Real servers by address and port.
+    #[serde(with = "crate::serde_map::keyed_list")]
     pub real_servers: BTreeMap<RealServerKey, RealServer>,
 }
 
@@ -144,6 +146,7 @@ pub struct NetfilterIntents {
     /// Traffic to these services bypasses conntrack (raw-table NOTRACK).
     pub notrack: BTreeSet<ServiceKey>,
     /// Forwarded traffic of these services is SNATed to a local-address pool (FullNAT emulation).
+    #[serde(with = "crate::serde_map::pairs")]
     pub snat: BTreeMap<ServiceKey, Vec<IpNetwork>>,
 }
 
@@ -151,5 +154,19 @@ impl VirtualService {
     /// The protocol of the service (shorthand).
     pub fn protocol(&self) -> Protocol {
         self.key.protocol
+    }
+}
+
+impl crate::serde_map::Keyed for VirtualService {
+    type Key = ServiceKey;
+    fn map_key(&self) -> ServiceKey {
+        self.key
+    }
+}
+
+impl crate::serde_map::Keyed for RealServer {
+    type Key = RealServerKey;
+    fn map_key(&self) -> RealServerKey {
+        self.key
     }
 }

@@ -246,6 +246,7 @@ pub struct ObservedService {
     /// Counters.
     pub stats: Stats,
     /// Destinations by address and port.
+    #[serde(with = "lb_config::serde_map::keyed_list")]
     pub destinations: BTreeMap<RealServerKey, ObservedDestination>,
 }
 
@@ -253,6 +254,7 @@ pub struct ObservedService {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IpvsTable {
     /// Services by identity.
+    #[serde(with = "lb_config::serde_map::keyed_list")]
     pub services: BTreeMap<ServiceId, ObservedService>,
 }
 
@@ -326,4 +328,18 @@ pub trait IpvsKernel {
     fn dump(&mut self) -> Result<IpvsTable, crate::IpvsError>;
     /// Performs one write.
     fn apply(&mut self, op: &Operation) -> Result<(), crate::IpvsError>;
+}
+
+impl lb_config::serde_map::Keyed for ObservedService {
+    type Key = ServiceId;
+    fn map_key(&self) -> ServiceId {
+        self.spec.id
+    }
+}
+
+impl lb_config::serde_map::Keyed for ObservedDestination {
+    type Key = RealServerKey;
+    fn map_key(&self) -> RealServerKey {
+        self.spec.key
+    }
 }
