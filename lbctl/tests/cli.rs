@@ -120,8 +120,8 @@ fn plan_of_the_lab_example_is_exactly_the_expected_table() {
         "-a -t 10.0.0.101:80 -r 10.0.1.11:80 -g -w 1",
         "-a -t 10.0.0.101:80 -r 10.0.1.12:80 -g -w 1",
         "-A -t 10.0.0.102:80 -s rr",
-        "-a -t 10.0.0.102:80 -r 10.0.1.11:80 -i -w 1",
-        "-a -t 10.0.0.102:80 -r 10.0.1.12:80 -i -w 1",
+        "-a -t 10.0.0.102:80 -r 10.0.1.11:80 -i -w 1 --tun-type ipip",
+        "-a -t 10.0.0.102:80 -r 10.0.1.12:80 -i -w 1 --tun-type ipip",
     ];
     assert_eq!(commands, expected);
 }

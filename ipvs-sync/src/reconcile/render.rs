@@ -155,9 +155,11 @@ fn destination_line(service: &ServiceId, dest: &DestinationSpec) -> String {
     if dest.lower_threshold != 0 {
         let _ = write!(line, " -y {}", dest.lower_threshold);
     }
-    if let (KernelForward::Tunnel, Some(tunnel)) = (dest.forward, dest.tunnel) {
+    // Like `ipvsadm -S`, every tunnel destination names its type, IPIP included.
+    if dest.forward == KernelForward::Tunnel {
+        let tunnel = dest.tunnel.unwrap_or(crate::target::TUNNEL_IPIP);
         match tunnel.tun_type {
-            0 => {}
+            0 => line.push_str(" --tun-type ipip"),
             1 => {
                 let _ = write!(line, " --tun-type gue --tun-port {}", tunnel.port);
             }

@@ -1,0 +1,53 @@
+#!/bin/sh
+# 10-apply-table (issue 3, lab scenario 1): from the lab ConfigMap, `lbctl apply` programs the
+# table, creates the VIP interface and binds the VIPs; an independent `ipvsadm -Sn` shows
+# exactly the expected services, destinations, schedulers, methods and weights; a second apply
+# changes nothing.
+. /lab/scenarios/lib.sh
+. /lab/scenarios/lbctl.sh
+set -e
+
+topology_nat
+# lbctl must create the VIP interface itself.
+in_ns director "$IP" link del lbvip0
+
+step "lbctl apply of the lab ConfigMap"
+lbctl_apply_ok --config "$LAB_CONFIGMAP" -o json
+assert_eq 11 "$(netlink_writes)" "netlink writes of the first apply (4 services + 7 destinations)"
+
+step "the kernel table, read by ipvsadm"
+actual=$(ipvs_rules director)
+echo "$actual"
+expected=$(sort <<'EOT'
+-A -t 10.0.0.100:80 -s rr
+-a -t 10.0.0.100:80 -r 10.0.1.11:80 -m -w 1
+-a -t 10.0.0.100:80 -r 10.0.1.12:80 -m -w 1
+-A -u 10.0.0.100:53 -s rr
+-a -u 10.0.0.100:53 -r 10.0.1.11:53 -m -w 1
+-A -t 10.0.0.101:80 -s rr
+-a -t 10.0.0.101:80 -r 10.0.1.11:80 -g -w 1
+-a -t 10.0.0.101:80 -r 10.0.1.12:80 -g -w 1
+-A -t 10.0.0.102:80 -s rr
+-a -t 10.0.0.102:80 -r 10.0.1.11:80 -i -w 1 --tun-type ipip
+-a -t 10.0.0.102:80 -r 10.0.1.12:80 -i -w 1 --tun-type ipip
+EOT
+)
+[ "$actual" = "$expected" ] || fail "ipvsadm -Sn differs from the expected table: $(echo "$actual" | tr '\n' '|')"
+log "ok: ipvsadm -Sn equals the expected table"
+
+step "lbctl plan agrees with the kernel"
+planned=$("$LBCTL" plan -c "$LAB_CONFIGMAP" -s "$LAB_SETTINGS" | grep -v '^#' | sort)
+assert_eq "$expected" "$planned" "lbctl plan"
+
+step "VIP interface created and VIPs bound"
+addrs=$(in_ns director "$IP" -4 -o addr show dev lbvip0)
+echo "$addrs"
+for vip in 10.0.0.100 10.0.0.101 10.0.0.102; do
+    assert_contains "$addrs" "inet $vip/32" "lbvip0 addresses"
+done
+
+step "a second apply is a no-op"
+lbctl_apply_ok --config "$LAB_CONFIGMAP" -o json
+assert_eq 0 "$(netlink_writes)" "netlink writes of the second apply"
+in_ns director "$LBCTL" diff --config "$LAB_CONFIGMAP" --settings "$LAB_SETTINGS" ||
+    fail "lbctl diff reports pending changes after apply"

@@ -1,0 +1,62 @@
+#!/bin/sh
+# 13-restart (issue 3, lab scenario 4): lbctl stopped and started again mid-traffic resets no
+# connection, and a start with nothing changed issues zero netlink writes: it adopts what the
+# kernel has instead of deleting and re-adding it.
+#
+# lbctl apply is one process per sync, so every apply below is a fresh start against a kernel
+# that is already programmed; one of them is killed with SIGKILL while traffic flows.
+. /lab/scenarios/lib.sh
+. /lab/scenarios/lbctl.sh
+set -e
+
+topology_nat
+for ns in rs1 rs2; do rs_echo "$ns" 7000; done
+cat "$LAB_CONFIGMAP" >/tmp/cm.yaml
+echo '  10.0.0.100-7000: 10.0.1.11:7000, 10.0.1.12:7000' >>/tmp/cm.yaml
+
+step "first apply programs the table"
+lbctl_apply_ok --config /tmp/cm.yaml -o json
+assert_ge 1 "$(netlink_writes)" "netlink writes of the first apply"
+before=$(ipvs_rules director)
+
+step "a long-lived connection and a stream of short requests"
+open_stream a client "$VIP_NAT" 7000
+wait_until 10 test -s /tmp/stream-a.out || fail "the long-lived connection got no greeting"
+# 40 short HTTP requests, one every 0.25 s, counting failures (bounded: about 10-20 s).
+(
+    failures=0
+    i=0
+    while [ $i -lt 40 ]; do
+        i=$((i + 1))
+        http_get client "$VIP_NAT" 80 >/dev/null || failures=$((failures + 1))
+        sleep 0.25
+    done
+    echo "$failures" >/tmp/traffic-failures
+) &
+traffic=$!
+
+step "restarts while traffic flows"
+n=0
+while [ $n -lt 3 ]; do
+    n=$((n + 1))
+    lbctl_apply_ok --config /tmp/cm.yaml -o json
+    assert_eq 0 "$(netlink_writes)" "netlink writes of restart $n"
+    stream_send a "after-restart-$n"
+    wait_until 5 stream_saw a "after-restart-$n" || fail "long-lived connection broken after restart $n"
+done
+
+step "an apply killed with SIGKILL in the middle"
+in_ns director "$LBCTL" apply --config /tmp/cm.yaml --settings "$LAB_SETTINGS" >/dev/null 2>&1 &
+killer=$!
+sleep 0.05
+kill -9 "$killer" 2>/dev/null || true
+wait "$killer" 2>/dev/null || true
+lbctl_apply_ok --config /tmp/cm.yaml -o json
+assert_eq 0 "$(netlink_writes)" "netlink writes after the killed run"
+
+step "traffic outcome"
+wait "$traffic" || true
+assert_eq 0 "$(cat /tmp/traffic-failures)" "failed short requests during restarts"
+stream_send a "final"
+wait_until 5 stream_saw a "final" || fail "long-lived connection broken at the end"
+assert_eq "$before" "$(ipvs_rules director)" "kernel table after the restarts"

@@ -1,0 +1,93 @@
+# Helpers for the scenarios that drive lbctl (source after lib.sh).
+#
+# lbctl runs in the director namespace with the lab settings (managed range 10.0.0.96/28,
+# VIP interface lbvip0, state file /tmp/lbctl-state.json) unless a scenario passes its own.
+
+[ -x "$LBCTL" ] || fail "lbctl missing in the initramfs (build it: cargo build -p lbctl)"
+
+LAB_SETTINGS=$LAB_EXAMPLES/settings.toml
+LAB_CONFIGMAP=$LAB_EXAMPLES/configmap.yaml
+
+# lbctl_apply [ARGS...]: one `lbctl apply` in the director with the lab settings; prints its
+# report; stores the exit code in LBCTL_RC and the report in LBCTL_OUT (never fails itself).
+lbctl_apply() {
+    set +e
+    LBCTL_OUT=$(in_ns director "$LBCTL" apply --settings "${SETTINGS:-$LAB_SETTINGS}" "$@" 2>&1)
+    LBCTL_RC=$?
+    set -e
+    echo "$LBCTL_OUT"
+    log "lbctl apply exited $LBCTL_RC"
+}
+
+# lbctl_apply_ok [ARGS...]: lbctl_apply that must exit 0.
+lbctl_apply_ok() {
+    lbctl_apply "$@"
+    [ "$LBCTL_RC" = 0 ] || fail "lbctl apply $* exited $LBCTL_RC: $(echo "$LBCTL_OUT" | tail -3 | tr '\n' ' ')"
+}
+
+# netlink_writes: the number of netlink writes of the last lbctl_apply run with `-o json`.
+netlink_writes() {
+    echo "$LBCTL_OUT" | sed -n 's/.*"netlink_writes": *\([0-9]*\).*/\1/p' | head -1
+}
+
+# ipvs_rules NS [SERVICE-ARGS]: `ipvsadm -Sn` (the rules as ipvsadm commands), sorted.
+ipvs_rules() {
+    in_ns "$1" "$IPVSADM" -Sn | sort
+}
+
+# write_configmap FILE: write stdin as a ConfigMap manifest's data section to FILE.
+write_configmap() {
+    {
+        echo "apiVersion: v1"
+        echo "kind: ConfigMap"
+        echo "metadata: {name: lvs-vips, namespace: kube-system}"
+        echo "data:"
+        sed 's/^/  /'
+    } >"$1"
+}
+
+# rs_echo NS PORT: a TCP echo server on PORT in NS that first says the namespace's name, then
+# echoes every line back (busybox nc -ll -e); for long-lived connections.
+rs_echo() {
+    cat >"/tmp/echo-$1.sh" <<EOS
+#!/bin/sh
+echo $1
+exec cat
+EOS
+    chmod +x "/tmp/echo-$1.sh"
+    in_ns "$1" nc -ll -p "$2" -e "/tmp/echo-$1.sh" </dev/null >/dev/null 2>&1 &
+}
+
+# open_stream NAME NS ADDR PORT: open a long-lived TCP connection from NS to ADDR:PORT.
+# Write lines with `stream_send NAME LINE`; what came back accumulates in /tmp/stream-NAME.out.
+open_stream() {
+    rm -f "/tmp/stream-$1.in" "/tmp/stream-$1.out"
+    mkfifo "/tmp/stream-$1.in"
+    in_ns "$2" nc "$3" "$4" <"/tmp/stream-$1.in" >"/tmp/stream-$1.out" 2>&1 &
+    eval "STREAM_PID_$1=\$!"
+    # Hold the fifo open for writing on a numbered descriptor named after the stream.
+    eval "exec $(stream_fd "$1")>/tmp/stream-$1.in"
+}
+
+# stream_fd NAME: the shell descriptor that keeps stream NAME's input open (a or b).
+stream_fd() {
+    case "$1" in a) echo 7 ;; b) echo 8 ;; *) fail "stream names are a or b" ;; esac
+}
+
+# stream_send NAME LINE: send one line on stream NAME.
+stream_send() {
+    eval "echo \"\$2\" >&$(stream_fd "$1")"
+}
+
+# stream_close NAME: close stream NAME's input (nc sends FIN) and wait for nc to end.
+stream_close() {
+    eval "exec $(stream_fd "$1")>&-"
+    eval "pid=\$STREAM_PID_$1"
+    wait_until 10 sh -c "! kill -0 $pid" || kill "$pid" 2>/dev/null
+    true
+}
+
+# stream_saw NAME TEXT: whether TEXT came back on stream NAME.
+stream_saw() {
+    grep -qx "$2" "/tmp/stream-$1.out"
+}
