@@ -4,8 +4,25 @@
 //! values deterministically, so the same inputs always give the same desired state, whatever
 //! order the ConfigMap keys or the endpoints arrive in.
 
+pub mod build;
+pub mod configmap;
 pub mod desired;
+pub mod endpoints;
+pub mod entry;
+pub mod error;
+pub mod health;
 pub mod model;
+pub mod problem;
+pub mod serde_map;
+pub mod settings;
 
+pub use build::{DesiredOutcome, build_desired_state};
+pub use configmap::{ParsedConfigMap, parse_configmap, parse_entry, render_entry};
 pub use desired::*;
+pub use endpoints::*;
+pub use entry::*;
+pub use error::{EndpointsError, SettingsError};
+pub use health::HealthResults;
 pub use model::*;
+pub use problem::*;
+pub use settings::*;

@@ -1,0 +1,101 @@
+//! From ConfigMap text (a whole manifest or the bare `data` map, YAML or JSON) to key/value text.
+//!
+//! Pure. Values are kept as the text the operator wrote: YAML scalars that look like numbers or
+//! booleans are not converted. A document that cannot be read at all becomes one problem on the
+//! key [`DOCUMENT_KEY`] with the line and column the YAML parser reports.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+use crate::problem::{DOCUMENT_KEY, Position, Problem, quoted};
+
+/// The fields of a ConfigMap manifest we look at (others, like `metadata`, are ignored).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Manifest {
+    kind: Option<String>,
+    data: Option<BTreeMap<String, Option<String>>>,
+}
+
+/// The `data` of the document (`None` values stand for YAML nulls), or `None` when unreadable.
+pub(crate) fn read_data(
+    text: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<BTreeMap<String, Option<String>>> {
+    if text.trim().is_empty() {
+        problems.push(Problem::warning(
+            DOCUMENT_KEY,
+            None,
+            "the document is empty: no entries",
+        ));
+        return Some(BTreeMap::new());
+    }
+    let top: BTreeMap<String, IgnoredAny> = match serde_saphyr::from_str(text) {
+        Ok(top) => top,
+        Err(error) => {
+            problems.push(document_problem(&error));
+            return None;
+        }
+    };
+    let is_manifest = ["kind", "apiVersion", "data"]
+        .iter()
+        .any(|k| top.contains_key(*k));
+    if !is_manifest {
+        return match serde_saphyr::from_str::<BTreeMap<String, Option<String>>>(text) {
+            Ok(data) => Some(data),
+            Err(error) => {
+                problems.push(document_problem(&error));
+                None
+            }
+        };
+    }
+    let manifest = match serde_saphyr::from_str::<Manifest>(text) {
+        Ok(manifest) => manifest,
+        Err(error) => {
+            problems.push(document_problem(&error));
+            return None;
+        }
+    };
+    if let Some(kind) = manifest.kind.as_deref()
+        && kind != "ConfigMap"
+    {
+        problems.push(Problem::error(
+            DOCUMENT_KEY,
+            None,
+            format!(
+                "expected a manifest of kind ConfigMap, found kind {}",
+                quoted(kind)
+            ),
+        ));
+        return None;
+    }
+    if manifest.data.as_ref().is_none_or(BTreeMap::is_empty) {
+        problems.push(Problem::warning(
+            DOCUMENT_KEY,
+            None,
+            "the ConfigMap has no data: no entries",
+        ));
+    }
+    Some(manifest.data.unwrap_or_default())
+}
+
+fn document_problem(error: &serde_saphyr::Error) -> Problem {
+    let position = error.location().map(|l| Position::Line {
+        line: usize::try_from(l.line()).unwrap_or(usize::MAX),
+        column: usize::try_from(l.column()).unwrap_or(usize::MAX),
+    });
+    Problem::error(
+        DOCUMENT_KEY,
+        position,
+        format!(
+            "expected a ConfigMap manifest or a map of keys to text values: {}",
+            first_line(&error.to_string())
+        ),
+    )
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or(text)
+}

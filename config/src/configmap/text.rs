@@ -1,0 +1,134 @@
+//! Slices of a key or value that remember where they start, so problems can name a column.
+//!
+//! Pure. Every split happens on ASCII separators, so byte offsets always fall on character
+//! boundaries; [`column`] turns a byte offset into the 1-based character column operators see.
+
+/// A trimmed or split part of a larger text, with its byte offset in that text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Piece<'a> {
+    /// The text of the part.
+    pub(crate) text: &'a str,
+    /// Byte offset of `text` in the whole key or value.
+    pub(crate) offset: usize,
+}
+
+impl<'a> Piece<'a> {
+    /// The whole text.
+    pub(crate) fn whole(text: &'a str) -> Self {
+        Piece { text, offset: 0 }
+    }
+
+    /// Without leading and trailing whitespace.
+    pub(crate) fn trim(self) -> Self {
+        let start = self.text.len() - self.text.trim_start().len();
+        Piece {
+            text: self.text.trim(),
+            offset: self.offset + start,
+        }
+    }
+
+    /// Whether the part is empty.
+    pub(crate) fn is_empty(self) -> bool {
+        self.text.is_empty()
+    }
+
+    /// The parts between `sep` characters (untrimmed).
+    pub(crate) fn split(self, sep: char) -> Vec<Piece<'a>> {
+        let mut parts = Vec::new();
+        let mut start = 0;
+        for (i, c) in self.text.char_indices() {
+            if c == sep {
+                parts.push(self.sub(start, i));
+                start = i + c.len_utf8();
+            }
+        }
+        parts.push(self.sub(start, self.text.len()));
+        parts
+    }
+
+    /// The parts separated by whitespace (empty parts dropped).
+    pub(crate) fn words(self) -> Vec<Piece<'a>> {
+        let mut words = Vec::new();
+        let mut start: Option<usize> = None;
+        for (i, c) in self.text.char_indices() {
+            match (c.is_whitespace(), start) {
+                (true, Some(s)) => {
+                    words.push(self.sub(s, i));
+                    start = None;
+                }
+                (false, None) => start = Some(i),
+                _ => {}
+            }
+        }
+        if let Some(s) = start {
+            words.push(self.sub(s, self.text.len()));
+        }
+        words
+    }
+
+    /// The parts before and after the first `sep`, if there is one.
+    pub(crate) fn split_once(self, sep: char) -> Option<(Piece<'a>, Piece<'a>)> {
+        let i = self.text.find(sep)?;
+        Some((
+            self.sub(0, i),
+            self.sub(i + sep.len_utf8(), self.text.len()),
+        ))
+    }
+
+    /// The parts before and after the last `sep`, if there is one.
+    pub(crate) fn rsplit_once(self, sep: char) -> Option<(Piece<'a>, Piece<'a>)> {
+        let i = self.text.rfind(sep)?;
+        Some((
+            self.sub(0, i),
+            self.sub(i + sep.len_utf8(), self.text.len()),
+        ))
+    }
+
+    /// The part from byte `start` to byte `end` of this piece.
+    pub(crate) fn sub(self, start: usize, end: usize) -> Piece<'a> {
+        Piece {
+            text: &self.text[start..end],
+            offset: self.offset + start,
+        }
+    }
+}
+
+/// The 1-based character column of byte `offset` in `whole`.
+pub(crate) fn column(whole: &str, offset: usize) -> usize {
+    whole
+        .get(..offset)
+        .map_or_else(|| whole.chars().count(), |prefix| prefix.chars().count())
+        + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_and_trim_keep_offsets() {
+        let whole = Piece::whole("a:80,  b:81 ;x");
+        let parts = whole.split(',');
+        assert_eq!(parts.len(), 2);
+        let second = parts[1].trim();
+        assert_eq!(second.text, "b:81 ;x");
+        assert_eq!(second.offset, 7);
+        let (left, right) = second.split_once(';').unwrap();
+        assert_eq!(left.trim().text, "b:81");
+        assert_eq!(right.offset, 13);
+    }
+
+    #[test]
+    fn words_split_on_any_whitespace() {
+        let w = Piece::whole(" a  b\tc ").words();
+        let texts: Vec<_> = w.iter().map(|p| (p.text, p.offset)).collect();
+        assert_eq!(texts, vec![("a", 1), ("b", 4), ("c", 6)]);
+    }
+
+    #[test]
+    fn column_counts_characters_not_bytes() {
+        assert_eq!(column("abc", 0), 1);
+        assert_eq!(column("éa", 2), 2);
+        assert_eq!(column("ab", 99), 3);
+    }
+}

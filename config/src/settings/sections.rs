@@ -1,0 +1,122 @@
+//! The nested sections of the settings: Kubernetes, BGP, health-check defaults, netfilter backend.
+//!
+//! Pure data with serde defaults; unknown keys are errors like at the top level.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::SettingsError;
+
+/// How netfilter rules (NOTRACK, SNAT) are installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NetfilterBackend {
+    /// Detect: nftables when `nft` works, else iptables.
+    Auto,
+    /// `iptables-restore` (whatever backend the system's iptables uses).
+    Iptables,
+    /// `iptables-legacy-restore` explicitly.
+    IptablesLegacy,
+    /// `nft` with our own table.
+    Nftables,
+    /// Install nothing: the operator manages NOTRACK/SNAT rules.
+    #[serde(rename = "none")]
+    Disabled,
+}
+
+/// Where the ConfigMap lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KubernetesSettings {
+    /// Namespace of the ConfigMap.
+    pub namespace: String,
+    /// Name of the ConfigMap.
+    pub configmap: String,
+}
+
+impl Default for KubernetesSettings {
+    fn default() -> Self {
+        KubernetesSettings {
+            namespace: "kube-system".to_owned(),
+            configmap: "lvs-vips".to_owned(),
+        }
+    }
+}
+
+/// BGP announcement of VIPs that have healthy real servers.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BgpSettings {
+    /// Whether to run the BGP speaker at all.
+    pub enabled: bool,
+    /// Our AS number.
+    pub local_as: Option<u32>,
+    /// Our BGP identifier.
+    pub router_id: Option<Ipv4Addr>,
+    /// The routers to announce VIPs to.
+    pub peers: Vec<BgpPeer>,
+}
+
+/// One BGP neighbour.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BgpPeer {
+    /// The neighbour's address.
+    pub address: IpAddr,
+    /// The neighbour's AS number.
+    pub remote_as: u32,
+    /// TCP port of the neighbour (179).
+    #[serde(default = "default_bgp_port")]
+    pub port: u16,
+}
+
+fn default_bgp_port() -> u16 {
+    179
+}
+
+/// Timings of health checks whose entry does not set `check-interval=` etc.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HealthCheckDefaults {
+    /// Seconds between probes.
+    pub interval_secs: u32,
+    /// Seconds before a probe counts as failed.
+    pub timeout_secs: u32,
+    /// Consecutive successes to become healthy.
+    pub rise: u32,
+    /// Consecutive failures to become unhealthy.
+    pub fall: u32,
+}
+
+impl Default for HealthCheckDefaults {
+    fn default() -> Self {
+        HealthCheckDefaults {
+            interval_secs: 5,
+            timeout_secs: 2,
+            rise: 2,
+            fall: 3,
+        }
+    }
+}
+
+impl HealthCheckDefaults {
+    /// Checks that every timing is at least 1.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let fields = [
+            ("health_check.interval_secs", self.interval_secs),
+            ("health_check.timeout_secs", self.timeout_secs),
+            ("health_check.rise", self.rise),
+            ("health_check.fall", self.fall),
+        ];
+        for (field, value) in fields {
+            if value == 0 {
+                return Err(SettingsError::Invalid {
+                    field,
+                    message: "expected at least 1".to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
