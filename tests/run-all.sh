@@ -8,6 +8,8 @@ tests/lab/install-deps.sh
 # Build every binary and example first: the lab packs target/debug/lbctl and the IPVS probe
 # into the VM's initramfs.
 cargo build --workspace --all-targets --locked
+# The lab tests may then skip their own cargo build.
+export LB_LAB_NO_BUILD=1
 mkdir -p target
 set +e
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee target/test-output.log

@@ -11,3 +11,10 @@ pub mod model;
 
 pub use error::IpvsError;
 pub use model::*;
+pub mod vip;
+
+#[cfg(any(test, feature = "test-util"))]
+pub mod fake;
+pub mod netlink;
+pub mod reconcile;
+pub mod target;

@@ -37,7 +37,9 @@ fn read(path: &Path, what: &str) -> Result<String> {
 
 /// Reads the settings file, or the defaults when none is given.
 pub(crate) fn load_settings(path: Option<&Path>) -> Result<Settings, UsageError> {
-    let Some(path) = path else { return Ok(Settings::default()) };
+    let Some(path) = path else {
+        return Ok(Settings::default());
+    };
     let text = read(path, "settings").map_err(UsageError)?;
     Settings::from_toml_str(&text)
         .with_context(|| format!("invalid settings in {}", path.display()))
@@ -46,7 +48,9 @@ pub(crate) fn load_settings(path: Option<&Path>) -> Result<Settings, UsageError>
 
 /// Reads the offline endpoints file, or an empty snapshot when none is given.
 pub(crate) fn load_endpoints(path: Option<&Path>) -> Result<EndpointSnapshot, UsageError> {
-    let Some(path) = path else { return Ok(EndpointSnapshot::default()) };
+    let Some(path) = path else {
+        return Ok(EndpointSnapshot::default());
+    };
     let text = read(path, "endpoints").map_err(UsageError)?;
     EndpointSnapshot::from_yaml_str(&text)
         .with_context(|| format!("invalid endpoints in {}", path.display()))
@@ -64,10 +68,18 @@ pub(crate) fn load(inputs: &Inputs) -> Result<Loaded, UsageError> {
     let settings = load_settings(inputs.settings.as_deref())?;
     let endpoints = load_endpoints(inputs.endpoints.as_deref())?;
     let parsed = load_configmap(&inputs.config)?;
-    let outcome =
-        build_desired_state(&parsed.entries, &settings, &endpoints, &HealthResults::default());
+    let outcome = build_desired_state(
+        &parsed.entries,
+        &settings,
+        &endpoints,
+        &HealthResults::default(),
+    );
     let problems = merge_problems(parsed.problems, &outcome.problems);
-    Ok(Loaded { settings, outcome, problems })
+    Ok(Loaded {
+        settings,
+        outcome,
+        problems,
+    })
 }
 
 /// Parse problems plus builder problems, sorted, without duplicates.

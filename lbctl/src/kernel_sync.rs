@@ -39,7 +39,13 @@ pub(crate) fn prepare(
     let scope = Scope::new(loaded.settings.managed_vip_ranges.clone());
     let options = plan_options(&loaded.settings, force);
     let state_file = state_file.unwrap_or_else(|| loaded.settings.state_file.clone());
-    Ok(SyncInputs { loaded, target, scope, options, state_file })
+    Ok(SyncInputs {
+        loaded,
+        target,
+        scope,
+        options,
+        state_file,
+    })
 }
 
 /// Plan options from the settings.
@@ -55,5 +61,8 @@ pub(crate) fn plan_options(settings: &Settings, force: bool) -> PlanOptions {
 /// Seconds since the Unix epoch: the reconciler's notion of now.
 #[allow(clippy::disallowed_methods)]
 pub(crate) fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }

@@ -42,15 +42,29 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<i32> {
     match command {
-        Command::Validate { file, settings, endpoints, output } => {
-            Ok(commands::validate::run(&file, settings.as_deref(), endpoints.as_deref(), output)?)
-        }
+        Command::Validate {
+            file,
+            settings,
+            endpoints,
+            output,
+        } => Ok(commands::validate::run(
+            &file,
+            settings.as_deref(),
+            endpoints.as_deref(),
+            output,
+        )?),
         Command::Plan { inputs, output } => Ok(commands::plan::run(&inputs, output)?),
-        Command::Diff { inputs, state_file, output } => {
-            commands::diff::run(&inputs, state_file, output)
-        }
-        Command::Apply { inputs, state_file, force, no_vips, output } => {
-            commands::apply::run(&inputs, state_file, force, !no_vips, output)
-        }
+        Command::Diff {
+            inputs,
+            state_file,
+            output,
+        } => commands::diff::run(&inputs, state_file, output),
+        Command::Apply {
+            inputs,
+            state_file,
+            force,
+            no_vips,
+            output,
+        } => commands::apply::run(&inputs, state_file, force, !no_vips, output),
     }
 }

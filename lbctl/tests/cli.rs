@@ -1,4 +1,5 @@
 //! CLI tests: `lbctl validate` and `lbctl plan` on the files in `examples/`.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -23,7 +24,11 @@ fn stdout(o: &Output) -> String {
 fn validate_accepts_the_example_configmap() {
     let out = lbctl(&["validate", "examples/configmap.yaml"]);
     assert_eq!(out.status.code(), Some(0), "stdout: {}", stdout(&out));
-    assert!(stdout(&out).is_empty(), "no problem lines expected: {}", stdout(&out));
+    assert!(
+        stdout(&out).is_empty(),
+        "no problem lines expected: {}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -38,18 +43,30 @@ fn validate_reports_each_problem_as_key_position_message() {
         assert_eq!(parts.len(), 3, "`key: position: message` expected: {line}");
         assert!(!parts[0].is_empty() && !parts[2].is_empty(), "{line}");
     }
-    assert!(text.contains("203.0.113.225-80: column 34: expected a port number"), "{text}");
+    assert!(
+        text.contains("203.0.113.225-80: column 34: expected a port number"),
+        "{text}"
+    );
 }
 
 #[test]
 fn validate_json_is_machine_readable() {
-    let out = lbctl(&["validate", "--output", "json", "examples/configmap-bad.yaml"]);
+    let out = lbctl(&[
+        "validate",
+        "--output",
+        "json",
+        "examples/configmap-bad.yaml",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(doc["valid"], false);
     let problems = doc["problems"].as_array().expect("problems array");
     assert!(problems.len() >= 3);
-    assert!(problems.iter().all(|p| p["key"].is_string() && p["message"].is_string()));
+    assert!(
+        problems
+            .iter()
+            .all(|p| p["key"].is_string() && p["message"].is_string())
+    );
 }
 
 #[test]
@@ -64,7 +81,10 @@ fn validate_with_settings_rejects_vips_outside_managed_ranges() {
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     assert!(text.contains("203.0.113.225-80:"), "{text}");
-    assert!(text.contains("10.0.0.96/28"), "the message names the managed ranges: {text}");
+    assert!(
+        text.contains("10.0.0.96/28"),
+        "the message names the managed ranges: {text}"
+    );
 }
 
 #[test]
@@ -89,10 +109,19 @@ fn plan_prints_ipvsadm_lines_for_every_service() {
     let text = stdout(&out);
     // The original design's static entries, verbatim.
     assert!(text.contains("-A -t 203.0.113.225:80 -s rr\n"), "{text}");
-    assert!(text.contains("-a -t 203.0.113.225:80 -r 198.51.100.130:80 -m -w 1\n"), "{text}");
-    assert!(text.contains("-a -t 203.0.113.225:443 -r 198.51.100.20:443 -m -w 1\n"), "{text}");
+    assert!(
+        text.contains("-a -t 203.0.113.225:80 -r 198.51.100.130:80 -m -w 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("-a -t 203.0.113.225:443 -r 198.51.100.20:443 -m -w 1\n"),
+        "{text}"
+    );
     // A Service entry resolved through the endpoints file.
-    assert!(text.contains("(gslb/nginx-ingress-controller-new-lb port http)"), "{text}");
+    assert!(
+        text.contains("(gslb/nginx-ingress-controller-new-lb port http)"),
+        "{text}"
+    );
     assert!(text.contains("# VIPs: 203.0.113.225"), "{text}");
 }
 
@@ -108,8 +137,11 @@ fn plan_of_the_lab_example_is_exactly_the_expected_table() {
         "examples/lab/endpoints.yaml",
     ]);
     assert_eq!(out.status.code(), Some(0));
-    let commands: Vec<String> =
-        stdout(&out).lines().filter(|l| !l.starts_with('#')).map(str::to_owned).collect();
+    let commands: Vec<String> = stdout(&out)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect();
     let expected = [
         "-A -t 10.0.0.100:80 -s rr",
         "-a -t 10.0.0.100:80 -r 10.0.1.11:80 -m -w 1",
@@ -165,6 +197,9 @@ fn every_command_has_help_with_an_example() {
     for cmd in ["validate", "plan", "diff", "apply"] {
         let out = lbctl(&[cmd, "--help"]);
         assert_eq!(out.status.code(), Some(0));
-        assert!(stdout(&out).contains("Example:"), "{cmd} --help lacks an example");
+        assert!(
+            stdout(&out).contains("Example:"),
+            "{cmd} --help lacks an example"
+        );
     }
 }

@@ -34,8 +34,16 @@ pub fn plan_vips(
 ) -> VipPlan {
     let in_scope = |ip: &IpAddr| managed.iter().any(|net| net.contains(*ip));
     VipPlan {
-        add: wanted.iter().filter(|ip| in_scope(ip) && !present.contains(ip)).copied().collect(),
-        remove: present.iter().filter(|ip| in_scope(ip) && !wanted.contains(ip)).copied().collect(),
+        add: wanted
+            .iter()
+            .filter(|ip| in_scope(ip) && !present.contains(ip))
+            .copied()
+            .collect(),
+        remove: present
+            .iter()
+            .filter(|ip| in_scope(ip) && !wanted.contains(ip))
+            .copied()
+            .collect(),
     }
 }
 
@@ -61,7 +69,11 @@ mod tests {
     #[test]
     fn never_adds_outside_managed_ranges() {
         let managed: Vec<IpNetwork> = vec!["2001:db8::/64".parse().unwrap()];
-        let plan = plan_vips(&set(&["2001:db8::1", "198.51.100.1"]), &BTreeSet::new(), &managed);
+        let plan = plan_vips(
+            &set(&["2001:db8::1", "198.51.100.1"]),
+            &BTreeSet::new(),
+            &managed,
+        );
         assert_eq!(plan.add, set(&["2001:db8::1"]));
         assert!(plan.remove.is_empty());
     }

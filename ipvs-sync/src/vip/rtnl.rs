@@ -56,7 +56,9 @@ impl VipInterface {
                     .execute()
                     .await
                     .map_err(|source| netlink_err("create dummy link", name, source))?;
-                find_link(&handle, name).await?.ok_or_else(|| VipError::Missing(name.into()))?
+                find_link(&handle, name)
+                    .await?
+                    .ok_or_else(|| VipError::Missing(name.into()))?
             }
         };
         handle
@@ -65,7 +67,11 @@ impl VipInterface {
             .execute()
             .await
             .map_err(|source| netlink_err("set link up", name, source))?;
-        Ok(VipInterface { handle, name: name.to_string(), index })
+        Ok(VipInterface {
+            handle,
+            name: name.to_string(),
+            index,
+        })
     }
 
     /// The interface name.
@@ -75,11 +81,17 @@ impl VipInterface {
 
     /// Every address currently on the interface.
     pub async fn addresses(&self) -> Result<BTreeSet<IpAddr>, VipError> {
-        let mut stream =
-            self.handle.address().get().set_link_index_filter(self.index).execute();
+        let mut stream = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(self.index)
+            .execute();
         let mut found = BTreeSet::new();
-        while let Some(msg) =
-            stream.try_next().await.map_err(|source| self.err("list addresses", source))?
+        while let Some(msg) = stream
+            .try_next()
+            .await
+            .map_err(|source| self.err("list addresses", source))?
         {
             if msg.header.index != self.index {
                 continue;
@@ -116,8 +128,10 @@ impl VipInterface {
             .set_link_index_filter(self.index)
             .set_address_filter(vip)
             .execute();
-        while let Some(msg) =
-            stream.try_next().await.map_err(|source| self.err("list addresses", source))?
+        while let Some(msg) = stream
+            .try_next()
+            .await
+            .map_err(|source| self.err("list addresses", source))?
         {
             self.handle
                 .address()
@@ -140,7 +154,11 @@ fn host_prefix(ip: &IpAddr) -> u8 {
 }
 
 fn netlink_err(action: &str, interface: &str, source: rtnetlink::Error) -> VipError {
-    VipError::Netlink { action: action.to_string(), interface: interface.to_string(), source }
+    VipError::Netlink {
+        action: action.to_string(),
+        interface: interface.to_string(),
+        source,
+    }
 }
 
 async fn find_link(handle: &Handle, name: &str) -> Result<Option<u32>, VipError> {

@@ -42,7 +42,9 @@ pub(crate) fn run(
     .context("sync failed")?;
     state_file::write(&prepared.state_file, &report.drain)?;
     let vip_plan = if manage_vips {
-        let after = client.dump().context("cannot dump the IPVS table after the sync")?;
+        let after = client
+            .dump()
+            .context("cannot dump the IPVS table after the sync")?;
         Some(sync_vips(&prepared, &after)?)
     } else {
         None
@@ -136,7 +138,10 @@ fn print_report(
                 println!("# FAILED: {}", failed.error);
             }
             for op in &report.skipped {
-                println!("# skipped (depends on a failed operation): {}", op.service());
+                println!(
+                    "# skipped (depends on a failed operation): {}",
+                    op.service()
+                );
             }
             for d in &report.plan.draining {
                 println!(
@@ -149,9 +154,16 @@ fn print_report(
             }
             if let Some(v) = vips {
                 let fmt = |s: &BTreeSet<IpAddr>| {
-                    s.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")
+                    s.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" ")
                 };
-                println!("# VIPs added: [{}] removed: [{}]", fmt(&v.add), fmt(&v.remove));
+                println!(
+                    "# VIPs added: [{}] removed: [{}]",
+                    fmt(&v.add),
+                    fmt(&v.remove)
+                );
             }
         }
     }

@@ -20,8 +20,14 @@ pub(crate) fn run(
     let book = state_file::read(&prepared.state_file)?;
     let mut client = IpvsClient::connect().context("cannot open IPVS")?;
     let observed = client.dump().context("cannot dump the IPVS table")?;
-    let planned =
-        plan(&prepared.target, &observed, &prepared.scope, &book, now_secs(), &prepared.options);
+    let planned = plan(
+        &prepared.target,
+        &observed,
+        &prepared.scope,
+        &book,
+        now_secs(),
+        &prepared.options,
+    );
     let refusal = guard(&planned, &prepared.options).err();
     match output {
         Output::Json => {

@@ -22,7 +22,10 @@ pub(crate) fn run(inputs: &Inputs, output: Output) -> Result<i32, UsageError> {
     let desired = &loaded.outcome.state;
     match output {
         Output::Json => {
-            let report = Report { desired, problems: &loaded.problems };
+            let report = Report {
+                desired,
+                problems: &loaded.problems,
+            };
             let text = serde_json::to_string_pretty(&report)
                 .map_err(|e| UsageError(anyhow::Error::new(e)))?;
             println!("{text}");
@@ -44,7 +47,10 @@ pub(crate) fn render_desired(desired: &DesiredState) -> String {
         if let Some(vs) = id.inet().and_then(|key| desired.services.get(key)) {
             let mut origin = format!("# {}", vs.origin.config_key);
             if let Some(svc) = &vs.origin.service {
-                origin.push_str(&format!(" ({}/{} port {})", svc.namespace, svc.name, svc.port));
+                origin.push_str(&format!(
+                    " ({}/{} port {})",
+                    svc.namespace, svc.name, svc.port
+                ));
             }
             if let Some(check) = &vs.health_check {
                 origin.push_str(&format!(" check {}", describe_check(&check.kind)));
@@ -58,7 +64,14 @@ pub(crate) fn render_desired(desired: &DesiredState) -> String {
         out.push_str("# no virtual services\n");
     }
     let vips: Vec<String> = desired.vips.iter().map(ToString::to_string).collect();
-    out.push_str(&format!("# VIPs: {}\n", if vips.is_empty() { "-".into() } else { vips.join(" ") }));
+    out.push_str(&format!(
+        "# VIPs: {}\n",
+        if vips.is_empty() {
+            "-".into()
+        } else {
+            vips.join(" ")
+        }
+    ));
     for key in &desired.netfilter.notrack {
         out.push_str(&format!("# notrack {}\n", key));
     }
@@ -74,11 +87,16 @@ pub(crate) fn render_desired(desired: &DesiredState) -> String {
 }
 
 fn render_service(out: &mut String, id: &ServiceId, target: &TargetService) {
-    let add = Operation::AddService { service: target.spec.clone() };
+    let add = Operation::AddService {
+        service: target.spec.clone(),
+    };
     out.push_str(&render_operation(&add, None));
     out.push('\n');
     for dest in target.destinations.values() {
-        let op = Operation::AddDestination { service: *id, destination: dest.clone() };
+        let op = Operation::AddDestination {
+            service: *id,
+            destination: dest.clone(),
+        };
         out.push_str(&render_operation(&op, None));
         out.push('\n');
     }
@@ -89,7 +107,12 @@ fn describe_check(kind: &HealthCheckKind) -> String {
     let port = |p: &Option<u16>| p.map(|p| format!(" port {p}")).unwrap_or_default();
     match kind {
         HealthCheckKind::Tcp { port: p } => format!("tcp connect{}", port(p)),
-        HealthCheckKind::Http { tls, path, expect_status, port: p } => format!(
+        HealthCheckKind::Http {
+            tls,
+            path,
+            expect_status,
+            port: p,
+        } => format!(
             "{} GET {path} -> {expect_status}{}",
             if *tls { "https" } else { "http" },
             port(p)

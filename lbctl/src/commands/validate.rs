@@ -34,19 +34,32 @@ pub(crate) fn run(
         let endpoints = load_endpoints(endpoints)?;
         if widen {
             settings.managed_vip_ranges = vec![
-                "0.0.0.0/0".parse().map_err(|e| UsageError(anyhow::Error::new(e)))?,
-                "::/0".parse().map_err(|e| UsageError(anyhow::Error::new(e)))?,
+                "0.0.0.0/0"
+                    .parse()
+                    .map_err(|e| UsageError(anyhow::Error::new(e)))?,
+                "::/0"
+                    .parse()
+                    .map_err(|e| UsageError(anyhow::Error::new(e)))?,
             ];
         }
-        let outcome =
-            build_desired_state(&parsed.entries, &settings, &endpoints, &HealthResults::default());
+        let outcome = build_desired_state(
+            &parsed.entries,
+            &settings,
+            &endpoints,
+            &HealthResults::default(),
+        );
         problems = merge_problems(problems, &outcome.problems);
     }
     let errors = problems.iter().filter(|p| p.is_error()).count();
     let warnings = problems.len() - errors;
     match output {
         Output::Json => {
-            let report = Report { valid: errors == 0, errors, warnings, problems: &problems };
+            let report = Report {
+                valid: errors == 0,
+                errors,
+                warnings,
+                problems: &problems,
+            };
             let text = serde_json::to_string_pretty(&report)
                 .map_err(|e| UsageError(anyhow::Error::new(e)))?;
             println!("{text}");

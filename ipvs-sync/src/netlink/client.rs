@@ -1,0 +1,293 @@
+//! The synchronous IPVS client: one blocking socket, the family resolved once, one request in
+//! flight at a time. I/O happens only through the [`NetlinkTransport`] it owns.
+//!
+//! Protocol handled here: sequence numbers (stale messages from an abandoned exchange are
+//! skipped), NLMSG_ERROR as ACK (code 0) or refusal (negative errno), NLM_F_MULTI parts ending in
+//! NLMSG_DONE for dumps (a negative DONE code is a refusal too).
+
+use lb_config::RealServerKey;
+use netlink_packet_core::{
+    NLM_F_DUMP_INTR, NLMSG_DONE, NLMSG_ERROR, NetlinkBuffer, NetlinkPayload,
+};
+
+use super::convert::service_family;
+use super::errno::kernel_error;
+use super::family::resolve_family;
+use super::message::IpvsMessage;
+use super::reply::{
+    decode_frame, destination_from_message, info_from_message, service_from_message, split_frames,
+    timeouts_from_message,
+};
+use super::requests::{FLAGS_ACKED, FLAGS_DUMP, encode_request};
+use super::transport::{NetlinkTransport, SocketTransport};
+use super::types::{IpvsInfo, OpCounts, Timeouts};
+use crate::IpvsError;
+use crate::model::{DestinationSpec, ObservedDestination, ServiceId, ServiceSpec, Stats};
+
+/// errno of GET_SERVICE for a service that does not exist.
+const ESRCH: i32 = 3;
+
+/// Talks IPVS generic netlink. Why synchronous: the daemon drives it from one blocking thread,
+/// every IPVS change serialises on one kernel mutex anyway, and a blocking exchange keeps the
+/// protocol state machine small and testable.
+#[derive(Debug)]
+pub struct IpvsClient<T: NetlinkTransport = SocketTransport> {
+    transport: T,
+    family_id: u16,
+    sequence: u32,
+    counts: OpCounts,
+    datagram: Vec<u8>,
+}
+
+/// The display name of a destination in errors: `TCP  10.0.0.1:80 -> 10.0.1.1:80`.
+pub(crate) fn dest_object(service: &ServiceId, dest: &RealServerKey) -> String {
+    format!("{service} -> {dest}")
+}
+
+impl IpvsClient<SocketTransport> {
+    /// Opens the socket and resolves the "IPVS" family ([`IpvsError::FamilyNotFound`] if the
+    /// kernel has no IPVS or `ip_vs` is not loaded).
+    pub fn connect() -> Result<Self, IpvsError> {
+        let transport = SocketTransport::open().map_err(|source| IpvsError::Io {
+            context: "opening the NETLINK_GENERIC socket",
+            source,
+        })?;
+        Self::with_transport(transport)
+    }
+}
+
+impl<T: NetlinkTransport> IpvsClient<T> {
+    /// A client over any transport; resolves the family first. Why public: tests script the
+    /// kernel's side byte by byte.
+    pub fn with_transport(mut transport: T) -> Result<Self, IpvsError> {
+        let sequence = 1;
+        let family_id = resolve_family(&mut transport, sequence)?;
+        tracing::debug!(family_id, "resolved the IPVS generic netlink family");
+        Ok(IpvsClient {
+            transport,
+            family_id,
+            sequence,
+            counts: OpCounts::default(),
+            datagram: Vec::new(),
+        })
+    }
+
+    /// The resolved family id (the `nlmsg_type` of every request).
+    pub fn family_id(&self) -> u16 {
+        self.family_id
+    }
+
+    /// Requests sent so far, by kind.
+    pub fn op_count(&self) -> OpCounts {
+        self.counts
+    }
+
+    /// Sends one request and collects its reply messages until the ACK or DONE.
+    fn exchange(
+        &mut self,
+        message: &IpvsMessage,
+        flags: u16,
+        object: &str,
+    ) -> Result<Vec<IpvsMessage>, IpvsError> {
+        self.sequence = self.sequence.wrapping_add(1).max(1);
+        let sequence = self.sequence;
+        let operation = message.cmd.name();
+        let request = encode_request(message, self.family_id, sequence, flags);
+        self.transport
+            .send(&request)
+            .map_err(|source| IpvsError::Io {
+                context: "sending an IPVS request",
+                source,
+            })?;
+        let mut replies = Vec::new();
+        // A part that fails to decode does not end the exchange at once: the rest of the reply
+        // is drained up to its end marker, so that an abandoned dump cannot linger in the
+        // kernel (a new dump would get EBUSY) or in the socket.
+        let mut failure: Option<IpvsError> = None;
+        loop {
+            self.transport
+                .recv(&mut self.datagram)
+                .map_err(|source| IpvsError::Io {
+                    context: "receiving an IPVS reply",
+                    source,
+                })?;
+            for frame in split_frames(&self.datagram)? {
+                let header = NetlinkBuffer::new(frame);
+                if header.sequence_number() != sequence {
+                    tracing::debug!(
+                        seq = header.sequence_number(),
+                        "skipping a stale netlink message"
+                    );
+                    continue;
+                }
+                if header.flags() & NLM_F_DUMP_INTR != 0 {
+                    tracing::warn!(operation, "dump interrupted by a concurrent change");
+                }
+                let is_end = matches!(header.message_type(), NLMSG_ERROR | NLMSG_DONE);
+                let payload = match decode_frame(frame) {
+                    Ok(packet) => packet.payload,
+                    Err(e) if is_end => return Err(failure.unwrap_or(e)),
+                    Err(e) => {
+                        failure.get_or_insert(e);
+                        continue;
+                    }
+                };
+                let outcome = match payload {
+                    NetlinkPayload::InnerMessage(genl) => {
+                        replies.push(genl.payload);
+                        continue;
+                    }
+                    NetlinkPayload::Error(e) => match e.code {
+                        None => Ok(()),
+                        Some(code) => Err(kernel_error(operation, object, code.get())),
+                    },
+                    NetlinkPayload::Done(done) if done.code < 0 => {
+                        Err(kernel_error(operation, object, done.code))
+                    }
+                    NetlinkPayload::Done(_) => Ok(()),
+                    _ => continue,
+                };
+                return match (failure, outcome) {
+                    (_, Err(refused)) => Err(refused),
+                    (Some(decode), Ok(())) => Err(decode),
+                    (None, Ok(())) => Ok(replies),
+                };
+            }
+        }
+    }
+
+    /// A write: counted, logged, acknowledged.
+    fn write(&mut self, message: &IpvsMessage, object: &str) -> Result<(), IpvsError> {
+        self.counts.writes += 1;
+        tracing::debug!(operation = message.cmd.name(), object, "IPVS write");
+        self.exchange(message, FLAGS_ACKED, object).map(|_| ())
+    }
+
+    /// A single-object read.
+    fn get(&mut self, message: &IpvsMessage, object: &str) -> Result<Vec<IpvsMessage>, IpvsError> {
+        self.counts.gets += 1;
+        self.exchange(message, FLAGS_ACKED, object)
+    }
+
+    /// A dump.
+    fn dump(&mut self, message: &IpvsMessage, object: &str) -> Result<Vec<IpvsMessage>, IpvsError> {
+        self.counts.dumps += 1;
+        self.exchange(message, FLAGS_DUMP, object)
+    }
+
+    /// `ipvsadm --version`: IPVS version and connection table size.
+    pub fn info(&mut self) -> Result<IpvsInfo, IpvsError> {
+        let replies = self.get(&IpvsMessage::get_info(), "IPVS")?;
+        match replies.first() {
+            Some(message) => info_from_message(message),
+            None => Err(super::convert::decode_error(
+                "info reply",
+                "no SET_INFO message",
+            )),
+        }
+    }
+
+    /// `ipvsadm -Ln` (services only): every service of the namespace with its counters.
+    pub fn dump_services(&mut self) -> Result<Vec<(ServiceSpec, Stats)>, IpvsError> {
+        self.dump(&IpvsMessage::service_dump(), "services")?
+            .iter()
+            .map(service_from_message)
+            .collect()
+    }
+
+    /// One service, or `None` when the kernel has no such service (ESRCH).
+    pub fn get_service(
+        &mut self,
+        id: &ServiceId,
+    ) -> Result<Option<(ServiceSpec, Stats)>, IpvsError> {
+        match self.get(&IpvsMessage::get_service(id), &id.to_string()) {
+            Ok(replies) => match replies.first() {
+                Some(message) => service_from_message(message).map(Some),
+                None => Ok(None),
+            },
+            Err(e) if e.errno() == Some(ESRCH) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The destinations of one service. An unknown service gives an empty list (the kernel's
+    /// dump is empty, not an error).
+    pub fn dump_destinations(
+        &mut self,
+        id: &ServiceId,
+    ) -> Result<Vec<ObservedDestination>, IpvsError> {
+        let family = service_family(id);
+        self.dump(&IpvsMessage::dest_dump(id), &id.to_string())?
+            .iter()
+            .map(|m| destination_from_message(m, family))
+            .collect()
+    }
+
+    /// `ipvsadm -A`. EEXIST if present (not swallowed: the caller decides).
+    pub fn add_service(&mut self, spec: &ServiceSpec) -> Result<(), IpvsError> {
+        self.write(&IpvsMessage::new_service(spec)?, &spec.id.to_string())
+    }
+
+    /// `ipvsadm -E`. ESRCH if absent.
+    pub fn edit_service(&mut self, spec: &ServiceSpec) -> Result<(), IpvsError> {
+        self.write(&IpvsMessage::set_service(spec)?, &spec.id.to_string())
+    }
+
+    /// `ipvsadm -D` (its destinations go with it). ESRCH if absent.
+    pub fn delete_service(&mut self, id: &ServiceId) -> Result<(), IpvsError> {
+        self.write(&IpvsMessage::del_service(id), &id.to_string())
+    }
+
+    /// `ipvsadm -a`. EEXIST if present, ESRCH if the service is absent.
+    pub fn add_destination(
+        &mut self,
+        service: &ServiceId,
+        dest: &DestinationSpec,
+    ) -> Result<(), IpvsError> {
+        self.write(
+            &IpvsMessage::new_dest(service, dest)?,
+            &dest_object(service, &dest.key),
+        )
+    }
+
+    /// `ipvsadm -e`. ENOENT if the destination is absent.
+    pub fn edit_destination(
+        &mut self,
+        service: &ServiceId,
+        dest: &DestinationSpec,
+    ) -> Result<(), IpvsError> {
+        self.write(
+            &IpvsMessage::set_dest(service, dest)?,
+            &dest_object(service, &dest.key),
+        )
+    }
+
+    /// `ipvsadm -d`. ENOENT if the destination is absent.
+    pub fn delete_destination(
+        &mut self,
+        service: &ServiceId,
+        dest: &RealServerKey,
+    ) -> Result<(), IpvsError> {
+        self.write(
+            &IpvsMessage::del_dest(service, dest),
+            &dest_object(service, dest),
+        )
+    }
+
+    /// `ipvsadm -L --timeout`.
+    pub fn get_timeouts(&mut self) -> Result<Timeouts, IpvsError> {
+        let replies = self.get(&IpvsMessage::get_config(), "timeouts")?;
+        match replies.first() {
+            Some(message) => Ok(timeouts_from_message(message)),
+            None => Err(super::convert::decode_error(
+                "config reply",
+                "no SET_CONFIG message",
+            )),
+        }
+    }
+
+    /// `ipvsadm --set`: 0 leaves a value unchanged.
+    pub fn set_timeouts(&mut self, timeouts: &Timeouts) -> Result<(), IpvsError> {
+        self.write(&IpvsMessage::set_config(timeouts), "timeouts")
+    }
+}
