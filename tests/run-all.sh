@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-tests/lab/install-deps.sh
+tests/install-deps.sh
 # Build every binary and example first: the lab packs target/debug/lbctl and the IPVS probe
 # into the VM's initramfs.
 cargo build --workspace --all-targets --locked

@@ -8,6 +8,8 @@ mod cli;
 mod commands;
 mod inputs;
 mod kernel_sync;
+#[allow(dead_code)] // wired into the daemon (`lbctl run`)
+mod metrics;
 mod state_file;
 
 use std::process::ExitCode;

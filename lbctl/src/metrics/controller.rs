@@ -1,0 +1,148 @@
+//! The controller's own metrics: sync duration and results, netlink operations and errors,
+//! drift repairs, config errors by key, event-to-programmed latency, readiness, health checks
+//! and BGP sessions.
+
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry,
+};
+
+/// Metrics the daemon's tasks record into.
+#[derive(Clone)]
+pub(crate) struct ControllerMetrics {
+    /// `lbctl_sync_duration_seconds`: one reconcile pass (dump, plan, apply).
+    pub(crate) sync_duration_seconds: Histogram,
+    /// `lbctl_syncs_total{result="ok|failed|guarded|error"}`.
+    pub(crate) syncs_total: IntCounterVec,
+    /// `lbctl_netlink_operations_total{kind="add_service|edit_service|..."}`: applied writes.
+    pub(crate) netlink_operations_total: IntCounterVec,
+    /// `lbctl_netlink_errors_total{kind, errno}`: writes the kernel refused.
+    pub(crate) netlink_errors_total: IntCounterVec,
+    /// `lbctl_drift_repairs_total`: writes a resync made although the desired state had not
+    /// changed since the last clean sync (someone changed the kernel behind our back).
+    pub(crate) drift_repairs_total: IntCounter,
+    /// `lbctl_delete_guard_refusals_total`.
+    pub(crate) guard_refusals_total: IntCounter,
+    /// `lbctl_config_problems{key, severity}`: current problems per ConfigMap key (1 = present).
+    pub(crate) config_problems: IntGaugeVec,
+    /// `lbctl_endpoint_programming_latency_seconds`: from an endpoint change (EndpointSlice
+    /// trigger time, or the event's arrival) to the kernel being programmed.
+    pub(crate) endpoint_programming_latency_seconds: Histogram,
+    /// `lbctl_ready`: 1 when the daemon has a complete view and its last sync succeeded.
+    pub(crate) ready: IntGauge,
+    /// `lbctl_health_check_up{vip, vport, protocol, endpoint}`: 1 healthy, 0 failing.
+    pub(crate) health_check_up: IntGaugeVec,
+    /// `lbctl_bgp_session_established{peer}`: 1 when the session is Established.
+    pub(crate) bgp_session_established: IntGaugeVec,
+    /// `lbctl_watch_errors_total{resource}`: Kubernetes watch/list failures.
+    pub(crate) watch_errors_total: IntCounterVec,
+    /// `lbctl_events_total{resource, type}`: Kubernetes watch events received.
+    pub(crate) events_total: IntCounterVec,
+    /// `lbctl_stage_duration_seconds{stage="build|dump|apply|vips|netfilter"}`.
+    pub(crate) latency_by_stage: HistogramVec,
+}
+
+impl ControllerMetrics {
+    /// Creates the metrics (not yet registered).
+    pub(crate) fn new() -> Result<Self, prometheus::Error> {
+        let secs = vec![
+            0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+        ];
+        Ok(ControllerMetrics {
+            sync_duration_seconds: Histogram::with_opts(
+                HistogramOpts::new(
+                    "lbctl_sync_duration_seconds",
+                    "Duration of one reconcile pass.",
+                )
+                .buckets(secs.clone()),
+            )?,
+            syncs_total: IntCounterVec::new(
+                Opts::new("lbctl_syncs_total", "Reconcile passes by result."),
+                &["result"],
+            )?,
+            netlink_operations_total: IntCounterVec::new(
+                Opts::new(
+                    "lbctl_netlink_operations_total",
+                    "IPVS writes applied, by kind.",
+                ),
+                &["kind"],
+            )?,
+            netlink_errors_total: IntCounterVec::new(
+                Opts::new(
+                    "lbctl_netlink_errors_total",
+                    "IPVS writes refused, by kind and errno.",
+                ),
+                &["kind", "errno"],
+            )?,
+            drift_repairs_total: IntCounter::new(
+                "lbctl_drift_repairs_total",
+                "Writes that repaired kernel state changed behind the controller's back.",
+            )?,
+            guard_refusals_total: IntCounter::new(
+                "lbctl_delete_guard_refusals_total",
+                "Syncs whose deletions the delete guard held back.",
+            )?,
+            config_problems: IntGaugeVec::new(
+                Opts::new(
+                    "lbctl_config_problems",
+                    "Current problems per ConfigMap key.",
+                ),
+                &["key", "severity"],
+            )?,
+            endpoint_programming_latency_seconds: Histogram::with_opts(
+                HistogramOpts::new(
+                    "lbctl_endpoint_programming_latency_seconds",
+                    "From an endpoint change to the kernel being programmed.",
+                )
+                .buckets(secs.clone()),
+            )?,
+            ready: IntGauge::new("lbctl_ready", "1 when the controller is ready.")?,
+            health_check_up: IntGaugeVec::new(
+                Opts::new(
+                    "lbctl_health_check_up",
+                    "Health-check state per real server.",
+                ),
+                &["vip", "vport", "protocol", "endpoint"],
+            )?,
+            bgp_session_established: IntGaugeVec::new(
+                Opts::new(
+                    "lbctl_bgp_session_established",
+                    "1 when the BGP session is up.",
+                ),
+                &["peer"],
+            )?,
+            watch_errors_total: IntCounterVec::new(
+                Opts::new("lbctl_watch_errors_total", "Kubernetes watch failures."),
+                &["resource"],
+            )?,
+            events_total: IntCounterVec::new(
+                Opts::new("lbctl_events_total", "Kubernetes watch events received."),
+                &["resource", "type"],
+            )?,
+            latency_by_stage: HistogramVec::new(
+                HistogramOpts::new("lbctl_stage_duration_seconds", "Duration of daemon stages.")
+                    .buckets(secs),
+                &["stage"],
+            )?,
+        })
+    }
+
+    /// Registers every metric.
+    pub(crate) fn register(&self, registry: &Registry) -> Result<(), prometheus::Error> {
+        registry.register(Box::new(self.sync_duration_seconds.clone()))?;
+        registry.register(Box::new(self.syncs_total.clone()))?;
+        registry.register(Box::new(self.netlink_operations_total.clone()))?;
+        registry.register(Box::new(self.netlink_errors_total.clone()))?;
+        registry.register(Box::new(self.drift_repairs_total.clone()))?;
+        registry.register(Box::new(self.guard_refusals_total.clone()))?;
+        registry.register(Box::new(self.config_problems.clone()))?;
+        registry.register(Box::new(self.endpoint_programming_latency_seconds.clone()))?;
+        registry.register(Box::new(self.ready.clone()))?;
+        registry.register(Box::new(self.health_check_up.clone()))?;
+        registry.register(Box::new(self.bgp_session_established.clone()))?;
+        registry.register(Box::new(self.watch_errors_total.clone()))?;
+        registry.register(Box::new(self.events_total.clone()))?;
+        registry.register(Box::new(self.latency_by_stage.clone()))?;
+        Ok(())
+    }
+}
