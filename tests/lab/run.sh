@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# Run lab scenarios: one qemu VM per scenario, booted from the cached base image plus an
+# overlay with /init, the scenarios, examples/lab/ and our binaries. See README.md.
+#
+# Usage: tests/lab/run.sh [options] SCENARIO... | all
+#   SCENARIO          a file name in tests/lab/scenarios/ without .sh (e.g. 01-smoke)
+#   all               every scenario (files named [0-9]*.sh), in name order
+# Options:
+#   --keep-log        keep out/<scenario>.log of passing scenarios too (failures always keep it)
+#   -v, --verbose     also stream each console to the terminal while it runs
+#   --shell           boot one VM with an interactive shell on this terminal, after running
+#                     the given scenarios (if any); no timeout, no log; leave with `exit`
+#   --cargo-build     first build lbctl and the ipvs_probe example with cargo (debug)
+#   -h, --help        this text
+# Environment:
+#   LBCTL_BIN          lbctl binary to include      (default: target/debug/lbctl)
+#   IPVS_PROBE_BIN     ipvs_probe binary to include (default: target/debug/examples/ipvs_probe)
+#   LAB_BOOT_TIMEOUT   seconds before a VM is killed (default 180)
+#   LAB_SCENARIO_TIMEOUT  seconds one scenario may run inside the VM (default 120)
+#   LAB_MEM            VM memory in MiB (default 768)
+# Exit status: 0 all passed, 1 some failed, 2 usage or missing prerequisites.
+set -euo pipefail
+
+LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$LAB_DIR/../.." && pwd)
+CACHE="$LAB_DIR/.cache"
+OUT="$LAB_DIR/out"
+SCENARIOS="$LAB_DIR/scenarios"
+
+BOOT_TIMEOUT=${LAB_BOOT_TIMEOUT:-180}
+SCENARIO_TIMEOUT=${LAB_SCENARIO_TIMEOUT:-120}
+MEM=${LAB_MEM:-768}
+LBCTL_BIN=${LBCTL_BIN:-$REPO/target/debug/lbctl}
+IPVS_PROBE_BIN=${IPVS_PROBE_BIN:-$REPO/target/debug/examples/ipvs_probe}
+
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
+log() { echo "lab: $*" >&2; }
+die() { log "error: $*"; exit 2; }
+
+keep_log=0 verbose=0 shell=0 cargo_build=0
+names=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --keep-log) keep_log=1 ;;
+        -v | --verbose) verbose=1 ;;
+        --shell) shell=1 ;;
+        --cargo-build) cargo_build=1 ;;
+        -h | --help) usage; exit 0 ;;
+        -*) usage >&2; die "unknown option $1" ;;
+        all)
+            for f in "$SCENARIOS"/[0-9]*.sh; do
+                [ -e "$f" ] && names+=("$(basename "$f" .sh)")
+            done
+            ;;
+        *) names+=("${1%.sh}") ;;
+    esac
+    shift
+done
+[ ${#names[@]} -gt 0 ] || [ "$shell" = 1 ] || { usage >&2; die "no scenario given"; }
+for name in "${names[@]}"; do
+    [ -f "$SCENARIOS/$name.sh" ] || die "no such scenario: $name (files are in $SCENARIOS)"
+done
+
+command -v qemu-system-x86_64 >/dev/null ||
+    die "qemu-system-x86_64 not found: run tests/lab/install-deps.sh (as root)"
+
+# --- Binaries and base image ------------------------------------------------------------------
+if [ "$cargo_build" = 1 ]; then
+    log "building lbctl and the ipvs_probe example"
+    CARGO=${CARGO:-cargo} # set by cargo for the tests it runs
+    (cd "$REPO" && "$CARGO" build -q -p lbctl) || die "cargo build -p lbctl failed"
+    probe_src=$(cd "$REPO" && ls -d */examples/ipvs_probe.rs 2>/dev/null | head -n1 || true)
+    if [ -n "$probe_src" ]; then
+        probe_pkg=$(awk -F'"' '/^name *=/ { print $2; exit }' "$REPO/${probe_src%%/*}/Cargo.toml")
+        (cd "$REPO" && "$CARGO" build -q -p "$probe_pkg" --example ipvs_probe) ||
+            die "cargo build -p $probe_pkg --example ipvs_probe failed"
+    else
+        log "no */examples/ipvs_probe.rs in the workspace: not building it"
+    fi
+fi
+
+"$LAB_DIR/build.sh" || die "building the base image failed"
+kernel_version=$(cat "$CACHE/kernel-version")
+
+mkdir -p "$OUT"
+RUN=$(mktemp -d "$CACHE/run.XXXXXX")
+cleanup() { rm -rf "$RUN"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- Overlay: /init, scenarios, examples, our binaries and the libraries they add ------------
+OVL="$RUN/overlay"
+mkdir -p "$OVL/lab/scenarios" "$OVL/lab/examples" "$OVL/usr/local/bin"
+install -m 0755 "$LAB_DIR/init.sh" "$OVL/init"
+cp "$SCENARIOS"/*.sh "$OVL/lab/scenarios/"
+[ ! -d "$REPO/examples/lab" ] || cp -r "$REPO/examples/lab/." "$OVL/lab/examples/"
+
+# add_binary SRC NAME: copy a host binary in, with the shared libraries the base lacks.
+add_binary() {
+    # Debug builds are mostly DWARF (lbctl: ~100 MB); the VM unpacks every byte under
+    # emulation, so drop the debug sections (symbols stay, for readable backtraces).
+    if command -v strip >/dev/null; then
+        strip --strip-debug -o "$OVL/usr/local/bin/$2" "$1"
+        chmod 0755 "$OVL/usr/local/bin/$2"
+    else
+        log "no strip (binutils): packing $1 with its debug info, boots get slower"
+        install -m 0755 "$1" "$OVL/usr/local/bin/$2"
+    fi
+    ldd "$1" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | while read -r lib; do
+        if ! grep -qxF "$(basename "$lib")" "$CACHE/base.libs"; then
+            mkdir -p "$OVL$(dirname "$lib")"
+            cp -L "$lib" "$OVL$lib"
+        fi
+    done
+    if ldd "$1" 2>/dev/null | grep -q 'not found'; then
+        die "$1 needs libraries missing on this host: $(ldd "$1" | grep 'not found' | tr -s ' \t' ' ')"
+    fi
+}
+if [ -x "$LBCTL_BIN" ]; then
+    add_binary "$LBCTL_BIN" lbctl
+else
+    log "no lbctl at $LBCTL_BIN (build it, set LBCTL_BIN, or pass --cargo-build); scenarios using it will fail"
+fi
+if [ -x "$IPVS_PROBE_BIN" ]; then
+    add_binary "$IPVS_PROBE_BIN" ipvs_probe
+else
+    log "no ipvs_probe at $IPVS_PROBE_BIN; scenario 03-probe will fail"
+fi
+
+(cd "$OVL" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -1 >"$RUN/overlay.cpio.gz"
+# Concatenated archives unpack in order: the overlay's files land on top of the base.
+cat "$CACHE/base.cpio.gz" "$RUN/overlay.cpio.gz" >"$RUN/initrd.gz"
+
+qemu_cmd() { # qemu_cmd KERNEL_ARGS: sets the array QEMU to the command line
+    # TCG only: KVM hung on these machines (design.md, kernel lab facts).
+    QEMU=(qemu-system-x86_64 -accel tcg -m "$MEM" -smp 1 -nographic -no-reboot -nic none
+        -kernel "$CACHE/vmlinuz" -initrd "$RUN/initrd.gz"
+        -append "console=ttyS0 quiet panic=-1 $1")
+}
+
+# --- Interactive shell ------------------------------------------------------------------------
+if [ "$shell" = 1 ]; then
+    list=$(IFS=,; echo "${names[*]}")
+    log "booting kernel $kernel_version with a shell (Ctrl-A X kills the VM)"
+    qemu_cmd "lab.shell=1 lab.timeout=$SCENARIO_TIMEOUT${list:+ lab.scenario=$list}"
+    "${QEMU[@]}"
+    exit $?
+fi
+
+# --- One VM per scenario ----------------------------------------------------------------------
+passed=() failed=()
+for name in "${names[@]}"; do
+    logfile="$OUT/$name.log"
+    log "$name: booting kernel $kernel_version (timeout ${BOOT_TIMEOUT}s)"
+    start=$(date +%s)
+    qemu_cmd "lab.scenario=$name lab.timeout=$SCENARIO_TIMEOUT"
+    # The host-side deadline: a hung VM becomes a failure instead of a hung CI job.
+    if [ "$verbose" = 1 ]; then
+        timeout -k 10 "$BOOT_TIMEOUT" "${QEMU[@]}" </dev/null 2>&1 | tee "$logfile" || true
+    else
+        timeout -k 10 "$BOOT_TIMEOUT" "${QEMU[@]}" </dev/null >"$logfile" 2>&1 || true
+    fi
+    elapsed=$(($(date +%s) - start))
+    result=$(tr -d '\r' <"$logfile" | grep -a "^LAB-RESULT $name " | tail -n1 || true)
+    if [[ "$result" == "LAB-RESULT $name PASS"* ]]; then
+        log "$name: PASS in ${elapsed}s"
+        passed+=("$name")
+        [ "$keep_log" = 1 ] || rm -f "$logfile"
+    else
+        reason=${result#"LAB-RESULT $name FAIL "}
+        [ -n "$result" ] || reason="no result line after ${elapsed}s (VM hung, crashed or timed out)"
+        log "$name: FAIL in ${elapsed}s: $reason"
+        log "---- last 40 lines of $logfile ----"
+        tr -d '\r' <"$logfile" | tail -n 40 >&2
+        log "---- end of $logfile ----"
+        failed+=("$name")
+    fi
+done
+
+echo "lab: ${#passed[@]} passed, ${#failed[@]} failed${failed:+ (${failed[*]})}"
+[ ${#failed[@]} -eq 0 ]

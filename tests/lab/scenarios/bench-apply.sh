@@ -1,0 +1,89 @@
+#!/bin/sh
+# bench-apply: how fast lbctl programs a large table compared with ipvsadm -R, in the same VM
+# and the same run (see bench/README.md for the method). Not part of `run.sh all`.
+#
+# Each tool programs the same table into a FRESH network namespace (a fresh IPVS table: the
+# kernel's destination trash list makes re-adding recently deleted destinations far slower).
+. /lab/scenarios/lib.sh
+. /lab/scenarios/lbctl.sh
+set -e
+
+VIPS=${BENCH_VIPS:-16}
+PORTS=${BENCH_PORTS:-63}
+DESTS=${BENCH_DESTS:-10}
+
+step "generate $((VIPS * PORTS)) services x $DESTS destinations"
+gen=/tmp/bench
+mkdir -p $gen
+: >$gen/rules
+: >$gen/data
+v=0
+while [ $v -lt "$VIPS" ]; do
+    vip=10.0.0.$((96 + v))
+    p=0
+    while [ $p -lt "$PORTS" ]; do
+        port=$((1000 + p))
+        echo "-A -t $vip:$port -s rr" >>$gen/rules
+        list=""
+        d=0
+        while [ $d -lt "$DESTS" ]; do
+            rs=10.2.$v.$((d + 1))
+            echo "-a -t $vip:$port -r $rs:$port -m -w 1" >>$gen/rules
+            list="$list${list:+, }$rs:$port"
+            d=$((d + 1))
+        done
+        echo "$vip-$port: $list" >>$gen/data
+        p=$((p + 1))
+    done
+    v=$((v + 1))
+done
+write_configmap $gen/cm.yaml <$gen/data
+ops=$(wc -l <$gen/rules)
+log "$ops operations"
+
+fresh_ns() {
+    ns_create "$1"
+    in_ns "$1" "$IP" link add br0 type dummy
+    in_ns "$1" "$IP" link set br0 up
+    in_ns "$1" "$IP" route add 10.2.0.0/16 dev br0
+}
+
+# Milliseconds of wall time (the VM's uptime clock has 10 ms resolution).
+now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
+
+step "ipvsadm -R"
+fresh_ns bench-ipvsadm
+t0=$(now_ms)
+in_ns bench-ipvsadm "$IPVSADM" -R <$gen/rules
+t1=$(now_ms)
+ipvsadm_ms=$((t1 - t0))
+assert_eq "$ops" "$(in_ns bench-ipvsadm "$IPVSADM" -Sn | wc -l)" "rules programmed by ipvsadm"
+
+step "lbctl apply"
+fresh_ns bench-lbctl
+cat >/tmp/bench-settings.toml <<'EOT'
+managed_vip_ranges = ["10.0.0.96/28"]
+state_file = "/tmp/bench-state.json"
+EOT
+t0=$(now_ms)
+in_ns bench-lbctl "$LBCTL" apply --no-vips -c $gen/cm.yaml -s /tmp/bench-settings.toml >/dev/null
+t1=$(now_ms)
+lbctl_ms=$((t1 - t0))
+assert_eq "$ops" "$(in_ns bench-lbctl "$IPVSADM" -Sn | wc -l)" "rules programmed by lbctl"
+
+step "lbctl apply again (nothing to change: one dump and a plan)"
+t0=$(now_ms)
+in_ns bench-lbctl "$LBCTL" apply --no-vips -c $gen/cm.yaml -s /tmp/bench-settings.toml >/dev/null
+t1=$(now_ms)
+noop_ms=$((t1 - t0))
+
+step "ipvsadm -Sn (one full dump by ipvsadm)"
+t0=$(now_ms)
+in_ns bench-lbctl "$IPVSADM" -Sn >/dev/null
+t1=$(now_ms)
+dump_ms=$((t1 - t0))
+
+echo "BENCH ops=$ops ipvsadm_restore_ms=$ipvsadm_ms lbctl_apply_ms=$lbctl_ms lbctl_noop_apply_ms=$noop_ms ipvsadm_dump_ms=$dump_ms"
+awk -v a="$ipvsadm_ms" -v b="$lbctl_ms" -v c="$noop_ms" -v d="$dump_ms" 'BEGIN {
+    printf "BENCH ratio ipvsadm_restore/lbctl_apply = %.1f\n", a / (b > 0 ? b : 1)
+    printf "BENCH ratio ipvsadm_dump/lbctl_noop_apply = %.2f\n", d / (c > 0 ? c : 1) }'
