@@ -22,10 +22,12 @@ for target in $(cargo +nightly fuzz list); do
     # A copy of the corpus so the committed seeds are not flooded with generated inputs.
     work=$(mktemp -d)
     cp -r "corpus/$target/." "$work/"
+    log=$(mktemp)
+    status=0
     cargo +nightly fuzz run "$target" "$work" -- -max_total_time="$SECONDS_PER_TARGET" \
-        -print_final_stats=1 2>&1 | grep -E "^(stat::number_of_executed_units|Done|==.*ERROR|SUMMARY)" || true
-    status=${PIPESTATUS[0]}
-    rm -rf "$work"
+        -print_final_stats=1 >"$log" 2>&1 || status=$?
+    grep -E "^(stat::number_of_executed_units|Done|==.*ERROR|SUMMARY)" "$log" || tail -20 "$log"
+    rm -rf "$work" "$log"
     [ "$status" = 0 ] || { echo "fuzz: $target found a crash (see fuzz/artifacts/$target)"; exit 1; }
 done
 echo "fuzz: all targets ran without a crash"
