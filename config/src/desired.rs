@@ -132,6 +132,9 @@ pub enum HealthCheckKind {
         expect_status: u16,
         /// Port to probe instead of the real server's.
         port: Option<u16>,
+        /// A text the response body must contain (`check-body=`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expect_body: Option<String>,
     },
     /// Run a command; exit code 0 means healthy (keepalived's MISC_CHECK).
     Exec {

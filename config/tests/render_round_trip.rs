@@ -79,13 +79,17 @@ fn check() -> impl Strategy<Value = CheckSpec> {
             any::<bool>(),
             "/[a-z0-9/:._%?=-]{0,12}",
             100..=599u16,
-            proptest::option::of(1..=u16::MAX)
+            proptest::option::of(1..=u16::MAX),
+            proptest::option::of("[a-zA-Z0-9]([a-zA-Z0-9 ._:/-]{0,10}[a-zA-Z0-9])?")
         )
-            .prop_map(|(tls, path, expect_status, port)| HealthCheckKind::Http {
-                tls,
-                path,
-                expect_status,
-                port
+            .prop_map(|(tls, path, expect_status, port, expect_body)| {
+                HealthCheckKind::Http {
+                    tls,
+                    path,
+                    expect_status,
+                    port,
+                    expect_body,
+                }
             }),
         proptest::collection::vec("[a-zA-Z0-9/._=,:-]{1,8}", 1..4)
             .prop_map(|command| HealthCheckKind::Exec { command }),

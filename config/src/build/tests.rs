@@ -191,7 +191,7 @@ fn bad_example_reports_each_mistake() {
             "203.0.113.225-80: column 34: expected a port number 1-65535, found \"8o\"",
             "203.0.113.226-80: column 19: unknown option \"schedular\": expected one of \
              scheduler, method, pool, persistence, weight, check, check-port, check-interval, \
-             check-timeout, check-rise, check-fall",
+             check-timeout, check-rise, check-fall, check-body",
             "203.0.113.227-443: real server 1: real server 198.51.100.32:8443: method=dr cannot \
              change ports, so the real-server port must be the virtual port 443",
             "203.0.113.228: column 37: expected ':s' (all ports), ':PORTNAME' or ':PORTNUMBER' \

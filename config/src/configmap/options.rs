@@ -16,7 +16,7 @@ use crate::model::{ForwardMethod, Persistence, Scheduler, SchedulerFlags, Tunnel
 use crate::problem::quoted;
 
 /// Every option name, in the order [`render`](super::render) writes them.
-pub(crate) const OPTION_NAMES: [&str; 11] = [
+pub(crate) const OPTION_NAMES: [&str; 12] = [
     "scheduler",
     "method",
     "pool",
@@ -28,6 +28,7 @@ pub(crate) const OPTION_NAMES: [&str; 11] = [
     "check-timeout",
     "check-rise",
     "check-fall",
+    "check-body",
 ];
 
 /// Parses the option pieces (each the text between two `;`).
@@ -36,6 +37,7 @@ pub(crate) fn parse_options(ctx: &mut ValueCtx<'_>, pieces: &[Piece<'_>]) -> Ent
     let mut opts = EntryOptions::default();
     let mut check_port = None;
     let mut timings: [Option<u32>; 4] = [None; 4];
+    let mut check_body: Option<Piece<'_>> = None;
     for raw in pieces {
         let piece = raw.trim();
         if piece.is_empty() {
@@ -85,7 +87,8 @@ pub(crate) fn parse_options(ctx: &mut ValueCtx<'_>, pieces: &[Piece<'_>]) -> Ent
             "check-interval" => timings[0] = number(ctx, value, 1, 86_400, "seconds"),
             "check-timeout" => timings[1] = number(ctx, value, 1, 86_400, "seconds"),
             "check-rise" => timings[2] = number(ctx, value, 1, 1_000, "a count"),
-            _ => timings[3] = number(ctx, value, 1, 1_000, "a count"),
+            "check-fall" => timings[3] = number(ctx, value, 1, 1_000, "a count"),
+            _ => check_body = parse_check_body(ctx, value),
         }
     }
     if let (Some(pool), Some(method)) = (seen[2], opts.forward)
@@ -99,6 +102,17 @@ pub(crate) fn parse_options(ctx: &mut ValueCtx<'_>, pieces: &[Piece<'_>]) -> Ent
     match &mut opts.health_check {
         Some(spec) => {
             [spec.interval_secs, spec.timeout_secs, spec.rise, spec.fall] = timings;
+            match (&mut spec.kind, check_body) {
+                (HealthCheckKind::Http { expect_body, .. }, body) => {
+                    *expect_body = body.map(|b| b.text.to_owned());
+                }
+                (_, Some(_)) => {
+                    if let Some(at) = seen[11] {
+                        ctx.error(at, "check-body= only applies to check=http or check=https");
+                    }
+                }
+                (_, None) => {}
+            }
             match (&mut spec.kind, check_port) {
                 (HealthCheckKind::Tcp { port } | HealthCheckKind::Http { port, .. }, p) => {
                     *port = p;
@@ -362,9 +376,23 @@ fn parse_http(ctx: &mut ValueCtx<'_>, tls: bool, rest: Piece<'_>) -> Option<Heal
         Some(s) => u16::try_from(number(ctx, s, 100, 599, "an HTTP status")?).ok()?,
     };
     Some(HealthCheckKind::Http {
+        expect_body: None,
         tls,
         path: path.text.to_owned(),
         expect_status,
         port: None,
     })
+}
+
+/// The text a health check's response body must contain: anything but `;` (which ends the
+/// option), not empty.
+fn parse_check_body<'a>(ctx: &mut ValueCtx<'_>, value: Piece<'a>) -> Option<Piece<'a>> {
+    if value.text.is_empty() {
+        ctx.error(
+            value,
+            "check-body= needs a text the response body must contain",
+        );
+        return None;
+    }
+    Some(value)
 }

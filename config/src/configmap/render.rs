@@ -105,9 +105,13 @@ fn render_options(opts: &EntryOptions) -> Vec<String> {
                 path,
                 expect_status,
                 port,
+                expect_body,
             } => {
                 let scheme = if *tls { "https" } else { "http" };
                 out.push(format!("check={scheme}:{path}:{expect_status}"));
+                if let Some(body) = expect_body {
+                    out.push(format!("check-body={body}"));
+                }
                 *port
             }
             HealthCheckKind::Exec { command } => {

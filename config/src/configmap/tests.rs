@@ -305,6 +305,7 @@ fn health_check_spellings() {
         path: path.into(),
         expect_status: status,
         port,
+        expect_body: None,
     };
     assert_eq!(
         check("check=http:/healthz:200").kind,
@@ -406,7 +407,7 @@ fn value_errors_name_column_and_expectation() {
         ),
         (
             "198.51.100.1:80; shceduler=rr",
-            "column 18: unknown option \"shceduler\": expected one of scheduler, method, pool, persistence, weight, check, check-port, check-interval, check-timeout, check-rise, check-fall",
+            "column 18: unknown option \"shceduler\": expected one of scheduler, method, pool, persistence, weight, check, check-port, check-interval, check-timeout, check-rise, check-fall, check-body",
         ),
         (
             "198.51.100.1:80; scheduler=rr; scheduler=wrr",

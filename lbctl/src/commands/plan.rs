@@ -112,10 +112,15 @@ fn describe_check(kind: &HealthCheckKind) -> String {
             path,
             expect_status,
             port: p,
+            expect_body,
         } => format!(
-            "{} GET {path} -> {expect_status}{}",
+            "{} GET {path} -> {expect_status}{}{}",
             if *tls { "https" } else { "http" },
-            port(p)
+            port(p),
+            expect_body
+                .as_ref()
+                .map(|b| format!(" body contains {b:?}"))
+                .unwrap_or_default()
         ),
         HealthCheckKind::Exec { command } => format!("exec {}", command.join(" ")),
     }

@@ -5,8 +5,11 @@
 //! conventions (base units, `_total` counters); docs/metrics.md lists every series.
 
 mod controller;
+mod ipvs;
 
 pub(crate) use controller::ControllerMetrics;
+#[allow(unused_imports)] // the daemon registers the collector (`lbctl run`)
+pub(crate) use ipvs::{IpvsCollector, IpvsCollectorOptions, LazyNetlinkSource, TableSource};
 
 use prometheus::core::Collector;
 use prometheus::{Encoder, Registry, TextEncoder};

@@ -1,0 +1,133 @@
+//! The probes: TCP connect, HTTP(S) GET, exec. Each is one async function that succeeds or
+//! says why it failed; the caller bounds it with the target's timeout and a concurrency limit.
+
+mod exec;
+mod http;
+mod tls;
+
+use std::io;
+use std::net::SocketAddr;
+use std::process::ExitStatus;
+
+use thiserror::Error;
+use tokio::net::TcpStream;
+
+use super::target::{CheckTarget, ProbeSpec};
+pub(crate) use tls::TlsProbeConfig;
+
+/// Why a probe failed.
+#[derive(Debug, Error)]
+pub(crate) enum ProbeFailure {
+    /// The TCP connection was refused, reset or unroutable.
+    #[error("connect to {addr} failed: {source}")]
+    Connect {
+        /// Address probed.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The TLS handshake failed.
+    #[error("TLS handshake with {addr} failed: {source}")]
+    Tls {
+        /// Address probed.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Sending the request or reading the answer failed.
+    #[error("HTTP exchange with {addr} failed: {source}")]
+    Io {
+        /// Address probed.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The answer was not HTTP.
+    #[error("malformed HTTP answer from {addr}: {detail}")]
+    Malformed {
+        /// Address probed.
+        addr: SocketAddr,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The status code was not the expected one.
+    #[error("HTTP status {got} from {addr}, expected {want}")]
+    Status {
+        /// Address probed.
+        addr: SocketAddr,
+        /// Status received.
+        got: u16,
+        /// Status expected.
+        want: u16,
+    },
+    /// The body lacked the expected text.
+    #[error("HTTP body from {addr} does not contain {want:?}")]
+    Body {
+        /// Address probed.
+        addr: SocketAddr,
+        /// Text expected.
+        want: String,
+    },
+    /// The exec check has no program.
+    #[error("exec check without a command")]
+    EmptyCommand,
+    /// The program could not be started.
+    #[error("cannot run {program:?}: {source}")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The program exited unsuccessfully.
+    #[error("{program:?} {status}")]
+    Exit {
+        /// The program.
+        program: String,
+        /// Its exit status.
+        status: ExitStatus,
+    },
+    /// No answer within the target's timeout.
+    #[error("no result within {0:?}")]
+    Timeout(std::time::Duration),
+}
+
+/// Runs one probe of `target` (without a timeout: the caller adds it).
+pub(crate) async fn probe(target: &CheckTarget, tls: &TlsProbeConfig) -> Result<(), ProbeFailure> {
+    match &target.probe {
+        ProbeSpec::Tcp { addr } => connect(*addr).await.map(drop),
+        ProbeSpec::Http {
+            addr,
+            tls: use_tls,
+            path,
+            expect_status,
+            expect_body,
+        } => {
+            let expect = http::Expect {
+                status: *expect_status,
+                body: expect_body.as_deref(),
+            };
+            let stream = connect(*addr).await?;
+            if *use_tls {
+                let stream = tls.handshake(*addr, stream).await?;
+                http::get(stream, *addr, path, expect).await
+            } else {
+                http::get(stream, *addr, path, expect).await
+            }
+        }
+        ProbeSpec::Exec { command } => exec::run(command, &target.key).await,
+    }
+}
+
+async fn connect(addr: SocketAddr) -> Result<TcpStream, ProbeFailure> {
+    TcpStream::connect(addr)
+        .await
+        .map_err(|source| ProbeFailure::Connect { addr, source })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,206 @@
+//! Probes against real local servers on 127.0.0.1.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use lb_config::{Protocol, RealServerKey, ServiceKey};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use super::ProbeFailure;
+use crate::health::runner::{probe_once, test_limits};
+use crate::health::target::{CheckTarget, ProbeSpec, TargetKey, Timing};
+
+/// An HTTP server answering every request with `answer`, after `delay`.
+async fn http_server(answer: &'static str, delay: Duration) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                let mut seen = Vec::new();
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                assert!(seen.starts_with(b"GET /healthz HTTP/1.0\r\n"), "{seen:?}");
+                tokio::time::sleep(delay).await;
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    addr
+}
+
+/// A port nothing listens on.
+async fn closed_port() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap()
+}
+
+fn target(probe: ProbeSpec, timeout: Duration) -> CheckTarget {
+    CheckTarget {
+        key: TargetKey {
+            service: ServiceKey {
+                vip: "203.0.113.9".parse().unwrap(),
+                protocol: Protocol::Tcp,
+                port: 80,
+            },
+            real_server: RealServerKey {
+                addr: "10.1.2.3".parse().unwrap(),
+                port: 8080,
+            },
+        },
+        probe,
+        timing: Timing {
+            interval: Duration::from_secs(1),
+            timeout,
+            rise: 1,
+            fall: 1,
+        },
+    }
+}
+
+fn http(addr: SocketAddr, status: u16, body: Option<&str>) -> ProbeSpec {
+    ProbeSpec::Http {
+        addr,
+        tls: false,
+        path: "/healthz".to_owned(),
+        expect_status: status,
+        expect_body: body.map(str::to_owned),
+    }
+}
+
+async fn run(probe: ProbeSpec) -> Result<(), ProbeFailure> {
+    probe_once(&target(probe, Duration::from_secs(2)), &test_limits(4, 4)).await
+}
+
+const OK: &str = "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nstatus: ready\n";
+
+#[tokio::test]
+async fn tcp_up_and_down() {
+    let up = http_server(OK, Duration::ZERO).await;
+    run(ProbeSpec::Tcp { addr: up }).await.unwrap();
+    let down = closed_port().await;
+    let err = run(ProbeSpec::Tcp { addr: down }).await.unwrap_err();
+    assert!(matches!(err, ProbeFailure::Connect { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn http_status_and_body() {
+    let addr = http_server(OK, Duration::ZERO).await;
+    run(http(addr, 200, None)).await.unwrap();
+    run(http(addr, 200, Some("ready"))).await.unwrap();
+    let err = run(http(addr, 204, None)).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ProbeFailure::Status {
+                got: 200,
+                want: 204,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = run(http(addr, 200, Some("draining"))).await.unwrap_err();
+    assert!(matches!(err, ProbeFailure::Body { .. }), "{err}");
+
+    let broken = http_server("SSH-2.0-OpenSSH\r\n", Duration::ZERO).await;
+    let err = run(http(broken, 200, None)).await.unwrap_err();
+    assert!(matches!(err, ProbeFailure::Malformed { .. }), "{err}");
+    let unavailable = http_server("HTTP/1.1 503 Service Unavailable\r\n\r\n", Duration::ZERO).await;
+    let err = run(http(unavailable, 200, None)).await.unwrap_err();
+    assert!(
+        matches!(err, ProbeFailure::Status { got: 503, .. }),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_answer_times_out() {
+    let slow = http_server(OK, Duration::from_secs(10)).await;
+    let started = Instant::now();
+    let err = probe_once(
+        &target(http(slow, 200, None), Duration::from_millis(200)),
+        &test_limits(4, 4),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, ProbeFailure::Timeout(_)), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn https_to_a_plain_http_server_fails_the_handshake() {
+    // A plain server that answers at once, whatever the client sends (a TLS ClientHello).
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let _ = stream.write_all(OK.as_bytes()).await;
+        }
+    });
+    let spec = ProbeSpec::Http {
+        addr,
+        tls: true,
+        path: "/healthz".to_owned(),
+        expect_status: 200,
+        expect_body: None,
+    };
+    let err = run(spec).await.unwrap_err();
+    assert!(matches!(err, ProbeFailure::Tls { .. }), "{err}");
+}
+
+fn exec(script: &str) -> ProbeSpec {
+    ProbeSpec::Exec {
+        command: vec!["/bin/sh".to_owned(), "-c".to_owned(), script.to_owned()],
+    }
+}
+
+#[tokio::test]
+async fn exec_exit_codes_decide() {
+    run(exec("exit 0")).await.unwrap();
+    let err = run(exec("exit 3")).await.unwrap_err();
+    match err {
+        ProbeFailure::Exit { status, .. } => assert_eq!(status.code(), Some(3)),
+        other => panic!("expected an exit failure, got {other}"),
+    }
+    let err = run(ProbeSpec::Exec {
+        command: vec!["/nonexistent/check".to_owned()],
+    })
+    .await
+    .unwrap_err();
+    assert!(matches!(err, ProbeFailure::Spawn { .. }), "{err}");
+    let err = run(ProbeSpec::Exec { command: vec![] }).await.unwrap_err();
+    assert!(matches!(err, ProbeFailure::EmptyCommand), "{err}");
+}
+
+#[tokio::test]
+async fn exec_learns_the_real_server_from_its_environment() {
+    let script = r#"test "$LB_REAL_SERVER_ADDR" = 10.1.2.3 && test "$LB_REAL_SERVER_PORT" = 8080 \
+        && test "$LB_VIP" = 203.0.113.9 && test "$LB_VPORT" = 80 && test "$LB_PROTOCOL" = tcp"#;
+    run(exec(script)).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_hanging_exec_check_is_killed_at_the_timeout() {
+    let marker = std::env::temp_dir().join(format!("lbctl-exec-kill-{}", std::process::id()));
+    let _ = std::fs::remove_file(&marker);
+    let script = format!("sleep 2; touch {}", marker.display());
+    let err = probe_once(
+        &target(exec(&script), Duration::from_millis(200)),
+        &test_limits(4, 4),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, ProbeFailure::Timeout(_)), "{err}");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(!marker.exists(), "the timed-out check kept running");
+}

@@ -1,0 +1,300 @@
+//! The health-check driver: one lightweight tokio task per target (not a thread), probes
+//! bounded by semaphores, and a supervisor task that owns all verdicts.
+//!
+//! ```text
+//!  targets (watch) --> supervisor --spawn/abort--> check task per target (sleeps most of the time)
+//!                        ^   |                         | acquire permit, probe with timeout
+//!                        |   +--> HealthResults (watch), lbctl_health_check_up
+//!                        +------------ reports (mpsc) -+
+//! ```
+//!
+//! Each task first sleeps a deterministic share of its interval derived from its key (the
+//! jitter: thousands of targets with the same interval spread over it instead of probing in
+//! bursts), then probes every interval. A probe waits for a permit before its timeout starts,
+//! so a queue of probes never fails a real server. Targets that stay across a desired-state
+//! change keep their task and rise/fall state; changed or removed ones are aborted. Dropping
+//! or aborting the supervisor aborts every task (they live in its `JoinSet`).
+
+use std::collections::BTreeMap;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use lb_config::HealthResults;
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::{AbortHandle, JoinHandle, JoinSet};
+use tokio::time::MissedTickBehavior;
+
+use super::probe::{ProbeFailure, TlsProbeConfig, probe};
+use super::target::{CheckTarget, ProbeSpec, TargetKey};
+use super::verdict::{RiseFall, combine};
+use crate::metrics::ControllerMetrics;
+
+/// Limits of the checker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HealthCheckerOptions {
+    /// TCP and HTTP(S) probes in flight at once.
+    pub(crate) max_concurrent_probes: usize,
+    /// Exec checks running at once (each is a process: far fewer).
+    pub(crate) max_concurrent_execs: usize,
+}
+
+impl Default for HealthCheckerOptions {
+    fn default() -> Self {
+        HealthCheckerOptions {
+            max_concurrent_probes: 256,
+            max_concurrent_execs: 8,
+        }
+    }
+}
+
+/// What the check tasks share.
+pub(super) struct Limits {
+    probes: Semaphore,
+    execs: Semaphore,
+    tls: TlsProbeConfig,
+}
+
+/// One probe result.
+struct Report {
+    key: TargetKey,
+    task: u64,
+    outcome: Result<(), ProbeFailure>,
+}
+
+struct Running {
+    task: u64,
+    target: CheckTarget,
+    state: RiseFall,
+    abort: AbortHandle,
+}
+
+/// Starts the supervisor. `to_targets` maps each value of `source` to the targets to check.
+pub(crate) fn spawn_supervisor<T, F>(
+    source: watch::Receiver<T>,
+    to_targets: F,
+    metrics: ControllerMetrics,
+    options: HealthCheckerOptions,
+) -> (watch::Receiver<HealthResults>, JoinHandle<()>)
+where
+    T: Send + Sync + 'static,
+    F: Fn(&T) -> BTreeMap<TargetKey, CheckTarget> + Send + 'static,
+{
+    let (results_tx, results_rx) = watch::channel(HealthResults::default());
+    let (reports_tx, reports_rx) = mpsc::channel(1024);
+    let supervisor = Supervisor {
+        limits: Arc::new(Limits {
+            probes: Semaphore::new(options.max_concurrent_probes.max(1)),
+            execs: Semaphore::new(options.max_concurrent_execs.max(1)),
+            tls: TlsProbeConfig::new(),
+        }),
+        metrics,
+        running: BTreeMap::new(),
+        tasks: JoinSet::new(),
+        reports_tx,
+        results_tx,
+        next_task: 0,
+    };
+    let handle = tokio::spawn(supervisor.run(source, to_targets, reports_rx));
+    (results_rx, handle)
+}
+
+struct Supervisor {
+    limits: Arc<Limits>,
+    metrics: ControllerMetrics,
+    running: BTreeMap<TargetKey, Running>,
+    tasks: JoinSet<()>,
+    reports_tx: mpsc::Sender<Report>,
+    results_tx: watch::Sender<HealthResults>,
+    next_task: u64,
+}
+
+impl Supervisor {
+    async fn run<T, F>(
+        mut self,
+        mut source: watch::Receiver<T>,
+        to_targets: F,
+        mut reports: mpsc::Receiver<Report>,
+    ) where
+        F: Fn(&T) -> BTreeMap<TargetKey, CheckTarget>,
+    {
+        let targets = to_targets(&source.borrow_and_update());
+        self.retarget(targets);
+        loop {
+            tokio::select! {
+                changed = source.changed() => {
+                    if changed.is_err() {
+                        tracing::info!("desired state closed: health checker stops");
+                        break;
+                    }
+                    let targets = to_targets(&source.borrow_and_update());
+                    self.retarget(targets);
+                }
+                Some(report) = reports.recv() => self.on_report(report),
+                Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {}
+            }
+        }
+        self.tasks.abort_all();
+    }
+
+    /// Starts, keeps or stops tasks so that exactly `targets` are checked.
+    fn retarget(&mut self, targets: BTreeMap<TargetKey, CheckTarget>) {
+        let stale: Vec<TargetKey> = self
+            .running
+            .iter()
+            .filter(|(key, running)| targets.get(key) != Some(&running.target))
+            .map(|(key, _)| *key)
+            .collect();
+        for key in stale {
+            if let Some(running) = self.running.remove(&key) {
+                running.abort.abort();
+                let _ = self
+                    .metrics
+                    .health_check_up
+                    .remove_label_values(&labels(&key));
+            }
+        }
+        for (key, target) in targets {
+            if self.running.contains_key(&key) {
+                continue;
+            }
+            let task = self.next_task;
+            self.next_task += 1;
+            let abort = self.tasks.spawn(check_loop(
+                target.clone(),
+                task,
+                Arc::clone(&self.limits),
+                self.reports_tx.clone(),
+            ));
+            self.running.insert(
+                key,
+                Running {
+                    task,
+                    target,
+                    state: RiseFall::default(),
+                    abort,
+                },
+            );
+        }
+        tracing::debug!(targets = self.running.len(), "health-check targets updated");
+        self.publish();
+    }
+
+    fn on_report(&mut self, report: Report) {
+        let Some(running) = self.running.get_mut(&report.key) else {
+            return;
+        };
+        if running.task != report.task {
+            return; // from a task replaced in the meantime
+        }
+        let key = report.key;
+        if let Err(failure) = &report.outcome {
+            tracing::debug!(service = %key.service, real_server = %key.real_server, %failure, "health probe failed");
+        }
+        let timing = running.target.timing;
+        let flipped = running
+            .state
+            .record(report.outcome.is_ok(), timing.rise, timing.fall);
+        let Some(healthy) = flipped else { return };
+        match &report.outcome {
+            Ok(()) => {
+                tracing::info!(service = %key.service, real_server = %key.real_server, "real server healthy")
+            }
+            Err(failure) => {
+                tracing::warn!(service = %key.service, real_server = %key.real_server, %failure, "real server unhealthy")
+            }
+        }
+        self.metrics
+            .health_check_up
+            .with_label_values(&labels(&key))
+            .set(i64::from(healthy));
+        self.publish();
+    }
+
+    fn publish(&self) {
+        let results = combine(
+            self.running
+                .iter()
+                .map(|(key, running)| (key, running.state.verdict())),
+        );
+        self.results_tx.send_if_modified(|current| {
+            let changed = *current != results;
+            if changed {
+                *current = results;
+            }
+            changed
+        });
+    }
+}
+
+/// `lbctl_health_check_up` labels: vip, vport, protocol, endpoint.
+fn labels(key: &TargetKey) -> [String; 4] {
+    [
+        key.service.vip.to_string(),
+        key.service.port.to_string(),
+        key.service.protocol.as_str().to_owned(),
+        key.real_server.to_string(),
+    ]
+}
+
+/// The task of one target: spread, then probe every interval until aborted.
+async fn check_loop(
+    target: CheckTarget,
+    task: u64,
+    limits: Arc<Limits>,
+    reports: mpsc::Sender<Report>,
+) {
+    let interval = target.timing.interval.max(Duration::from_millis(1));
+    tokio::time::sleep(spread(&target.key, interval)).await;
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let outcome = probe_once(&target, &limits).await;
+        let report = Report {
+            key: target.key,
+            task,
+            outcome,
+        };
+        if reports.send(report).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// One probe under the right semaphore and the target's timeout.
+pub(super) async fn probe_once(target: &CheckTarget, limits: &Limits) -> Result<(), ProbeFailure> {
+    let semaphore = match target.probe {
+        ProbeSpec::Exec { .. } => &limits.execs,
+        ProbeSpec::Tcp { .. } | ProbeSpec::Http { .. } => &limits.probes,
+    };
+    // The semaphores are never closed; if one were, probing without a permit is the lesser
+    // evil compared to reporting every real server down.
+    let _permit = semaphore.acquire().await.ok();
+    let timeout = target.timing.timeout;
+    match tokio::time::timeout(timeout, probe(target, &limits.tls)).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(ProbeFailure::Timeout(timeout)),
+    }
+}
+
+/// The first probe's delay: a share of the interval that depends only on the target, so
+/// checks spread evenly and a restart keeps the same rhythm.
+fn spread(key: &TargetKey, interval: Duration) -> Duration {
+    let mut hasher = DefaultHasher::new();
+    key.hash(&mut hasher);
+    let nanos = u64::try_from(interval.as_nanos())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    Duration::from_nanos(hasher.finish() % nanos)
+}
+
+#[cfg(test)]
+pub(super) fn test_limits(probes: usize, execs: usize) -> Limits {
+    Limits {
+        probes: Semaphore::new(probes),
+        execs: Semaphore::new(execs),
+        tls: TlsProbeConfig::new(),
+    }
+}

@@ -1,0 +1,110 @@
+//! Rise/fall counting and the combination of per-target verdicts into [`HealthResults`].
+//!
+//! Pure: no I/O, no clock. A target starts without a verdict (the desired-state builder treats
+//! that as healthy, so a restart does not quiesce everything); `rise` consecutive successes
+//! make it healthy, `fall` consecutive failures unhealthy. A real server checked by several
+//! services (same address and port behind two VIPs) is published as healthy only if no check
+//! of it is failing: [`HealthResults`] is keyed by real server alone, so one failing check
+//! quiesces it in every service.
+
+use std::collections::BTreeMap;
+
+use lb_config::HealthResults;
+
+use super::target::TargetKey;
+
+/// Rise/fall state of one target.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct RiseFall {
+    verdict: Option<bool>,
+    successes: u32,
+    failures: u32,
+}
+
+impl RiseFall {
+    /// Records one probe result; returns the new verdict when it changed.
+    pub(crate) fn record(&mut self, ok: bool, rise: u32, fall: u32) -> Option<bool> {
+        if ok {
+            self.successes = self.successes.saturating_add(1);
+            self.failures = 0;
+            if self.verdict != Some(true) && self.successes >= rise.max(1) {
+                self.verdict = Some(true);
+                return self.verdict;
+            }
+        } else {
+            self.failures = self.failures.saturating_add(1);
+            self.successes = 0;
+            if self.verdict != Some(false) && self.failures >= fall.max(1) {
+                self.verdict = Some(false);
+                return self.verdict;
+            }
+        }
+        None
+    }
+
+    /// The current verdict (`None` until rise or fall was reached once).
+    pub(crate) fn verdict(&self) -> Option<bool> {
+        self.verdict
+    }
+}
+
+/// Combines target verdicts per real server: any failing check fails it; it is healthy when
+/// some check says so and none fails; without any verdict it is absent (unknown = healthy).
+pub(crate) fn combine<'a>(
+    verdicts: impl IntoIterator<Item = (&'a TargetKey, Option<bool>)>,
+) -> HealthResults {
+    let mut by_real_server = BTreeMap::new();
+    for (key, verdict) in verdicts {
+        let Some(healthy) = verdict else { continue };
+        by_real_server
+            .entry(key.real_server)
+            .and_modify(|all: &mut bool| *all &= healthy)
+            .or_insert(healthy);
+    }
+    HealthResults { by_real_server }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lb_config::{Protocol, RealServerKey, ServiceKey};
+
+    #[test]
+    fn rise_and_fall_need_consecutive_results() {
+        let mut rf = RiseFall::default();
+        assert_eq!(rf.record(false, 2, 3), None);
+        assert_eq!(rf.record(false, 2, 3), None);
+        assert_eq!(
+            rf.record(true, 2, 3),
+            None,
+            "a success resets the failure streak"
+        );
+        assert_eq!(rf.record(false, 2, 3), None);
+        assert_eq!(rf.record(false, 2, 3), None);
+        assert_eq!(rf.record(false, 2, 3), Some(false));
+        assert_eq!(rf.record(false, 2, 3), None, "no repeated flip");
+        assert_eq!(rf.record(true, 2, 3), None);
+        assert_eq!(rf.record(true, 2, 3), Some(true));
+        assert_eq!(rf.verdict(), Some(true));
+    }
+
+    #[test]
+    fn a_failing_check_of_a_shared_real_server_wins() {
+        let rs = RealServerKey {
+            addr: "10.0.0.1".parse().unwrap(),
+            port: 80,
+        };
+        let key = |port| TargetKey {
+            service: ServiceKey {
+                vip: "203.0.113.1".parse().unwrap(),
+                protocol: Protocol::Tcp,
+                port,
+            },
+            real_server: rs,
+        };
+        let (a, b) = (key(80), key(81));
+        assert!(!combine([(&a, Some(true)), (&b, Some(false))]).by_real_server[&rs]);
+        assert!(combine([(&a, Some(true)), (&b, None)]).by_real_server[&rs]);
+        assert!(combine([(&a, None), (&b, None)]).by_real_server.is_empty());
+    }
+}

@@ -1,0 +1,434 @@
+//! Tests of the IPVS collector against the in-memory fake kernel: labels, values, the
+//! endpoint-level switch, monotonic counters across kernel resets, the snapshot cache and
+//! dump failures.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lb_config::{
+    DesiredState, ForwardMethod, Origin, Protocol, RealServer, RealServerKey, RealServerState,
+    Scheduler, SchedulerFlags, ServiceKey, ServiceOrigin, VirtualService,
+};
+use lb_ipvs_sync::fake::FakeKernel;
+use lb_ipvs_sync::target::target_table;
+use lb_ipvs_sync::{IpvsError, IpvsKernel, IpvsTable, Operation, ServiceId, Stats};
+use prometheus::core::Collector;
+use prometheus::proto::MetricFamily;
+use tokio::sync::watch;
+
+use super::source::TableSource;
+use super::{IpvsCollector, IpvsCollectorOptions};
+
+/// A fake kernel the test keeps a handle on while the collector owns the source.
+#[derive(Clone, Default)]
+struct SharedFake {
+    kernel: Arc<Mutex<FakeKernel>>,
+    dumps: Arc<Mutex<usize>>,
+}
+
+impl TableSource for SharedFake {
+    fn dump_table(&mut self) -> Result<IpvsTable, IpvsError> {
+        *self.dumps.lock().unwrap() += 1;
+        self.kernel.lock().unwrap().dump()
+    }
+}
+
+impl SharedFake {
+    fn program(&self, desired: &DesiredState) {
+        let mut kernel = self.kernel.lock().unwrap();
+        for (id, target) in target_table(desired) {
+            let _ = kernel.apply(&Operation::AddService {
+                service: target.spec.clone(),
+            });
+            for dest in target.destinations.values() {
+                let _ = kernel.apply(&Operation::AddDestination {
+                    service: id,
+                    destination: dest.clone(),
+                });
+            }
+        }
+    }
+
+    fn set_dest_stats(&self, service: ServiceKey, rs: &str, stats: Stats) {
+        let mut kernel = self.kernel.lock().unwrap();
+        let svc = kernel
+            .table_mut()
+            .services
+            .get_mut(&ServiceId::Inet(service))
+            .unwrap();
+        svc.destinations.get_mut(&rs_key(rs)).unwrap().stats = stats;
+    }
+
+    fn set_service_stats(&self, service: ServiceKey, stats: Stats) {
+        let mut kernel = self.kernel.lock().unwrap();
+        let svc = kernel
+            .table_mut()
+            .services
+            .get_mut(&ServiceId::Inet(service));
+        svc.unwrap().stats = stats;
+    }
+
+    fn dumps(&self) -> usize {
+        *self.dumps.lock().unwrap()
+    }
+}
+
+fn rs_key(text: &str) -> RealServerKey {
+    let addr: std::net::SocketAddr = text.parse().unwrap();
+    RealServerKey {
+        addr: addr.ip(),
+        port: addr.port(),
+    }
+}
+
+fn service_key(vip: &str, port: u16) -> ServiceKey {
+    ServiceKey {
+        vip: vip.parse().unwrap(),
+        protocol: Protocol::Tcp,
+        port,
+    }
+}
+
+fn virtual_service(key: ServiceKey, origin: Origin, real_servers: &[&str]) -> VirtualService {
+    let real_servers = real_servers
+        .iter()
+        .map(|rs| {
+            let key = rs_key(rs);
+            let real = RealServer {
+                key,
+                weight: 1,
+                upper_threshold: 0,
+                lower_threshold: 0,
+                state: RealServerState::Active,
+            };
+            (key, real)
+        })
+        .collect::<BTreeMap<_, _>>();
+    VirtualService {
+        key,
+        origin,
+        scheduler: Scheduler::Rr,
+        scheduler_flags: SchedulerFlags::default(),
+        persistence: None,
+        forward: ForwardMethod::Nat,
+        tunnel: None,
+        health_check: None,
+        real_servers,
+    }
+}
+
+const WEB: &str = "203.0.113.10";
+const STATIC: &str = "203.0.113.11";
+
+/// A Kubernetes-backed service (web/frontend port "http") and a static entry.
+fn desired() -> DesiredState {
+    let web = virtual_service(
+        service_key(WEB, 80),
+        Origin {
+            config_key: "203.0.113.10".to_owned(),
+            service: Some(ServiceOrigin {
+                namespace: "web".to_owned(),
+                name: "frontend".to_owned(),
+                port: "http".to_owned(),
+            }),
+        },
+        &["10.1.0.1:8080", "10.1.0.2:8080"],
+    );
+    let fixed = virtual_service(
+        service_key(STATIC, 443),
+        Origin {
+            config_key: "203.0.113.11-443".to_owned(),
+            service: None,
+        },
+        &["198.51.100.5:443"],
+    );
+    let mut state = DesiredState::default();
+    state.services.insert(web.key, web);
+    state.services.insert(fixed.key, fixed);
+    state
+}
+
+fn stats(conns: u64) -> Stats {
+    Stats {
+        conns,
+        inpkts: conns * 10,
+        outpkts: conns * 9,
+        inbytes: conns * 1000,
+        outbytes: conns * 900,
+        cps: 7,
+        inpps: 70,
+        outpps: 63,
+        inbps: 7000,
+        outbps: 6300,
+    }
+}
+
+type Samples = HashMap<String, Vec<(BTreeMap<String, String>, f64)>>;
+
+fn samples(families: &[MetricFamily]) -> Samples {
+    let mut out = Samples::new();
+    for family in families {
+        for metric in family.get_metric() {
+            let labels = metric
+                .get_label()
+                .iter()
+                .map(|l| (l.name().to_owned(), l.value().to_owned()))
+                .collect();
+            let value = if family.get_field_type() == prometheus::proto::MetricType::COUNTER {
+                metric.get_counter().get_value()
+            } else {
+                metric.get_gauge().get_value()
+            };
+            out.entry(family.name().to_owned())
+                .or_default()
+                .push((labels, value));
+        }
+    }
+    out
+}
+
+/// The value of `name` for the series whose labels include every pair of `want`.
+fn value(samples: &Samples, name: &str, want: &[(&str, &str)]) -> Option<f64> {
+    samples.get(name)?.iter().find_map(|(labels, value)| {
+        want.iter()
+            .all(|(k, v)| labels.get(*k).map(String::as_str) == Some(*v))
+            .then_some(*value)
+    })
+}
+
+struct Fixture {
+    fake: SharedFake,
+    desired_tx: watch::Sender<Arc<DesiredState>>,
+    collector: IpvsCollector<SharedFake>,
+}
+
+fn fixture(options: IpvsCollectorOptions) -> Fixture {
+    let state = desired();
+    let fake = SharedFake::default();
+    fake.program(&state);
+    let (desired_tx, desired_rx) = watch::channel(Arc::new(state));
+    let collector = IpvsCollector::new(fake.clone(), desired_rx, options).unwrap();
+    Fixture {
+        fake,
+        desired_tx,
+        collector,
+    }
+}
+
+fn no_cache() -> IpvsCollectorOptions {
+    IpvsCollectorOptions {
+        max_snapshot_age: Duration::ZERO,
+        ..IpvsCollectorOptions::default()
+    }
+}
+
+#[test]
+fn services_and_endpoints_carry_business_labels_and_kernel_values() {
+    let f = fixture(no_cache());
+    f.fake.set_service_stats(service_key(WEB, 80), stats(30));
+    f.fake
+        .set_dest_stats(service_key(WEB, 80), "10.1.0.1:8080", stats(20));
+    f.fake.kernel.lock().unwrap().set_connections(
+        &ServiceId::Inet(service_key(WEB, 80)),
+        &rs_key("10.1.0.1:8080"),
+        4,
+        2,
+    );
+    let s = samples(&f.collector.collect());
+
+    let web = [
+        ("namespace", "web"),
+        ("service", "frontend"),
+        ("port", "http"),
+        ("vport", "80"),
+        ("vip", WEB),
+        ("protocol", "tcp"),
+    ];
+    assert_eq!(value(&s, "lvs_service_stat_conns_total", &web), Some(30.0));
+    assert_eq!(
+        value(&s, "lvs_service_stat_inbytes_total", &web),
+        Some(30_000.0)
+    );
+    assert_eq!(
+        value(&s, "lvs_service_rate_in_bytes_per_second", &web),
+        Some(7000.0)
+    );
+    let rs1 = [("service", "frontend"), ("endpoint", "10.1.0.1:8080")];
+    assert_eq!(value(&s, "lvs_endpoint_stat_conns_total", &rs1), Some(20.0));
+    assert_eq!(
+        value(&s, "lvs_endpoint_stat_outpkts_total", &rs1),
+        Some(180.0)
+    );
+    assert_eq!(
+        value(&s, "lvs_endpoint_active_connections", &rs1),
+        Some(4.0)
+    );
+    assert_eq!(
+        value(&s, "lvs_endpoint_inactive_connections", &rs1),
+        Some(2.0)
+    );
+    assert_eq!(value(&s, "lvs_endpoint_weight", &rs1), Some(1.0));
+    let rs2 = [("endpoint", "10.1.0.2:8080")];
+    assert_eq!(value(&s, "lvs_endpoint_stat_conns_total", &rs2), Some(0.0));
+
+    // A static entry: no namespace, the ConfigMap key as the service, the port number.
+    let fixed = [
+        ("namespace", ""),
+        ("service", "203.0.113.11-443"),
+        ("port", "443"),
+        ("vport", "443"),
+        ("vip", STATIC),
+        ("endpoint", "198.51.100.5:443"),
+    ];
+    assert_eq!(value(&s, "lvs_endpoint_weight", &fixed), Some(1.0));
+    assert_eq!(s["lvs_service_stat_conns_total"].len(), 2);
+    assert_eq!(s["lvs_endpoint_stat_conns_total"].len(), 3);
+    assert_eq!(value(&s, "lbctl_ipvs_up", &[]), Some(1.0));
+}
+
+#[test]
+fn foreign_services_are_not_exported() {
+    let f = fixture(no_cache());
+    let mut foreign = DesiredState::default();
+    let svc = virtual_service(
+        service_key("192.0.2.1", 53),
+        Origin {
+            config_key: "not-ours".to_owned(),
+            service: None,
+        },
+        &["192.0.2.9:53"],
+    );
+    foreign.services.insert(svc.key, svc);
+    f.fake.program(&foreign);
+    let s = samples(&f.collector.collect());
+    assert!(value(&s, "lvs_service_stat_conns_total", &[("vip", "192.0.2.1")]).is_none());
+    assert_eq!(s["lvs_service_stat_conns_total"].len(), 2);
+}
+
+#[test]
+fn the_endpoint_level_can_be_dropped() {
+    let f = fixture(IpvsCollectorOptions {
+        endpoint_level: false,
+        ..no_cache()
+    });
+    let s = samples(&f.collector.collect());
+    assert_eq!(s["lvs_service_stat_conns_total"].len(), 2);
+    assert!(
+        s.keys().all(|name| !name.starts_with("lvs_endpoint_")),
+        "{:?}",
+        s.keys()
+    );
+}
+
+#[test]
+fn a_destination_deleted_and_re_added_keeps_its_counter_monotonic() {
+    let f = fixture(no_cache());
+    let web = service_key(WEB, 80);
+    let rs1 = [("endpoint", "10.1.0.1:8080")];
+    f.fake.set_dest_stats(web, "10.1.0.1:8080", stats(100));
+    let before = value(
+        &samples(&f.collector.collect()),
+        "lvs_endpoint_stat_conns_total",
+        &rs1,
+    );
+    assert_eq!(before, Some(100.0));
+
+    // Delete and re-add: the kernel counter restarts at 0, then 5 new connections arrive.
+    {
+        let mut kernel = f.fake.kernel.lock().unwrap();
+        let delete = Operation::DeleteDestination {
+            service: ServiceId::Inet(web),
+            destination: rs_key("10.1.0.1:8080"),
+        };
+        kernel.apply(&delete).unwrap();
+    }
+    let gone = samples(&f.collector.collect());
+    assert!(value(&gone, "lvs_endpoint_stat_conns_total", &rs1).is_none());
+    f.fake.program(&desired());
+    f.fake.set_dest_stats(web, "10.1.0.1:8080", stats(5));
+    let after = value(
+        &samples(&f.collector.collect()),
+        "lvs_endpoint_stat_conns_total",
+        &rs1,
+    );
+    assert_eq!(
+        after,
+        Some(105.0),
+        "continues from 100 instead of dropping to 5"
+    );
+}
+
+#[test]
+fn a_service_that_left_the_config_keeps_its_labels_while_it_drains() {
+    let f = fixture(no_cache());
+    let mut without_web = desired();
+    without_web.services.remove(&service_key(WEB, 80));
+    f.collector.collect(); // labels learned from the full desired state
+    f.desired_tx.send(Arc::new(without_web)).unwrap();
+    let s = samples(&f.collector.collect());
+    let web = [("service", "frontend"), ("namespace", "web")];
+    assert!(
+        value(&s, "lvs_service_stat_conns_total", &web).is_some(),
+        "still draining"
+    );
+
+    // Gone from the kernel: the labels are forgotten, and a later foreign service on the same
+    // address is not exported under them.
+    f.fake.kernel.lock().unwrap().table_mut().services.clear();
+    f.collector.collect();
+    f.fake.program(&desired());
+    let s = samples(&f.collector.collect());
+    assert!(value(&s, "lvs_service_stat_conns_total", &web).is_none());
+}
+
+#[test]
+fn scrapes_within_the_max_age_share_one_dump() {
+    let f = fixture(IpvsCollectorOptions {
+        max_snapshot_age: Duration::from_secs(60),
+        ..IpvsCollectorOptions::default()
+    });
+    let t0 = Instant::now();
+    f.collector.scrape(t0);
+    f.collector.scrape(t0 + Duration::from_secs(30));
+    assert_eq!(f.fake.dumps(), 1);
+    f.collector.scrape(t0 + Duration::from_secs(61));
+    assert_eq!(f.fake.dumps(), 2);
+
+    let g = fixture(no_cache());
+    g.collector.collect();
+    g.collector.collect();
+    assert_eq!(g.fake.dumps(), 2, "max age 0 dumps on every scrape");
+}
+
+#[test]
+fn a_failed_dump_exports_no_stale_numbers_and_says_so() {
+    let f = fixture(no_cache());
+    f.fake.kernel.lock().unwrap().fail_dumps(Some(1));
+    let s = samples(&f.collector.collect());
+    assert!(!s.contains_key("lvs_service_stat_conns_total"));
+    assert_eq!(value(&s, "lbctl_ipvs_up", &[]), Some(0.0));
+    assert_eq!(value(&s, "lbctl_ipvs_dump_errors_total", &[]), Some(1.0));
+
+    f.fake.kernel.lock().unwrap().fail_dumps(None);
+    let s = samples(&f.collector.collect());
+    assert_eq!(value(&s, "lbctl_ipvs_up", &[]), Some(1.0));
+    assert_eq!(s["lvs_service_stat_conns_total"].len(), 2);
+}
+
+#[test]
+fn registers_next_to_the_controller_metrics_and_encodes() {
+    let f = fixture(no_cache());
+    f.fake.set_service_stats(service_key(WEB, 80), stats(3));
+    let metrics = crate::metrics::Metrics::new().unwrap();
+    metrics.register(Box::new(f.collector)).unwrap();
+    let text = metrics.encode();
+    let line = "lvs_service_stat_conns_total{namespace=\"web\",service=\"frontend\",port=\"http\",\
+                vport=\"80\",vip=\"203.0.113.10\",protocol=\"tcp\"} 3";
+    assert!(text.contains(line), "{text}");
+    assert!(text.contains("# TYPE lvs_endpoint_weight gauge"), "{text}");
+    assert!(
+        text.contains("lbctl_sync_duration_seconds_bucket"),
+        "{text}"
+    );
+}

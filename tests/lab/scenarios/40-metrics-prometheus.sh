@@ -1,0 +1,99 @@
+#!/bin/sh
+# 40-metrics-prometheus: a real Prometheus scrapes `lbctl run` while traffic flows; every query
+# of the shipped Grafana dashboard returns data for the test service, and the exported
+# counters equal `ipvsadm -Ln --stats --exact` of the same moment.
+# lab-needs: prometheus
+# lab-mem: 1536
+. /lab/scenarios/lib.sh
+. /lab/scenarios/lbctl.sh
+set -e
+
+PROM=/usr/local/bin/prometheus
+DASHBOARD=/lab/deploy/grafana/lbctl-dashboard.json
+[ -x "$PROM" ] || fail "prometheus missing in the initramfs (run.sh packs it for lab-needs: prometheus)"
+[ -f "$DASHBOARD" ] || fail "dashboard missing: run.sh copies deploy/ to /lab/deploy"
+
+topology_nat
+
+step "start lbctl run with a checked service"
+cat >/tmp/settings-40.toml <<EOS
+managed_vip_ranges = ["10.0.0.96/28"]
+vip_interface = "lbvip0"
+state_file = "/tmp/lbctl-state.json"
+listen_address = "127.0.0.1:9469"
+resync_period_secs = 5
+EOS
+write_configmap /tmp/cm-40.yaml <<EOS
+10.0.0.100-80: $RS1_IP:80, $RS2_IP:80; check=tcp; check-interval=1; check-rise=1; check-fall=1
+EOS
+in_ns director "$LBCTL" run --settings /tmp/settings-40.toml --config-file /tmp/cm-40.yaml \
+    >/tmp/lbctl-run-40.log 2>&1 &
+metrics_up() { http_get director 127.0.0.1 9469 /metrics | grep -q '^lvs_service_stat_conns_total{'; }
+wait_until 30 metrics_up || fail "lbctl run serves no lvs_ series: $(tail -5 /tmp/lbctl-run-40.log | tr '\n' ' ')"
+
+step "start prometheus in the director namespace, scraping every second"
+mkdir -p /tmp/prom-data
+cat >/tmp/prometheus-40.yml <<EOS
+global: {scrape_interval: 1s, evaluation_interval: 1s}
+scrape_configs:
+  - job_name: lbctl
+    static_configs: [{targets: ["127.0.0.1:9469"]}]
+EOS
+in_ns director "$PROM" --config.file=/tmp/prometheus-40.yml --storage.tsdb.path=/tmp/prom-data \
+    --web.listen-address=127.0.0.1:9090 --log.level=warn >/tmp/prometheus-40.log 2>&1 &
+
+# urlencode TEXT: every byte as %XX (valid for any query string).
+urlencode() { printf '%s' "$1" | od -An -tx1 -v | tr -s ' \n' ' ' | sed 's/^ //; s/ $//; s/ /%/g; s/^/%/'; }
+# promql EXPR: the JSON answer of an instant query.
+promql() { http_get director 127.0.0.1 9090 "/api/v1/query?query=$(urlencode "$1")"; }
+# prom_value EXPR: the value of the first sample of EXPR (empty if none).
+prom_value() { promql "$1" | sed -n 's/.*"value":\[[0-9.]*,"\([^"]*\)"\].*/\1/p' | head -n1; }
+prom_ready() { promql 'up{job="lbctl"}' | grep -q '"value":\[[0-9.]*,"1"\]'; }
+wait_until 60 prom_ready || fail "prometheus does not scrape lbctl: $(tail -5 /tmp/prometheus-40.log | tr '\n' ' ')"
+
+step "traffic while prometheus scrapes"
+http_get_n client "$VIP_NAT" 80 20 >/dev/null
+wait_ipvs_stat 10 20 director "$VIP_NAT:80" || fail "IPVS counted fewer than 20 connections"
+has_20() { v=$(prom_value 'sum(lvs_service_stat_conns_total{vip="10.0.0.100"})'); [ "${v%.*}" -ge 20 ] 2>/dev/null; }
+wait_until 30 has_20 || fail "prometheus never saw 20 connections"
+# Traffic keeps flowing in the background so that rate() windows have data.
+(i=0; while [ $i -lt 60 ]; do http_get client "$VIP_NAT" 80 >/dev/null 2>&1 || true; sleep 0.5; i=$((i + 1)); done) &
+TRAFFIC=$!
+sleep 12
+
+step "every dashboard query returns data"
+# Optional: series that exist only with BGP configured.
+optional='lbctl_bgp_session_established'
+grep '"expr":' "$DASHBOARD" | sed 's/^ *"expr": "//; s/",\{0,1\}$//; s/\\"/"/g' |
+    sed 's/\$__rate_interval/15s/g; s/\$namespace/.*/g; s/\$service/.*/g; s/\$vip/.*/g' >/tmp/queries-40
+count=0
+while IFS= read -r q; do
+    count=$((count + 1))
+    answer=$(promql "$q")
+    echo "$answer" | grep -q '"status":"success"' || fail "query failed: $q: $answer"
+    if echo "$answer" | grep -q '"result":\[\]'; then
+        case "$q" in *"$optional"*) log "no data (optional): $q"; continue ;; esac
+        fail "no data for dashboard query: $q"
+    fi
+done </tmp/queries-40
+assert_ge 20 "$count" "dashboard queries checked"
+assert_eq 1 "$(prom_value 'lbctl_health_check_up{endpoint="10.0.1.11:80"}')" "health check of rs1"
+
+step "counters equal ipvsadm --stats --exact"
+kill "$TRAFFIC" 2>/dev/null || true
+wait "$TRAFFIC" 2>/dev/null || true
+sleep 5 # the estimator (~2 s) and one more scrape
+for col in conns inpkts outpkts inbytes outbytes; do
+    exact=$(ipvs_stat director "$VIP_NAT:80" - "$col")
+    got=$(prom_value "lvs_service_stat_${col}_total{vip=\"10.0.0.100\",vport=\"80\"}")
+    assert_eq "$exact" "${got%.*}" "service $col"
+    for rs in "$RS1_IP:80" "$RS2_IP:80"; do
+        exact=$(ipvs_stat director "$VIP_NAT:80" "$rs" "$col")
+        got=$(prom_value "lvs_endpoint_stat_${col}_total{vip=\"10.0.0.100\",endpoint=\"$rs\"}")
+        assert_eq "$exact" "${got%.*}" "endpoint $rs $col"
+    done
+done
+assert_eq "10.0.0.100-80" \
+    "$(promql 'lvs_service_stat_conns_total{vip="10.0.0.100"}' | sed -n 's/.*"service":"\([^"]*\)".*/\1/p' | head -n1)" \
+    "static entry labelled with its ConfigMap key"
+log "dashboard queries: $count, counters match ipvsadm"
