@@ -1,0 +1,153 @@
+//! UPDATE messages (RFC 4271 §4.3) with strict decoding (RFC 4271 §6.3). Pure: no I/O.
+
+use std::collections::BTreeSet;
+
+use ipnetwork::IpNetwork;
+
+use super::attributes::{self, PathAttribute, type_code};
+use super::error::UpdateError;
+use super::nlri;
+
+/// An UPDATE. IPv4 unicast routes travel in `withdrawn`/`nlri`; other families travel in the
+/// MP_REACH_NLRI / MP_UNREACH_NLRI attributes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Update {
+    /// Withdrawn IPv4 prefixes.
+    pub withdrawn: Vec<IpNetwork>,
+    /// Path attributes.
+    pub attributes: Vec<PathAttribute>,
+    /// Reachable IPv4 prefixes (share `attributes`).
+    pub nlri: Vec<IpNetwork>,
+}
+
+impl Update {
+    /// If this UPDATE is an End-of-RIB marker (RFC 4724 §2), its AFI/SAFI.
+    pub fn end_of_rib(&self) -> Option<(u16, u8)> {
+        if !self.withdrawn.is_empty() || !self.nlri.is_empty() {
+            return None;
+        }
+        match self.attributes.as_slice() {
+            [] => Some((attributes::AFI_IPV4, attributes::SAFI_UNICAST)),
+            [PathAttribute::MpUnreach(mp)] if mp.withdrawn.is_empty() => Some((mp.afi, mp.safi)),
+            _ => None,
+        }
+    }
+
+    /// Decodes the body (after the header).
+    pub(crate) fn decode_body(body: &[u8], four_octet_as: bool) -> Result<Self, UpdateError> {
+        let malformed = |reason| UpdateError::MalformedAttributeList { reason };
+        let [w0, w1, rest @ ..] = body else {
+            return Err(malformed("UPDATE shorter than its length fields"));
+        };
+        let withdrawn_len = usize::from(u16::from_be_bytes([*w0, *w1]));
+        if rest.len() < withdrawn_len + 2 {
+            return Err(malformed("withdrawn routes length overruns the message"));
+        }
+        let (withdrawn_bytes, rest) = rest.split_at(withdrawn_len);
+        let attrs_len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+        let rest = &rest[2..];
+        if rest.len() < attrs_len {
+            return Err(malformed(
+                "total path attribute length overruns the message",
+            ));
+        }
+        let (attr_bytes, nlri_bytes) = rest.split_at(attrs_len);
+        let withdrawn = nlri::decode_prefixes(withdrawn_bytes, false)
+            .map_err(|_| UpdateError::InvalidNetworkField)?;
+        let attributes = decode_attributes(attr_bytes, four_octet_as)?;
+        let nlri = nlri::decode_prefixes(nlri_bytes, false)
+            .map_err(|_| UpdateError::InvalidNetworkField)?;
+        let update = Update {
+            withdrawn,
+            attributes,
+            nlri,
+        };
+        update.check_mandatory()?;
+        Ok(update)
+    }
+
+    fn check_mandatory(&self) -> Result<(), UpdateError> {
+        let present: BTreeSet<u8> = self.attributes.iter().map(|a| a.type_code()).collect();
+        let mp_reach = self.attributes.iter().any(|a| match a {
+            PathAttribute::MpReach(mp) => !mp.nlri.is_empty(),
+            _ => false,
+        });
+        let mut required = Vec::new();
+        if !self.nlri.is_empty() || mp_reach {
+            required.extend([type_code::ORIGIN, type_code::AS_PATH]);
+        }
+        if !self.nlri.is_empty() {
+            required.push(type_code::NEXT_HOP);
+        }
+        match required.into_iter().find(|code| !present.contains(code)) {
+            Some(type_code) => Err(UpdateError::MissingWellKnownAttribute { type_code }),
+            None => Ok(()),
+        }
+    }
+
+    /// Appends the body.
+    pub(crate) fn encode_body(&self, four_octet_as: bool, out: &mut Vec<u8>) {
+        let mut withdrawn = Vec::new();
+        for net in &self.withdrawn {
+            nlri::encode_prefix(net, &mut withdrawn);
+        }
+        let mut attrs = Vec::new();
+        for attr in &self.attributes {
+            attributes::encode_attribute(attr, four_octet_as, &mut attrs);
+        }
+        out.extend_from_slice(&len16(withdrawn.len()).to_be_bytes());
+        out.extend_from_slice(&withdrawn);
+        out.extend_from_slice(&len16(attrs.len()).to_be_bytes());
+        out.extend_from_slice(&attrs);
+        for net in &self.nlri {
+            nlri::encode_prefix(net, out);
+        }
+    }
+}
+
+fn len16(len: usize) -> u16 {
+    // Message size is bounded by 4096 (checked by `encode`), so this never saturates there.
+    u16::try_from(len).unwrap_or(u16::MAX)
+}
+
+fn decode_attributes(
+    mut buf: &[u8],
+    four_octet_as: bool,
+) -> Result<Vec<PathAttribute>, UpdateError> {
+    let malformed = |reason| UpdateError::MalformedAttributeList { reason };
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    while !buf.is_empty() {
+        let [flags, code, rest @ ..] = buf else {
+            return Err(malformed("truncated attribute header"));
+        };
+        let (len, header_len) = if flags & 0x10 != 0 {
+            let [l0, l1, ..] = rest else {
+                return Err(malformed("truncated attribute length"));
+            };
+            (usize::from(u16::from_be_bytes([*l0, *l1])), 4)
+        } else {
+            let [l0, ..] = rest else {
+                return Err(malformed("truncated attribute length"));
+            };
+            (usize::from(*l0), 3)
+        };
+        if buf.len() < header_len + len {
+            return Err(malformed("attribute overruns the attribute list"));
+        }
+        let raw = &buf[..header_len + len];
+        let value = &raw[header_len..];
+        if !seen.insert(*code) {
+            return Err(malformed("attribute appears more than once"));
+        }
+        out.push(attributes::decode_attribute(
+            *flags,
+            *code,
+            value,
+            raw,
+            four_octet_as,
+        )?);
+        buf = &buf[header_len + len..];
+    }
+    Ok(out)
+}
