@@ -15,6 +15,8 @@ pub mod vip;
 
 #[cfg(any(test, feature = "test-util"))]
 pub mod fake;
+pub mod netfilter;
 pub mod netlink;
 pub mod reconcile;
+pub mod sysctl;
 pub mod target;

@@ -1,0 +1,61 @@
+//! Errors of the netfilter layer. Every error names the program and what it was doing, and keeps
+//! the underlying cause (I/O error, exit status and stderr of the tool).
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// Installing, reading or removing our netfilter rules failed.
+#[derive(Debug, Error)]
+pub enum NetfilterError {
+    /// A tool could not be started (not installed, not executable).
+    #[error("cannot run {program}: {source}")]
+    Spawn {
+        /// The program, e.g. `iptables-restore`.
+        program: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A tool ran and failed.
+    #[error("{program} {args} failed ({status}): {stderr}")]
+    Tool {
+        /// The program.
+        program: String,
+        /// Its arguments, joined by spaces.
+        args: String,
+        /// Exit status as text (`exit status: 2`, `signal: 9`).
+        status: String,
+        /// What it printed on stderr (trimmed).
+        stderr: String,
+    },
+    /// A tool printed something we do not understand.
+    #[error("cannot parse the output of {program}: {detail}")]
+    Parse {
+        /// The program.
+        program: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// Auto-detection found neither a working `nft` nor a working `iptables-restore`.
+    #[error("no netfilter backend found: {detail}")]
+    NoBackend {
+        /// What was tried and why it failed.
+        detail: String,
+    },
+    /// A rule cannot be expressed by the chosen backend.
+    #[error("cannot render a rule: {detail}")]
+    Render {
+        /// Why.
+        detail: String,
+    },
+    /// A sysctl or `/proc` file could not be read or written.
+    #[error("cannot access {path}: {source}")]
+    Proc {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}

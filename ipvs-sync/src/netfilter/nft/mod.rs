@@ -1,0 +1,108 @@
+//! The native nftables backend: one table of our own per owner (`inet lbctl`,
+//! `inet lbctl_node`), replaced in one `nft -f` transaction, never touching other tables.
+//!
+//! Contract: reads `nft list table`, compares it with the rendered listing and writes only when
+//! they differ (a second sync is a no-op). An empty rule set deletes our table.
+//!
+//! Caveat (documented in docs/netfilter.md): an `accept` in our table does not stop other
+//! tables' chains on the same hook, so the node bypass's FORWARD ACCEPT cannot override a
+//! CNI's drop that lives in iptables' filter table; use the iptables backend on such nodes.
+
+pub mod render;
+
+use tracing::info;
+
+use super::Netfilter;
+use super::error::NetfilterError;
+use super::outcome::{Change, SyncOutcome, TableChange};
+use super::ruleset::{Owner, RuleSet};
+use super::runner::ToolRunner;
+
+/// The nftables backend (see the module docs).
+#[derive(Debug, Clone)]
+pub struct NftBackend {
+    runner: ToolRunner,
+}
+
+impl NftBackend {
+    /// A backend running `nft` through `runner`.
+    pub fn new(runner: ToolRunner) -> Self {
+        NftBackend { runner }
+    }
+
+    /// Our table's current listing, or `None` when it does not exist.
+    pub fn current(&self, owner: Owner) -> Result<Option<String>, NetfilterError> {
+        match self
+            .runner
+            .run("nft", &["list", "table", "inet", owner.nft_table()], None)
+        {
+            Ok(text) => Ok(Some(text)),
+            Err(NetfilterError::Tool { stderr, .. })
+                if stderr.contains("No such file or directory") =>
+            {
+                Ok(None)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    fn outcome(owner: Owner, change: Change, rules: usize) -> SyncOutcome {
+        SyncOutcome {
+            backend: "nftables",
+            tables: vec![TableChange {
+                family: None,
+                table: owner.nft_table().to_owned(),
+                change,
+                rules,
+            }],
+        }
+    }
+}
+
+fn rule_count(rules: &RuleSet) -> usize {
+    rules.notrack.len()
+        + rules.snat.iter().map(|r| r.pool.len()).sum::<usize>()
+        + rules.forward_accept.len()
+}
+
+impl Netfilter for NftBackend {
+    fn name(&self) -> &'static str {
+        "nftables"
+    }
+
+    fn sync(&mut self, rules: &RuleSet) -> Result<SyncOutcome, NetfilterError> {
+        let Some(script) = render::replace_script(rules) else {
+            return self.remove(rules.owner);
+        };
+        let wanted = render::table_listing(rules).unwrap_or_default();
+        let current = self.current(rules.owner)?;
+        if current.as_deref().map(str::trim_end) == Some(wanted.trim_end()) {
+            return Ok(Self::outcome(
+                rules.owner,
+                Change::Unchanged,
+                rule_count(rules),
+            ));
+        }
+        self.runner.run("nft", &["-f", "-"], Some(&script))?;
+        info!(
+            table = rules.owner.nft_table(),
+            rules = rule_count(rules),
+            "nftables table replaced"
+        );
+        Ok(Self::outcome(
+            rules.owner,
+            Change::Replaced,
+            rule_count(rules),
+        ))
+    }
+
+    fn remove(&mut self, owner: Owner) -> Result<SyncOutcome, NetfilterError> {
+        if self.current(owner)?.is_none() {
+            return Ok(Self::outcome(owner, Change::Unchanged, 0));
+        }
+        self.runner
+            .run("nft", &["delete", "table", "inet", owner.nft_table()], None)?;
+        info!(table = owner.nft_table(), "nftables table removed");
+        Ok(Self::outcome(owner, Change::Removed, 0))
+    }
+}

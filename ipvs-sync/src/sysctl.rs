@@ -1,0 +1,176 @@
+//! The IPVS sysctls each forwarding mode needs: what to set, why, and reading/setting them.
+//!
+//! [`wanted_sysctls`] is pure; [`apply_sysctls`] and [`read_sysctl`] are the only I/O (files
+//! under a root that is `/proc/sys` in production and a temporary directory in tests). The
+//! values are per network namespace (`/proc/sys/net/ipv4/vs/` exists once `ip_vs` is loaded).
+//!
+//! - `conntrack`: 1 when some service is SNATed (FullNAT emulation: SNAT needs IPVS to keep
+//!   conntrack entries for its connections), else 0 (IPVS untracks its packets: no conntrack
+//!   table pressure, and NAT services may be NOTRACKed).
+//! - `expire_nodest_conn` = 1: when a real server is deleted (after draining), its remaining
+//!   connections are expired at their next packet instead of black-holing the client.
+//! - `expire_quiescent_template` = 1: a real server at weight 0 (draining, unhealthy) loses its
+//!   persistence templates, so persistent clients move to a live server.
+//! - `conn_reuse_mode` = 1 (reschedule a new connection that reuses the port of an old one), but
+//!   0 with `conntrack=1` on kernels before 5.9, where mode 1 dropped the first SYN and cost
+//!   clients a 1-second retransmit.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::netfilter::NetfilterError;
+
+/// The production root of the sysctl files.
+pub const PROC_SYS: &str = "/proc/sys";
+
+/// The directory of the IPVS sysctls below the root.
+const IPVS_DIR: &str = "net/ipv4/vs";
+
+/// A kernel release, `major.minor` (from `/proc/sys/kernel/osrelease`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct KernelVersion {
+    /// Major version.
+    pub major: u32,
+    /// Minor version.
+    pub minor: u32,
+}
+
+impl KernelVersion {
+    /// Parses `6.1.0-28-cloud-amd64` style releases.
+    pub fn parse(release: &str) -> Option<KernelVersion> {
+        let mut parts = release.trim().split(['.', '-']);
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next()?.parse().ok()?;
+        Some(KernelVersion { major, minor })
+    }
+}
+
+/// One IPVS sysctl we want, with the reason an operator sees.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WantedSysctl {
+    /// The name below `net.ipv4.vs.`, e.g. `conntrack`.
+    pub name: &'static str,
+    /// The value to set.
+    pub value: u32,
+    /// Why.
+    pub reason: &'static str,
+}
+
+/// The sysctls for a director; `needs_conntrack` comes from
+/// [`needs_vs_conntrack`](crate::netfilter::needs_vs_conntrack). An unknown kernel version is
+/// assumed to be recent.
+pub fn wanted_sysctls(needs_conntrack: bool, kernel: Option<KernelVersion>) -> Vec<WantedSysctl> {
+    let old_kernel = kernel.is_some_and(|k| k < KernelVersion { major: 5, minor: 9 });
+    let (reuse, reuse_reason) = if needs_conntrack && old_kernel {
+        (
+            0,
+            "conntrack=1 on a kernel before 5.9: mode 1 would drop reused-port SYNs (1 s delay)",
+        )
+    } else {
+        (
+            1,
+            "reschedule new connections that reuse the port of an old one",
+        )
+    };
+    vec![
+        WantedSysctl {
+            name: "conntrack",
+            value: u32::from(needs_conntrack),
+            reason: if needs_conntrack {
+                "a FullNAT service is SNATed: IPVS must keep conntrack entries"
+            } else {
+                "no SNAT: IPVS untracks its packets (less conntrack pressure)"
+            },
+        },
+        WantedSysctl {
+            name: "expire_nodest_conn",
+            value: 1,
+            reason: "expire connections of deleted real servers instead of black-holing them",
+        },
+        WantedSysctl {
+            name: "expire_quiescent_template",
+            value: 1,
+            reason: "persistent clients leave real servers at weight 0",
+        },
+        WantedSysctl {
+            name: "conn_reuse_mode",
+            value: reuse,
+            reason: reuse_reason,
+        },
+    ]
+}
+
+/// What setting one sysctl did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SysctlChange {
+    /// `net.ipv4.vs.NAME`.
+    pub name: String,
+    /// The value before.
+    pub before: u32,
+    /// The value now.
+    pub after: u32,
+    /// Why this value.
+    pub reason: &'static str,
+}
+
+impl SysctlChange {
+    /// Whether the value was written.
+    pub fn changed(&self) -> bool {
+        self.before != self.after
+    }
+}
+
+fn path_of(root: &Path, name: &str) -> PathBuf {
+    root.join(IPVS_DIR).join(name)
+}
+
+/// Reads `net.ipv4.vs.NAME` below `root`.
+pub fn read_sysctl(root: &Path, name: &str) -> Result<u32, NetfilterError> {
+    let path = path_of(root, name);
+    let text = std::fs::read_to_string(&path).map_err(|source| NetfilterError::Proc {
+        path: path.clone(),
+        source,
+    })?;
+    text.trim().parse().map_err(|_| NetfilterError::Parse {
+        program: path.display().to_string(),
+        detail: format!("expected an integer, found {:?}", text.trim()),
+    })
+}
+
+/// Sets each wanted sysctl that differs; returns every value before and after.
+pub fn apply_sysctls(
+    root: &Path,
+    wanted: &[WantedSysctl],
+) -> Result<Vec<SysctlChange>, NetfilterError> {
+    let mut changes = Vec::new();
+    for want in wanted {
+        let before = read_sysctl(root, want.name)?;
+        if before != want.value {
+            let path = path_of(root, want.name);
+            std::fs::write(&path, format!("{}\n", want.value))
+                .map_err(|source| NetfilterError::Proc { path, source })?;
+            tracing::info!(
+                sysctl = want.name,
+                before,
+                after = want.value,
+                reason = want.reason,
+                "IPVS sysctl set"
+            );
+        }
+        changes.push(SysctlChange {
+            name: format!("net.ipv4.vs.{}", want.name),
+            before,
+            after: want.value,
+            reason: want.reason,
+        });
+    }
+    Ok(changes)
+}
+
+/// The running kernel's version, from `ROOT/kernel/osrelease`.
+pub fn kernel_version(root: &Path) -> Option<KernelVersion> {
+    std::fs::read_to_string(root.join("kernel/osrelease"))
+        .ok()
+        .and_then(|text| KernelVersion::parse(&text))
+}

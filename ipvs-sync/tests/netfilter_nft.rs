@@ -1,0 +1,217 @@
+//! The nftables backend against real nft in throwaway network namespaces on the host: our
+//! table created with NOTRACK and SNAT (nft's SNAT matches conntrack, so it needs no IPVS),
+//! a foreign table survives, the second sync writes nothing, removal deletes only our table.
+//! Also the sysctl and conntrack-statistics helpers on files. Needs root, nft and iproute2.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod netfilter_support;
+
+use std::collections::BTreeMap;
+
+use lb_config::{
+    DesiredState, ForwardMethod, Origin, Protocol, Scheduler, SchedulerFlags, ServiceKey,
+    VirtualService,
+};
+use lb_ipvs_sync::netfilter::conntrack_stats::parse_conntrack_stats;
+use lb_ipvs_sync::netfilter::nft::render::table_listing;
+use lb_ipvs_sync::netfilter::{
+    Change, Netfilter, NftBackend, Owner, director_rules, node_bypass_rules,
+};
+use lb_ipvs_sync::sysctl::{KernelVersion, apply_sysctls, read_sysctl, wanted_sysctls};
+use netfilter_support::Netns;
+
+fn add(state: &mut DesiredState, vip: &str, port: u16, forward: ForwardMethod) -> ServiceKey {
+    let key = ServiceKey {
+        vip: vip.parse().unwrap(),
+        protocol: Protocol::Tcp,
+        port,
+    };
+    state.services.insert(
+        key,
+        VirtualService {
+            key,
+            origin: Origin {
+                config_key: format!("{vip}-{port}"),
+                service: None,
+            },
+            scheduler: Scheduler::Rr,
+            scheduler_flags: SchedulerFlags::default(),
+            persistence: None,
+            forward,
+            tunnel: None,
+            health_check: None,
+            real_servers: BTreeMap::new(),
+        },
+    );
+    state.vips.insert(key.vip);
+    key
+}
+
+fn fullnat_state() -> DesiredState {
+    let mut state = DesiredState::default();
+    let dr = add(&mut state, "10.0.0.97", 80, ForwardMethod::Dr);
+    state.netfilter.notrack.insert(dr);
+    let nat = add(&mut state, "10.0.0.99", 80, ForwardMethod::Nat);
+    state.netfilter.notrack.insert(nat);
+    let full = add(&mut state, "10.0.0.100", 443, ForwardMethod::Fullnat);
+    state.netfilter.snat.insert(
+        full,
+        vec![
+            "10.0.1.200/31".parse().unwrap(),
+            "10.0.1.210/32".parse().unwrap(),
+        ],
+    );
+    let v6 = add(&mut state, "2001:db8:100::2", 80, ForwardMethod::Fullnat);
+    state
+        .netfilter
+        .snat
+        .insert(v6, vec!["2001:db8:1::10/128".parse().unwrap()]);
+    state
+}
+
+#[test]
+fn nft_director_table_is_replaced_atomically_and_idempotently() {
+    let ns = Netns::new();
+    ns.sh("nft 'add table inet foreign; add chain inet foreign pre { type filter hook prerouting priority raw; }; add rule inet foreign pre ip saddr 192.0.2.9 accept'");
+    let foreign = ns.sh("nft list table inet foreign");
+    let mut backend = NftBackend::new(ns.runner());
+    let rules = director_rules(&fullnat_state()).rules;
+    assert!(backend.sync(&rules).unwrap().changed());
+    let listing = ns.sh("nft list table inet lbctl");
+    assert_eq!(listing, table_listing(&rules).unwrap());
+    assert!(listing.contains("ip daddr 10.0.0.97 tcp dport 80 notrack"));
+    assert!(listing.contains("ip saddr 10.0.0.97 tcp sport 80 notrack"));
+    assert!(
+        !listing.contains("10.0.0.99"),
+        "NAT must stay tracked next to FullNAT: {listing}"
+    );
+    assert!(listing.contains("snat ip6 to 2001:db8:1::10 fully-random"));
+
+    let second = backend.sync(&rules).unwrap();
+    assert_eq!(second.tables[0].change, Change::Unchanged, "{second:?}");
+
+    // Drift (someone deleted our chain's rules) is repaired.
+    ns.sh("nft flush chain inet lbctl lb_bypass");
+    assert!(backend.sync(&rules).unwrap().changed());
+    assert_eq!(ns.sh("nft list table inet lbctl"), listing);
+
+    assert_eq!(ns.sh("nft list table inet foreign"), foreign);
+    assert_eq!(
+        backend.remove(Owner::Director).unwrap().tables[0].change,
+        Change::Removed
+    );
+    let tables = ns.sh("nft list tables");
+    assert_eq!(tables.trim(), "table inet foreign");
+    assert_eq!(ns.sh("nft list table inet foreign"), foreign);
+    assert!(!backend.remove(Owner::Director).unwrap().changed());
+}
+
+#[test]
+fn nft_empty_rule_set_deletes_our_table() {
+    let ns = Netns::new();
+    let mut backend = NftBackend::new(ns.runner());
+    assert!(
+        backend
+            .sync(&director_rules(&fullnat_state()).rules)
+            .unwrap()
+            .changed()
+    );
+    let outcome = backend
+        .sync(&director_rules(&DesiredState::default()).rules)
+        .unwrap();
+    assert_eq!(outcome.tables[0].change, Change::Removed);
+    assert_eq!(ns.sh("nft list tables").trim(), "");
+}
+
+#[test]
+fn nft_node_bypass_uses_its_own_table() {
+    let ns = Netns::new();
+    let mut backend = NftBackend::new(ns.runner());
+    let director = director_rules(&fullnat_state()).rules;
+    backend.sync(&director).unwrap();
+    let node = node_bypass_rules(
+        &["10.0.1.200/31".parse().unwrap()],
+        &["10.244.0.0/16".parse().unwrap()],
+    );
+    backend.sync(&node).unwrap();
+    let listing = ns.sh("nft list table inet lbctl_node");
+    assert_eq!(listing, table_listing(&node).unwrap());
+    assert!(!backend.sync(&node).unwrap().changed());
+    backend.remove(Owner::NodeBypass).unwrap();
+    assert_eq!(ns.sh("nft list tables").trim(), "table inet lbctl");
+}
+
+#[test]
+fn sysctls_follow_the_mode_and_are_written_only_when_different() {
+    let dir = std::env::temp_dir().join(format!("lbnf-sysctl-{}", std::process::id()));
+    let vs = dir.join("net/ipv4/vs");
+    std::fs::create_dir_all(&vs).unwrap();
+    for (name, value) in [
+        ("conntrack", 0),
+        ("expire_nodest_conn", 0),
+        ("expire_quiescent_template", 1),
+        ("conn_reuse_mode", 1),
+    ] {
+        std::fs::write(vs.join(name), format!("{value}\n")).unwrap();
+    }
+    let wanted = wanted_sysctls(true, Some(KernelVersion { major: 6, minor: 1 }));
+    let changes = apply_sysctls(&dir, &wanted).unwrap();
+    let changed: Vec<&str> = changes
+        .iter()
+        .filter(|c| c.changed())
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(
+        changed,
+        ["net.ipv4.vs.conntrack", "net.ipv4.vs.expire_nodest_conn"]
+    );
+    assert_eq!(read_sysctl(&dir, "conntrack").unwrap(), 1);
+    assert!(
+        apply_sysctls(&dir, &wanted)
+            .unwrap()
+            .iter()
+            .all(|c| !c.changed())
+    );
+    // Old kernels with conntrack=1 get conn_reuse_mode=0; without FullNAT conntrack goes back to 0.
+    let old = wanted_sysctls(true, KernelVersion::parse("5.4.0-150-generic"));
+    assert_eq!(
+        old.iter()
+            .find(|w| w.name == "conn_reuse_mode")
+            .unwrap()
+            .value,
+        0
+    );
+    let plain = wanted_sysctls(false, KernelVersion::parse("5.4.0"));
+    assert_eq!(
+        plain
+            .iter()
+            .find(|w| w.name == "conn_reuse_mode")
+            .unwrap()
+            .value,
+        1
+    );
+    apply_sysctls(&dir, &plain).unwrap();
+    assert_eq!(read_sysctl(&dir, "conntrack").unwrap(), 0);
+    assert!(read_sysctl(&dir, "missing").is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn conntrack_stats_sum_over_cpus() {
+    let text = "entries  clashres found new invalid ignore delete chainlength insert insert_failed drop early_drop icmp_error  expect_new expect_create expect_delete search_restart\n\
+        00000005  00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000002 00000010 00000001 00000000  00000000 00000000 00000000 00000003\n\
+        00000005  00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 0000000a 00000001 00000000 00000000  00000000 00000000 00000000 00000000\n";
+    let stats = parse_conntrack_stats(text).unwrap();
+    assert_eq!(
+        (
+            stats.insert_failed,
+            stats.drop,
+            stats.early_drop,
+            stats.search_restart
+        ),
+        (12, 17, 1, 3)
+    );
+    assert!(parse_conntrack_stats("").is_err());
+    assert!(parse_conntrack_stats("a b\n1\n").is_err());
+    assert!(parse_conntrack_stats("a\nzz\n").is_err());
+}

@@ -1,0 +1,130 @@
+//! The netfilter step of a director sync: NOTRACK and FullNAT SNAT rules, the IPVS sysctls each
+//! mode needs, and the conntrack counters that reveal SNAT port exhaustion.
+//!
+//! Wiring only: the rules are rendered by `lb_ipvs_sync::netfilter` (pure) and written by its
+//! backends; this file picks the backend from the settings and shapes the report.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use lb_config::{DesiredState, Settings};
+use lb_ipvs_sync::netfilter::conntrack_stats::CONNTRACK_STAT_PATH;
+use lb_ipvs_sync::netfilter::director::Exemption;
+use lb_ipvs_sync::netfilter::{
+    ConntrackStats, Owner, SyncOutcome, ToolRunner, backend_for, director_rules,
+    read_conntrack_stats,
+};
+use lb_ipvs_sync::sysctl::{PROC_SYS, SysctlChange, apply_sysctls, kernel_version, wanted_sysctls};
+use serde::Serialize;
+use serde_json::Value;
+
+/// What the netfilter step did.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct NetfilterReport {
+    /// The backend used; `None` when `netfilter_backend = "none"`.
+    pub(crate) backend: Option<&'static str>,
+    /// Per-table results; `None` when no backend is used.
+    pub(crate) rules: Option<SyncOutcome>,
+    /// Services of the intents that got no rule, and why.
+    pub(crate) exempt: Vec<Exemption>,
+    /// The IPVS sysctls, before and after.
+    pub(crate) sysctls: Vec<SysctlChange>,
+    /// Conntrack counters (port exhaustion shows as `insert_failed`/`drop`), when readable.
+    pub(crate) conntrack: Option<ConntrackStats>,
+}
+
+/// Installs the director's netfilter rules for `desired` with the settings' backend, then sets
+/// the IPVS sysctls. Call it after IPVS is loaded and before the IPVS pass, so that a FullNAT
+/// service's SNAT exists before its first connection is forwarded.
+pub(crate) fn sync_netfilter(
+    settings: &Settings,
+    desired: &DesiredState,
+) -> Result<NetfilterReport> {
+    let planned = director_rules(desired);
+    let backend = backend_for(
+        settings.netfilter_backend,
+        Owner::Director,
+        ToolRunner::direct(),
+    )
+    .context("cannot choose a netfilter backend")?;
+    let (backend_name, rules) = match backend {
+        Some(mut backend) => {
+            let outcome = backend.sync(&planned.rules).with_context(|| {
+                format!("cannot sync the netfilter rules with {}", backend.name())
+            })?;
+            (Some(backend.name()), Some(outcome))
+        }
+        None => (None, None),
+    };
+    let root = Path::new(PROC_SYS);
+    let wanted = wanted_sysctls(planned.needs_vs_conntrack, kernel_version(root));
+    let sysctls = apply_sysctls(root, &wanted).context("cannot set the IPVS sysctls")?;
+    let conntrack = read_conntrack_stats(Path::new(CONNTRACK_STAT_PATH)).ok();
+    Ok(NetfilterReport {
+        backend: backend_name,
+        rules,
+        exempt: planned.exempt,
+        sysctls,
+        conntrack,
+    })
+}
+
+impl NetfilterReport {
+    /// The report as one JSON value (the `netfilter` member of `apply -o json`).
+    pub(crate) fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// Comment lines for `apply`'s text output.
+    pub(crate) fn text_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        match (&self.backend, &self.rules) {
+            (Some(name), Some(outcome)) => {
+                let changed: Vec<String> = outcome
+                    .tables
+                    .iter()
+                    .filter(|t| t.change != lb_ipvs_sync::netfilter::Change::Unchanged)
+                    .map(|t| match t.family {
+                        Some(family) => format!("{family:?} {} {:?}", t.table, t.change),
+                        None => format!("{} {:?}", t.table, t.change),
+                    })
+                    .collect();
+                lines.push(format!(
+                    "# netfilter ({name}): {} rule(s); {}",
+                    outcome.rules(),
+                    if changed.is_empty() {
+                        "unchanged".to_owned()
+                    } else {
+                        changed.join(", ")
+                    }
+                ));
+            }
+            _ => lines.push("# netfilter: backend none (rules left to the operator)".to_owned()),
+        }
+        for exemption in &self.exempt {
+            lines.push(format!(
+                "# netfilter: no rule for {}: {}",
+                exemption.service, exemption.reason
+            ));
+        }
+        let sysctls: Vec<String> = self
+            .sysctls
+            .iter()
+            .map(|s| {
+                if s.changed() {
+                    format!("{}={} (was {})", s.name, s.after, s.before)
+                } else {
+                    format!("{}={}", s.name, s.after)
+                }
+            })
+            .collect();
+        lines.push(format!("# sysctl: {}", sysctls.join(" ")));
+        if let Some(ct) = &self.conntrack {
+            lines.push(format!(
+                "# conntrack: insert_failed {} drop {} early_drop {}",
+                ct.insert_failed, ct.drop, ct.early_drop
+            ));
+        }
+        lines
+    }
+}

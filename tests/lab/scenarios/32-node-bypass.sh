@@ -1,0 +1,58 @@
+#!/bin/sh
+# 32-node-bypass (issue 5): `lbctl node-bypass` on a "node" namespace that routes between a
+# director-side link and a pod-side link, with a CNI-like chain that drops forwarded traffic and
+# inserts itself at FORWARD position 1. Our FORWARD ACCEPT comes back to position 1 on the next
+# pass of the loop, traffic from the director range to the pod flows, raw NOTRACK leaves no
+# conntrack entry, and --cleanup removes only ours.
+. /lab/scenarios/lib.sh
+. /lab/scenarios/lbctl.sh
+set -e
+
+step "topology: director 10.0.1.200 -- node -- pod 10.244.1.10"
+for ns in director node pod; do ns_create "$ns"; done
+veth_pair director d0 node n0
+veth_pair node n1 pod p0
+in_ns director "$IP" addr add 10.0.1.200/24 dev d0
+in_ns director "$IP" route add 10.244.0.0/16 via 10.0.1.1
+in_ns node "$IP" addr add 10.0.1.1/24 dev n0
+in_ns node "$IP" addr add 10.244.1.1/24 dev n1
+in_ns pod "$IP" addr add 10.244.1.10/24 dev p0
+in_ns pod "$IP" route add default via 10.244.1.1
+sysctl_set node net.ipv4.ip_forward 1
+rs_http pod 80 pod
+wait_until 10 in_ns director ping -c1 -W1 10.0.1.1 || fail "director cannot reach the node"
+
+step "a CNI-like chain that drops forwarded traffic, first in FORWARD"
+in_ns node "$IPTABLES" -N cali-FORWARD
+in_ns node "$IPTABLES" -A cali-FORWARD -j DROP
+in_ns node "$IPTABLES" -I FORWARD 1 -j cali-FORWARD
+http_get director 10.244.1.10 80 && fail "the CNI chain should drop forwarded traffic"
+
+step "node-bypass loop (1 s interval)"
+in_ns node "$LBCTL" node-bypass --director-ranges 10.0.1.200/29 --pod-ranges 10.244.0.0/16 \
+    --backend iptables --interval 1 >/tmp/bypass.log 2>&1 &
+# `in_ns ... &` forks a shell whose child is lbctl: signal lbctl itself, by the namespace's pids.
+bypass_pids() { "$IP" netns pids node; }
+wait_until 5 sh -c "[ -n \"\$($IP netns pids node)\" ]" || fail "node-bypass did not start"
+first_forward() { in_ns node "$IPTABLES" -S FORWARD | sed -n 2p; }
+wait_until 10 sh -c "$IP netns exec node $IPTABLES -S FORWARD | sed -n 2p | grep -q LBCTL-NODE-FORWARD" ||
+    fail "our jump is not first: $(first_forward)"
+assert_eq "pod" "$(http_get director 10.244.1.10 80)" "traffic director -> pod"
+
+step "the CNI inserts itself first again; the loop puts us back"
+in_ns node "$IPTABLES" -I FORWARD 1 -j cali-FORWARD
+assert_eq "-A FORWARD -j cali-FORWARD" "$(first_forward)" "right after the CNI insert"
+wait_until 10 sh -c "$IP netns exec node $IPTABLES -S FORWARD | sed -n 2p | grep -q LBCTL-NODE-FORWARD" ||
+    fail "our jump was not re-asserted: $(first_forward)"
+assert_eq "pod" "$(http_get director 10.244.1.10 80)" "traffic after the re-assert"
+in_ns node cat /proc/net/nf_conntrack 2>/dev/null | grep -c "dst=10.244.1.10 " >/tmp/ct-count || true
+assert_eq 0 "$(cat /tmp/ct-count)" "node conntrack entries for the pod"
+kill -TERM $(bypass_pids)
+wait_until 5 sh -c "[ -z \"\$($IP netns pids node)\" ]" || fail "node-bypass ignored SIGTERM"
+cat /tmp/bypass.log
+
+step "cleanup removes only ours"
+assert_ok "node-bypass --cleanup" in_ns node "$LBCTL" node-bypass --cleanup --backend iptables
+rules=$(in_ns node "$IPTABLES-save")
+assert_not_contains "$rules" "LBCTL" "node rules after cleanup"
+assert_contains "$rules" "-A FORWARD -j cali-FORWARD" "node rules after cleanup"
