@@ -126,4 +126,66 @@ pub(crate) enum Command {
         #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
         output: Output,
     },
+    /// Run the controller: watch the ConfigMap and endpoints, keep the kernel in step.
+    ///
+    /// Without --config-file it watches Kubernetes (the ConfigMap named in the settings, the
+    /// Services it references and their EndpointSlices); with it, it reloads local files on
+    /// change. SIGTERM stops gracefully (IPVS is kept unless --cleanup-on-exit), SIGHUP reloads
+    /// the settings. HTTP on the settings' listen_address: /healthz /readyz /status /metrics.
+    ///
+    /// Example:
+    ///   lbctl run --settings /etc/lbctl/settings.toml --kubeconfig /etc/lbctl/kubeconfig
+    ///   lbctl run --settings settings.toml --config-file cm.yaml --endpoints-file ep.yaml
+    #[command(verbatim_doc_comment)]
+    Run(crate::commands::run::RunArgs),
+    /// Show what a running daemon programmed: services, real servers, weights, connections.
+    ///
+    /// Reads the daemon's /status (default: the settings' listen_address, else 127.0.0.1:9469).
+    ///
+    /// Example:
+    ///   lbctl status
+    ///   lbctl status --address 127.0.0.1:9469 --output json
+    #[command(verbatim_doc_comment)]
+    Status(crate::commands::status::StatusArgs),
+    /// Remove every netfilter rule lbctl installed (director and node-bypass chains, our
+    /// nftables tables), from every backend, and nothing else.
+    ///
+    /// Example:
+    ///   lbctl cleanup
+    #[command(verbatim_doc_comment)]
+    Cleanup {
+        /// Output format.
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// On a Kubernetes node: NOTRACK and FORWARD ACCEPT (kept first, ahead of the CNI's chains)
+    /// for the traffic between the directors' local-address ranges and the pod ranges.
+    ///
+    /// One pass, or one every --interval seconds until SIGTERM/SIGINT (the rules stay).
+    ///
+    /// Example:
+    ///   lbctl node-bypass --director-ranges 10.0.1.200/29 --pod-ranges 10.244.0.0/16
+    ///   lbctl node-bypass --director-ranges 10.0.1.200/29 --pod-ranges 10.244.0.0/16 --interval 10
+    ///   lbctl node-bypass --cleanup
+    #[command(verbatim_doc_comment)]
+    NodeBypass {
+        /// The directors' source ranges (FullNAT pools, local addresses), comma-separated.
+        #[arg(long, value_delimiter = ',', value_name = "CIDR,...")]
+        director_ranges: Vec<ipnetwork::IpNetwork>,
+        /// The cluster's pod ranges, comma-separated.
+        #[arg(long, value_delimiter = ',', value_name = "CIDR,...")]
+        pod_ranges: Vec<ipnetwork::IpNetwork>,
+        /// Netfilter backend.
+        #[arg(long, value_enum, default_value_t = crate::commands::node_bypass::BypassBackend::Auto)]
+        backend: crate::commands::node_bypass::BypassBackend,
+        /// Re-sync every SECS seconds until SIGTERM/SIGINT instead of once.
+        #[arg(long, value_name = "SECS")]
+        interval: Option<u64>,
+        /// Remove the node rules instead of installing them.
+        #[arg(long)]
+        cleanup: bool,
+        /// Output format.
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
 }

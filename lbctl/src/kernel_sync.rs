@@ -1,17 +1,23 @@
-//! What `diff` and `apply` share: inputs -> target table, scope, plan options, and the clock.
+//! What `diff`, `apply` and the daemon share: inputs -> target table, scope, plan options, the
+//! clock, and [`sync_kernel`], the one function that performs a sync of the director (IPVS,
+//! drain state file, VIP addresses).
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use lb_config::Settings;
-use lb_ipvs_sync::ServiceId;
-use lb_ipvs_sync::reconcile::{PlanOptions, Scope};
+use lb_ipvs_sync::reconcile::{DrainBook, PlanOptions, Scope, SyncError, SyncReport, sync_once};
 use lb_ipvs_sync::target::{TargetService, target_table};
+use lb_ipvs_sync::vip::{VipError, VipInterface, VipPlan, plan_vips};
+use lb_ipvs_sync::{IpvsKernel, IpvsTable, ServiceId};
+use tracing::info;
 
 use crate::cli::Inputs;
 use crate::inputs::{Loaded, UsageError, load, report_problems};
+use crate::state_file;
 
 /// Inputs resolved for a kernel sync.
 pub(crate) struct SyncInputs {
@@ -65,4 +71,151 @@ pub(crate) fn now_secs() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// What one kernel sync needs besides the kernel: shared by `lbctl apply` and `lbctl run`.
+pub(crate) struct KernelSyncRequest<'a> {
+    /// The IPVS table to reach.
+    pub(crate) target: &'a BTreeMap<ServiceId, TargetService>,
+    /// The VIPs the desired state binds (the sync adds those still serving in the kernel).
+    pub(crate) desired_vips: &'a BTreeSet<IpAddr>,
+    /// Managed VIP ranges: nothing outside them is ever touched.
+    pub(crate) scope: &'a Scope,
+    /// Drain timeouts and the delete guard.
+    pub(crate) options: &'a PlanOptions,
+    /// Drain deadlines from the previous pass.
+    pub(crate) drain: &'a DrainBook,
+    /// Seconds since the Unix epoch.
+    pub(crate) now: u64,
+    /// Where to persist the drain book after the pass (`None`: keep it in memory only).
+    pub(crate) state_file: Option<&'a Path>,
+    /// The VIP interface to manage (`None`: leave addresses alone).
+    pub(crate) vip_interface: Option<&'a str>,
+}
+
+/// What one kernel sync did.
+pub(crate) struct KernelSyncOutcome {
+    /// The IPVS pass.
+    pub(crate) report: SyncReport,
+    /// The table right after the pass (for VIPs, status and BGP); `None` if that dump failed.
+    pub(crate) after: Option<IpvsTable>,
+    /// VIP changes, when VIPs are managed and that step succeeded.
+    pub(crate) vips: Option<VipPlan>,
+    /// Steps after the IPVS pass that failed (state file, dump, VIPs): the pass itself stands.
+    pub(crate) step_errors: Vec<StepError>,
+}
+
+/// A follow-up step of a sync that failed.
+#[derive(Debug)]
+pub(crate) struct StepError {
+    /// `state_file`, `dump` or `vips`.
+    pub(crate) step: &'static str,
+    /// What went wrong, with its causes.
+    pub(crate) error: anyhow::Error,
+}
+
+impl KernelSyncOutcome {
+    /// Whether the IPVS pass and every follow-up step succeeded without failures.
+    pub(crate) fn is_clean(&self) -> bool {
+        self.report.is_clean() && self.step_errors.is_empty()
+    }
+}
+
+/// One sync of the director: IPVS pass (dump, plan, guard, apply), drain book persisted, table
+/// dumped again, VIP addresses adjusted.
+///
+/// The IPVS calls block (the netlink client is synchronous): the daemon runs this on a blocking
+/// thread. A failed first dump is an error and nothing is written; later steps that fail are
+/// collected in [`KernelSyncOutcome::step_errors`].
+pub(crate) async fn sync_kernel<K: IpvsKernel>(
+    kernel: &mut K,
+    request: &KernelSyncRequest<'_>,
+) -> Result<KernelSyncOutcome, SyncError> {
+    let report = sync_once(
+        kernel,
+        request.target,
+        request.scope,
+        request.drain,
+        request.now,
+        request.options,
+    )?;
+    let mut step_errors = Vec::new();
+    if let Some(path) = request.state_file
+        && let Err(error) = state_file::write(path, &report.drain)
+    {
+        step_errors.push(StepError {
+            step: "state_file",
+            error,
+        });
+    }
+    let after = match kernel.dump() {
+        Ok(table) => Some(table),
+        Err(e) => {
+            step_errors.push(StepError {
+                step: "dump",
+                error: anyhow::Error::new(e).context("cannot dump the IPVS table after the sync"),
+            });
+            None
+        }
+    };
+    let mut vips = None;
+    if let (Some(interface), Some(after)) = (request.vip_interface, after.as_ref()) {
+        let wanted = wanted_vips(request.desired_vips, after, request.scope);
+        match sync_vips(interface, &wanted, request.scope).await {
+            Ok(plan) => vips = Some(plan),
+            Err(error) => step_errors.push(StepError {
+                step: "vips",
+                error: anyhow::Error::new(error)
+                    .context(format!("cannot sync the VIPs on {interface}")),
+            }),
+        }
+    }
+    Ok(KernelSyncOutcome {
+        report,
+        after,
+        vips,
+        step_errors,
+    })
+}
+
+/// Every desired VIP, and every managed VIP that still has a service in the kernel (draining,
+/// or held back by the guard): a VIP is removed only when nothing serves it any more.
+pub(crate) fn wanted_vips(
+    desired: &BTreeSet<IpAddr>,
+    after: &IpvsTable,
+    scope: &Scope,
+) -> BTreeSet<IpAddr> {
+    let mut wanted = desired.clone();
+    wanted.extend(
+        after
+            .services
+            .keys()
+            .filter_map(|id| id.inet())
+            .filter(|key| scope.contains_addr(key.vip))
+            .map(|key| key.vip),
+    );
+    wanted
+}
+
+async fn sync_vips(
+    interface: &str,
+    wanted: &BTreeSet<IpAddr>,
+    scope: &Scope,
+) -> Result<VipPlan, VipError> {
+    let vips = VipInterface::ensure(interface).await?;
+    let present = vips.addresses().await?;
+    let plan = plan_vips(wanted, &present, &scope.managed);
+    for vip in &plan.add {
+        vips.add(*vip).await?;
+    }
+    for vip in &plan.remove {
+        vips.remove(*vip).await?;
+    }
+    info!(
+        interface,
+        added = plan.add.len(),
+        removed = plan.remove.len(),
+        "VIPs in sync"
+    );
+    Ok(plan)
 }

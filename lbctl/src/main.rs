@@ -1,15 +1,20 @@
 //! `lbctl`: the one binary of the LVS/IPVS load-balancer control plane.
 //!
-//! Operator commands (`validate`, `plan`, `diff`, `apply`); the daemon (`run`) comes with the
-//! Kubernetes controller. Exit codes: 0 success, 1 problems found or operations failed, 2 `diff`
+//! Operator commands (`validate`, `plan`, `diff`, `apply`, `status`) and the daemon (`run`,
+//! the Kubernetes controller). Exit codes: 0 success, 1 problems found or operations failed, 2 `diff`
 //! found pending changes, 3 the delete guard held back deletions, 64 unusable input.
 
 mod cli;
 mod commands;
+mod daemon;
+#[allow(dead_code)] // wired into the daemon (`lbctl run`)
+mod health;
 mod inputs;
 mod kernel_sync;
+mod kube;
 #[allow(dead_code)] // wired into the daemon (`lbctl run`)
 mod metrics;
+mod netfilter_sync;
 mod state_file;
 
 use std::process::ExitCode;
@@ -68,5 +73,23 @@ fn run(command: Command) -> anyhow::Result<i32> {
             no_vips,
             output,
         } => commands::apply::run(&inputs, state_file, force, !no_vips, output),
+        Command::Run(args) => commands::run::run(args),
+        Command::Status(args) => commands::status::run(&args),
+        Command::Cleanup { output } => commands::cleanup::run(output),
+        Command::NodeBypass {
+            director_ranges,
+            pod_ranges,
+            backend,
+            interval,
+            cleanup,
+            output,
+        } => commands::node_bypass::run(&commands::node_bypass::BypassRequest {
+            director_ranges,
+            pod_ranges,
+            backend,
+            interval,
+            cleanup,
+            output,
+        }),
     }
 }

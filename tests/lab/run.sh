@@ -94,6 +94,8 @@ mkdir -p "$OVL/lab/scenarios" "$OVL/lab/examples" "$OVL/usr/local/bin"
 install -m 0755 "$LAB_DIR/init.sh" "$OVL/init"
 cp "$SCENARIOS"/*.sh "$OVL/lab/scenarios/"
 [ ! -d "$REPO/examples/lab" ] || cp -r "$REPO/examples/lab/." "$OVL/lab/examples/"
+# Shipped monitoring files (dashboard, alert rules), for the scenarios that check them.
+[ ! -d "$REPO/deploy" ] || { mkdir -p "$OVL/lab/deploy" && cp -r "$REPO/deploy/." "$OVL/lab/deploy/"; }
 
 # add_binary SRC NAME: copy a host binary in, with the shared libraries the base lacks.
 add_binary() {
@@ -121,6 +123,21 @@ if [ -x "$LBCTL_BIN" ]; then
 else
     log "no lbctl at $LBCTL_BIN (build it, set LBCTL_BIN, or pass --cargo-build); scenarios using it will fail"
 fi
+# Extra tools a scenario asks for with a header line `# lab-needs: TOOL...` (host binaries from
+# tests/packages.txt, packed only when a selected scenario needs them: prometheus is ~50 MB).
+needs=$(for name in "${names[@]}"; do
+    sed -n 's/^# lab-needs: *//p' "$SCENARIOS/$name.sh"
+done | tr ' ' '\n' | sort -u)
+for tool in $needs; do
+    case "$tool" in
+        prometheus)
+            bin=$(command -v prometheus || true)
+            [ -n "$bin" ] || die "a scenario needs prometheus: install the Debian package prometheus (tests/install-deps.sh)"
+            add_binary "$bin" prometheus
+            ;;
+        *) die "unknown lab-needs tool: $tool" ;;
+    esac
+done
 if [ -x "$IPVS_PROBE_BIN" ]; then
     add_binary "$IPVS_PROBE_BIN" ipvs_probe
 else
@@ -131,9 +148,9 @@ fi
 # Concatenated archives unpack in order: the overlay's files land on top of the base.
 cat "$CACHE/base.cpio.gz" "$RUN/overlay.cpio.gz" >"$RUN/initrd.gz"
 
-qemu_cmd() { # qemu_cmd KERNEL_ARGS: sets the array QEMU to the command line
+qemu_cmd() { # qemu_cmd KERNEL_ARGS [MEM]: sets the array QEMU to the command line
     # TCG only: KVM hung on these machines (design.md, kernel lab facts).
-    QEMU=(qemu-system-x86_64 -accel tcg -m "$MEM" -smp 1 -nographic -no-reboot -nic none
+    QEMU=(qemu-system-x86_64 -accel tcg -m "${2:-$MEM}" -smp 1 -nographic -no-reboot -nic none
         -kernel "$CACHE/vmlinuz" -initrd "$RUN/initrd.gz"
         -append "console=ttyS0 quiet panic=-1 $1")
 }
@@ -153,7 +170,10 @@ for name in "${names[@]}"; do
     logfile="$OUT/$name.log"
     log "$name: booting kernel $kernel_version (timeout ${BOOT_TIMEOUT}s)"
     start=$(date +%s)
-    qemu_cmd "lab.scenario=$name lab.timeout=$SCENARIO_TIMEOUT"
+    # A scenario may ask for more memory with a header line `# lab-mem: MIB` (never less).
+    scenario_mem=$(sed -n 's/^# lab-mem: *\([0-9]*\).*/\1/p' "$SCENARIOS/$name.sh" | head -n1)
+    [ -n "$scenario_mem" ] && [ "$scenario_mem" -gt "$MEM" ] || scenario_mem=$MEM
+    qemu_cmd "lab.scenario=$name lab.timeout=$SCENARIO_TIMEOUT" "$scenario_mem"
     # The host-side deadline: a hung VM becomes a failure instead of a hung CI job.
     if [ "$verbose" = 1 ]; then
         timeout -k 10 "$BOOT_TIMEOUT" "${QEMU[@]}" </dev/null 2>&1 | tee "$logfile" || true

@@ -50,6 +50,11 @@ lab_scenarios! {
     lab_13_restart => "13-restart",
     lab_14_foreign_and_drift => "14-foreign-and-drift",
     lab_15_delete_guard => "15-delete-guard",
+    lab_21_run_file_mode => "21-run-file-mode",
+    lab_30_fullnat => "30-fullnat",
+    lab_31_notrack => "31-notrack",
+    lab_32_node_bypass => "32-node-bypass",
+    lab_40_metrics_prometheus => "40-metrics-prometheus",
 }
 
 /// `tests/lab/` of this checkout.

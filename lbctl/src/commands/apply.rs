@@ -5,14 +5,12 @@ use std::net::IpAddr;
 
 use anyhow::{Context, Result};
 use lb_ipvs_sync::netlink::IpvsClient;
-use lb_ipvs_sync::reconcile::{SyncReport, sync_once};
-use lb_ipvs_sync::vip::{VipInterface, VipPlan, plan_vips};
-use lb_ipvs_sync::{IpvsKernel, IpvsTable};
+use lb_ipvs_sync::reconcile::SyncReport;
+use lb_ipvs_sync::vip::VipPlan;
 use serde_json::json;
-use tracing::info;
 
 use crate::cli::{Inputs, Output};
-use crate::kernel_sync::{SyncInputs, now_secs, prepare};
+use crate::kernel_sync::{KernelSyncRequest, now_secs, prepare, sync_kernel};
 use crate::state_file;
 
 /// Exit codes of `apply`.
@@ -31,26 +29,41 @@ pub(crate) fn run(
     let prepared = prepare(inputs, state_file_path, force).map_err(anyhow::Error::new)?;
     let book = state_file::read(&prepared.state_file)?;
     let mut client = IpvsClient::connect().context("cannot open IPVS")?;
-    let report = sync_once(
-        &mut client,
-        &prepared.target,
-        &prepared.scope,
-        &book,
-        now_secs(),
-        &prepared.options,
-    )
-    .context("sync failed")?;
-    state_file::write(&prepared.state_file, &report.drain)?;
-    let vip_plan = if manage_vips {
-        let after = client
-            .dump()
-            .context("cannot dump the IPVS table after the sync")?;
-        Some(sync_vips(&prepared, &after)?)
-    } else {
-        None
+    // Netfilter (NOTRACK, FullNAT SNAT) and IPVS sysctls first: SNAT must exist before a
+    // FullNAT service forwards its first connection.
+    let netfilter = crate::netfilter_sync::sync_netfilter(
+        &prepared.loaded.settings,
+        &prepared.loaded.outcome.state,
+    )?;
+    let request = KernelSyncRequest {
+        target: &prepared.target,
+        desired_vips: &prepared.loaded.outcome.state.vips,
+        scope: &prepared.scope,
+        options: &prepared.options,
+        drain: &book,
+        now: now_secs(),
+        state_file: Some(&prepared.state_file),
+        vip_interface: manage_vips.then_some(prepared.loaded.settings.vip_interface.as_str()),
     };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime for rtnetlink")?;
+    let outcome = runtime
+        .block_on(sync_kernel(&mut client, &request))
+        .context("sync failed")?;
     let writes = client.op_count().writes;
-    print_report(&report, vip_plan.as_ref(), writes, output)?;
+    print_report(
+        &outcome.report,
+        outcome.vips.as_ref(),
+        &netfilter,
+        writes,
+        output,
+    )?;
+    if let Some(step) = outcome.step_errors.into_iter().next() {
+        return Err(step.error);
+    }
+    let report = &outcome.report;
     Ok(if !report.failed.is_empty() || !report.skipped.is_empty() {
         EXIT_FAILED_OPS
     } else if report.guard_refusal.is_some() {
@@ -60,43 +73,10 @@ pub(crate) fn run(
     })
 }
 
-/// Puts the VIPs on the VIP interface: every desired VIP, and every managed VIP that still has
-/// a service in the kernel (draining, or held back by the guard) - a VIP is removed only when
-/// nothing serves it any more.
-fn sync_vips(prepared: &SyncInputs, after: &IpvsTable) -> Result<VipPlan> {
-    let mut wanted: BTreeSet<IpAddr> = prepared.loaded.outcome.state.vips.clone();
-    wanted.extend(
-        after
-            .services
-            .keys()
-            .filter_map(|id| id.inet())
-            .filter(|key| prepared.scope.contains_addr(key.vip))
-            .map(|key| key.vip),
-    );
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime for rtnetlink")?;
-    let interface = prepared.loaded.settings.vip_interface.clone();
-    let managed = prepared.loaded.settings.managed_vip_ranges.clone();
-    runtime.block_on(async move {
-        let vips = VipInterface::ensure(&interface).await?;
-        let present = vips.addresses().await?;
-        let plan = plan_vips(&wanted, &present, &managed);
-        for vip in &plan.add {
-            vips.add(*vip).await?;
-        }
-        for vip in &plan.remove {
-            vips.remove(*vip).await?;
-        }
-        info!(interface = %interface, added = plan.add.len(), removed = plan.remove.len(), "VIPs in sync");
-        Ok::<_, anyhow::Error>(plan)
-    })
-}
-
 fn print_report(
     report: &SyncReport,
     vips: Option<&VipPlan>,
+    netfilter: &crate::netfilter_sync::NetfilterReport,
     writes: u64,
     output: Output,
 ) -> Result<()> {
@@ -113,10 +93,14 @@ fn print_report(
                 "draining": report.plan.draining,
                 "guard_refusal": report.guard_refusal.as_ref().map(ToString::to_string),
                 "vips": vips,
+                "netfilter": netfilter.to_json(),
             });
             println!("{}", serde_json::to_string_pretty(&doc)?);
         }
         Output::Text => {
+            for line in netfilter.text_lines() {
+                println!("{line}");
+            }
             print!("{}", report.plan.render_ipvsadm());
             let c = &report.counts;
             println!(

@@ -1,0 +1,268 @@
+//! `lbctl run`: wires the daemon (sources, core loop, kernel, HTTP, signals) and runs it.
+//!
+//! SIGTERM/SIGINT: withdraw BGP routes first, stop the loop, keep IPVS (unless
+//! `--cleanup-on-exit`). SIGHUP: reload the settings file (an invalid file keeps the old
+//! settings; `listen_address` and `kubernetes` need a restart).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use lb_config::Settings;
+use lb_ipvs_sync::netlink::IpvsClient;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::daemon::{
+    Controller, CoreOptions, DaemonOutputs, DumpFn, HttpState, KernelSlot, LogSink, ProblemSink,
+    bind, channels, read_config, read_endpoints, watch_config_file, watch_endpoints_file,
+};
+use crate::inputs::{UsageError, load_settings};
+use crate::metrics::Metrics;
+
+/// What to do when the watched ConfigMap is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OnDelete {
+    /// Keep the last good entries and warn (an accidental delete must not take VIPs down).
+    Keep,
+    /// Treat it as empty (the delete guard still holds back a mass removal without --force).
+    Clear,
+}
+
+/// Options of `lbctl run`.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// Daemon settings (TOML; managed_vip_ranges is required).
+    #[arg(long, short = 's', value_name = "FILE", env = "LBCTL_SETTINGS")]
+    pub(crate) settings: Option<PathBuf>,
+    /// Run without a cluster: the VIP ConfigMap from this file, reloaded on change.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config_file: Option<PathBuf>,
+    /// Offline endpoints for --config-file (YAML; docs/endpoints.md), reloaded on change.
+    #[arg(long, value_name = "FILE", requires = "config_file")]
+    pub(crate) endpoints_file: Option<PathBuf>,
+    /// Kubeconfig of the cluster (default: KUBECONFIG, ~/.kube/config, or in-cluster).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "KUBECONFIG",
+        conflicts_with = "config_file"
+    )]
+    pub(crate) kubeconfig: Option<PathBuf>,
+    /// HTTP listen address (default: the settings' listen_address).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) listen: Option<SocketAddr>,
+    /// State file with drain deadlines (default: the settings' state_file).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) state_file: Option<PathBuf>,
+    /// Delete the managed services and VIPs on SIGTERM (default: keep forwarding).
+    #[arg(long)]
+    pub(crate) cleanup_on_exit: bool,
+    /// Skip the delete guard on every sync.
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Do not manage VIP addresses on the VIP interface.
+    #[arg(long)]
+    pub(crate) no_vips: bool,
+    /// What a deleted ConfigMap means.
+    #[arg(long, value_enum, default_value_t = OnDelete::Keep)]
+    pub(crate) on_configmap_delete: OnDelete,
+    /// Quiet time (ms) after the last change before a sync.
+    #[arg(long, value_name = "MS", default_value_t = 150)]
+    pub(crate) debounce_ms: u64,
+    /// Longest delay (ms) from a change to its sync under a steady stream of changes.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub(crate) max_delay_ms: u64,
+}
+
+/// Runs the daemon until SIGTERM/SIGINT; returns the exit code.
+pub(crate) fn run(args: RunArgs) -> Result<i32> {
+    let settings = load_settings(args.settings.as_deref())?;
+    settings
+        .require_managed_ranges()
+        .context("the daemon needs managed_vip_ranges in the settings")
+        .map_err(UsageError)?;
+    if let Some(path) = &args.config_file {
+        check_file(path, "ConfigMap", |p| {
+            matches!(read_config(p), crate::daemon::ConfigInput::Absent)
+        })?;
+    }
+    if let Some(path) = &args.endpoints_file {
+        read_endpoints(path)
+            .with_context(|| format!("invalid endpoints file {}", path.display()))
+            .map_err(UsageError)?;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(daemon(args, settings))?;
+    Ok(0)
+}
+
+fn check_file(path: &Path, what: &str, missing: impl Fn(&Path) -> bool) -> Result<(), UsageError> {
+    if missing(path) {
+        return Err(UsageError(anyhow::anyhow!(
+            "{what} file {} does not exist",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+async fn daemon(args: RunArgs, settings: Settings) -> Result<()> {
+    let metrics = Arc::new(Metrics::new().context("cannot create the metrics registry")?);
+    let listen = args.listen.unwrap_or(settings.listen_address);
+    let (senders, inputs) = channels(settings.clone());
+    let (shutdown_tx, shutdown) = watch::channel(false);
+
+    let sink: Arc<dyn ProblemSink> = if let Some(config_file) = args.config_file.clone() {
+        info!(file = %config_file.display(), "file mode: no cluster");
+        tokio::spawn(watch_config_file(
+            config_file,
+            senders.config,
+            shutdown.clone(),
+        ));
+        tokio::spawn(watch_endpoints_file(
+            args.endpoints_file.clone(),
+            senders.endpoints,
+            shutdown.clone(),
+        ));
+        Arc::new(LogSink)
+    } else {
+        let client = crate::kube::client(args.kubeconfig.as_deref()).await?;
+        let outputs = crate::kube::KubeOutputs {
+            config: senders.config,
+            endpoints: senders.endpoints,
+            connected: senders.connected,
+        };
+        tokio::spawn(crate::kube::run(
+            client.clone(),
+            settings.kubernetes.clone(),
+            outputs,
+            metrics.controller.clone(),
+            shutdown.clone(),
+        ));
+        let instance = std::fs::read_to_string("/etc/hostname")
+            .ok()
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty());
+        Arc::new(crate::kube::EventSink::new(
+            client,
+            &settings.kubernetes,
+            instance,
+        ))
+    };
+    // The health checker (issue 7) sends its verdicts here; until then they never change.
+    let _health_results = senders.health;
+
+    let kernel = KernelSlot::new(Arc::new(IpvsClient::connect));
+    let options = CoreOptions {
+        debounce: std::time::Duration::from_millis(args.debounce_ms),
+        max_delay: std::time::Duration::from_millis(args.max_delay_ms),
+        force: args.force,
+        manage_vips: !args.no_vips,
+        state_file: args.state_file.clone(),
+        keep_on_configmap_delete: args.on_configmap_delete == OnDelete::Keep,
+    };
+    let (mut controller, outputs) = Controller::new(
+        inputs,
+        kernel.clone(),
+        metrics.controller.clone(),
+        sink,
+        options,
+    );
+    let dump_slot = kernel.clone();
+    let dump: DumpFn = Arc::new(move || {
+        let slot = dump_slot.clone();
+        Box::pin(async move { slot.dump().await.ok() })
+    });
+    let http = HttpState {
+        metrics: Arc::clone(&metrics),
+        status: outputs.status.clone(),
+        dump,
+    };
+    let (_, serve) = bind(listen, http, shutdown.clone())
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    tokio::spawn(serve);
+    log_serving_vips(&outputs);
+
+    let settings_path = args.settings.clone();
+    let settings_tx = senders.settings;
+    let signals = tokio::spawn(async move {
+        let result = wait_for_stop(settings_path.as_deref(), &settings_tx).await;
+        if let Err(e) = &result {
+            warn!(error = format!("{e:#}"), "signal handling failed: stopping");
+        }
+        withdraw_bgp_routes_before_exit().await;
+        let _ = shutdown_tx.send(true);
+        // Keep the settings sender (and thus the channel) alive until the loop is down.
+        settings_tx
+    });
+    controller.run(shutdown).await;
+    let _settings_tx = signals.await.context("signal task failed")?;
+    if args.cleanup_on_exit {
+        info!("--cleanup-on-exit: removing the managed services and VIPs");
+        controller.cleanup().await;
+    } else {
+        info!("stopped; IPVS keeps forwarding as programmed");
+    }
+    Ok(())
+}
+
+/// Waits for SIGTERM/SIGINT, reloading the settings on every SIGHUP meanwhile.
+async fn wait_for_stop(
+    settings_path: Option<&Path>,
+    settings_tx: &watch::Sender<Arc<Settings>>,
+) -> Result<()> {
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => { info!("SIGTERM: stopping"); return Ok(()); }
+            _ = int.recv() => { info!("SIGINT: stopping"); return Ok(()); }
+            _ = hup.recv() => reload_settings(settings_path, settings_tx),
+        }
+    }
+}
+
+fn reload_settings(path: Option<&Path>, tx: &watch::Sender<Arc<Settings>>) {
+    let Some(path) = path else {
+        info!("SIGHUP: no settings file to reload");
+        return;
+    };
+    match load_settings(Some(path)).and_then(|s| {
+        s.require_managed_ranges()
+            .map_err(|e| UsageError(anyhow::Error::new(e)))?;
+        Ok(s)
+    }) {
+        Ok(settings) => {
+            info!(file = %path.display(), "SIGHUP: settings reloaded");
+            tx.send_replace(Arc::new(settings));
+        }
+        Err(e) => warn!(error = %e, "SIGHUP: invalid settings, keeping the old ones"),
+    }
+}
+
+/// Placeholder for the BGP announcer (issue 6): withdraw every VIP route and wait until the
+/// peers have it, so routers move flows to other directors before this one stops.
+async fn withdraw_bgp_routes_before_exit() {
+    info!("no BGP announcer wired: nothing to withdraw");
+}
+
+/// Logs changes of the serving VIPs (the BGP announcer will consume this channel).
+fn log_serving_vips(outputs: &DaemonOutputs) {
+    let mut rx = outputs.serving_vips.clone();
+    tokio::spawn(async move {
+        while rx.changed().await.is_ok() {
+            let vips: Vec<String> = rx.borrow().iter().map(ToString::to_string).collect();
+            info!(vips = vips.join(" "), "VIPs with serving real servers");
+        }
+    });
+}

@@ -1,0 +1,277 @@
+//! `lbctl status`: fetches a running daemon's `/status` and renders it for operators.
+//!
+//! A minimal HTTP/1.0 GET over a plain TCP socket (the endpoint is local and unauthenticated);
+//! the rendering is a pure function of the document, tested without a daemon.
+
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+use crate::cli::Output;
+use crate::daemon::StatusDocument;
+use crate::inputs::load_settings;
+
+/// Options of `lbctl status`.
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    /// The daemon's HTTP address (default: the settings' listen_address).
+    #[arg(long, short = 'a', value_name = "ADDR")]
+    pub(crate) address: Option<SocketAddr>,
+    /// Settings file, to find listen_address.
+    #[arg(long, short = 's', value_name = "FILE", env = "LBCTL_SETTINGS")]
+    pub(crate) settings: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    pub(crate) output: Output,
+}
+
+/// Prints the status; exit code 0 when the daemon is ready, 1 otherwise.
+pub(crate) fn run(args: &StatusArgs) -> Result<i32> {
+    let address = match args.address {
+        Some(a) => a,
+        None => load_settings(args.settings.as_deref())?.listen_address,
+    };
+    let body = http_get(address, "/status")?;
+    let doc: StatusDocument = serde_json::from_str(&body)
+        .with_context(|| format!("{address}/status did not return a status document"))?;
+    match args.output {
+        Output::Json => println!("{body}"),
+        Output::Text => print!("{}", render(&doc)),
+    }
+    Ok(if doc.controller.ready { 0 } else { 1 })
+}
+
+fn http_get(address: SocketAddr, path: &str) -> Result<String> {
+    let timeout = Duration::from_secs(5);
+    let mut stream = TcpStream::connect_timeout(&address, timeout)
+        .with_context(|| format!("cannot connect to the daemon at {address}"))?;
+    stream.set_read_timeout(Some(timeout))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n")?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .context("malformed HTTP response")?;
+    let status_line = head.lines().next().unwrap_or_default();
+    if status_line.split_whitespace().nth(1) != Some("200") {
+        bail!("{address}{path}: {status_line}");
+    }
+    Ok(body.to_owned())
+}
+
+/// The document as tables: a header, then per service its real servers.
+pub(crate) fn render(doc: &StatusDocument) -> String {
+    let c = &doc.controller;
+    let mut out = String::new();
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    let _ = writeln!(
+        out,
+        "ready: {}   listed: {}   api connected: {}   kernel counters: {}",
+        yes_no(c.ready),
+        yes_no(c.listed),
+        yes_no(c.connected),
+        if doc.kernel_dump {
+            "live"
+        } else {
+            "unavailable"
+        }
+    );
+    if let Some(s) = &c.last_sync {
+        let _ = writeln!(
+            out,
+            "last sync: {} ({} applied, {} failed, {:.3} s){}",
+            s.result,
+            s.applied,
+            s.failed,
+            s.duration_secs,
+            s.error
+                .as_ref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        );
+    } else {
+        let _ = writeln!(out, "last sync: none yet");
+    }
+    if c.configmap_kept {
+        let _ = writeln!(
+            out,
+            "ConfigMap deleted or unreadable: running on the last good entries"
+        );
+    }
+    for key in &c.kept_keys {
+        let _ = writeln!(
+            out,
+            "key {key}: invalid now, running on its last good version"
+        );
+    }
+    for p in &c.problems {
+        let _ = writeln!(out, "{}: {p}", p.severity);
+    }
+    for svc in &doc.services {
+        let origin = match (&svc.config_key, &svc.kubernetes_service) {
+            (Some(k), Some(s)) => format!("key {k}, service {s}"),
+            (Some(k), None) => format!("key {k}"),
+            (None, _) => "leaving (no longer configured)".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "\n{}  {} {}  conns {}  in {} pkts / {} B  [{}]{}",
+            svc.service,
+            svc.scheduler,
+            svc.forward.as_deref().unwrap_or("-"),
+            svc.conns,
+            svc.inpkts,
+            svc.inbytes,
+            origin,
+            if svc.in_kernel { "" } else { "  NOT IN KERNEL" }
+        );
+        let rows: Vec<[String; 7]> = svc
+            .real_servers
+            .iter()
+            .map(|rs| {
+                [
+                    rs.address.clone(),
+                    weight_text(rs.weight, rs.kernel_weight),
+                    rs.state.clone(),
+                    rs.health.clone(),
+                    rs.active_conns.to_string(),
+                    rs.inactive_conns.to_string(),
+                    rs.drain_deadline
+                        .map(|d| format!("drain until {d}"))
+                        .unwrap_or_default(),
+                ]
+            })
+            .collect();
+        table(
+            &mut out,
+            [
+                "  REAL SERVER",
+                "WEIGHT",
+                "STATE",
+                "HEALTH",
+                "ACTIVE",
+                "INACTIVE",
+                "",
+            ],
+            &rows,
+        );
+    }
+    out
+}
+
+fn weight_text(want: Option<u32>, have: Option<u32>) -> String {
+    match (want, have) {
+        (Some(w), Some(h)) if w == h => w.to_string(),
+        (Some(w), Some(h)) => format!("{h} (want {w})"),
+        (Some(w), None) => format!("- (want {w})"),
+        (None, Some(h)) => h.to_string(),
+        (None, None) => "-".to_owned(),
+    }
+}
+
+fn table(out: &mut String, header: [&str; 7], rows: &[[String; 7]]) {
+    let mut all: Vec<Vec<String>> = vec![header.iter().map(|s| (*s).to_owned()).collect()];
+    all.extend(rows.iter().map(|row| {
+        let mut cells = row.to_vec();
+        cells[0] = format!("  {}", cells[0]);
+        cells
+    }));
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| all.iter().map(|r| r[i].len()).max().unwrap_or(0))
+        .collect();
+    for row in all {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::{RealServerStatus, ServiceStatus};
+
+    #[test]
+    fn renders_services_real_servers_weights_and_drains() {
+        let doc = StatusDocument {
+            kernel_dump: true,
+            services: vec![ServiceStatus {
+                service: "10.0.0.100:80/tcp".into(),
+                config_key: Some("10.0.0.100".into()),
+                kubernetes_service: Some("shop/web:http".into()),
+                scheduler: "rr".into(),
+                forward: Some("nat".into()),
+                in_kernel: true,
+                conns: 12,
+                inpkts: 40,
+                outpkts: 38,
+                inbytes: 4000,
+                outbytes: 9000,
+                real_servers: vec![
+                    RealServerStatus {
+                        address: "10.1.0.1:8080".into(),
+                        weight: Some(1),
+                        kernel_weight: Some(1),
+                        state: "active".into(),
+                        health: "unchecked".into(),
+                        active_conns: 3,
+                        inactive_conns: 1,
+                        conns: 10,
+                        drain_deadline: None,
+                    },
+                    RealServerStatus {
+                        address: "10.1.0.2:8080".into(),
+                        weight: None,
+                        kernel_weight: Some(0),
+                        state: "leaving".into(),
+                        health: "unchecked".into(),
+                        active_conns: 2,
+                        inactive_conns: 0,
+                        conns: 2,
+                        drain_deadline: Some(1_900_000_000),
+                    },
+                ],
+            }],
+            ..StatusDocument::default()
+        };
+        let text = render(&doc);
+        assert!(text.contains("ready: no"), "{text}");
+        assert!(
+            text.contains("10.0.0.100:80/tcp  rr nat  conns 12"),
+            "{text}"
+        );
+        assert!(text.contains("shop/web:http"), "{text}");
+        let rs2 = text
+            .lines()
+            .find(|l| l.contains("10.1.0.2:8080"))
+            .unwrap_or_default();
+        assert!(
+            rs2.contains("leaving") && rs2.contains("drain until 1900000000"),
+            "{rs2}"
+        );
+        let header = text
+            .lines()
+            .find(|l| l.contains("REAL SERVER"))
+            .unwrap_or_default();
+        assert!(
+            header.contains("ACTIVE") && header.contains("INACTIVE"),
+            "{header}"
+        );
+    }
+
+    #[test]
+    fn weight_shows_pending_changes() {
+        assert_eq!(weight_text(Some(1), Some(1)), "1");
+        assert_eq!(weight_text(Some(0), Some(1)), "1 (want 0)");
+        assert_eq!(weight_text(Some(2), None), "- (want 2)");
+    }
+}

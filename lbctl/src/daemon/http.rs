@@ -1,0 +1,141 @@
+//! The daemon's HTTP endpoint: `/healthz`, `/readyz`, `/status` (JSON) and `/metrics`.
+//!
+//! HTTP/1.1 on hyper, one task per connection, GET only. `/status` dumps IPVS afresh for live
+//! counters (through the same kernel slot as the syncs, so they never interleave) and falls
+//! back to the table of the last sync if that dump fails.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::CONTENT_TYPE;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use lb_ipvs_sync::IpvsTable;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+use super::status::StatusSnapshot;
+use crate::metrics::Metrics;
+
+/// A fresh IPVS dump for `/status` (`None` when it fails).
+pub(crate) type DumpFn =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Option<IpvsTable>> + Send>> + Send + Sync>;
+
+/// What the handlers read.
+#[derive(Clone)]
+pub(crate) struct HttpState {
+    /// The registry served at `/metrics`.
+    pub(crate) metrics: Arc<Metrics>,
+    /// The latest status snapshot.
+    pub(crate) status: watch::Receiver<Arc<StatusSnapshot>>,
+    /// Live counters for `/status`.
+    pub(crate) dump: DumpFn,
+}
+
+/// Binds `address`; returns the bound address (port 0 picks one) and the serving future.
+pub(crate) async fn bind(
+    address: SocketAddr,
+    state: HttpState,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<(SocketAddr, impl Future<Output = ()>)> {
+    let listener = TcpListener::bind(address).await?;
+    let bound = listener.local_addr()?;
+    info!(address = %bound, "HTTP endpoint listening");
+    let serve = async move {
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let state = state.clone();
+                        tokio::spawn(async move {
+                            let service = service_fn(move |req| handle(state.clone(), req));
+                            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await
+                            {
+                                debug!(peer = %peer, error = %e, "HTTP connection ended with an error");
+                            }
+                        });
+                    }
+                    Err(e) => warn!(error = %e, "HTTP accept failed"),
+                },
+            }
+        }
+    };
+    Ok((bound, serve))
+}
+
+async fn handle(
+    state: HttpState,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return Ok(text(StatusCode::METHOD_NOT_ALLOWED, "GET only\n"));
+    }
+    let response = match req.uri().path() {
+        "/healthz" => text(StatusCode::OK, "ok\n"),
+        "/readyz" => {
+            let snapshot = Arc::clone(&state.status.borrow());
+            let c = &snapshot.controller;
+            if c.ready {
+                text(StatusCode::OK, "ready\n")
+            } else {
+                let why = if !c.listed {
+                    "waiting for the initial lists"
+                } else if !c.connected {
+                    "the API server is unreachable: keeping the last good state"
+                } else {
+                    "the last sync failed"
+                };
+                text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &format!("not ready: {why}\n"),
+                )
+            }
+        }
+        "/status" => {
+            let table = (state.dump)().await;
+            let snapshot = Arc::clone(&state.status.borrow());
+            let doc = snapshot.document(table.as_ref());
+            match serde_json::to_vec_pretty(&doc) {
+                Ok(body) => with_type(StatusCode::OK, body, "application/json"),
+                Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
+            }
+        }
+        "/metrics" => with_type(
+            StatusCode::OK,
+            state.metrics.encode().into_bytes(),
+            "text/plain; version=0.0.4",
+        ),
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "not found: try /healthz, /readyz, /status, /metrics\n",
+        ),
+    };
+    Ok(response)
+}
+
+fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
+    with_type(
+        status,
+        body.as_bytes().to_vec(),
+        "text/plain; charset=utf-8",
+    )
+}
+
+fn with_type(status: StatusCode, body: Vec<u8>, content_type: &str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    if let Ok(value) = content_type.parse() {
+        response.headers_mut().insert(CONTENT_TYPE, value);
+    }
+    response
+}

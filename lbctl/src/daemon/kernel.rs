@@ -1,0 +1,164 @@
+//! The daemon's handle on the IPVS kernel: one client, used from blocking threads, reconnected
+//! after socket errors.
+//!
+//! Generic over [`IpvsKernel`], so the daemon runs unchanged on the netlink client and on the
+//! in-memory fake. The client is synchronous: every use runs in `spawn_blocking` under a mutex,
+//! so a sync and a `/status` dump never interleave on the socket.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use lb_ipvs_sync::reconcile::{DrainBook, PlanOptions, Scope, SyncError};
+use lb_ipvs_sync::target::TargetService;
+use lb_ipvs_sync::{IpvsError, IpvsKernel, IpvsTable, ServiceId};
+use thiserror::Error;
+use tracing::warn;
+
+use crate::kernel_sync::{KernelSyncOutcome, KernelSyncRequest, sync_kernel};
+
+/// Opens a kernel client (the netlink socket, or a fake).
+pub(crate) type Connect<K> = Arc<dyn Fn() -> Result<K, IpvsError> + Send + Sync>;
+
+/// A kernel operation of the daemon failed.
+#[derive(Debug, Error)]
+pub(crate) enum KernelError {
+    /// Opening the client failed (module not loaded, no permission).
+    #[error("cannot open IPVS: {0}")]
+    Connect(#[source] IpvsError),
+    /// The sync pass could not start (its dump failed): nothing was written.
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+    /// A dump for `/status` failed.
+    #[error("cannot dump the IPVS table: {0}")]
+    Dump(#[source] IpvsError),
+    /// The blocking task died.
+    #[error("kernel task failed: {0}")]
+    Task(#[source] tokio::task::JoinError),
+}
+
+/// Everything one sync needs, owned (it crosses into a blocking thread).
+pub(crate) struct SyncJob {
+    /// The IPVS table to reach.
+    pub(crate) target: BTreeMap<ServiceId, TargetService>,
+    /// VIPs of the desired state.
+    pub(crate) desired_vips: BTreeSet<IpAddr>,
+    /// Managed ranges.
+    pub(crate) scope: Scope,
+    /// Plan options.
+    pub(crate) options: PlanOptions,
+    /// Drain deadlines so far.
+    pub(crate) drain: DrainBook,
+    /// Seconds since the Unix epoch.
+    pub(crate) now: u64,
+    /// Where to persist the drain book.
+    pub(crate) state_file: Option<PathBuf>,
+    /// The VIP interface to manage.
+    pub(crate) vip_interface: Option<String>,
+}
+
+/// The shared kernel client.
+pub(crate) struct KernelSlot<K> {
+    kernel: Arc<Mutex<Option<K>>>,
+    connect: Connect<K>,
+}
+
+impl<K> Clone for KernelSlot<K> {
+    fn clone(&self) -> Self {
+        KernelSlot {
+            kernel: Arc::clone(&self.kernel),
+            connect: Arc::clone(&self.connect),
+        }
+    }
+}
+
+impl<K: IpvsKernel + Send + 'static> KernelSlot<K> {
+    /// A slot that connects on first use.
+    pub(crate) fn new(connect: Connect<K>) -> Self {
+        KernelSlot {
+            kernel: Arc::new(Mutex::new(None)),
+            connect,
+        }
+    }
+
+    /// A slot that starts with `kernel` (tests: a fake whose table they inspect).
+    #[cfg(test)]
+    pub(crate) fn with_kernel(kernel: K, connect: Connect<K>) -> Self {
+        KernelSlot {
+            kernel: Arc::new(Mutex::new(Some(kernel))),
+            connect,
+        }
+    }
+
+    /// Runs `f` on the kernel (tests inspect the fake's table with it).
+    #[cfg(test)]
+    pub(crate) fn inspect<R>(&self, f: impl FnOnce(&mut K) -> R) -> Option<R> {
+        let mut guard = self.kernel.lock().unwrap_or_else(PoisonError::into_inner);
+        guard.as_mut().map(f)
+    }
+
+    /// Runs one sync on a blocking thread.
+    pub(crate) async fn sync(&self, job: SyncJob) -> Result<KernelSyncOutcome, KernelError> {
+        let slot = self.clone();
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            slot.with_kernel_blocking(|kernel| {
+                let request = KernelSyncRequest {
+                    target: &job.target,
+                    desired_vips: &job.desired_vips,
+                    scope: &job.scope,
+                    options: &job.options,
+                    drain: &job.drain,
+                    now: job.now,
+                    state_file: job.state_file.as_deref(),
+                    vip_interface: job.vip_interface.as_deref(),
+                };
+                let result = handle.block_on(sync_kernel(kernel, &request));
+                let broken = matches!(&result, Err(SyncError::Dump(e)) if is_socket_error(e));
+                (result.map_err(KernelError::from), broken)
+            })
+        })
+        .await
+        .map_err(KernelError::Task)?
+    }
+
+    /// Dumps the table on a blocking thread.
+    pub(crate) async fn dump(&self) -> Result<IpvsTable, KernelError> {
+        let slot = self.clone();
+        tokio::task::spawn_blocking(move || {
+            slot.with_kernel_blocking(|kernel| {
+                let result = kernel.dump();
+                let broken = matches!(&result, Err(e) if is_socket_error(e));
+                (result.map_err(KernelError::Dump), broken)
+            })
+        })
+        .await
+        .map_err(KernelError::Task)?
+    }
+
+    /// Locks, connects if needed, runs `f`; drops the client when `f` says the socket broke.
+    fn with_kernel_blocking<R>(
+        &self,
+        f: impl FnOnce(&mut K) -> (Result<R, KernelError>, bool),
+    ) -> Result<R, KernelError> {
+        let mut guard = self.kernel.lock().unwrap_or_else(PoisonError::into_inner);
+        if guard.is_none() {
+            *guard = Some((self.connect)().map_err(KernelError::Connect)?);
+        }
+        let Some(kernel) = guard.as_mut() else {
+            return Err(KernelError::Connect(IpvsError::FamilyNotFound));
+        };
+        let (result, broken) = f(kernel);
+        if broken {
+            warn!("IPVS socket error: reconnecting on the next use");
+            *guard = None;
+        }
+        result
+    }
+}
+
+/// Errors after which the socket is not trusted any more.
+fn is_socket_error(e: &IpvsError) -> bool {
+    matches!(e, IpvsError::Io { .. } | IpvsError::Decode { .. })
+}

@@ -1,0 +1,48 @@
+//! The `lbctl run` daemon: keeps the director's kernel equal to the ConfigMap and the endpoints,
+//! continuously, and keeps working when the cluster does not.
+//!
+//! ```text
+//!  kube watchers (crate::kube)          file pollers (files)        health checker (issue 7)
+//!  ConfigMap / Services / Slices        --config-file / --endpoints-file        |
+//!        | config, endpoints, connected       | config, endpoints               | health
+//!        +----------------+-------------------+---------------------------------+
+//!                         v  watch channels (input::DaemonInputs)   settings <- SIGHUP
+//!                 core::Controller  -- coalesce (debounce) + resync tick --
+//!                         | pass::PassState: memory::KeyMemory (last good per key) -> build
+//!                         |   -> problems (metric, Events once) -> kernel::KernelSlot
+//!                         |   -> kernel_sync::sync_kernel (IPVS, state file, VIPs)
+//!                         v
+//!     outputs: desired (Arc<DesiredState>), status (StatusSnapshot), serving VIPs (BGP)
+//!                         v
+//!              http: /healthz /readyz /status /metrics
+//! ```
+//!
+//! Contract: no kernel write before every source completed its initial list; an unreachable
+//! API server keeps the last known state (and makes the daemon not ready); a key that stops
+//! parsing keeps its last good version; every pass plans against a fresh IPVS dump.
+
+mod core;
+mod debounce;
+mod files;
+mod http;
+mod input;
+mod kernel;
+mod memory;
+mod pass;
+mod problems;
+mod status;
+
+#[cfg(test)]
+mod tests;
+
+pub(crate) use self::core::{Controller, CoreOptions, DaemonOutputs};
+pub(crate) use self::files::{
+    read_config, read_endpoints, watch_config_file, watch_endpoints_file,
+};
+pub(crate) use self::http::{DumpFn, HttpState, bind};
+pub(crate) use self::input::{ConfigInput, EndpointsInput, channels};
+pub(crate) use self::kernel::KernelSlot;
+pub(crate) use self::problems::{LogSink, ProblemSink};
+pub(crate) use self::status::StatusDocument;
+#[cfg(test)]
+pub(crate) use self::status::{RealServerStatus, ServiceStatus};

@@ -1,0 +1,386 @@
+//! One pass of the daemon: build the desired state (keeping last good keys), publish it, sync
+//! the kernel, record metrics, publish status and the serving VIPs.
+//!
+//! I/O only through the [`KernelSlot`] and the [`ProblemSink`]; the clock is read here (the
+//! reconciler itself takes time as a parameter).
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use lb_config::{DesiredState, Settings};
+use lb_ipvs_sync::reconcile::{DrainBook, PlanOptions, Scope};
+use lb_ipvs_sync::target::target_table;
+use lb_ipvs_sync::{IpvsKernel, Operation};
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tracing::{error, info, warn};
+
+use super::core::{CoreOptions, DaemonOutputs};
+use super::input::DaemonInputs;
+use super::kernel::{KernelSlot, SyncJob};
+use super::memory::KeyMemory;
+use super::problems::{ProblemSink, ProblemTracker, record_metric};
+use super::status::{StatusSnapshot, SyncSummary, serving_vips};
+use crate::kernel_sync::{KernelSyncOutcome, now_secs, plan_options};
+use crate::metrics::ControllerMetrics;
+use crate::state_file;
+
+/// State kept between passes.
+pub(crate) struct PassState<K> {
+    kernel: KernelSlot<K>,
+    metrics: ControllerMetrics,
+    sink: Arc<dyn ProblemSink>,
+    options: CoreOptions,
+    memory: KeyMemory,
+    tracker: ProblemTracker,
+    drain: Option<DrainBook>,
+    last_clean: Option<Arc<DesiredState>>,
+    latency_mark: Option<SystemTime>,
+    snapshot: StatusSnapshot,
+    desired_tx: watch::Sender<Arc<DesiredState>>,
+    status_tx: watch::Sender<Arc<StatusSnapshot>>,
+    serving_tx: watch::Sender<BTreeSet<IpAddr>>,
+}
+
+impl<K: IpvsKernel + Send + 'static> PassState<K> {
+    /// Fresh state; returns the receiving ends of the outputs.
+    pub(crate) fn new(
+        kernel: KernelSlot<K>,
+        metrics: ControllerMetrics,
+        sink: Arc<dyn ProblemSink>,
+        options: CoreOptions,
+    ) -> (Self, DaemonOutputs) {
+        let (desired_tx, desired) = watch::channel(Arc::new(DesiredState::default()));
+        let (status_tx, status) = watch::channel(Arc::new(StatusSnapshot::default()));
+        let (serving_tx, serving_vips) = watch::channel(BTreeSet::new());
+        metrics.ready.set(0);
+        let state = PassState {
+            kernel,
+            metrics,
+            sink,
+            options,
+            memory: KeyMemory::default(),
+            tracker: ProblemTracker::default(),
+            drain: None,
+            last_clean: None,
+            latency_mark: None,
+            snapshot: StatusSnapshot::default(),
+            desired_tx,
+            status_tx,
+            serving_tx,
+        };
+        (
+            state,
+            DaemonOutputs {
+                desired,
+                status,
+                serving_vips,
+            },
+        )
+    }
+
+    /// One pass; `resync` marks a periodic pass (no input changed), for drift accounting.
+    pub(crate) async fn run(&mut self, inputs: &DaemonInputs, resync: bool) {
+        let settings = Arc::clone(&inputs.settings.borrow());
+        let connected = *inputs.connected.borrow();
+        let config = inputs.config.borrow().clone();
+        let endpoints = inputs.endpoints.borrow().clone();
+        let health = Arc::clone(&inputs.health.borrow());
+        self.snapshot.controller.connected = connected;
+        self.snapshot.scope = Scope::new(settings.managed_vip_ranges.clone());
+        let (Some(config), Some(endpoints)) = (config, endpoints) else {
+            info!("waiting for the initial lists before touching the kernel");
+            self.snapshot.controller.listed = false;
+            self.publish(false);
+            return;
+        };
+        self.snapshot.controller.listed = true;
+
+        let started = Instant::now();
+        let built = self.memory.build(
+            &config,
+            self.options.keep_on_configmap_delete,
+            &settings,
+            &endpoints.snapshot,
+            &health,
+        );
+        self.metrics
+            .latency_by_stage
+            .with_label_values(&["build"])
+            .observe(started.elapsed().as_secs_f64());
+        let fresh = self.tracker.update(&built.problems);
+        if !fresh.is_empty() {
+            self.sink.report(fresh);
+        }
+        record_metric(&self.metrics, &built.problems);
+        if built.kept_all {
+            warn!("the ConfigMap is deleted or unreadable: keeping the last good entries");
+        }
+        let desired = Arc::new(built.outcome.state);
+        self.desired_tx.send_if_modified(|old| {
+            let changed = **old != *desired;
+            if changed {
+                *old = Arc::clone(&desired);
+            }
+            changed
+        });
+        self.snapshot.controller.problems = built.problems;
+        self.snapshot.controller.kept_keys = built.kept_keys.into_iter().collect();
+        self.snapshot.controller.configmap_kept = built.kept_all;
+        self.snapshot.desired = Arc::clone(&desired);
+        self.snapshot.health = health;
+
+        if settings.managed_vip_ranges.is_empty() {
+            error!("no managed_vip_ranges in the settings: nothing may be programmed");
+            self.snapshot.controller.last_sync = Some(summary(
+                "error",
+                0,
+                0,
+                0.0,
+                Some("no managed_vip_ranges in the settings".to_owned()),
+            ));
+            self.publish(false);
+            return;
+        }
+        let options = plan_options(&settings, self.options.force);
+        let job = self.job(&settings, &desired, options);
+        let ok = self.sync(job, &desired, resync).await;
+        if ok
+            && let Some(t) = endpoints.changed_at
+            && self.latency_mark != Some(t)
+        {
+            self.latency_mark = Some(t);
+            let latency = SystemTime::now().duration_since(t).unwrap_or_default();
+            self.metrics
+                .endpoint_programming_latency_seconds
+                .observe(latency.as_secs_f64());
+        }
+        self.publish(ok && connected);
+    }
+
+    /// Deletes every managed service and VIP (`--cleanup-on-exit`): empty target, forced, no
+    /// drain. Two passes at most (a delete may need the second after a race).
+    pub(crate) async fn cleanup(&mut self, inputs: &DaemonInputs) {
+        let settings = Arc::clone(&inputs.settings.borrow());
+        if settings.managed_vip_ranges.is_empty() {
+            return;
+        }
+        let empty = Arc::new(DesiredState::default());
+        for _ in 0..2 {
+            let options = PlanOptions {
+                force: true,
+                drain_timeout_secs: 0,
+                udp_drain_timeout_secs: 0,
+                ..plan_options(&settings, true)
+            };
+            let job = self.job(&settings, &empty, options);
+            match self.kernel.sync(job).await {
+                Ok(outcome) => {
+                    info!(applied = outcome.report.applied.len(), "cleanup pass");
+                    if outcome.report.applied.is_empty() {
+                        break;
+                    }
+                    self.drain = Some(outcome.report.drain);
+                }
+                Err(e) => {
+                    error!(error = %e, "cleanup failed");
+                    break;
+                }
+            }
+        }
+    }
+
+    fn job(
+        &mut self,
+        settings: &Settings,
+        desired: &DesiredState,
+        options: PlanOptions,
+    ) -> SyncJob {
+        let state_file = self
+            .options
+            .state_file
+            .clone()
+            .unwrap_or_else(|| settings.state_file.clone());
+        let drain = self
+            .drain
+            .get_or_insert_with(|| {
+                state_file::read(&state_file).unwrap_or_else(|e| {
+                    warn!(error = format!("{e:#}"), "ignoring the drain state file");
+                    DrainBook::default()
+                })
+            })
+            .clone();
+        SyncJob {
+            target: target_table(desired),
+            desired_vips: desired.vips.clone(),
+            scope: Scope::new(settings.managed_vip_ranges.clone()),
+            options,
+            drain,
+            now: now_secs(),
+            state_file: Some(state_file),
+            vip_interface: self
+                .options
+                .manage_vips
+                .then(|| settings.vip_interface.clone()),
+        }
+    }
+
+    /// Syncs and records; returns whether the pass succeeded (ok or guarded).
+    async fn sync(&mut self, job: SyncJob, desired: &Arc<DesiredState>, resync: bool) -> bool {
+        let started = Instant::now();
+        let result = self.kernel.sync(job).await;
+        let secs = started.elapsed().as_secs_f64();
+        self.metrics.sync_duration_seconds.observe(secs);
+        self.metrics
+            .latency_by_stage
+            .with_label_values(&["apply"])
+            .observe(secs);
+        match result {
+            Ok(outcome) => {
+                let ok = self.record(&outcome, desired, resync, secs);
+                self.drain = Some(outcome.report.drain.clone());
+                self.snapshot.drain = outcome.report.drain;
+                if let Some(after) = outcome.after {
+                    let vips = serving_vips(&after, &self.snapshot.scope);
+                    self.serving_tx.send_if_modified(|old| {
+                        let changed = *old != vips;
+                        *old = vips;
+                        changed
+                    });
+                    self.snapshot.last_table = Some(Arc::new(after));
+                }
+                ok
+            }
+            Err(e) => {
+                error!(error = %e, "sync failed: the kernel is left as it is");
+                self.metrics.syncs_total.with_label_values(&["error"]).inc();
+                self.snapshot.controller.last_sync =
+                    Some(summary("error", 0, 0, secs, Some(e.to_string())));
+                self.last_clean = None;
+                false
+            }
+        }
+    }
+
+    fn record(
+        &mut self,
+        outcome: &KernelSyncOutcome,
+        desired: &Arc<DesiredState>,
+        resync: bool,
+        secs: f64,
+    ) -> bool {
+        let report = &outcome.report;
+        let m = &self.metrics;
+        let c = &report.counts;
+        for (kind, n) in [
+            ("add_service", c.add_service),
+            ("edit_service", c.edit_service),
+            ("delete_service", c.delete_service),
+            ("add_destination", c.add_destination),
+            ("edit_destination", c.edit_destination),
+            ("quiesce_destination", c.quiesce_destination),
+            ("delete_destination", c.delete_destination),
+        ] {
+            if n > 0 {
+                m.netlink_operations_total
+                    .with_label_values(&[kind])
+                    .inc_by(n as u64);
+            }
+        }
+        for f in &report.failed {
+            let errno = f
+                .error
+                .errno()
+                .map_or_else(|| "none".to_owned(), |e| e.to_string());
+            m.netlink_errors_total
+                .with_label_values(&[operation_kind(&f.operation), errno.as_str()])
+                .inc();
+        }
+        if report.guard_refusal.is_some() {
+            m.guard_refusals_total.inc();
+        }
+        if resync
+            && !report.applied.is_empty()
+            && self.last_clean.as_deref() == Some(desired.as_ref())
+        {
+            warn!(
+                writes = report.applied.len(),
+                "repaired drift: the kernel was changed behind our back"
+            );
+            m.drift_repairs_total.inc_by(report.applied.len() as u64);
+        }
+        self.last_clean = outcome.is_clean().then(|| Arc::clone(desired));
+        for step in &outcome.step_errors {
+            warn!(
+                step = step.step,
+                error = format!("{:#}", step.error),
+                "sync step failed"
+            );
+        }
+        let result = if !report.failed.is_empty() || !report.skipped.is_empty() {
+            "failed"
+        } else if report.guard_refusal.is_some() {
+            "guarded"
+        } else if !outcome.step_errors.is_empty() {
+            "failed"
+        } else {
+            "ok"
+        };
+        m.syncs_total.with_label_values(&[result]).inc();
+        let error = report
+            .guard_refusal
+            .as_ref()
+            .map(ToString::to_string)
+            .or_else(|| report.failed.first().map(|f| f.error.to_string()))
+            .or_else(|| {
+                outcome
+                    .step_errors
+                    .first()
+                    .map(|s| format!("{:#}", s.error))
+            });
+        self.snapshot.controller.last_sync = Some(summary(
+            result,
+            report.applied.len(),
+            report.failed.len(),
+            secs,
+            error,
+        ));
+        matches!(result, "ok" | "guarded")
+    }
+
+    fn publish(&mut self, ready: bool) {
+        self.snapshot.controller.ready = ready;
+        self.metrics.ready.set(i64::from(ready));
+        self.status_tx.send_replace(Arc::new(self.snapshot.clone()));
+    }
+}
+
+fn summary(
+    result: &str,
+    applied: usize,
+    failed: usize,
+    duration_secs: f64,
+    error: Option<String>,
+) -> SyncSummary {
+    SyncSummary {
+        finished_at: now_secs(),
+        result: result.to_owned(),
+        applied,
+        failed,
+        duration_secs,
+        error,
+    }
+}
+
+fn operation_kind(op: &Operation) -> &'static str {
+    match op {
+        Operation::AddService { .. } => "add_service",
+        Operation::EditService { .. } => "edit_service",
+        Operation::DeleteService { .. } => "delete_service",
+        Operation::AddDestination { .. } => "add_destination",
+        Operation::EditDestination { .. } => "edit_destination",
+        Operation::DeleteDestination { .. } => "delete_destination",
+    }
+}

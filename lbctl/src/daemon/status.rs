@@ -1,0 +1,265 @@
+//! The `/status` document: the programmed state with health, drain state and kernel counters.
+//!
+//! Pure: [`status_document`] joins the desired state, one IPVS dump, the health verdicts and
+//! the drain book into plain serde data. `lbctl status` parses the same types back to render
+//! tables. Services the kernel still has but the desired state dropped show up as leaving.
+
+use std::collections::BTreeSet;
+
+use lb_config::{DesiredState, HealthResults, Problem, RealServerKey, ServiceKey};
+use lb_ipvs_sync::reconcile::{DrainBook, Scope};
+use lb_ipvs_sync::{IpvsTable, ObservedService, ServiceId};
+use serde::{Deserialize, Serialize};
+
+/// Controller facts that are not derived from the tables.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ControllerStatus {
+    /// Complete view, connected, last sync succeeded.
+    pub(crate) ready: bool,
+    /// Every source finished its initial list.
+    pub(crate) listed: bool,
+    /// The sources reach their origin (API server).
+    pub(crate) connected: bool,
+    /// The last sync, if any ran.
+    pub(crate) last_sync: Option<SyncSummary>,
+    /// Current ConfigMap problems.
+    pub(crate) problems: Vec<Problem>,
+    /// Keys running on their last good version.
+    pub(crate) kept_keys: Vec<String>,
+    /// The whole ConfigMap is kept (deleted or unreadable).
+    pub(crate) configmap_kept: bool,
+}
+
+/// What the last sync did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SyncSummary {
+    /// When it finished (seconds since the Unix epoch).
+    pub(crate) finished_at: u64,
+    /// `ok`, `failed` (some writes refused), `guarded` (deletions held back) or `error`.
+    pub(crate) result: String,
+    /// Writes applied.
+    pub(crate) applied: usize,
+    /// Writes the kernel refused.
+    pub(crate) failed: usize,
+    /// Duration in seconds.
+    pub(crate) duration_secs: f64,
+    /// Why it failed, if it did.
+    pub(crate) error: Option<String>,
+}
+
+/// The whole `/status` document.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct StatusDocument {
+    /// Controller state.
+    pub(crate) controller: ControllerStatus,
+    /// Whether `services` carry live kernel counters (the dump succeeded).
+    pub(crate) kernel_dump: bool,
+    /// Every managed virtual service, desired or still in the kernel.
+    pub(crate) services: Vec<ServiceStatus>,
+}
+
+/// One virtual service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ServiceStatus {
+    /// `VIP:PORT/proto`.
+    pub(crate) service: String,
+    /// The ConfigMap key that defines it (`None`: leaving, no longer desired).
+    pub(crate) config_key: Option<String>,
+    /// `namespace/name:port` of the Kubernetes Service behind it.
+    pub(crate) kubernetes_service: Option<String>,
+    /// Scheduler (desired, else the kernel's).
+    pub(crate) scheduler: String,
+    /// Forwarding method (desired), e.g. `nat`.
+    pub(crate) forward: Option<String>,
+    /// Present in the kernel dump.
+    pub(crate) in_kernel: bool,
+    /// Connections scheduled in total (kernel counter).
+    pub(crate) conns: u64,
+    /// Packets in / out and bytes in / out (kernel counters).
+    pub(crate) inpkts: u64,
+    /// Packets out.
+    pub(crate) outpkts: u64,
+    /// Bytes in.
+    pub(crate) inbytes: u64,
+    /// Bytes out.
+    pub(crate) outbytes: u64,
+    /// The real servers.
+    pub(crate) real_servers: Vec<RealServerStatus>,
+}
+
+/// One real server of a service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct RealServerStatus {
+    /// `ADDR:PORT`.
+    pub(crate) address: String,
+    /// Desired weight (`None`: leaving).
+    pub(crate) weight: Option<u32>,
+    /// Weight in the kernel (`None`: not in the kernel).
+    pub(crate) kernel_weight: Option<u32>,
+    /// `active`, `terminating`, `unhealthy` (desired) or `leaving` (draining out).
+    pub(crate) state: String,
+    /// `healthy`, `failing` or `unchecked`.
+    pub(crate) health: String,
+    /// Active connections.
+    pub(crate) active_conns: u32,
+    /// Inactive connections.
+    pub(crate) inactive_conns: u32,
+    /// Connections scheduled in total.
+    pub(crate) conns: u64,
+    /// When a drain ends at the latest (seconds since the Unix epoch).
+    pub(crate) drain_deadline: Option<u64>,
+}
+
+/// What a pass publishes for `/status`: everything but the fresh kernel counters.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StatusSnapshot {
+    /// Controller facts.
+    pub(crate) controller: ControllerStatus,
+    /// The desired state of the last build.
+    pub(crate) desired: std::sync::Arc<DesiredState>,
+    /// Health verdicts used by that build.
+    pub(crate) health: std::sync::Arc<HealthResults>,
+    /// Drain deadlines after the last sync.
+    pub(crate) drain: DrainBook,
+    /// Managed ranges.
+    pub(crate) scope: Scope,
+    /// The table right after the last sync (used when a fresh dump fails).
+    pub(crate) last_table: Option<std::sync::Arc<IpvsTable>>,
+}
+
+impl StatusSnapshot {
+    /// The document, with `table` (a fresh dump) or else the table of the last sync.
+    pub(crate) fn document(&self, table: Option<&IpvsTable>) -> StatusDocument {
+        status_document(
+            self.controller.clone(),
+            &self.desired,
+            table.or(self.last_table.as_deref()),
+            &self.scope,
+            &self.health,
+            &self.drain,
+        )
+    }
+}
+
+/// Joins desired state, kernel dump, health and drain book (see the module docs).
+pub(crate) fn status_document(
+    controller: ControllerStatus,
+    desired: &DesiredState,
+    table: Option<&IpvsTable>,
+    scope: &Scope,
+    health: &HealthResults,
+    drain: &DrainBook,
+) -> StatusDocument {
+    let mut keys: BTreeSet<ServiceKey> = desired.services.keys().copied().collect();
+    if let Some(table) = table {
+        keys.extend(
+            table
+                .services
+                .keys()
+                .filter(|id| scope.contains(id))
+                .filter_map(|id| id.inet().copied()),
+        );
+    }
+    let services = keys
+        .into_iter()
+        .map(|key| {
+            let id = ServiceId::Inet(key);
+            let observed = table.and_then(|t| t.services.get(&id));
+            service_status(key, desired, observed, health, drain)
+        })
+        .collect();
+    StatusDocument {
+        controller,
+        kernel_dump: table.is_some(),
+        services,
+    }
+}
+
+fn service_status(
+    key: ServiceKey,
+    desired: &DesiredState,
+    observed: Option<&ObservedService>,
+    health: &HealthResults,
+    drain: &DrainBook,
+) -> ServiceStatus {
+    let id = ServiceId::Inet(key);
+    let want = desired.services.get(&key);
+    let mut reals: BTreeSet<RealServerKey> = want
+        .map(|w| w.real_servers.keys().copied().collect())
+        .unwrap_or_default();
+    if let Some(o) = observed {
+        reals.extend(o.destinations.keys().copied());
+    }
+    let service_deadline = drain.services.get(&id).copied();
+    let real_servers = reals
+        .into_iter()
+        .map(|rs| {
+            let w = want.and_then(|w| w.real_servers.get(&rs));
+            let o = observed.and_then(|o| o.destinations.get(&rs));
+            let checked = want.is_some_and(|w| w.health_check.is_some());
+            RealServerStatus {
+                address: rs.to_string(),
+                weight: w.map(|w| w.weight),
+                kernel_weight: o.map(|o| o.spec.weight),
+                state: w.map_or_else(
+                    || "leaving".to_owned(),
+                    |w| {
+                        serde_json::to_value(w.state)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                            .unwrap_or_default()
+                    },
+                ),
+                health: match (checked, health.by_real_server.get(&rs)) {
+                    (true, Some(true)) => "healthy",
+                    (true, Some(false)) => "failing",
+                    _ => "unchecked",
+                }
+                .to_owned(),
+                active_conns: o.map_or(0, |o| o.active_conns),
+                inactive_conns: o.map_or(0, |o| o.inactive_conns),
+                conns: o.map_or(0, |o| o.stats.conns),
+                drain_deadline: drain
+                    .destinations
+                    .get(&(id, rs))
+                    .copied()
+                    .or(if w.is_none() { service_deadline } else { None }),
+            }
+        })
+        .collect();
+    let stats = observed.map(|o| o.stats).unwrap_or_default();
+    ServiceStatus {
+        service: key.to_string(),
+        config_key: want.map(|w| w.origin.config_key.clone()),
+        kubernetes_service: want
+            .and_then(|w| w.origin.service.as_ref())
+            .map(|s| format!("{}/{}:{}", s.namespace, s.name, s.port)),
+        scheduler: want.map_or_else(
+            || {
+                observed
+                    .map(|o| o.spec.scheduler.clone())
+                    .unwrap_or_default()
+            },
+            |w| w.scheduler.to_string(),
+        ),
+        forward: want.map(|w| w.forward.to_string()),
+        in_kernel: observed.is_some(),
+        conns: stats.conns,
+        inpkts: stats.inpkts,
+        outpkts: stats.outpkts,
+        inbytes: stats.inbytes,
+        outbytes: stats.outbytes,
+        real_servers,
+    }
+}
+
+/// VIPs with at least one real server of weight > 0 in the kernel: what BGP may announce.
+pub(crate) fn serving_vips(table: &IpvsTable, scope: &Scope) -> BTreeSet<std::net::IpAddr> {
+    table
+        .services
+        .iter()
+        .filter(|(id, _)| scope.contains(id))
+        .filter(|(_, s)| s.destinations.values().any(|d| d.spec.weight > 0))
+        .filter_map(|(id, _)| id.inet().map(|k| k.vip))
+        .collect()
+}

@@ -1,0 +1,416 @@
+//! The daemon end to end without a kernel: the real core loop, the real kube-rs watchers
+//! against the fake API server (real HTTP list/watch), and the in-memory IPVS fake.
+//!
+//! What needs the real kernel (netlink, VIP addresses, live connections) is covered by the lab
+//! scenarios 20-21 instead.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lb_config::{Protocol, ServiceKey, Settings};
+use lb_ipvs_sync::fake::FakeKernel;
+use lb_ipvs_sync::{IpvsTable, ServiceId};
+use lb_tests::fake_apiserver::FakeApiServer;
+use lb_tests::fake_apiserver::store::Resource;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use super::core::{Controller, CoreOptions, DaemonOutputs};
+use super::input::{ConfigInput, EndpointsInput, channels};
+use super::kernel::KernelSlot;
+use super::problems::LogSink;
+use crate::metrics::ControllerMetrics;
+
+const SETTINGS: &str = "managed_vip_ranges = [\"10.0.0.0/24\"]\nresync_period_secs = 1\n";
+
+fn settings() -> Settings {
+    Settings::from_toml_str(SETTINGS).unwrap()
+}
+
+fn key(vip: &str, port: u16) -> ServiceId {
+    ServiceId::Inet(ServiceKey {
+        vip: vip.parse().unwrap(),
+        protocol: Protocol::Tcp,
+        port,
+    })
+}
+
+/// `(address:port, weight)` of a service's destinations, or `None` if it is absent.
+fn dests(table: &IpvsTable, vip: &str, port: u16) -> Option<Vec<(String, u32)>> {
+    table.services.get(&key(vip, port)).map(|s| {
+        s.destinations
+            .values()
+            .map(|d| (d.spec.key.to_string(), d.spec.weight))
+            .collect()
+    })
+}
+
+fn options(dir: &std::path::Path) -> CoreOptions {
+    CoreOptions {
+        debounce: Duration::from_millis(50),
+        max_delay: Duration::from_millis(300),
+        manage_vips: false,
+        state_file: Some(dir.join("state.json")),
+        ..CoreOptions::default()
+    }
+}
+
+fn fake_slot(initial: IpvsTable) -> KernelSlot<FakeKernel> {
+    KernelSlot::with_kernel(
+        FakeKernel::new(initial),
+        Arc::new(|| Ok(FakeKernel::default())),
+    )
+}
+
+async fn wait_table(
+    slot: &KernelSlot<FakeKernel>,
+    what: &str,
+    cond: impl Fn(&IpvsTable) -> bool,
+) -> IpvsTable {
+    for _ in 0..400 {
+        let table = slot.inspect(|k| k.table().clone()).unwrap();
+        if cond(&table) {
+            return table;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let table = slot.inspect(|k| k.table().clone()).unwrap();
+    panic!("timed out waiting for: {what}; table: {table:#?}");
+}
+
+async fn wait_status(
+    outputs: &DaemonOutputs,
+    what: &str,
+    cond: impl Fn(&super::status::ControllerStatus) -> bool,
+) {
+    for _ in 0..400 {
+        if cond(&outputs.status.borrow().controller) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "timed out waiting for: {what}; status: {:#?}",
+        outputs.status.borrow().controller
+    );
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("lbctl-daemon-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_inputs_program_the_kernel_and_resync_repairs_drift() {
+    let dir = tempdir("file");
+    let (senders, inputs) = channels(settings());
+    let slot = fake_slot(IpvsTable::default());
+    let metrics = ControllerMetrics::new().unwrap();
+    let (mut controller, outputs) = Controller::new(
+        inputs,
+        slot.clone(),
+        metrics.clone(),
+        Arc::new(LogSink),
+        options(&dir),
+    );
+    let (stop_tx, stop) = watch::channel(false);
+    let task = tokio::spawn(async move { controller.run(stop).await });
+
+    // Config without endpoints: nothing is written until both inputs are listed.
+    senders
+        .config
+        .send_replace(Some(Arc::new(ConfigInput::from_text(
+            "10.0.0.1-80: 10.1.0.1:80, 10.1.0.2:80\n",
+        ))));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        slot.inspect(|k| k.applied().len()),
+        Some(0),
+        "no write before every list"
+    );
+    assert!(!outputs.status.borrow().controller.listed);
+
+    senders
+        .endpoints
+        .send_replace(Some(Arc::new(EndpointsInput::default())));
+    let table = wait_table(&slot, "static service", |t| {
+        dests(t, "10.0.0.1", 80).is_some_and(|d| d.len() == 2)
+    })
+    .await;
+    assert_eq!(table.services.len(), 1);
+    wait_status(&outputs, "ready", |c| c.ready).await;
+    assert!(
+        outputs
+            .serving_vips
+            .borrow()
+            .contains(&"10.0.0.1".parse().unwrap())
+    );
+    assert!(outputs.desired.borrow().services.len() == 1);
+
+    // Someone deletes our service by hand: the periodic resync puts it back.
+    slot.inspect(|k| k.table_mut().services.clear());
+    wait_table(&slot, "drift repaired", |t| {
+        dests(t, "10.0.0.1", 80).is_some()
+    })
+    .await;
+    assert!(metrics.drift_repairs_total.get() >= 1);
+    assert!(dir.join("state.json").exists(), "drain book persisted");
+
+    stop_tx.send_replace(true);
+    task.await.unwrap();
+}
+
+// === the Kubernetes source against the fake API server ===
+
+fn service() -> Value {
+    json!({"apiVersion": "v1", "kind": "Service",
+           "metadata": {"name": "web", "namespace": "shop"},
+           "spec": {"ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": "http"}]}})
+}
+
+fn endpoint(ip: &str, ready: bool, terminating: bool) -> Value {
+    json!({"addresses": [ip], "conditions": {"ready": ready, "serving": true, "terminating": terminating}})
+}
+
+fn slice(name: &str, endpoints: Vec<Value>) -> Value {
+    json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+           "metadata": {"name": name, "namespace": "shop",
+                        "labels": {"kubernetes.io/service-name": "web"},
+                        "annotations": {"endpoints.kubernetes.io/last-change-trigger-time": "2026-01-01T00:00:00Z"}},
+           "addressType": "IPv4",
+           "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+           "endpoints": endpoints})
+}
+
+fn configmap(data: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap",
+           "metadata": {"name": "lvs-vips", "namespace": "kube-system"}, "data": data})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubernetes_watchers_drive_the_kernel_through_edits_outages_and_relists() {
+    let dir = tempdir("kube");
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let api = FakeApiServer::start_with(any, any, Duration::from_millis(300))
+        .await
+        .unwrap();
+    let shared = Arc::clone(api.shared());
+    api.apply(service());
+    api.apply(slice(
+        "web-a",
+        vec![
+            endpoint("10.1.0.1", true, false),
+            endpoint("10.1.0.2", true, false),
+        ],
+    ));
+    api.apply(configmap(json!({"10.0.0.100": "shop/web:s"})));
+    // A managed service left from an earlier run; the API is down at start.
+    let mut leftover = FakeKernel::default();
+    let spec = lb_ipvs_sync::target::target_table(
+        &lb_config::build_desired_state(
+            &lb_config::parse_configmap("10.0.0.9-80: 10.1.0.9:80\n").entries,
+            &settings(),
+            &Default::default(),
+            &Default::default(),
+        )
+        .state,
+    );
+    for (id, svc) in &spec {
+        lb_ipvs_sync::IpvsKernel::apply(
+            &mut leftover,
+            &lb_ipvs_sync::Operation::AddService {
+                service: svc.spec.clone(),
+            },
+        )
+        .unwrap();
+        for d in svc.destinations.values() {
+            lb_ipvs_sync::IpvsKernel::apply(
+                &mut leftover,
+                &lb_ipvs_sync::Operation::AddDestination {
+                    service: *id,
+                    destination: d.clone(),
+                },
+            )
+            .unwrap();
+        }
+    }
+    leftover.clear_applied();
+    shared.set_up(false);
+
+    let (senders, inputs) = channels(settings());
+    let slot = fake_slot(leftover.table().clone());
+    let metrics = ControllerMetrics::new().unwrap();
+    let client = kube::Client::try_from(kube::Config::new(
+        format!("http://{}", api.api_addr).parse().unwrap(),
+    ))
+    .unwrap();
+    let (stop_tx, stop) = watch::channel(false);
+    let source = crate::kube::KubeOutputs {
+        config: senders.config,
+        endpoints: senders.endpoints,
+        connected: senders.connected,
+    };
+    tokio::spawn(crate::kube::run(
+        client.clone(),
+        settings().kubernetes,
+        source,
+        metrics.clone(),
+        stop.clone(),
+    ));
+    let sink = Arc::new(crate::kube::EventSink::new(
+        client,
+        &settings().kubernetes,
+        None,
+    ));
+    let (mut controller, outputs) =
+        Controller::new(inputs, slot.clone(), metrics.clone(), sink, options(&dir));
+    let task = tokio::spawn(async move { controller.run(stop).await });
+
+    // 1. API down from the start: no list, no write, not ready, the leftover stays.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        slot.inspect(|k| k.applied().len()),
+        Some(0),
+        "no write before the lists"
+    );
+    assert!(
+        slot.inspect(|k| dests(k.table(), "10.0.0.9", 80).is_some())
+            .unwrap()
+    );
+    assert!(!outputs.status.borrow().controller.ready);
+
+    // 2. API up: lists complete, the Service's endpoints are programmed.
+    shared.set_up(true);
+    wait_table(&slot, "service VIP with two endpoints", |t| {
+        dests(t, "10.0.0.100", 80).is_some_and(|d| d.len() == 2)
+    })
+    .await;
+    wait_status(&outputs, "ready after lists", |c| c.ready).await;
+
+    // 3. ConfigMap edit adds a static VIP.
+    api.apply(configmap(
+        json!({"10.0.0.100": "shop/web:s", "10.0.0.101-80": "10.1.0.9:80"}),
+    ));
+    wait_table(&slot, "static VIP added", |t| {
+        dests(t, "10.0.0.101", 80).is_some()
+    })
+    .await;
+
+    // 4. Scaling: a third endpoint; 5. one endpoint terminating -> weight 0.
+    api.apply(slice(
+        "web-a",
+        vec![
+            endpoint("10.1.0.1", true, false),
+            endpoint("10.1.0.2", true, false),
+            endpoint("10.1.0.3", true, false),
+        ],
+    ));
+    wait_table(&slot, "scaled to three", |t| {
+        dests(t, "10.0.0.100", 80).is_some_and(|d| d.len() == 3)
+    })
+    .await;
+    api.apply(slice(
+        "web-a",
+        vec![
+            endpoint("10.1.0.1", false, true),
+            endpoint("10.1.0.2", true, false),
+            endpoint("10.1.0.3", true, false),
+        ],
+    ));
+    wait_table(&slot, "terminating endpoint drained", |t| {
+        dests(t, "10.0.0.100", 80).is_some_and(|d| d.contains(&("10.1.0.1:8080".to_owned(), 0)))
+    })
+    .await;
+    assert!(
+        metrics
+            .endpoint_programming_latency_seconds
+            .get_sample_count()
+            >= 1
+    );
+
+    // 6. A key that stops parsing keeps its last good version; the problem becomes an Event.
+    api.apply(configmap(
+        json!({"10.0.0.100": "shop/web:s", "10.0.0.101-80": "10.1.0.9:8o"}),
+    ));
+    wait_status(&outputs, "bad key reported", |c| {
+        c.kept_keys.contains(&"10.0.0.101-80".to_owned())
+    })
+    .await;
+    let table = slot.inspect(|k| k.table().clone()).unwrap();
+    assert_eq!(
+        dests(&table, "10.0.0.101", 80),
+        Some(vec![("10.1.0.9:80".to_owned(), 1)])
+    );
+    assert_eq!(
+        metrics
+            .config_problems
+            .with_label_values(&["10.0.0.101-80", "error"])
+            .get(),
+        1
+    );
+    for _ in 0..100 {
+        if !api.objects(Resource::Events).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let events = api.objects(Resource::Events);
+    assert!(
+        events.iter().any(|e| e["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("10.0.0.101-80"))),
+        "{events:#?}"
+    );
+
+    // 7. API outage: not ready, nothing deleted; a change made meanwhile arrives afterwards.
+    slot.inspect(FakeKernel::clear_applied);
+    shared.set_up(false);
+    wait_status(&outputs, "not ready while the API is down", |c| {
+        !c.connected && !c.ready
+    })
+    .await;
+    api.apply(slice(
+        "web-a",
+        vec![
+            endpoint("10.1.0.2", true, false),
+            endpoint("10.1.0.3", true, false),
+            endpoint("10.1.0.4", true, false),
+        ],
+    ));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let deletes = slot
+        .inspect(|k| k.applied().iter().filter(|op| op.is_delete()).count())
+        .unwrap();
+    assert_eq!(deletes, 0, "nothing deleted during the outage");
+    assert!(
+        slot.inspect(|k| dests(k.table(), "10.0.0.100", 80).is_some_and(|d| d.len() == 3))
+            .unwrap()
+    );
+    // 8. Back, with the history compacted: the watchers get 410 Gone and relist.
+    let relists_before = metrics
+        .events_total
+        .with_label_values(&["endpointslice", "init_done"])
+        .get();
+    shared.compact();
+    shared.set_up(true);
+    wait_table(&slot, "change made during the outage applied", |t| {
+        dests(t, "10.0.0.100", 80).is_some_and(|d| d.iter().any(|(a, _)| a == "10.1.0.4:8080"))
+    })
+    .await;
+    wait_status(&outputs, "ready again", |c| c.ready && c.connected).await;
+    let relists = metrics
+        .events_total
+        .with_label_values(&["endpointslice", "init_done"])
+        .get();
+    assert!(
+        relists > relists_before,
+        "410 forced a relist ({relists_before} -> {relists})"
+    );
+
+    stop_tx.send_replace(true);
+    task.await.unwrap();
+}

@@ -1,0 +1,161 @@
+//! A watcher's view of one resource type: objects by namespace and name.
+//!
+//! Pure: fed with `kube::runtime::watcher::Event`s, no I/O. A (re)list is buffered from `Init`
+//! to `InitDone` and swapped in at once, so a relist (e.g. after 410 Gone) never shows a
+//! half-listed view, and [`ObjectCache::is_listed`] tells whether the first complete list has
+//! arrived: the daemon writes nothing to the kernel before every cache is listed.
+
+use std::collections::BTreeMap;
+
+use kube::ResourceExt;
+use kube::runtime::watcher::Event;
+
+/// Namespace (empty for cluster-scoped objects) and name.
+pub(crate) type ObjectKey = (String, String);
+
+/// The objects of one watcher.
+#[derive(Debug)]
+pub(crate) struct ObjectCache<K> {
+    objects: BTreeMap<ObjectKey, K>,
+    relist: Option<BTreeMap<ObjectKey, K>>,
+    listed: bool,
+}
+
+impl<K> Default for ObjectCache<K> {
+    fn default() -> Self {
+        ObjectCache {
+            objects: BTreeMap::new(),
+            relist: None,
+            listed: false,
+        }
+    }
+}
+
+/// What an event did to the visible objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CacheChange {
+    /// Nothing visible changed (relist in progress).
+    None,
+    /// These objects were added, replaced or deleted.
+    Objects(Vec<ObjectKey>),
+    /// A (re)list completed: everything may have changed.
+    All,
+}
+
+impl<K: ResourceExt + Clone> ObjectCache<K> {
+    /// Applies one watcher event.
+    pub(crate) fn apply(&mut self, event: Event<K>) -> CacheChange {
+        match event {
+            Event::Apply(obj) => {
+                let key = key_of(&obj);
+                self.objects.insert(key.clone(), obj);
+                CacheChange::Objects(vec![key])
+            }
+            Event::Delete(obj) => {
+                let key = key_of(&obj);
+                self.objects.remove(&key);
+                CacheChange::Objects(vec![key])
+            }
+            Event::Init => {
+                self.relist = Some(BTreeMap::new());
+                CacheChange::None
+            }
+            Event::InitApply(obj) => {
+                let key = key_of(&obj);
+                self.relist
+                    .get_or_insert_with(BTreeMap::new)
+                    .insert(key, obj);
+                CacheChange::None
+            }
+            Event::InitDone => {
+                self.objects = self.relist.take().unwrap_or_default();
+                self.listed = true;
+                CacheChange::All
+            }
+        }
+    }
+
+    /// Whether a complete list has been seen (stays true through later relists).
+    pub(crate) fn is_listed(&self) -> bool {
+        self.listed
+    }
+
+    /// The object with this key.
+    pub(crate) fn get(&self, key: &ObjectKey) -> Option<&K> {
+        self.objects.get(key)
+    }
+
+    /// Every object, ordered by key.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&ObjectKey, &K)> {
+        self.objects.iter()
+    }
+}
+
+/// The cache key of an object.
+pub(crate) fn key_of<K: ResourceExt>(obj: &K) -> ObjectKey {
+    (obj.namespace().unwrap_or_default(), obj.name_any())
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::ObjectMeta;
+
+    use super::*;
+
+    fn cm(name: &str, value: &str) -> ConfigMap {
+        ConfigMap {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some("ns".into()),
+                ..ObjectMeta::default()
+            },
+            data: Some([("k".to_owned(), value.to_owned())].into()),
+            ..ConfigMap::default()
+        }
+    }
+
+    fn value(cache: &ObjectCache<ConfigMap>, name: &str) -> Option<String> {
+        cache
+            .get(&("ns".into(), name.into()))
+            .and_then(|c| c.data.as_ref()?.get("k").cloned())
+    }
+
+    #[test]
+    fn relist_is_invisible_until_done_then_replaces_everything() {
+        let mut cache = ObjectCache::default();
+        assert!(!cache.is_listed());
+        cache.apply(Event::Init);
+        cache.apply(Event::InitApply(cm("a", "1")));
+        assert!(!cache.is_listed());
+        assert_eq!(value(&cache, "a"), None, "not visible before InitDone");
+        assert_eq!(cache.apply(Event::InitDone), CacheChange::All);
+        assert!(cache.is_listed());
+        assert_eq!(value(&cache, "a").as_deref(), Some("1"));
+
+        cache.apply(Event::Apply(cm("b", "2")));
+        // A relist (410 Gone) that no longer has "a": old view stays until done.
+        cache.apply(Event::Init);
+        cache.apply(Event::InitApply(cm("b", "3")));
+        assert_eq!(value(&cache, "a").as_deref(), Some("1"));
+        cache.apply(Event::InitDone);
+        assert_eq!(value(&cache, "a"), None);
+        assert_eq!(value(&cache, "b").as_deref(), Some("3"));
+        assert!(cache.is_listed());
+    }
+
+    #[test]
+    fn apply_and_delete_report_the_key() {
+        let mut cache = ObjectCache::default();
+        let key: ObjectKey = ("ns".into(), "a".into());
+        assert_eq!(
+            cache.apply(Event::Apply(cm("a", "1"))),
+            CacheChange::Objects(vec![key.clone()])
+        );
+        assert_eq!(
+            cache.apply(Event::Delete(cm("a", "1"))),
+            CacheChange::Objects(vec![key])
+        );
+        assert_eq!(cache.iter().count(), 0);
+    }
+}

@@ -1,0 +1,79 @@
+//! ConfigMap problems as Kubernetes Events (events.k8s.io/v1) on the ConfigMap, so that
+//! `kubectl describe configmap` shows why a key is ignored or kept at its last good version.
+//!
+//! The daemon reports each problem once when it appears (see `daemon::problems`); the
+//! recorder of kube-runtime additionally folds repeats into an event series.
+
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::Client;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use lb_config::{KubernetesSettings, Problem};
+use tracing::warn;
+
+use crate::daemon::ProblemSink;
+
+/// Publishes problems as Events on the watched ConfigMap.
+pub(crate) struct EventSink {
+    recorder: Recorder,
+    reference: ObjectReference,
+}
+
+impl EventSink {
+    /// A sink for the ConfigMap named in the settings; `instance` names this director.
+    pub(crate) fn new(client: Client, k8s: &KubernetesSettings, instance: Option<String>) -> Self {
+        let reporter = Reporter {
+            controller: "lbctl".to_owned(),
+            instance,
+        };
+        EventSink {
+            recorder: Recorder::new(client, reporter),
+            reference: ObjectReference {
+                api_version: Some("v1".to_owned()),
+                kind: Some("ConfigMap".to_owned()),
+                namespace: Some(k8s.namespace.clone()),
+                name: Some(k8s.configmap.clone()),
+                ..ObjectReference::default()
+            },
+        }
+    }
+}
+
+impl ProblemSink for EventSink {
+    fn report(&self, problems: Vec<Problem>) {
+        for p in &problems {
+            warn!(key = %p.key, severity = %p.severity, problem = %p, "ConfigMap problem");
+        }
+        let recorder = self.recorder.clone();
+        let reference = self.reference.clone();
+        tokio::spawn(async move {
+            for p in problems {
+                let event = Event {
+                    type_: EventType::Warning,
+                    reason: if p.is_error() {
+                        "InvalidKey".to_owned()
+                    } else {
+                        "KeyWarning".to_owned()
+                    },
+                    note: Some(truncate(&p.to_string(), 1000)),
+                    action: "Validate".to_owned(),
+                    secondary: None,
+                };
+                if let Err(e) = recorder.publish(&event, &reference).await {
+                    warn!(error = %e, "cannot publish a Kubernetes Event");
+                }
+            }
+        });
+    }
+}
+
+/// Events notes are limited to 1 kB by the API server.
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end.saturating_sub(3)])
+}

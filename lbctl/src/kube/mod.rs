@@ -1,0 +1,12 @@
+//! Kubernetes: the client, the watchers that feed the daemon, the pure conversion of
+//! Services and EndpointSlices into the endpoint snapshot, and Events for ConfigMap problems.
+
+mod cache;
+mod client;
+mod convert;
+mod events;
+mod source;
+
+pub(crate) use client::client;
+pub(crate) use events::EventSink;
+pub(crate) use source::{KubeOutputs, run};

@@ -1,0 +1,393 @@
+//! The Kubernetes source: watchers for the ConfigMap, Services and EndpointSlices, turned into
+//! the daemon's config and endpoint inputs.
+//!
+//! One task owns three kube-runtime watchers (list, then watch from the list's
+//! resourceVersion; relist after 410 Gone; backoff after errors) and their caches. Nothing is
+//! published before a cache has its first complete list. Only Services the ConfigMap
+//! references are converted; a key that stops parsing keeps its Services referenced, so its
+//! last good version keeps its endpoints. Connectivity is `false` from any watch error until
+//! the API server answers the next probe.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use futures::{FutureExt, Stream, StreamExt};
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use kube::{Api, Client};
+use lb_config::{KubernetesSettings, ServiceEndpoints, Target};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use super::cache::{CacheChange, ObjectCache, ObjectKey, key_of};
+use super::convert::{SERVICE_NAME_LABEL, service_endpoints, slice_service_name, trigger_time};
+use crate::daemon::{ConfigInput, EndpointsInput};
+use crate::metrics::ControllerMetrics;
+
+/// How often the API server is probed for connectivity.
+const PROBE_PERIOD: Duration = Duration::from_secs(2);
+/// Upper bound of events folded into one publication.
+const MAX_BATCH: usize = 512;
+
+/// Where the source publishes.
+pub(crate) struct KubeOutputs {
+    /// ConfigMap input.
+    pub(crate) config: watch::Sender<Option<Arc<ConfigInput>>>,
+    /// Endpoint input.
+    pub(crate) endpoints: watch::Sender<Option<Arc<EndpointsInput>>>,
+    /// Connectivity.
+    pub(crate) connected: watch::Sender<bool>,
+}
+
+type Item<K> = Result<Event<K>, watcher::Error>;
+
+/// One item of the merged streams (boxed: Kubernetes objects are large).
+enum Incoming {
+    ConfigMap(Box<Item<ConfigMap>>),
+    Service(Box<Item<Service>>),
+    Slice(Box<Item<EndpointSlice>>),
+    Probe(bool),
+}
+
+/// Runs the watchers until `shutdown`.
+pub(crate) async fn run(
+    client: Client,
+    k8s: KubernetesSettings,
+    outputs: KubeOutputs,
+    metrics: ControllerMetrics,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let configmaps = watcher(
+        Api::<ConfigMap>::namespaced(client.clone(), &k8s.namespace),
+        watcher::Config::default().fields(&format!("metadata.name={}", k8s.configmap)),
+    )
+    .map(|i| Incoming::ConfigMap(Box::new(i)));
+    let services = watcher(
+        Api::<Service>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .map(|i| Incoming::Service(Box::new(i)));
+    let slices = watcher(
+        Api::<EndpointSlice>::all(client.clone()),
+        watcher::Config::default().labels(SERVICE_NAME_LABEL),
+    )
+    .map(|i| Incoming::Slice(Box::new(i)));
+    let probes = probe(client).map(Incoming::Probe);
+    let mut incoming = futures::stream::select_all([
+        configmaps.boxed(),
+        services.boxed(),
+        slices.boxed(),
+        probes.boxed(),
+    ]);
+    let mut state = SourceState::new(k8s, metrics);
+    loop {
+        let first = tokio::select! {
+            _ = shutdown.changed() => return,
+            item = incoming.next() => item,
+        };
+        let Some(first) = first else { return };
+        state.handle(first, &outputs);
+        // Fold whatever else is already waiting into the same publication.
+        for _ in 0..MAX_BATCH {
+            match incoming.next().now_or_never() {
+                Some(Some(item)) => state.handle(item, &outputs),
+                _ => break,
+            }
+        }
+        state.publish(&outputs);
+    }
+}
+
+fn watcher<K>(api: Api<K>, config: watcher::Config) -> impl Stream<Item = Item<K>> + Send
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + 'static,
+{
+    watcher::watcher(api, config).default_backoff()
+}
+
+fn probe(client: Client) -> impl Stream<Item = bool> + Send {
+    futures::stream::unfold(client, |client| async move {
+        tokio::time::sleep(PROBE_PERIOD).await;
+        let ok = tokio::time::timeout(PROBE_PERIOD, client.apiserver_version())
+            .await
+            .is_ok_and(|r| r.is_ok());
+        Some((ok, client))
+    })
+}
+
+/// The caches and what has changed since the last publication.
+struct SourceState {
+    k8s: KubernetesSettings,
+    metrics: ControllerMetrics,
+    configmaps: ObjectCache<ConfigMap>,
+    services: ObjectCache<Service>,
+    slices: ObjectCache<EndpointSlice>,
+    /// Slice names per (namespace, Service name).
+    slice_index: BTreeMap<ObjectKey, BTreeSet<ObjectKey>>,
+    /// Services referenced per ConfigMap key.
+    referenced_by_key: BTreeMap<String, BTreeSet<ObjectKey>>,
+    converted: BTreeMap<ObjectKey, ServiceEndpoints>,
+    dirty_services: BTreeSet<ObjectKey>,
+    all_dirty: bool,
+    config_dirty: bool,
+    endpoints_dirty: bool,
+    changed_at: Option<SystemTime>,
+    connected: bool,
+}
+
+impl SourceState {
+    fn new(k8s: KubernetesSettings, metrics: ControllerMetrics) -> Self {
+        SourceState {
+            k8s,
+            metrics,
+            configmaps: ObjectCache::default(),
+            services: ObjectCache::default(),
+            slices: ObjectCache::default(),
+            slice_index: BTreeMap::new(),
+            referenced_by_key: BTreeMap::new(),
+            converted: BTreeMap::new(),
+            dirty_services: BTreeSet::new(),
+            all_dirty: true,
+            config_dirty: true,
+            endpoints_dirty: true,
+            changed_at: None,
+            connected: true,
+        }
+    }
+
+    fn handle(&mut self, item: Incoming, outputs: &KubeOutputs) {
+        match item {
+            Incoming::Probe(ok) => self.set_connected(ok, outputs),
+            Incoming::ConfigMap(r) => {
+                if let Some(event) = self.check("configmap", *r, outputs) {
+                    self.configmaps.apply(event);
+                    self.config_dirty = true;
+                }
+            }
+            Incoming::Service(r) => {
+                if let Some(event) = self.check("service", *r, outputs) {
+                    match self.services.apply(event) {
+                        CacheChange::None => {}
+                        CacheChange::All => self.all_dirty = true,
+                        CacheChange::Objects(keys) => {
+                            self.note_change(None);
+                            self.dirty_services.extend(keys);
+                        }
+                    }
+                    self.endpoints_dirty = true;
+                }
+            }
+            Incoming::Slice(r) => {
+                if let Some(event) = self.check("endpointslice", *r, outputs) {
+                    self.slice_event(event);
+                    self.endpoints_dirty = true;
+                }
+            }
+        }
+    }
+
+    /// Counts the event; on an error marks the source disconnected and returns `None`.
+    fn check<K>(
+        &mut self,
+        resource: &str,
+        item: Item<K>,
+        outputs: &KubeOutputs,
+    ) -> Option<Event<K>> {
+        match item {
+            Ok(event) => {
+                let kind = match &event {
+                    Event::Apply(_) => "apply",
+                    Event::Delete(_) => "delete",
+                    Event::Init => "init",
+                    Event::InitApply(_) => "init_apply",
+                    Event::InitDone => "init_done",
+                };
+                self.metrics
+                    .events_total
+                    .with_label_values(&[resource, kind])
+                    .inc();
+                Some(event)
+            }
+            Err(e) => {
+                warn!(resource, error = %e, "watch failed: keeping the last good state, retrying");
+                self.metrics
+                    .watch_errors_total
+                    .with_label_values(&[resource])
+                    .inc();
+                self.set_connected(false, outputs);
+                None
+            }
+        }
+    }
+
+    fn set_connected(&mut self, ok: bool, outputs: &KubeOutputs) {
+        if ok != self.connected {
+            if ok {
+                info!("API server reachable again");
+            } else {
+                warn!("API server unreachable: keeping the kernel as it is");
+            }
+            self.connected = ok;
+            outputs.connected.send_replace(ok);
+        }
+    }
+
+    fn slice_event(&mut self, event: Event<EndpointSlice>) {
+        let touched = match &event {
+            Event::Apply(s) | Event::Delete(s) => {
+                let owner = slice_owner(s);
+                if let Some(owner) = owner.clone() {
+                    self.note_change(trigger_time(s));
+                    self.dirty_services.insert(owner);
+                }
+                // A slice that moved to another Service (label edit) leaves the old one.
+                let key = key_of(s);
+                let old_owner = self.slices.get(&key).and_then(slice_owner);
+                if let Some(old) = old_owner.filter(|o| Some(o) != owner.as_ref()) {
+                    self.dirty_services.insert(old);
+                }
+                Some((key, owner, matches!(event, Event::Delete(_))))
+            }
+            _ => None,
+        };
+        match self.slices.apply(event) {
+            CacheChange::All => {
+                self.all_dirty = true;
+                self.slice_index.clear();
+                for (key, slice) in self.slices.iter() {
+                    if let Some(owner) = slice_owner(slice) {
+                        self.slice_index
+                            .entry(owner)
+                            .or_default()
+                            .insert(key.clone());
+                    }
+                }
+            }
+            CacheChange::None => {}
+            CacheChange::Objects(_) => {
+                if let Some((key, owner, deleted)) = touched {
+                    for slices in self.slice_index.values_mut() {
+                        slices.remove(&key);
+                    }
+                    if let (Some(owner), false) = (owner, deleted) {
+                        self.slice_index.entry(owner).or_default().insert(key);
+                    }
+                }
+            }
+        }
+    }
+
+    fn note_change(&mut self, at: Option<SystemTime>) {
+        let at = at.unwrap_or_else(SystemTime::now);
+        self.changed_at = Some(self.changed_at.map_or(at, |t| t.min(at)));
+    }
+
+    fn publish(&mut self, outputs: &KubeOutputs) {
+        if self.config_dirty && self.configmaps.is_listed() {
+            self.config_dirty = false;
+            let key = (self.k8s.namespace.clone(), self.k8s.configmap.clone());
+            let input = match self.configmaps.get(&key) {
+                Some(cm) => ConfigInput::from_data(&cm.data.clone().unwrap_or_default()),
+                None => ConfigInput::Absent,
+            };
+            if self.update_references(&input) {
+                self.all_dirty = true;
+                self.endpoints_dirty = true;
+            }
+            outputs.config.send_if_modified(|old| {
+                let changed = old.as_deref() != Some(&input);
+                if changed {
+                    *old = Some(Arc::new(input));
+                }
+                changed
+            });
+        }
+        if !(self.endpoints_dirty
+            && self.configmaps.is_listed()
+            && self.services.is_listed()
+            && self.slices.is_listed())
+        {
+            return;
+        }
+        self.endpoints_dirty = false;
+        let referenced: BTreeSet<ObjectKey> =
+            self.referenced_by_key.values().flatten().cloned().collect();
+        if std::mem::take(&mut self.all_dirty) {
+            self.converted.clear();
+            self.dirty_services = referenced.clone();
+        }
+        self.converted.retain(|k, _| referenced.contains(k));
+        for key in std::mem::take(&mut self.dirty_services) {
+            if !referenced.contains(&key) {
+                continue;
+            }
+            match self.services.get(&key) {
+                Some(service) => {
+                    let slices = self
+                        .slice_index
+                        .get(&key)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|k| self.slices.get(k));
+                    self.converted
+                        .insert(key, service_endpoints(service, slices));
+                }
+                None => {
+                    self.converted.remove(&key);
+                }
+            }
+        }
+        let snapshot = lb_config::EndpointSnapshot {
+            services: self.converted.values().cloned().collect(),
+        };
+        let changed_at = self.changed_at.take();
+        outputs.endpoints.send_if_modified(|old| {
+            let changed = old.as_ref().map(|o| o.snapshot.as_ref()) != Some(&snapshot);
+            if changed {
+                *old = Some(Arc::new(EndpointsInput {
+                    snapshot: Arc::new(snapshot),
+                    changed_at,
+                }));
+            }
+            changed
+        });
+    }
+
+    /// Updates the referenced Services; returns whether the set changed.
+    fn update_references(&mut self, input: &ConfigInput) -> bool {
+        let ConfigInput::Present { entries, keys, .. } = input else {
+            return false; // absent or unreadable: everything is kept, so are the references
+        };
+        let before: BTreeSet<ObjectKey> =
+            self.referenced_by_key.values().flatten().cloned().collect();
+        self.referenced_by_key.retain(|k, _| keys.contains(k));
+        for entry in entries {
+            let refs = match &entry.target {
+                Target::Service { service, .. } => {
+                    BTreeSet::from([(service.namespace.clone(), service.name.clone())])
+                }
+                Target::Static { .. } => BTreeSet::new(),
+            };
+            self.referenced_by_key.insert(entry.key.clone(), refs);
+        }
+        let after: BTreeSet<ObjectKey> =
+            self.referenced_by_key.values().flatten().cloned().collect();
+        before != after
+    }
+}
+
+fn slice_owner(slice: &EndpointSlice) -> Option<ObjectKey> {
+    let name = slice_service_name(slice)?;
+    Some((
+        slice.metadata.namespace.clone().unwrap_or_default(),
+        name.to_owned(),
+    ))
+}

@@ -1,0 +1,222 @@
+//! A fake Kubernetes API server for tests: real HTTP, the real list/watch protocol, in memory.
+//!
+//! Enough of the protocol for kube-rs watchers and event recorders: lists with a
+//! resourceVersion, watches that replay from a resourceVersion and stream JSON lines
+//! (ADDED/MODIFIED/DELETED/BOOKMARK), 410 Gone after compaction, watch timeouts, label and
+//! field selectors, create/replace/merge-patch/delete, `/version`. An admin port (see
+//! [`admin`]) lets tests change objects, take the API port down and up (cutting every
+//! connection), compact the history and drop watches. Honest limits are listed in [`api`].
+//! It serves ConfigMaps, Services, EndpointSlices and events.k8s.io Events only.
+
+pub mod admin;
+pub mod api;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::{broadcast, watch};
+use tracing::{debug, info, warn};
+
+use self::store::{Change, Resource, Store};
+
+/// State shared by both ports.
+pub struct Shared {
+    store: Mutex<Store>,
+    changes: broadcast::Sender<Change>,
+    up: watch::Sender<bool>,
+    watch_generation: watch::Sender<u64>,
+    bookmark_interval: Duration,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Creates or replaces an object and notifies the watches.
+    pub fn apply(&self, resource: Resource, object: Value) -> Change {
+        let change = self.lock().upsert(resource, object);
+        let _ = self.changes.send(change.clone());
+        change
+    }
+
+    /// Deletes an object and notifies the watches.
+    pub fn delete(&self, resource: Resource, ns: &str, name: &str) -> Option<Change> {
+        let change = self.lock().delete(resource, ns, name)?;
+        let _ = self.changes.send(change.clone());
+        Some(change)
+    }
+
+    /// Takes the API port down (`false`) or brings it back (`true`).
+    pub fn set_up(&self, up: bool) {
+        info!(up, "fake API server availability");
+        self.up.send_replace(up);
+    }
+
+    /// Compacts the history (resumed watches get 410 Gone).
+    pub fn compact(&self) {
+        self.lock().compact();
+    }
+
+    /// Ends every open watch.
+    pub fn drop_watches(&self) {
+        self.watch_generation.send_modify(|g| *g += 1);
+    }
+}
+
+/// A running fake API server.
+pub struct FakeApiServer {
+    /// The API address (what the kubeconfig points at).
+    pub api_addr: SocketAddr,
+    /// The admin address.
+    pub admin_addr: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+impl FakeApiServer {
+    /// Starts both ports on the current tokio runtime (port 0 picks free ports).
+    pub async fn start(api: SocketAddr, admin: SocketAddr) -> std::io::Result<Self> {
+        Self::start_with(api, admin, Duration::from_secs(1)).await
+    }
+
+    /// Like [`FakeApiServer::start`], with the bookmark interval of watches.
+    pub async fn start_with(
+        api: SocketAddr,
+        admin: SocketAddr,
+        bookmark_interval: Duration,
+    ) -> std::io::Result<Self> {
+        let (changes, _) = broadcast::channel(4096);
+        let shared = Arc::new(Shared {
+            store: Mutex::new(Store::default()),
+            changes,
+            up: watch::channel(true).0,
+            watch_generation: watch::channel(0).0,
+            bookmark_interval,
+        });
+        let api_listener = listen(api)?;
+        let api_addr = api_listener.local_addr()?;
+        let admin_listener = listen(admin)?;
+        let admin_addr = admin_listener.local_addr()?;
+        tokio::spawn(serve_api(Arc::clone(&shared), api_listener, api_addr));
+        tokio::spawn(serve_admin(Arc::clone(&shared), admin_listener));
+        info!(%api_addr, %admin_addr, "fake API server started");
+        Ok(FakeApiServer {
+            api_addr,
+            admin_addr,
+            shared,
+        })
+    }
+
+    /// The shared state (object changes, availability).
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Creates or replaces an object (its `kind` picks the collection).
+    pub fn apply(&self, object: Value) -> Option<Change> {
+        let resource = object
+            .get("kind")
+            .and_then(Value::as_str)
+            .and_then(Resource::from_kind)?;
+        Some(self.shared.apply(resource, object))
+    }
+
+    /// Every object of a collection.
+    pub fn objects(&self, resource: Resource) -> Vec<Value> {
+        self.shared
+            .lock()
+            .list(resource, None, &store::Filter::default())
+    }
+
+    /// A kubeconfig that points a client at this server over plain HTTP.
+    pub fn kubeconfig(&self) -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://{}\n\
+             contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n\
+             current-context: fake\nusers:\n- name: fake\n  user: {{}}\n",
+            self.api_addr
+        )
+    }
+}
+
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+async fn serve_api(shared: Arc<Shared>, first: TcpListener, addr: SocketAddr) {
+    let mut up = shared.up.subscribe();
+    let mut listener = Some(first);
+    loop {
+        let Some(active) = listener.take() else {
+            // Down: wait until up, then listen again on the same address.
+            if up.wait_for(|u| *u).await.is_err() {
+                return;
+            }
+            match listen(addr) {
+                Ok(l) => listener = Some(l),
+                Err(e) => {
+                    warn!(error = %e, "cannot listen again; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+            continue;
+        };
+        loop {
+            tokio::select! {
+                down = up.wait_for(|u| !*u) => {
+                    if down.is_err() { return; }
+                    break; // drops the listener: connection refused while down
+                }
+                accepted = active.accept() => {
+                    let Ok((stream, peer)) = accepted else { continue };
+                    let shared = Arc::clone(&shared);
+                    let mut conn_up = shared.up.subscribe();
+                    tokio::spawn(async move {
+                        let service = service_fn(move |req| {
+                            let shared = Arc::clone(&shared);
+                            async move { Ok::<_, std::convert::Infallible>(api::handle(shared, req).await) }
+                        });
+                        let conn = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service);
+                        tokio::select! {
+                            r = conn => if let Err(e) = r { debug!(%peer, error = %e, "API connection error"); },
+                            _ = conn_up.wait_for(|u| !*u) => debug!(%peer, "cut by /down"),
+                        }
+                    });
+                }
+            }
+        }
+        listener = None;
+    }
+}
+
+async fn serve_admin(shared: Arc<Shared>, listener: TcpListener) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let shared = Arc::clone(&shared);
+                async move { Ok::<_, std::convert::Infallible>(admin::handle(shared, req).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
