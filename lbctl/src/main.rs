@@ -7,12 +7,10 @@
 mod cli;
 mod commands;
 mod daemon;
-#[allow(dead_code)] // wired into the daemon (`lbctl run`)
 mod health;
 mod inputs;
 mod kernel_sync;
 mod kube;
-#[allow(dead_code)] // wired into the daemon (`lbctl run`)
 mod metrics;
 mod netfilter_sync;
 mod state_file;

@@ -21,7 +21,7 @@ use crate::daemon::{
     bind, channels, read_config, read_endpoints, watch_config_file, watch_endpoints_file,
 };
 use crate::inputs::{UsageError, load_settings};
-use crate::metrics::Metrics;
+use crate::metrics::{IpvsCollector, IpvsCollectorOptions, LazyNetlinkSource, Metrics};
 
 /// What to do when the watched ConfigMap is deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -157,8 +157,7 @@ async fn daemon(args: RunArgs, settings: Settings) -> Result<()> {
             instance,
         ))
     };
-    // The health checker (issue 7) sends its verdicts here; until then they never change.
-    let _health_results = senders.health;
+    let health_tx = senders.health;
 
     let kernel = KernelSlot::new(Arc::new(IpvsClient::connect));
     let options = CoreOptions {
@@ -168,6 +167,7 @@ async fn daemon(args: RunArgs, settings: Settings) -> Result<()> {
         manage_vips: !args.no_vips,
         state_file: args.state_file.clone(),
         keep_on_configmap_delete: args.on_configmap_delete == OnDelete::Keep,
+        netfilter: true,
     };
     let (mut controller, outputs) = Controller::new(
         inputs,
@@ -176,6 +176,17 @@ async fn daemon(args: RunArgs, settings: Settings) -> Result<()> {
         sink,
         options,
     );
+    spawn_health_checks(&outputs, &settings, &metrics, health_tx);
+    metrics
+        .register(Box::new(
+            IpvsCollector::new(
+                LazyNetlinkSource::new(),
+                outputs.desired.clone(),
+                IpvsCollectorOptions::default(),
+            )
+            .context("cannot create the IPVS metrics collector")?,
+        ))
+        .context("cannot register the IPVS metrics collector")?;
     let dump_slot = kernel.clone();
     let dump: DumpFn = Arc::new(move || {
         let slot = dump_slot.clone();
@@ -263,6 +274,30 @@ fn log_serving_vips(outputs: &DaemonOutputs) {
         while rx.changed().await.is_ok() {
             let vips: Vec<String> = rx.borrow().iter().map(ToString::to_string).collect();
             info!(vips = vips.join(" "), "VIPs with serving real servers");
+        }
+    });
+}
+
+/// Runs the health checks of the desired state's real servers and feeds their verdicts back
+/// into the daemon's loop: a failing real server is quiesced (weight 0) on the next pass and
+/// restored when it recovers.
+fn spawn_health_checks(
+    outputs: &DaemonOutputs,
+    settings: &Settings,
+    metrics: &Metrics,
+    health_tx: watch::Sender<Arc<lb_config::HealthResults>>,
+) {
+    let (mut verdicts, _checker) = crate::health::spawn_health_checker(
+        outputs.desired.clone(),
+        settings.health_check,
+        metrics.controller.clone(),
+    );
+    tokio::spawn(async move {
+        while verdicts.changed().await.is_ok() {
+            let results = Arc::new(verdicts.borrow_and_update().clone());
+            if health_tx.send(results).is_err() {
+                break;
+            }
         }
     });
 }

@@ -40,6 +40,8 @@ pub(crate) struct CoreOptions {
     pub(crate) state_file: Option<PathBuf>,
     /// Keep the last good entries when the ConfigMap is deleted (else: no entries).
     pub(crate) keep_on_configmap_delete: bool,
+    /// Install the netfilter rules and IPVS sysctls with every sync (off for the fake kernel).
+    pub(crate) netfilter: bool,
 }
 
 impl Default for CoreOptions {
@@ -51,6 +53,7 @@ impl Default for CoreOptions {
             manage_vips: true,
             state_file: None,
             keep_on_configmap_delete: true,
+            netfilter: false,
         }
     }
 }

@@ -110,11 +110,18 @@ async fn handle(
                 Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
             }
         }
-        "/metrics" => with_type(
-            StatusCode::OK,
-            state.metrics.encode().into_bytes(),
-            "text/plain; version=0.0.4",
-        ),
+        "/metrics" => {
+            // Collectors read the kernel over a blocking netlink socket.
+            let metrics = Arc::clone(&state.metrics);
+            match tokio::task::spawn_blocking(move || metrics.encode()).await {
+                Ok(body) => with_type(
+                    StatusCode::OK,
+                    body.into_bytes(),
+                    "text/plain; version=0.0.4",
+                ),
+                Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
+            }
+        }
         _ => text(
             StatusCode::NOT_FOUND,
             "not found: try /healthz, /readyz, /status, /metrics\n",

@@ -10,13 +10,14 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use lb_config::{DesiredState, Settings};
 use lb_ipvs_sync::reconcile::{DrainBook, PlanOptions, Scope, SyncError};
 use lb_ipvs_sync::target::TargetService;
 use lb_ipvs_sync::{IpvsError, IpvsKernel, IpvsTable, ServiceId};
 use thiserror::Error;
 use tracing::warn;
 
-use crate::kernel_sync::{KernelSyncOutcome, KernelSyncRequest, sync_kernel};
+use crate::kernel_sync::{KernelSyncOutcome, KernelSyncRequest, StepError, sync_kernel};
 
 /// Opens a kernel client (the netlink socket, or a fake).
 pub(crate) type Connect<K> = Arc<dyn Fn() -> Result<K, IpvsError> + Send + Sync>;
@@ -56,6 +57,17 @@ pub(crate) struct SyncJob {
     pub(crate) state_file: Option<PathBuf>,
     /// The VIP interface to manage.
     pub(crate) vip_interface: Option<String>,
+    /// Netfilter rules and IPVS sysctls to install before the IPVS pass (None in tests that run
+    /// on the fake kernel, or when netfilter is not managed).
+    pub(crate) netfilter: Option<NetfilterJob>,
+}
+
+/// What the netfilter step needs: the settings (backend, pools) and the desired state.
+pub(crate) struct NetfilterJob {
+    /// Settings of this pass.
+    pub(crate) settings: Settings,
+    /// The desired state whose NOTRACK/SNAT intents are installed.
+    pub(crate) desired: Arc<DesiredState>,
 }
 
 /// The shared kernel client.
@@ -104,6 +116,14 @@ impl<K: IpvsKernel + Send + 'static> KernelSlot<K> {
         let handle = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
             slot.with_kernel_blocking(|kernel| {
+                // Netfilter first, as `lbctl apply` does: a FullNAT service's SNAT must exist
+                // before its first connection. A failure is reported, but does not hold back
+                // the IPVS pass: rules are replaced atomically, so the old ones stay in force,
+                // and endpoint changes must still reach the kernel.
+                let netfilter = job
+                    .netfilter
+                    .as_ref()
+                    .map(|nf| crate::netfilter_sync::sync_netfilter(&nf.settings, &nf.desired));
                 let request = KernelSyncRequest {
                     target: &job.target,
                     desired_vips: &job.desired_vips,
@@ -114,7 +134,13 @@ impl<K: IpvsKernel + Send + 'static> KernelSlot<K> {
                     state_file: job.state_file.as_deref(),
                     vip_interface: job.vip_interface.as_deref(),
                 };
-                let result = handle.block_on(sync_kernel(kernel, &request));
+                let mut result = handle.block_on(sync_kernel(kernel, &request));
+                if let (Ok(outcome), Some(Err(error))) = (&mut result, netfilter) {
+                    outcome.step_errors.push(StepError {
+                        step: "netfilter",
+                        error,
+                    });
+                }
                 let broken = matches!(&result, Err(SyncError::Dump(e)) if is_socket_error(e));
                 (result.map_err(KernelError::from), broken)
             })

@@ -19,7 +19,7 @@ use tracing::{error, info, warn};
 
 use super::core::{CoreOptions, DaemonOutputs};
 use super::input::DaemonInputs;
-use super::kernel::{KernelSlot, SyncJob};
+use super::kernel::{KernelSlot, NetfilterJob, SyncJob};
 use super::memory::KeyMemory;
 use super::problems::{ProblemSink, ProblemTracker, record_metric};
 use super::status::{StatusSnapshot, SyncSummary, serving_vips};
@@ -195,7 +195,7 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
     fn job(
         &mut self,
         settings: &Settings,
-        desired: &DesiredState,
+        desired: &Arc<DesiredState>,
         options: PlanOptions,
     ) -> SyncJob {
         let state_file = self
@@ -224,6 +224,10 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
                 .options
                 .manage_vips
                 .then(|| settings.vip_interface.clone()),
+            netfilter: self.options.netfilter.then(|| NetfilterJob {
+                settings: settings.clone(),
+                desired: Arc::clone(desired),
+            }),
         }
     }
 

@@ -26,7 +26,6 @@ use crate::metrics::ControllerMetrics;
 struct Server {
     addr: SocketAddr,
     status: Arc<AtomicU16>,
-    in_flight: Arc<AtomicUsize>,
     max_in_flight: Arc<AtomicUsize>,
     served: Arc<AtomicUsize>,
 }
@@ -67,7 +66,6 @@ async fn server(delay: Duration) -> Server {
     Server {
         addr,
         status,
-        in_flight,
         max_in_flight,
         served,
     }

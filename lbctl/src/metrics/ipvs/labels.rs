@@ -105,10 +105,4 @@ impl LabelBook {
     pub(crate) fn get(&self, key: &ServiceKey) -> Option<&ServiceLabels> {
         self.by_service.get(key)
     }
-
-    /// How many services have labels.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.by_service.len()
-    }
 }
