@@ -57,7 +57,10 @@ pub(crate) async fn bind(
                         let state = state.clone();
                         tokio::spawn(async move {
                             let service = service_fn(move |req| handle(state.clone(), req));
+                            // Half-close: clients such as `nc` shut down their write side
+                            // right after the request; answer them instead of hanging up.
                             if let Err(e) = hyper::server::conn::http1::Builder::new()
+                                .half_close(true)
                                 .serve_connection(TokioIo::new(stream), service)
                                 .await
                             {
