@@ -45,7 +45,7 @@ in_ns director "$PROM" --config.file=/tmp/prometheus-40.yml --storage.tsdb.path=
 # urlencode TEXT: every byte as %XX (valid for any query string).
 urlencode() { printf '%s' "$1" | od -An -tx1 -v | tr -s ' \n' ' ' | sed 's/^ //; s/ $//; s/ /%/g; s/^/%/'; }
 # promql EXPR: the JSON answer of an instant query.
-promql() { http_get director 127.0.0.1 9090 "/api/v1/query?query=$(urlencode "$1")"; }
+promql() { http_get_held director 127.0.0.1 9090 "/api/v1/query?query=$(urlencode "$1")"; }
 # prom_value EXPR: the value of the first sample of EXPR (empty if none).
 prom_value() { promql "$1" | sed -n 's/.*"value":\[[0-9.]*,"\([^"]*\)"\].*/\1/p' | head -n1; }
 prom_ready() { promql 'up{job="lbctl"}' | grep -q '"value":\[[0-9.]*,"1"\]'; }

@@ -278,6 +278,25 @@ http_get() {
     echo "$resp" | sed '1,/^$/d'
 }
 
+# http_get_held NS ADDR PORT [PATH]: like http_get, but keeps the request's write side open
+# until the answer has come (up to 10 s). Servers that treat a half-closed connection as a
+# cancelled request (Go's net/http, e.g. Prometheus) need it; busybox nc half-closes at the
+# end of its input.
+http_get_held() {
+    local _fifo _writer resp
+    _fifo=/tmp/http-get-held.$$
+    rm -f "$_fifo"
+    mkfifo "$_fifo"
+    { printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "${4:-/}" "$2"; sleep 10; } >"$_fifo" &
+    _writer=$!
+    resp=$(in_ns "$1" timeout 10 nc -w 3 "$2" "$3" <"$_fifo" 2>/dev/null | tr -d '\r')
+    kill "$_writer" 2>/dev/null
+    wait "$_writer" 2>/dev/null
+    rm -f "$_fifo"
+    [ -n "$resp" ] || return 1
+    echo "$resp" | sed '1,/^$/d'
+}
+
 # http_get_n NS ADDR PORT COUNT: COUNT requests; prints one body per line and fails on the
 # first request that gets no answer.
 http_get_n() {
