@@ -50,11 +50,13 @@ lab_scenarios! {
     lab_13_restart => "13-restart",
     lab_14_foreign_and_drift => "14-foreign-and-drift",
     lab_15_delete_guard => "15-delete-guard",
+    lab_20_run_kubernetes => "20-run-kubernetes",
     lab_21_run_file_mode => "21-run-file-mode",
     lab_30_fullnat => "30-fullnat",
     lab_31_notrack => "31-notrack",
     lab_32_node_bypass => "32-node-bypass",
     lab_40_metrics_prometheus => "40-metrics-prometheus",
+    lab_41_health_quiesce => "41-health-quiesce",
 }
 
 /// `tests/lab/` of this checkout.

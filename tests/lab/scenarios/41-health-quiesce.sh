@@ -1,0 +1,65 @@
+#!/bin/sh
+# 41-health-quiesce (issue 7): `lbctl run` health-checks the real servers; one whose check
+# fails is quiesced (weight 0: its established connection keeps working, new connections go
+# elsewhere) and gets its weight back when it recovers. The verdicts show in /metrics and
+# `lbctl status`.
+. /lab/scenarios/lib.sh
+. /lab/scenarios/lbctl.sh
+set -e
+
+topology_nat
+for ns in rs1 rs2; do rs_echo "$ns" 7000; done
+
+step "lbctl run with a TCP check on port 80 of each real server"
+cat >/tmp/settings-41.toml <<EOS
+managed_vip_ranges = ["10.0.0.96/28"]
+state_file = "/tmp/lbctl-state.json"
+listen_address = "127.0.0.1:9469"
+resync_period_secs = 2
+EOS
+write_configmap /tmp/cm-41.yaml <<EOS
+10.0.0.100-7000: $RS1_IP:7000, $RS2_IP:7000; check=tcp; check-port=80; check-interval=1; check-timeout=1; check-rise=1; check-fall=1
+EOS
+in_ns director "$LBCTL" run --settings /tmp/settings-41.toml --config-file /tmp/cm-41.yaml \
+    --log info >/tmp/lbctl-run-41.log 2>&1 &
+weight_of() { in_ns director "$IPVSADM" -Sn | sed -n "s/^-a -t 10.0.0.100:7000 -r $1:7000 -m -w \([0-9]*\).*/\1/p"; }
+weight_is() { [ "$(weight_of "$1")" = "$2" ]; }
+wait_until 30 weight_is "$RS2_IP" 1 || fail "service not programmed: $(tail -5 /tmp/lbctl-run-41.log | tr '\n' '|')"
+metric_up() { http_get_held director 127.0.0.1 9469 /metrics | grep -q "^lbctl_health_check_up{endpoint=\"$1:7000\".*} $2"; }
+wait_until 15 metric_up "$RS2_IP" 1 || fail "no health metric for rs2"
+
+step "a long-lived connection to rs2"
+# Make rs2 the only choice for a moment, so the stream lands there.
+in_ns director "$IPVSADM" -e -t 10.0.0.100:7000 -r "$RS1_IP:7000" -m -w 0
+open_stream a client "$VIP_NAT" 7000
+wait_until 10 test -s /tmp/stream-a.out || fail "no greeting on the long-lived connection"
+assert_eq rs2 "$(head -1 /tmp/stream-a.out)" "long-lived connection served by"
+# The next resync repairs rs1's weight (drift).
+wait_until 20 weight_is "$RS1_IP" 1 || fail "rs1's weight was not repaired"
+
+step "rs2's check fails (its port 80 stops answering): quiesced"
+# Only rs2's httpd: network namespaces share one PID space, so pidof would find rs1's too.
+for pid in $("$IP" netns pids rs2); do
+    [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = httpd ] && kill "$pid"
+done
+wait_until 20 weight_is "$RS2_IP" 0 || fail "rs2 not quiesced: weight $(weight_of "$RS2_IP")"
+wait_until 10 metric_up "$RS2_IP" 0 || fail "lbctl_health_check_up of rs2 is not 0"
+status=$(in_ns director "$LBCTL" status --address 127.0.0.1:9469)
+echo "$status"
+assert_contains "$status" "unhealthy" "lbctl status"
+
+step "the established connection keeps working; new ones go to rs1"
+stream_send a "still-here"
+wait_until 5 stream_saw a "still-here" || fail "the quiesced server's connection broke"
+i=0
+while [ $i -lt 4 ]; do
+    i=$((i + 1))
+    greeting=$(echo | in_ns client timeout 5 nc -w 3 "$VIP_NAT" 7000 | head -1)
+    assert_eq rs1 "$greeting" "new connection $i served by"
+done
+
+step "rs2 recovers: weight restored"
+rs_http rs2 80 rs2
+wait_until 20 weight_is "$RS2_IP" 1 || fail "rs2 not restored: weight $(weight_of "$RS2_IP")"
+wait_until 10 metric_up "$RS2_IP" 1 || fail "lbctl_health_check_up of rs2 is not 1 again"
+stream_close a
