@@ -28,6 +28,9 @@ pub(crate) struct StatusArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     pub(crate) output: Output,
+    /// Refresh every SECS seconds until interrupted, like top (text output).
+    #[arg(long, short = 'w', value_name = "SECS")]
+    pub(crate) watch: Option<u64>,
 }
 
 /// Prints the status; exit code 0 when the daemon is ready, 1 otherwise.
@@ -36,6 +39,9 @@ pub(crate) fn run(args: &StatusArgs) -> Result<i32> {
         Some(a) => a,
         None => load_settings(args.settings.as_deref())?.listen_address,
     };
+    if let Some(secs) = args.watch {
+        return watch(address, secs.max(1));
+    }
     let body = http_get(address, "/status")?;
     let doc: StatusDocument = serde_json::from_str(&body)
         .with_context(|| format!("{address}/status did not return a status document"))?;
@@ -44,6 +50,23 @@ pub(crate) fn run(args: &StatusArgs) -> Result<i32> {
         Output::Text => print!("{}", render(&doc)),
     }
     Ok(if doc.controller.ready { 0 } else { 1 })
+}
+
+/// `--watch`: redraws the status every `secs` seconds; a failed fetch is shown, not fatal.
+fn watch(address: SocketAddr, secs: u64) -> Result<i32> {
+    loop {
+        let screen = match http_get(address, "/status").and_then(|body| {
+            serde_json::from_str::<StatusDocument>(&body)
+                .with_context(|| format!("{address}/status did not return a status document"))
+        }) {
+            Ok(doc) => render(&doc),
+            Err(e) => format!("cannot fetch the status: {e:#}\n"),
+        };
+        // Clear the screen and move home, then draw.
+        print!("\x1b[2J\x1b[H{screen}\n(every {secs} s from {address}; Ctrl-C to stop)\n");
+        std::io::stdout().flush()?;
+        std::thread::sleep(Duration::from_secs(secs));
+    }
 }
 
 fn http_get(address: SocketAddr, path: &str) -> Result<String> {
@@ -121,17 +144,20 @@ pub(crate) fn render(doc: &StatusDocument) -> String {
         };
         let _ = writeln!(
             out,
-            "\n{}  {} {}  conns {}  in {} pkts / {} B  [{}]{}",
+            "\n{}  {} {}  conns {}  in {} pkts / {} B  now {} conn/s, {} in / {} out  [{}]{}",
             svc.service,
             svc.scheduler,
             svc.forward.as_deref().unwrap_or("-"),
             svc.conns,
             svc.inpkts,
             svc.inbytes,
+            svc.rates.cps,
+            bits_per_second(svc.rates.inbps),
+            bits_per_second(svc.rates.outbps),
             origin,
             if svc.in_kernel { "" } else { "  NOT IN KERNEL" }
         );
-        let rows: Vec<[String; 7]> = svc
+        let rows: Vec<[String; 9]> = svc
             .real_servers
             .iter()
             .map(|rs| {
@@ -142,6 +168,8 @@ pub(crate) fn render(doc: &StatusDocument) -> String {
                     rs.health.clone(),
                     rs.active_conns.to_string(),
                     rs.inactive_conns.to_string(),
+                    rs.rates.cps.to_string(),
+                    bits_per_second(rs.rates.inbps),
                     rs.drain_deadline
                         .map(|d| format!("drain until {d}"))
                         .unwrap_or_default(),
@@ -157,12 +185,25 @@ pub(crate) fn render(doc: &StatusDocument) -> String {
                 "HEALTH",
                 "ACTIVE",
                 "INACTIVE",
+                "CONN/S",
+                "IN",
                 "",
             ],
             &rows,
         );
     }
     out
+}
+
+/// The kernel's byte rate as bits per second, e.g. `12.3 kbit/s`.
+fn bits_per_second(bytes_per_second: u64) -> String {
+    let bits = bytes_per_second.saturating_mul(8) as f64;
+    match bits {
+        b if b >= 1e9 => format!("{:.1} Gbit/s", b / 1e9),
+        b if b >= 1e6 => format!("{:.1} Mbit/s", b / 1e6),
+        b if b >= 1e3 => format!("{:.1} kbit/s", b / 1e3),
+        b => format!("{b:.0} bit/s"),
+    }
 }
 
 fn weight_text(want: Option<u32>, have: Option<u32>) -> String {
@@ -175,7 +216,7 @@ fn weight_text(want: Option<u32>, have: Option<u32>) -> String {
     }
 }
 
-fn table(out: &mut String, header: [&str; 7], rows: &[[String; 7]]) {
+fn table<const N: usize>(out: &mut String, header: [&str; N], rows: &[[String; N]]) {
     let mut all: Vec<Vec<String>> = vec![header.iter().map(|s| (*s).to_owned()).collect()];
     all.extend(rows.iter().map(|row| {
         let mut cells = row.to_vec();
@@ -216,6 +257,11 @@ mod tests {
                 outpkts: 38,
                 inbytes: 4000,
                 outbytes: 9000,
+                rates: crate::daemon::Rates {
+                    cps: 3,
+                    inbps: 1500,
+                    ..Default::default()
+                },
                 real_servers: vec![
                     RealServerStatus {
                         address: "10.1.0.1:8080".into(),
@@ -226,6 +272,11 @@ mod tests {
                         active_conns: 3,
                         inactive_conns: 1,
                         conns: 10,
+                        rates: crate::daemon::Rates {
+                            cps: 2,
+                            inbps: 125_000,
+                            ..Default::default()
+                        },
                         drain_deadline: None,
                     },
                     RealServerStatus {
@@ -237,6 +288,7 @@ mod tests {
                         active_conns: 2,
                         inactive_conns: 0,
                         conns: 2,
+                        rates: Default::default(),
                         drain_deadline: Some(1_900_000_000),
                     },
                 ],
@@ -263,9 +315,15 @@ mod tests {
             .find(|l| l.contains("REAL SERVER"))
             .unwrap_or_default();
         assert!(
-            header.contains("ACTIVE") && header.contains("INACTIVE"),
+            header.contains("ACTIVE") && header.contains("INACTIVE") && header.contains("CONN/S"),
             "{header}"
         );
+        assert!(text.contains("now 3 conn/s, 12.0 kbit/s in"), "{text}");
+        let rs1 = text
+            .lines()
+            .find(|l| l.contains("10.1.0.1:8080"))
+            .unwrap_or_default();
+        assert!(rs1.contains("1.0 Mbit/s"), "{rs1}");
     }
 
     #[test]

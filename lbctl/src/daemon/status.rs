@@ -83,8 +83,38 @@ pub(crate) struct ServiceStatus {
     pub(crate) inbytes: u64,
     /// Bytes out.
     pub(crate) outbytes: u64,
+    /// The kernel's rate estimates (about 2 s average).
+    #[serde(default)]
+    pub(crate) rates: Rates,
     /// The real servers.
     pub(crate) real_servers: Vec<RealServerStatus>,
+}
+
+/// Rates the kernel's estimator computes for a service or real server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Rates {
+    /// New connections per second.
+    pub(crate) cps: u64,
+    /// Packets per second in (client to real server).
+    pub(crate) inpps: u64,
+    /// Packets per second out.
+    pub(crate) outpps: u64,
+    /// Bytes per second in.
+    pub(crate) inbps: u64,
+    /// Bytes per second out.
+    pub(crate) outbps: u64,
+}
+
+impl From<&lb_ipvs_sync::Stats> for Rates {
+    fn from(s: &lb_ipvs_sync::Stats) -> Self {
+        Rates {
+            cps: s.cps,
+            inpps: s.inpps,
+            outpps: s.outpps,
+            inbps: s.inbps,
+            outbps: s.outbps,
+        }
+    }
 }
 
 /// One real server of a service.
@@ -106,6 +136,9 @@ pub(crate) struct RealServerStatus {
     pub(crate) inactive_conns: u32,
     /// Connections scheduled in total.
     pub(crate) conns: u64,
+    /// The kernel's rate estimates (about 2 s average).
+    #[serde(default)]
+    pub(crate) rates: Rates,
     /// When a drain ends at the latest (seconds since the Unix epoch).
     pub(crate) drain_deadline: Option<u64>,
 }
@@ -219,6 +252,7 @@ fn service_status(
                 active_conns: o.map_or(0, |o| o.active_conns),
                 inactive_conns: o.map_or(0, |o| o.inactive_conns),
                 conns: o.map_or(0, |o| o.stats.conns),
+                rates: o.map(|o| Rates::from(&o.stats)).unwrap_or_default(),
                 drain_deadline: drain
                     .destinations
                     .get(&(id, rs))
@@ -249,6 +283,7 @@ fn service_status(
         outpkts: stats.outpkts,
         inbytes: stats.inbytes,
         outbytes: stats.outbytes,
+        rates: Rates::from(&stats),
         real_servers,
     }
 }
