@@ -9,10 +9,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use lb_config::Settings;
-use lb_ipvs_sync::reconcile::{DrainBook, PlanOptions, Scope, SyncError, SyncReport, sync_once};
+use lb_ipvs_sync::reconcile::{
+    DrainBook, PlanOptions, Scope, SyncError, SyncReport, plan, render_operation, sync_once,
+};
 use lb_ipvs_sync::target::{TargetService, target_table};
 use lb_ipvs_sync::vip::{VipError, VipInterface, VipPlan, plan_vips};
-use lb_ipvs_sync::{IpvsKernel, IpvsTable, ServiceId};
+use lb_ipvs_sync::{IpvsKernel, IpvsTable, Operation, ServiceId};
 use tracing::info;
 
 use crate::cli::Inputs;
@@ -158,6 +160,16 @@ pub(crate) async fn sync_kernel<K: IpvsKernel>(
             None
         }
     };
+    if report.failed.is_empty()
+        && report.skipped.is_empty()
+        && let Some(after) = after.as_ref()
+        && let Some(error) = read_back(request, &report, after)
+    {
+        step_errors.push(StepError {
+            step: "read_back",
+            error,
+        });
+    }
     let mut vips = None;
     if let (Some(interface), Some(after)) = (request.vip_interface, after.as_ref()) {
         let wanted = wanted_vips(request.desired_vips, after, request.scope);
@@ -175,6 +187,44 @@ pub(crate) async fn sync_kernel<K: IpvsKernel>(
         after,
         vips,
         step_errors,
+    })
+}
+
+/// Reads back what the pass wrote: plans again against the dump taken after it. Any add or
+/// in-place edit still pending means the kernel did not keep an attribute it accepted (older
+/// kernels silently drop attributes they do not know, e.g. GUE/GRE tunnel settings before
+/// 5.2/5.3), or someone changed the table in between. Deletes and drain quiesces are left out:
+/// the guard or a running drain may hold them back on purpose.
+fn read_back(
+    request: &KernelSyncRequest<'_>,
+    report: &SyncReport,
+    after: &IpvsTable,
+) -> Option<anyhow::Error> {
+    let again = plan(
+        request.target,
+        after,
+        request.scope,
+        &report.drain,
+        request.now,
+        request.options,
+    );
+    let pending: Vec<String> = again
+        .operations
+        .iter()
+        .filter(|op| match op {
+            Operation::AddService { .. }
+            | Operation::EditService { .. }
+            | Operation::AddDestination { .. } => true,
+            Operation::EditDestination { .. } => !again.is_quiesce(op),
+            Operation::DeleteService { .. } | Operation::DeleteDestination { .. } => false,
+        })
+        .map(|op| render_operation(op, None))
+        .collect();
+    (!pending.is_empty()).then(|| {
+        anyhow::anyhow!(
+            "read back after the sync: the kernel does not hold what was written, still pending: {}",
+            pending.join("; ")
+        )
     })
 }
 
@@ -218,4 +268,112 @@ async fn sync_vips(
         "VIPs in sync"
     );
     Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use lb_config::{Protocol, RealServerKey, ServiceKey};
+    use lb_ipvs_sync::fake::FakeKernel;
+    use lb_ipvs_sync::{IpvsError, KernelForward};
+
+    use super::*;
+
+    /// A kernel that accepts weight edits but keeps the old weight, like an old kernel that
+    /// silently ignores an attribute.
+    struct ForgetfulKernel(FakeKernel);
+
+    impl IpvsKernel for ForgetfulKernel {
+        fn dump(&mut self) -> Result<IpvsTable, IpvsError> {
+            self.0.dump()
+        }
+        fn apply(&mut self, op: &Operation) -> Result<(), IpvsError> {
+            match op {
+                Operation::EditDestination { .. } => Ok(()),
+                other => self.0.apply(other),
+            }
+        }
+    }
+
+    fn target(weight: u32) -> BTreeMap<ServiceId, TargetService> {
+        let key = ServiceKey {
+            vip: "10.0.0.100".parse().unwrap(),
+            protocol: Protocol::Tcp,
+            port: 80,
+        };
+        let rs = RealServerKey {
+            addr: "10.0.1.11".parse().unwrap(),
+            port: 80,
+        };
+        let spec = lb_ipvs_sync::ServiceSpec {
+            id: ServiceId::Inet(key),
+            scheduler: "rr".into(),
+            flags: 0,
+            timeout: 0,
+            netmask_prefix: 32,
+            pe_name: None,
+        };
+        let dest = lb_ipvs_sync::DestinationSpec {
+            key: rs,
+            forward: KernelForward::Masq,
+            weight,
+            upper_threshold: 0,
+            lower_threshold: 0,
+            tunnel: None,
+        };
+        BTreeMap::from([(
+            ServiceId::Inet(key),
+            TargetService {
+                spec,
+                destinations: BTreeMap::from([(rs, dest)]),
+            },
+        )])
+    }
+
+    fn run<K: IpvsKernel>(
+        kernel: &mut K,
+        target: &BTreeMap<ServiceId, TargetService>,
+    ) -> KernelSyncOutcome {
+        let scope = Scope::new(vec!["10.0.0.96/28".parse().unwrap()]);
+        let vips = BTreeSet::new();
+        let request = KernelSyncRequest {
+            target,
+            desired_vips: &vips,
+            scope: &scope,
+            options: &PlanOptions::default(),
+            drain: &DrainBook::default(),
+            now: 1_000,
+            state_file: None,
+            vip_interface: None,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(sync_kernel(kernel, &request)).unwrap()
+    }
+
+    #[test]
+    fn read_back_is_clean_when_the_kernel_keeps_everything() {
+        let mut kernel = FakeKernel::new(IpvsTable::default());
+        let first = run(&mut kernel, &target(1));
+        assert!(first.step_errors.is_empty(), "{:?}", first.step_errors);
+        let edit = run(&mut kernel, &target(5));
+        assert!(edit.step_errors.is_empty(), "{:?}", edit.step_errors);
+        assert_eq!(edit.report.applied.len(), 1);
+    }
+
+    #[test]
+    fn read_back_reports_an_attribute_the_kernel_did_not_keep() {
+        let mut kernel = ForgetfulKernel(FakeKernel::new(IpvsTable::default()));
+        let first = run(&mut kernel, &target(1));
+        assert!(first.step_errors.is_empty(), "{:?}", first.step_errors);
+        let edit = run(&mut kernel, &target(5));
+        let steps: Vec<&str> = edit.step_errors.iter().map(|e| e.step).collect();
+        assert_eq!(steps, ["read_back"]);
+        let text = format!("{:#}", edit.step_errors[0].error);
+        assert!(
+            text.contains("-e -t 10.0.0.100:80 -r 10.0.1.11:80 -m -w 5"),
+            "{text}"
+        );
+        assert!(!edit.is_clean());
+    }
 }

@@ -43,6 +43,6 @@ pub(crate) use self::http::{DumpFn, HttpState, bind};
 pub(crate) use self::input::{ConfigInput, EndpointsInput, channels};
 pub(crate) use self::kernel::KernelSlot;
 pub(crate) use self::problems::{LogSink, ProblemSink};
-pub(crate) use self::status::{Rates, StatusDocument};
+pub(crate) use self::status::StatusDocument;
 #[cfg(test)]
-pub(crate) use self::status::{RealServerStatus, ServiceStatus};
+pub(crate) use self::status::{Rates, RealServerStatus, ServiceStatus};
