@@ -21,7 +21,9 @@ use crate::daemon::{
     bind, channels, read_config, read_endpoints, watch_config_file, watch_endpoints_file,
 };
 use crate::inputs::{UsageError, load_settings};
-use crate::metrics::{IpvsCollector, IpvsCollectorOptions, LazyNetlinkSource, Metrics};
+use crate::metrics::{
+    ConntrackCollector, IpvsCollector, IpvsCollectorOptions, LazyNetlinkSource, Metrics,
+};
 
 /// What to do when the watched ConfigMap is deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -187,6 +189,12 @@ async fn daemon(args: RunArgs, settings: Settings) -> Result<()> {
             .context("cannot create the IPVS metrics collector")?,
         ))
         .context("cannot register the IPVS metrics collector")?;
+    metrics
+        .register(Box::new(
+            ConntrackCollector::new(lb_ipvs_sync::netfilter::conntrack_stats::CONNTRACK_STAT_PATH)
+                .context("cannot create the conntrack metrics collector")?,
+        ))
+        .context("cannot register the conntrack metrics collector")?;
     let dump_slot = kernel.clone();
     let dump: DumpFn = Arc::new(move || {
         let slot = dump_slot.clone();

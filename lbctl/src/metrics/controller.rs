@@ -34,6 +34,13 @@ pub(crate) struct ControllerMetrics {
     pub(crate) health_check_up: IntGaugeVec,
     /// `lbctl_bgp_session_established{peer}`: 1 when the session is Established.
     pub(crate) bgp_session_established: IntGaugeVec,
+    /// `lbctl_bgp_updates_sent_total{peer}`: UPDATE messages sent to the router.
+    pub(crate) bgp_updates_sent_total: IntCounterVec,
+    /// `lbctl_bgp_announced_prefixes{peer}`: prefixes the router has from us (`peer="bird"`
+    /// in routing-daemon mode: routes in BIRD's include file).
+    pub(crate) bgp_announced_prefixes: IntGaugeVec,
+    /// `lbctl_bgp_draining`: 1 while `lbctl drain` withholds every route.
+    pub(crate) bgp_draining: IntGauge,
     /// `lbctl_watch_errors_total{resource}`: Kubernetes watch/list failures.
     pub(crate) watch_errors_total: IntCounterVec,
     /// `lbctl_events_total{resource, type}`: Kubernetes watch events received.
@@ -111,6 +118,24 @@ impl ControllerMetrics {
                 ),
                 &["peer"],
             )?,
+            bgp_updates_sent_total: IntCounterVec::new(
+                Opts::new(
+                    "lbctl_bgp_updates_sent_total",
+                    "BGP UPDATE messages sent per peer.",
+                ),
+                &["peer"],
+            )?,
+            bgp_announced_prefixes: IntGaugeVec::new(
+                Opts::new(
+                    "lbctl_bgp_announced_prefixes",
+                    "Prefixes announced per peer (peer=bird: routes handed to BIRD).",
+                ),
+                &["peer"],
+            )?,
+            bgp_draining: IntGauge::new(
+                "lbctl_bgp_draining",
+                "1 while lbctl drain withholds every BGP route.",
+            )?,
             watch_errors_total: IntCounterVec::new(
                 Opts::new("lbctl_watch_errors_total", "Kubernetes watch failures."),
                 &["resource"],
@@ -140,6 +165,9 @@ impl ControllerMetrics {
         registry.register(Box::new(self.ready.clone()))?;
         registry.register(Box::new(self.health_check_up.clone()))?;
         registry.register(Box::new(self.bgp_session_established.clone()))?;
+        registry.register(Box::new(self.bgp_updates_sent_total.clone()))?;
+        registry.register(Box::new(self.bgp_announced_prefixes.clone()))?;
+        registry.register(Box::new(self.bgp_draining.clone()))?;
         registry.register(Box::new(self.watch_errors_total.clone()))?;
         registry.register(Box::new(self.events_total.clone()))?;
         registry.register(Box::new(self.latency_by_stage.clone()))?;

@@ -4,9 +4,11 @@
 //! One [`Metrics`] per process; `/metrics` serves [`Metrics::encode`]. Names follow Prometheus
 //! conventions (base units, `_total` counters); docs/metrics.md lists every series.
 
+mod conntrack;
 mod controller;
 mod ipvs;
 
+pub(crate) use conntrack::ConntrackCollector;
 pub(crate) use controller::ControllerMetrics;
 #[allow(unused_imports)] // the daemon registers the collector (`lbctl run`)
 pub(crate) use ipvs::{IpvsCollector, IpvsCollectorOptions, LazyNetlinkSource, TableSource};
