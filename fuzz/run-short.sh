@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# A short, bounded fuzz run of every target (CI): 30 s each on the committed corpus.
+# A short, bounded fuzz run of every target (CI): 20 s each on the committed corpus.
 # Needs the nightly toolchain and cargo-fuzz; when either cannot be had, says so and succeeds,
 # because the fuzz targets' seed inputs also run as ordinary tests (config/tests/parse_never_panics.rs).
 set -euo pipefail
 cd "$(dirname "$0")"
-SECONDS_PER_TARGET=${FUZZ_SECONDS:-30}
+SECONDS_PER_TARGET=${FUZZ_SECONDS:-20}
 if ! rustup toolchain list 2>/dev/null | grep -q nightly; then
     echo "fuzz: no nightly toolchain; skipped"
     exit 0
