@@ -10,11 +10,13 @@
 #   -v, --verbose     also stream each console to the terminal while it runs
 #   --shell           boot one VM with an interactive shell on this terminal, after running
 #                     the given scenarios (if any); no timeout, no log; leave with `exit`
-#   --cargo-build     first build lbctl and the ipvs_probe example with cargo (debug)
+#   --cargo-build     first build lbctl, the ipvs_probe example and fake-apiserver (debug)
 #   -h, --help        this text
 # Environment:
 #   LBCTL_BIN          lbctl binary to include      (default: target/debug/lbctl)
 #   IPVS_PROBE_BIN     ipvs_probe binary to include (default: target/debug/examples/ipvs_probe)
+#   FAKE_APISERVER_BIN fake Kubernetes API server for `# lab-needs: fake-apiserver`
+#                      (default: target/debug/fake-apiserver, from the lb-tests crate)
 #   LAB_BOOT_TIMEOUT   seconds before a VM is killed (default 180)
 #   LAB_SCENARIO_TIMEOUT  seconds one scenario may run inside the VM (default 120)
 #   LAB_MEM            VM memory in MiB (default 768)
@@ -32,6 +34,7 @@ SCENARIO_TIMEOUT=${LAB_SCENARIO_TIMEOUT:-120}
 MEM=${LAB_MEM:-768}
 LBCTL_BIN=${LBCTL_BIN:-$REPO/target/debug/lbctl}
 IPVS_PROBE_BIN=${IPVS_PROBE_BIN:-$REPO/target/debug/examples/ipvs_probe}
+FAKE_APISERVER_BIN=${FAKE_APISERVER_BIN:-$REPO/target/debug/fake-apiserver}
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 log() { echo "lab: $*" >&2; }
@@ -77,6 +80,8 @@ if [ "$cargo_build" = 1 ]; then
     else
         log "no */examples/ipvs_probe.rs in the workspace: not building it"
     fi
+    (cd "$REPO" && "$CARGO" build -q -p lb-tests --bin fake-apiserver) ||
+        die "cargo build -p lb-tests --bin fake-apiserver failed"
 fi
 
 "$LAB_DIR/build.sh" || die "building the base image failed"
@@ -94,6 +99,8 @@ mkdir -p "$OVL/lab/scenarios" "$OVL/lab/examples" "$OVL/usr/local/bin"
 install -m 0755 "$LAB_DIR/init.sh" "$OVL/init"
 cp "$SCENARIOS"/*.sh "$OVL/lab/scenarios/"
 [ ! -d "$REPO/examples/lab" ] || cp -r "$REPO/examples/lab/." "$OVL/lab/examples/"
+# Objects for the fake API server and other scenario inputs, as /lab/fixtures/.
+[ ! -d "$LAB_DIR/fixtures" ] || { mkdir -p "$OVL/lab/fixtures" && cp -r "$LAB_DIR/fixtures/." "$OVL/lab/fixtures/"; }
 # Shipped monitoring files (dashboard, alert rules), for the scenarios that check them.
 [ ! -d "$REPO/deploy" ] || { mkdir -p "$OVL/lab/deploy" && cp -r "$REPO/deploy/." "$OVL/lab/deploy/"; }
 
@@ -134,6 +141,23 @@ for tool in $needs; do
             bin=$(command -v prometheus || true)
             [ -n "$bin" ] || die "a scenario needs prometheus: install the Debian package prometheus (tests/install-deps.sh)"
             add_binary "$bin" prometheus
+            ;;
+        fake-apiserver)
+            # Our own test binary: missing means not built; the scenario then fails and says so.
+            if [ -x "$FAKE_APISERVER_BIN" ]; then
+                add_binary "$FAKE_APISERVER_BIN" fake-apiserver
+            else
+                log "no fake-apiserver at $FAKE_APISERVER_BIN (cargo build -p lb-tests --bins, or --cargo-build)"
+            fi
+            ;;
+        bird)
+            # BIRD 2 (Debian package bird2) as the router of the BGP scenarios: bird + birdc.
+            for prog in bird birdc; do
+                bin=$(command -v "$prog" || true)
+                [ -n "$bin" ] || [ ! -x "/usr/sbin/$prog" ] || bin=/usr/sbin/$prog
+                [ -n "$bin" ] || die "a scenario needs $prog: install the Debian package bird2 (tests/install-deps.sh)"
+                add_binary "$bin" "$prog"
+            done
             ;;
         *) die "unknown lab-needs tool: $tool" ;;
     esac

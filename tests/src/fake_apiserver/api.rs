@@ -300,7 +300,6 @@ fn watch(shared: Arc<Shared>, target: &Target, q: &BTreeMap<String, String>) -> 
         }
     };
     let bookmark_every = shared.bookmark_interval;
-    let shared_for_task = Arc::clone(&shared);
     tokio::spawn(async move {
         let (mut last, lines) = match replay {
             Ok(r) => r,
@@ -324,8 +323,8 @@ fn watch(shared: Arc<Shared>, target: &Target, q: &BTreeMap<String, String>) -> 
                 () = &mut deadline => return,
                 _ = generation.changed() => return,
                 _ = tick.tick(), if bookmarks => {
-                    let rv = shared_for_task.lock().resource_version();
-                    last = last.max(rv);
+                    // Only what this watch has seen: the store may already hold a change that
+                    // is still on its way here, and a client resumes from the bookmark.
                     event_line("BOOKMARK", &json!({
                         "kind": resource.kind(), "apiVersion": resource.api_version(),
                         "metadata": {"resourceVersion": last.to_string()}

@@ -214,9 +214,80 @@ async fn serve_admin(shared: Arc<Shared>, listener: TcpListener) {
                 let shared = Arc::clone(&shared);
                 async move { Ok::<_, std::convert::Infallible>(admin::handle(shared, req).await) }
             });
+            // Shell clients (busybox nc in the lab VM) shut down their write side after the
+            // request; without half_close hyper would drop a request still being served.
             let _ = hyper::server::conn::http1::Builder::new()
+                .half_close(true)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn admin_serves_a_request_whose_client_half_closed() {
+        let any: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let server = FakeApiServer::start(any, any).await.unwrap();
+        let body =
+            r#"{"kind":"ConfigMap","metadata":{"name":"cm","namespace":"ns"},"data":{"k":"v"}}"#;
+        for attempt in 0..20 {
+            let mut conn = tokio::net::TcpStream::connect(server.admin_addr)
+                .await
+                .unwrap();
+            let head = format!(
+                "PUT /objects HTTP/1.0\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
+            conn.write_all(head.as_bytes()).await.unwrap();
+            // The body in a later segment, directly followed by the FIN, as `nc` sends them
+            // when its input ends: the server sees the EOF while the request is in flight.
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            conn.write_all(body.as_bytes()).await.unwrap();
+            conn.shutdown().await.unwrap();
+            let mut response = String::new();
+            conn.read_to_string(&mut response).await.unwrap();
+            assert!(
+                response.starts_with("HTTP/1.0 200"),
+                "attempt {attempt}: {response:?}"
+            );
+        }
+        assert_eq!(server.objects(Resource::ConfigMaps).len(), 1);
+    }
+
+    /// A bookmark must never claim a version the watch has not delivered yet: a client
+    /// resumes from it, so a change it skipped would be lost for good.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bookmarks_never_overtake_undelivered_changes() {
+        let any: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let server = FakeApiServer::start_with(any, any, Duration::from_millis(1))
+            .await
+            .unwrap();
+        let mut conn = tokio::net::TcpStream::connect(server.api_addr)
+            .await
+            .unwrap();
+        conn.write_all(
+            b"GET /api/v1/namespaces/ns/configmaps?watch=1&allowWatchBookmarks=true\
+              &resourceVersion=0&timeoutSeconds=2 HTTP/1.0\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        const CHANGES: usize = 300;
+        for i in 0..CHANGES {
+            server.apply(serde_json::json!({"kind": "ConfigMap",
+                "metadata": {"name": format!("cm{i}"), "namespace": "ns"}}));
+            if i % 10 == 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        let mut stream = String::new();
+        conn.read_to_string(&mut stream).await.unwrap();
+        let added = stream.matches(r#""type":"ADDED""#).count();
+        assert_eq!(added, CHANGES, "changes lost behind bookmarks");
     }
 }

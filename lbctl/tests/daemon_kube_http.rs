@@ -1,0 +1,123 @@
+//! `lbctl run --kubeconfig` against a plain-HTTP API server on a host without a CA bundle.
+//!
+//! Black box: the real binary, the fake API server of `lb-tests` in this process, and a trust
+//! store that points nowhere (`SSL_CERT_FILE`/`SSL_CERT_DIR`). The lab VM has no CA bundle,
+//! and the daemon used to exit at start ("No CA certificates were loaded from the system")
+//! although an `http://` server needs none. The host has no IPVS, so the daemon's syncs fail;
+//! what this test checks is that it builds its client, completes the initial lists and
+//! serves `/readyz` with the reason that comes after the lists. The kernel side is scenario
+//! 20-run-kubernetes in the lab VM.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lb_tests::fake_apiserver::FakeApiServer;
+use serde_json::json;
+
+/// Kills the daemon when the test ends, whatever the outcome.
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn scratch_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lbctl-kube-http-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn free_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// One HTTP/1.0 GET; the whole response, or `None` when nothing listens yet.
+fn get(addr: SocketAddr, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: lbctl\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_api_server_works_without_a_system_trust_store() {
+    let server = FakeApiServer::start(
+        "127.0.0.1:0".parse().unwrap(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    server.apply(json!({
+        "kind": "ConfigMap",
+        "metadata": {"name": "lab-vips", "namespace": "lb-system"},
+        "data": {"10.0.0.100-80": "10.0.1.11:80"}
+    }));
+    let dir = scratch_dir();
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(&kubeconfig, server.kubeconfig()).unwrap();
+    let listen = free_port();
+    let settings = dir.join("settings.toml");
+    std::fs::write(
+        &settings,
+        format!(
+            "managed_vip_ranges = [\"10.0.0.96/28\"]\nstate_file = \"{}\"\n\
+             [kubernetes]\nnamespace = \"lb-system\"\nconfigmap = \"lab-vips\"\n",
+            dir.join("state.json").display()
+        ),
+    )
+    .unwrap();
+    let nowhere = dir.join("no-such-ca");
+    let mut daemon = Daemon(
+        Command::new(env!("CARGO_BIN_EXE_lbctl"))
+            .args(["run", "--no-vips", "--settings"])
+            .arg(&settings)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["--listen", &listen.to_string()])
+            .env("SSL_CERT_FILE", &nowhere)
+            .env("SSL_CERT_DIR", &nowhere)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start lbctl run"),
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = daemon.0.try_wait().unwrap() {
+            let mut stderr = String::new();
+            if let Some(mut pipe) = daemon.0.stderr.take() {
+                let _ = pipe.read_to_string(&mut stderr);
+            }
+            panic!("lbctl run exited ({status}) instead of serving: {stderr}");
+        }
+        let readyz = tokio::task::spawn_blocking(move || get(listen, "/readyz"))
+            .await
+            .unwrap();
+        // Past the lists: ready (a host with IPVS) or the sync failed (a host without).
+        if readyz
+            .as_deref()
+            .is_some_and(|r| r.ends_with("\r\n\r\nready\n") || r.contains("the last sync failed"))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the daemon did not complete its lists within 30 s; last /readyz: {readyz:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,261 @@
+#!/bin/sh
+# 20-run-kubernetes (issue 4): `lbctl run --kubeconfig` against the fake Kubernetes API server
+# (real HTTP list/watch) programs IPVS from a VIP ConfigMap, a dual-stack Service with a named
+# and a numbered target port, and its EndpointSlices; real traffic reaches both pods; a
+# ConfigMap edit, a scale-down (drain, not cut) and a terminating+serving endpoint (weight 0)
+# reach the kernel; an API outage keeps the table and a live connection and reports not
+# ready; changes made during the outage are applied once the API is back.
+# lab-needs: fake-apiserver
+. /lab/scenarios/lib.sh
+. /lab/scenarios/lbctl.sh
+set -e
+
+FAKE=/usr/local/bin/fake-apiserver
+FIX=/lab/fixtures/20-run-kubernetes
+API=127.0.0.1:6443
+ADMIN=127.0.0.1:6444
+HTTP=127.0.0.1:9469
+[ -x "$FAKE" ] || fail "fake-apiserver missing in the initramfs (cargo build -p lb-tests --bins)"
+
+topology_nat
+# The pods: HTTP on their container port 8080 (named `web`), an echo server on 9000.
+for ns in rs1 rs2; do
+    rs_http "$ns" 8080 "$ns"
+    rs_echo "$ns" 9000
+done
+
+# admin_req METHOD PATH [FILE]: one request to the fake's admin port (FILE as the JSON body);
+# the response body goes to /tmp/admin.body; succeeds when the status is 200.
+admin_req() {
+    local len=0 resp
+    [ -z "$3" ] || len=$(wc -c <"$3")
+    resp=$({
+        printf '%s /%s HTTP/1.0\r\nHost: admin\r\nContent-Type: application/json\r\nContent-Length: %s\r\n\r\n' "$1" "$2" "$len"
+        [ -z "$3" ] || cat "$3"
+    } | in_ns director timeout 5 nc -w 3 "${ADMIN%:*}" "${ADMIN#*:}" 2>/dev/null | tr -d '\r')
+    echo "$resp" | sed '1,/^$/d' >/tmp/admin.body
+    case "$(echo "$resp" | head -1)" in *" 200 "*) true ;; *) false ;; esac
+}
+# admin METHOD PATH [FILE]: admin_req that must succeed (call it from the scenario's shell).
+admin() {
+    admin_req "$@" || fail "admin $1 /$2 failed: $(cut -c1-200 /tmp/admin.body)"
+    log "admin $1 /$2 ${3:+$(basename "$3")}: 200"
+}
+
+# expect_table: the desired `ipvsadm -Sn` (stdin), sorted like ipvs_rules, into /tmp/expected.
+expect_table() { sort >/tmp/expected; }
+table_is_expected() { [ "$(ipvs_rules director)" = "$(cat /tmp/expected)" ]; }
+run_alive() { kill -0 "$RUN_PID" 2>/dev/null; }
+table_settled() { table_is_expected || ! run_alive; }
+# wait_table SECONDS WHAT: wait until the kernel table equals /tmp/expected (fails at once
+# when lbctl run has exited).
+wait_table() {
+    wait_until "$1" table_settled
+    table_is_expected || {
+        echo "expected:"; cat /tmp/expected; echo "kernel:"; ipvs_rules director
+        tail -n 15 /tmp/run.log
+        run_alive || fail "$2: lbctl run exited: $(tail -n 1 /tmp/run.log | cut -c1-200)"
+        fail "$2: kernel table differs from the expected one (see above)"
+    }
+    log "ok: kernel table as expected ($2)"
+}
+# weight_of SERVICE DEST: the weight of DEST in SERVICE in the kernel (empty when absent).
+weight_of() {
+    ipvs_rules director | awk -v s="$1" -v d="$2" \
+        '$1 == "-a" && $3 == s && $5 == d { for (i = 6; i < NF; i++) if ($i == "-w") print $(i + 1) }'
+}
+readyz() { http_get_held director "${HTTP%:*}" "${HTTP#*:}" /readyz; }
+is_ready() { [ "$(readyz)" = "ready" ]; }
+not_ready() { case "$(readyz)" in "not ready: the API server is unreachable"*) true ;; *) false ;; esac; }
+# bodies N VIP PORT: N answers through VIP:PORT, sorted and counted ("N rs1" lines).
+bodies() { http_get_n client "$2" "$3" "$1" | sort | uniq -c | sed 's/^ *//'; }
+
+step "start the fake API server with the ConfigMap, Services and EndpointSlices"
+in_ns director "$FAKE" --listen "$API" --admin "$ADMIN" --load "$FIX/initial.json" \
+    >/tmp/fake.out 2>/tmp/fake.log &
+wait_until 20 grep -q '^ready ' /tmp/fake.out || fail "fake-apiserver did not start: $(tail -3 /tmp/fake.log | tr '\n' '|')"
+admin GET healthz
+
+cat >/tmp/kubeconfig <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: lab
+  cluster: {server: "http://$API"}
+contexts:
+- name: lab
+  context: {cluster: lab, user: lab, namespace: lb-system}
+current-context: lab
+users:
+- name: lab
+  user: {}
+EOF
+SETTINGS_RUN=/tmp/run-settings.toml
+{
+    cat "$LAB_SETTINGS"
+    echo "listen_address = \"$HTTP\""
+    # Short, so that resyncs run during the outage below (they must not delete anything).
+    echo "resync_period_secs = 3"
+    echo "[kubernetes]"
+    echo 'namespace = "lb-system"'
+    echo 'configmap = "lab-vips"'
+} >"$SETTINGS_RUN"
+
+step "lbctl run --kubeconfig programs the Service's endpoints"
+in_ns director "$LBCTL" run --settings "$SETTINGS_RUN" --kubeconfig /tmp/kubeconfig --log info \
+    >/tmp/run.log 2>&1 &
+RUN_PID=$!
+# Named target port `web` resolves through the slice port named after the Service port
+# (`http` -> 8080), the numbered one (9000) directly; the IPv6 slice stays out of the IPv4
+# VIP; the Service in namespace shop is not referenced and stays out.
+expect_table <<EOF
+-A -t 10.0.0.100:80 -s rr
+-a -t 10.0.0.100:80 -r 10.0.1.11:8080 -m -w 1
+-a -t 10.0.0.100:80 -r 10.0.1.12:8080 -m -w 1
+-A -t 10.0.0.100:9000 -s rr
+-a -t 10.0.0.100:9000 -r 10.0.1.11:9000 -m -w 1
+-a -t 10.0.0.100:9000 -r 10.0.1.12:9000 -m -w 1
+-A -t 10.0.0.101:80 -s rr
+-a -t 10.0.0.101:80 -r 10.0.1.11:80 -m -w 1
+-a -t 10.0.0.101:80 -r 10.0.1.12:80 -m -w 1
+EOF
+wait_table 30 "initial lists"
+wait_until 10 is_ready || fail "not ready after the first sync: $(readyz)"
+log "ok: /readyz ready"
+
+step "traffic reaches both endpoints"
+assert_eq "2 rs1
+2 rs2" "$(bodies 4 10.0.0.100 80)" "answers of 4 requests to 10.0.0.100:80 (rr)"
+assert_eq "1 rs1
+1 rs2" "$(bodies 2 10.0.0.101 80)" "answers of the static entry 10.0.0.101:80"
+
+step "ConfigMap edit: a second VIP for the Service's http port, and a bad key"
+admin PUT objects "$FIX/configmap-second-vip.json"
+expect_table <<EOF
+-A -t 10.0.0.100:80 -s rr
+-a -t 10.0.0.100:80 -r 10.0.1.11:8080 -m -w 1
+-a -t 10.0.0.100:80 -r 10.0.1.12:8080 -m -w 1
+-A -t 10.0.0.100:9000 -s rr
+-a -t 10.0.0.100:9000 -r 10.0.1.11:9000 -m -w 1
+-a -t 10.0.0.100:9000 -r 10.0.1.12:9000 -m -w 1
+-A -t 10.0.0.101:80 -s rr
+-a -t 10.0.0.101:80 -r 10.0.1.11:80 -m -w 1
+-a -t 10.0.0.101:80 -r 10.0.1.12:80 -m -w 1
+-A -t 10.0.0.102:80 -s rr
+-a -t 10.0.0.102:80 -r 10.0.1.11:8080 -m -w 1
+-a -t 10.0.0.102:80 -r 10.0.1.12:8080 -m -w 1
+EOF
+wait_table 15 "ConfigMap edit"
+assert_eq "1 rs1
+1 rs2" "$(bodies 2 10.0.0.102 80)" "answers through the new VIP 10.0.0.102:80"
+events_have_invalid_key() { admin_req GET objects/events && grep -q '"reason":"InvalidKey"' /tmp/admin.body; }
+wait_until 15 events_have_invalid_key || {
+    grep -i event /tmp/run.log | tail -n 5
+    fail "no InvalidKey Event for 10.0.0.103-80: $(cut -c1-300 /tmp/admin.body)"
+}
+assert_contains "$(cat /tmp/admin.body)" "10.0.0.103-80" "the InvalidKey Event"
+
+step "two long-lived connections, one to each pod"
+open_stream a client 10.0.0.100 9000
+open_stream b client 10.0.0.100 9000
+wait_until 10 sh -c 'test -s /tmp/stream-a.out && test -s /tmp/stream-b.out' || fail "streams got no greeting"
+first_a=$(head -1 /tmp/stream-a.out) first_b=$(head -1 /tmp/stream-b.out)
+log "stream a is served by $first_a, stream b by $first_b"
+case "$first_a $first_b" in
+    "rs1 rs2") ON_RS1=a ON_RS2=b ;;
+    "rs2 rs1") ON_RS1=b ON_RS2=a ;;
+    *) fail "rr should spread two connections over rs1 and rs2, got '$first_a $first_b'" ;;
+esac
+# echo_ok STREAM TEXT: TEXT comes back on STREAM within 10 s.
+echo_ok() {
+    stream_send "$1" "$2"
+    wait_until 10 stream_saw "$1" "$2" || fail "stream $1 did not echo '$2' (connection broken?)"
+    log "ok: stream $1 echoed '$2'"
+}
+echo_ok a hello-a
+echo_ok b hello-b
+
+step "scale down: rs2 leaves the EndpointSlice and is drained, not cut"
+admin PUT objects "$FIX/slice-scaled-down.json"
+rs2_drained() { [ "$(weight_of 10.0.0.100:9000 10.0.1.12:9000)" = 0 ]; }
+wait_until 15 rs2_drained || fail "rs2 not drained on :9000: $(ipvs_rules director | tr '\n' '|')"
+assert_eq 1 "$(weight_of 10.0.0.100:9000 10.0.1.11:9000)" "weight of rs1 on :9000"
+# On :80 rs2 has no established connection: drained while TIME_WAIT entries last, else gone.
+for svc in 10.0.0.100:80 10.0.0.102:80; do
+    w=$(weight_of "$svc" 10.0.1.12:8080)
+    [ -z "$w" ] || [ "$w" = 0 ] || fail "rs2 on $svc still has weight $w after the scale-down"
+    assert_eq 1 "$(weight_of "$svc" 10.0.1.11:8080)" "weight of rs1 on $svc"
+done
+log "ok: rs2 drained (weight 0 or removed once idle)"
+assert_eq "4 rs1" "$(bodies 4 10.0.0.100 80)" "answers after the scale-down"
+echo_ok "$ON_RS2" still-on-rs2
+
+step "rs1 terminating but serving: weight 0; rs2 back: weight 1"
+admin PUT objects "$FIX/slice-rs1-terminating.json"
+expect_table <<EOF
+-A -t 10.0.0.100:80 -s rr
+-a -t 10.0.0.100:80 -r 10.0.1.11:8080 -m -w 0
+-a -t 10.0.0.100:80 -r 10.0.1.12:8080 -m -w 1
+-A -t 10.0.0.100:9000 -s rr
+-a -t 10.0.0.100:9000 -r 10.0.1.11:9000 -m -w 0
+-a -t 10.0.0.100:9000 -r 10.0.1.12:9000 -m -w 1
+-A -t 10.0.0.101:80 -s rr
+-a -t 10.0.0.101:80 -r 10.0.1.11:80 -m -w 1
+-a -t 10.0.0.101:80 -r 10.0.1.12:80 -m -w 1
+-A -t 10.0.0.102:80 -s rr
+-a -t 10.0.0.102:80 -r 10.0.1.11:8080 -m -w 0
+-a -t 10.0.0.102:80 -r 10.0.1.12:8080 -m -w 1
+EOF
+wait_table 15 "terminating endpoint"
+assert_eq "4 rs2" "$(bodies 4 10.0.0.100 80)" "answers with rs1 terminating"
+echo_ok "$ON_RS1" still-on-terminating-rs1
+
+step "API server down: table and connections stay, not ready"
+BEFORE=$(ipvs_rules director)
+admin POST down
+down_at=$(_lab_now)
+wait_until 15 not_ready || fail "/readyz did not report the outage: $(readyz)"
+log "ok: /readyz says: $(readyz)"
+# Stay down across several resyncs (resync_period_secs = 3).
+while [ $(($(_lab_now) - down_at)) -lt 10 ]; do sleep 1; done
+assert_eq "$BEFORE" "$(ipvs_rules director)" "kernel table during the outage"
+echo_ok a during-outage-a
+echo_ok b during-outage-b
+assert_eq "4 rs2" "$(bodies 4 10.0.0.100 80)" "answers during the outage"
+assert_contains "$(http_get_held director "${HTTP%:*}" "${HTTP#*:}" /metrics)" "lbctl_ready 0"
+
+step "changes made during the outage are applied after it"
+admin PUT objects "$FIX/configmap-during-outage.json"
+admin PUT objects "$FIX/slice-during-outage.json"
+sleep 3
+assert_eq "$BEFORE" "$(ipvs_rules director)" "kernel table while the API is still down"
+admin POST up
+expect_table <<EOF
+-A -t 10.0.0.100:80 -s rr
+-a -t 10.0.0.100:80 -r 10.0.1.11:8080 -m -w 1
+-a -t 10.0.0.100:80 -r 10.0.1.12:8080 -m -w 1
+-A -t 10.0.0.100:9000 -s rr
+-a -t 10.0.0.100:9000 -r 10.0.1.11:9000 -m -w 1
+-a -t 10.0.0.100:9000 -r 10.0.1.12:9000 -m -w 1
+-A -t 10.0.0.101:80 -s rr
+-a -t 10.0.0.101:80 -r 10.0.1.11:80 -m -w 1
+-a -t 10.0.0.101:80 -r 10.0.1.12:80 -m -w 1
+-A -t 10.0.0.102:80 -s wlc
+-a -t 10.0.0.102:80 -r 10.0.1.11:8080 -m -w 1
+-a -t 10.0.0.102:80 -r 10.0.1.12:8080 -m -w 1
+EOF
+wait_table 45 "changes made during the outage"
+wait_until 15 is_ready || fail "not ready after the API came back: $(readyz)"
+log "ok: /readyz ready again $(($(_lab_now) - down_at)) s after the outage began"
+echo_ok a after-outage-a
+echo_ok b after-outage-b
+assert_eq "2 rs1
+2 rs2" "$(bodies 4 10.0.0.100 80)" "answers after the outage"
+assert_ok "lbctl status (ready)" in_ns director "$LBCTL" status --address "$HTTP"
+
+stream_close a
+stream_close b
+kill -TERM "$RUN_PID"
+stopped() { ! kill -0 "$RUN_PID" 2>/dev/null; }
+wait_until 10 stopped || fail "lbctl run did not stop on SIGTERM"
+log "ok: stopped"
