@@ -131,7 +131,8 @@ pub(crate) enum Command {
     /// Without --config-file it watches Kubernetes (the ConfigMap named in the settings, the
     /// Services it references and their EndpointSlices); with it, it reloads local files on
     /// change. SIGTERM stops gracefully (IPVS is kept unless --cleanup-on-exit), SIGHUP reloads
-    /// the settings. HTTP on the settings' listen_address: /healthz /readyz /status /metrics.
+    /// the settings. HTTP on the settings' listen_address: /healthz /readyz /status /metrics
+    /// (and POST /drain for `lbctl drain`). With [bgp] enabled it announces the served VIPs.
     ///
     /// Example:
     ///   lbctl run --settings /etc/lbctl/settings.toml --kubeconfig /etc/lbctl/kubeconfig
@@ -147,6 +148,17 @@ pub(crate) enum Command {
     ///   lbctl status --address 127.0.0.1:9469 --output json
     #[command(verbatim_doc_comment)]
     Status(crate::commands::status::StatusArgs),
+    /// Withdraw every BGP route of a running daemon for maintenance, or announce again.
+    ///
+    /// Sessions stay up and IPVS keeps forwarding; routers move new flows to other
+    /// directors. The drain lasts until `--undo`, across daemon restarts. Uses the
+    /// daemon's POST /drain (localhost only) and waits until /status shows it applied.
+    ///
+    /// Example:
+    ///   lbctl drain
+    ///   lbctl drain --undo --address 127.0.0.1:9469
+    #[command(verbatim_doc_comment)]
+    Drain(crate::commands::drain::DrainArgs),
     /// Remove every netfilter rule lbctl installed (director and node-bypass chains, our
     /// nftables tables), from every backend, and nothing else.
     ///

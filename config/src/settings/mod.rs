@@ -14,9 +14,7 @@ use std::path::PathBuf;
 use ipnetwork::IpNetwork;
 use serde::{Deserialize, Serialize};
 
-pub use self::sections::{
-    BgpPeer, BgpSettings, HealthCheckDefaults, KubernetesSettings, NetfilterBackend,
-};
+pub use self::sections::{BgpSettings, HealthCheckDefaults, KubernetesSettings, NetfilterBackend};
 use crate::error::SettingsError;
 use crate::model::{ForwardMethod, Scheduler};
 
@@ -52,7 +50,7 @@ pub struct Settings {
     pub state_file: PathBuf,
     /// Which ConfigMap to watch.
     pub kubernetes: KubernetesSettings,
-    /// BGP announcement of VIPs (parsed; used by the announcer).
+    /// BGP announcement of VIPs (`enabled` here; the rest is read by `lbctl`'s announcer).
     pub bgp: BgpSettings,
     /// Timings for health checks that do not set their own.
     pub health_check: HealthCheckDefaults,

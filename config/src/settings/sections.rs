@@ -1,8 +1,7 @@
 //! The nested sections of the settings: Kubernetes, BGP, health-check defaults, netfilter backend.
 //!
-//! Pure data with serde defaults; unknown keys are errors like at the top level.
-
-use std::net::{IpAddr, Ipv4Addr};
+//! Pure data with serde defaults; unknown keys are errors like at the top level, except in
+//! `[bgp]`, whose keys beyond `enabled` are checked by `lbctl` against the announcer's types.
 
 use serde::{Deserialize, Serialize};
 
@@ -45,34 +44,18 @@ impl Default for KubernetesSettings {
 }
 
 /// BGP announcement of VIPs that have healthy real servers.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+///
+/// lb-config stays free of the announcer crate: besides `enabled`, the section is kept as raw
+/// TOML (`rest`) that `lbctl` deserializes into the announcer's own types (with unknown-key
+/// checks that name the field) when it starts the speaker. See docs/bgp.md for the keys.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct BgpSettings {
-    /// Whether to run the BGP speaker at all.
+    /// Whether to announce VIPs at all.
     pub enabled: bool,
-    /// Our AS number.
-    pub local_as: Option<u32>,
-    /// Our BGP identifier.
-    pub router_id: Option<Ipv4Addr>,
-    /// The routers to announce VIPs to.
-    pub peers: Vec<BgpPeer>,
-}
-
-/// One BGP neighbour.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BgpPeer {
-    /// The neighbour's address.
-    pub address: IpAddr,
-    /// The neighbour's AS number.
-    pub remote_as: u32,
-    /// TCP port of the neighbour (179).
-    #[serde(default = "default_bgp_port")]
-    pub port: u16,
-}
-
-fn default_bgp_port() -> u16 {
-    179
+    /// Every other key of `[bgp]` (speaker, peers, `[bgp.policy]`, `mode`, `[bgp.bird]`).
+    #[serde(flatten)]
+    pub rest: toml::Table,
 }
 
 /// Timings of health checks whose entry does not set `check-interval=` etc.

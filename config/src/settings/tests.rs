@@ -59,6 +59,9 @@ local_as = 64512
 router_id = "192.0.2.1"
 peers = [{ address = "192.0.2.254", remote_as = 64513 }]
 
+[bgp.policy]
+announce_at = 2
+
 [health_check]
 interval_secs = 3
 timeout_secs = 1
@@ -75,8 +78,18 @@ fall = 2
     assert_eq!(s.default_forward_method, ForwardMethod::Fullnat);
     assert_eq!(s.netfilter_backend, NetfilterBackend::IptablesLegacy);
     assert_eq!(s.listen_address.port(), 9470);
-    assert_eq!(s.bgp.peers[0].port, 179);
-    assert_eq!(s.bgp.local_as, Some(64512));
+    assert!(s.bgp.enabled);
+    assert_eq!(
+        s.bgp.rest.get("local_as").and_then(toml::Value::as_integer),
+        Some(64512)
+    );
+    let peers = s.bgp.rest.get("peers").and_then(toml::Value::as_array);
+    assert_eq!(peers.map(Vec::len), Some(1));
+    assert!(s.bgp.rest.get("policy").is_some_and(toml::Value::is_table));
+    assert!(
+        !s.bgp.rest.contains_key("enabled"),
+        "enabled is its own field"
+    );
     assert_eq!(s.health_check.fall, 2);
     assert!(s.require_managed_ranges().is_ok());
     let none = Settings::from_toml_str("netfilter_backend = \"none\"").unwrap();
@@ -104,7 +117,7 @@ fn errors_name_the_field() {
     );
     assert!(err("vip_interface = \"a/b\"").contains("vip_interface"));
     assert!(err("resync_period_secs = 0").contains("resync_period_secs"));
-    assert!(err("[[bgp.peers]]\naddress = \"192.0.2.1\"").contains("remote_as"));
+    assert!(err("[bgp]\nenabled = \"yes\"").contains("enabled"));
 }
 
 #[test]
@@ -120,4 +133,17 @@ fn unknown_key_error_names_the_key_and_line() {
         message.contains("unknown field `managed_vip_range`"),
         "{message}"
     );
+}
+
+#[test]
+fn bgp_keeps_its_other_keys_as_raw_toml_for_lbctl() {
+    // lb-config does not know the announcer's keys: lbctl checks them (typos included).
+    let s = Settings::from_toml_str("[bgp]\nlocal_ass = 1\n[[bgp.peers]]\naddress = \"192.0.2.1\"")
+        .unwrap();
+    assert!(!s.bgp.enabled);
+    assert!(s.bgp.rest.contains_key("local_ass"));
+    assert_eq!(s.bgp.rest.len(), 2);
+    // Round trip: serializing keeps the raw keys next to `enabled`.
+    let text = toml::to_string(&s).unwrap();
+    assert_eq!(Settings::from_toml_str(&text).unwrap(), s);
 }

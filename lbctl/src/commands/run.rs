@@ -87,6 +87,7 @@ pub(crate) fn run(args: RunArgs) -> Result<i32> {
         .require_managed_ranges()
         .context("the daemon needs managed_vip_ranges in the settings")
         .map_err(UsageError)?;
+    crate::bgp::check_settings(&settings.bgp).map_err(UsageError)?;
     if let Some(path) = &args.config_file {
         check_file(path, "ConfigMap", |p| {
             matches!(read_config(p), crate::daemon::ConfigInput::Absent)
@@ -200,16 +201,17 @@ async fn daemon(args: RunArgs, settings: Settings) -> Result<()> {
         let slot = dump_slot.clone();
         Box::pin(async move { slot.dump().await.ok() })
     });
+    let bgp = crate::bgp::start(&settings.bgp, &outputs, metrics.controller.clone()).await?;
     let http = HttpState {
         metrics: Arc::clone(&metrics),
         status: outputs.status.clone(),
         dump,
+        bgp: bgp.as_ref().map(crate::bgp::BgpAnnouncer::control),
     };
     let (_, serve) = bind(listen, http, shutdown.clone())
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     tokio::spawn(serve);
-    log_serving_vips(&outputs);
 
     let settings_path = args.settings.clone();
     let settings_tx = senders.settings;
@@ -218,7 +220,10 @@ async fn daemon(args: RunArgs, settings: Settings) -> Result<()> {
         if let Err(e) = &result {
             warn!(error = format!("{e:#}"), "signal handling failed: stopping");
         }
-        withdraw_bgp_routes_before_exit().await;
+        // Routers move flows to other directors before this one stops.
+        if let Some(bgp) = bgp {
+            bgp.stop().await;
+        }
         let _ = shutdown_tx.send(true);
         // Keep the settings sender (and thus the channel) alive until the loop is down.
         settings_tx
@@ -267,23 +272,6 @@ fn reload_settings(path: Option<&Path>, tx: &watch::Sender<Arc<Settings>>) {
         }
         Err(e) => warn!(error = %e, "SIGHUP: invalid settings, keeping the old ones"),
     }
-}
-
-/// Placeholder for the BGP announcer (issue 6): withdraw every VIP route and wait until the
-/// peers have it, so routers move flows to other directors before this one stops.
-async fn withdraw_bgp_routes_before_exit() {
-    info!("no BGP announcer wired: nothing to withdraw");
-}
-
-/// Logs changes of the serving VIPs (the BGP announcer will consume this channel).
-fn log_serving_vips(outputs: &DaemonOutputs) {
-    let mut rx = outputs.serving_vips.clone();
-    tokio::spawn(async move {
-        while rx.changed().await.is_ok() {
-            let vips: Vec<String> = rx.borrow().iter().map(ToString::to_string).collect();
-            info!(vips = vips.join(" "), "VIPs with serving real servers");
-        }
-    });
 }
 
 /// Runs the health checks of the desired state's real servers and feeds their verdicts back

@@ -70,11 +70,20 @@ fn watch(address: SocketAddr, secs: u64) -> Result<i32> {
 }
 
 fn http_get(address: SocketAddr, path: &str) -> Result<String> {
+    http_request(address, "GET", path)
+}
+
+/// One HTTP/1.0 request to the daemon; the body of a 200 answer, else an error with the
+/// status line and body (also used by `lbctl drain`).
+pub(crate) fn http_request(address: SocketAddr, method: &str, path: &str) -> Result<String> {
     let timeout = Duration::from_secs(5);
     let mut stream = TcpStream::connect_timeout(&address, timeout)
         .with_context(|| format!("cannot connect to the daemon at {address}"))?;
     stream.set_read_timeout(Some(timeout))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n")?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: {address}\r\nContent-Length: 0\r\n\r\n"
+    )?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw);
@@ -83,7 +92,7 @@ fn http_get(address: SocketAddr, path: &str) -> Result<String> {
         .context("malformed HTTP response")?;
     let status_line = head.lines().next().unwrap_or_default();
     if status_line.split_whitespace().nth(1) != Some("200") {
-        bail!("{address}{path}: {status_line}");
+        bail!("{address}{path}: {status_line}: {}", body.trim());
     }
     Ok(body.to_owned())
 }
@@ -135,6 +144,9 @@ pub(crate) fn render(doc: &StatusDocument) -> String {
     }
     for p in &c.problems {
         let _ = writeln!(out, "{}: {p}", p.severity);
+    }
+    if let Some(bgp) = &doc.bgp {
+        out.push_str(&crate::bgp::render_status(bgp));
     }
     for svc in &doc.services {
         let origin = match (&svc.config_key, &svc.kubernetes_service) {

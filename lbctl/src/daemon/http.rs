@@ -1,8 +1,9 @@
-//! The daemon's HTTP endpoint: `/healthz`, `/readyz`, `/status` (JSON) and `/metrics`.
+//! The daemon's HTTP endpoint: `/healthz`, `/readyz`, `/status` (JSON), `/metrics`, `/drain`.
 //!
 //! HTTP/1.1 on hyper, one task per connection, GET only. `/status` dumps IPVS afresh for live
 //! counters (through the same kernel slot as the syncs, so they never interleave) and falls
-//! back to the table of the last sync if that dump fails.
+//! back to the table of the last sync if that dump fails. `POST /drain` (loopback only) is
+//! the one write: it switches the BGP drain.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -22,6 +23,7 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use super::status::StatusSnapshot;
+use crate::bgp::BgpControl;
 use crate::metrics::Metrics;
 
 /// A fresh IPVS dump for `/status` (`None` when it fails).
@@ -37,6 +39,8 @@ pub(crate) struct HttpState {
     pub(crate) status: watch::Receiver<Arc<StatusSnapshot>>,
     /// Live counters for `/status`.
     pub(crate) dump: DumpFn,
+    /// The BGP announcer's drain switch and status (`None`: BGP disabled).
+    pub(crate) bgp: Option<Arc<BgpControl>>,
 }
 
 /// Binds `address`; returns the bound address (port 0 picks one) and the serving future.
@@ -56,7 +60,7 @@ pub(crate) async fn bind(
                     Ok((stream, peer)) => {
                         let state = state.clone();
                         tokio::spawn(async move {
-                            let service = service_fn(move |req| handle(state.clone(), req));
+                            let service = service_fn(move |req| handle(state.clone(), peer, req));
                             // Half-close: clients such as `nc` shut down their write side
                             // right after the request; answer them instead of hanging up.
                             if let Err(e) = hyper::server::conn::http1::Builder::new()
@@ -78,8 +82,12 @@ pub(crate) async fn bind(
 
 async fn handle(
     state: HttpState,
+    peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    if req.uri().path() == "/drain" {
+        return Ok(drain(&state, peer, &req));
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return Ok(text(StatusCode::METHOD_NOT_ALLOWED, "GET only\n"));
     }
@@ -107,7 +115,8 @@ async fn handle(
         "/status" => {
             let table = (state.dump)().await;
             let snapshot = Arc::clone(&state.status.borrow());
-            let doc = snapshot.document(table.as_ref());
+            let mut doc = snapshot.document(table.as_ref());
+            doc.bgp = state.bgp.as_ref().map(|bgp| bgp.status());
             match serde_json::to_vec_pretty(&doc) {
                 Ok(body) => with_type(StatusCode::OK, body, "application/json"),
                 Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
@@ -127,10 +136,54 @@ async fn handle(
         }
         _ => text(
             StatusCode::NOT_FOUND,
-            "not found: try /healthz, /readyz, /status, /metrics\n",
+            "not found: try /healthz, /readyz, /status, /metrics, POST /drain\n",
         ),
     };
     Ok(response)
+}
+
+/// `POST /drain` withdraws every BGP route, `POST /drain?undo` announces again (`lbctl
+/// drain`). Only from loopback: the listener may be opened wider for metrics scrapers.
+fn drain(state: &HttpState, peer: SocketAddr, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    if req.method() != Method::POST {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "POST only\n");
+    }
+    if !peer.ip().is_loopback() {
+        warn!(peer = %peer, "refused /drain from a non-loopback address");
+        return text(
+            StatusCode::FORBIDDEN,
+            "/drain is accepted from localhost only\n",
+        );
+    }
+    let Some(bgp) = &state.bgp else {
+        return text(
+            StatusCode::CONFLICT,
+            "BGP is not enabled ([bgp] enabled = false)\n",
+        );
+    };
+    let undo = req.uri().query().is_some_and(|q| {
+        q.split('&')
+            .any(|p| p == "undo" || p == "undo=1" || p == "undo=true")
+    });
+    info!(peer = %peer, draining = !undo, "BGP drain switched over HTTP");
+    if let Err(e) = bgp.set_drain(!undo) {
+        warn!(error = %e, "BGP drain switched but not persisted");
+        return text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("drain switched, but the drain file could not be updated: {e}\n"),
+        );
+    }
+    if undo {
+        text(
+            StatusCode::OK,
+            "drain ended: announcing the healthy VIPs again\n",
+        )
+    } else {
+        text(
+            StatusCode::OK,
+            "draining: every BGP route is being withdrawn\n",
+        )
+    }
 }
 
 fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {

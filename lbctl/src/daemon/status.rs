@@ -56,6 +56,9 @@ pub(crate) struct StatusDocument {
     pub(crate) kernel_dump: bool,
     /// Every managed virtual service, desired or still in the kernel.
     pub(crate) services: Vec<ServiceStatus>,
+    /// The BGP announcer: drain state, announced prefixes, sessions (absent: BGP disabled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) bgp: Option<crate::bgp::BgpStatus>,
 }
 
 /// One virtual service.
@@ -205,6 +208,7 @@ pub(crate) fn status_document(
         controller,
         kernel_dump: table.is_some(),
         services,
+        bgp: None,
     }
 }
 

@@ -1,0 +1,122 @@
+//! What the HTTP endpoint shares with the announcer task: the drain switch and the latest
+//! BGP status for `/status`. The only I/O is the drain file, which keeps a drain across
+//! restarts.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
+
+use lb_bgp_announcer::PeerStatus;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+/// The `bgp` section of `/status` (also parsed back by `lbctl status`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct BgpStatus {
+    /// `speaker` (our own BGP sessions) or `bird` (routes handed to a local BIRD).
+    pub(crate) mode: String,
+    /// `lbctl drain` is in effect: nothing is announced.
+    pub(crate) draining: bool,
+    /// Prefixes the policy wants announced (withheld while draining).
+    pub(crate) announced: Vec<String>,
+    /// One entry per configured peer (speaker mode).
+    pub(crate) peers: Vec<BgpPeerStatus>,
+    /// The last failure to hand routes over (BIRD mode: write or reload errors).
+    pub(crate) last_error: Option<String>,
+}
+
+/// One BGP session, as `/status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct BgpPeerStatus {
+    /// The router's address.
+    pub(crate) address: IpAddr,
+    /// The router's AS.
+    pub(crate) remote_as: u32,
+    /// Session state (`established`, `active`, ...).
+    pub(crate) state: String,
+    /// Prefixes the router has from us.
+    pub(crate) announced_prefixes: usize,
+    /// UPDATE messages sent since the daemon started.
+    pub(crate) updates_sent: u64,
+    /// Times the session came up.
+    pub(crate) established_count: u64,
+    /// Why it last went down, if it did.
+    pub(crate) last_error: Option<String>,
+}
+
+impl From<&PeerStatus> for BgpPeerStatus {
+    fn from(p: &PeerStatus) -> Self {
+        BgpPeerStatus {
+            address: p.address,
+            remote_as: p.remote_as,
+            state: p.state.as_str().to_owned(),
+            announced_prefixes: p.announced_prefixes,
+            updates_sent: p.updates_sent,
+            established_count: p.established_count,
+            last_error: p.last_error.clone(),
+        }
+    }
+}
+
+/// Shared between the announcer task (writes status, reads the drain switch) and HTTP.
+#[derive(Debug)]
+pub(crate) struct BgpControl {
+    drain: watch::Sender<bool>,
+    drain_file: PathBuf,
+    status: Mutex<BgpStatus>,
+}
+
+impl BgpControl {
+    /// A control for `mode` with an empty status, drained when `drain_file` exists.
+    pub(crate) fn new(mode: &str, drain_file: PathBuf) -> Self {
+        BgpControl {
+            drain: watch::Sender::new(drain_file.exists()),
+            drain_file,
+            status: Mutex::new(BgpStatus {
+                mode: mode.to_owned(),
+                ..BgpStatus::default()
+            }),
+        }
+    }
+
+    /// Whether a drain is in effect (also right after startup, from the drain file).
+    pub(crate) fn is_draining(&self) -> bool {
+        *self.drain.borrow()
+    }
+
+    /// `lbctl drain` (true) and `lbctl drain --undo` (false): the task applies it at once;
+    /// the error says the drain file could not be written or removed (the switch holds until
+    /// the daemon restarts).
+    pub(crate) fn set_drain(&self, draining: bool) -> std::io::Result<()> {
+        self.drain.send_replace(draining);
+        if draining {
+            if let Some(dir) = self.drain_file.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(&self.drain_file, b"lbctl drain: BGP routes withdrawn\n")
+        } else {
+            match std::fs::remove_file(&self.drain_file) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }
+        }
+    }
+
+    /// The switch the announcer task watches.
+    pub(crate) fn drain_switch(&self) -> watch::Receiver<bool> {
+        self.drain.subscribe()
+    }
+
+    /// The latest status (as of the task's last update).
+    pub(crate) fn status(&self) -> BgpStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces parts of the status.
+    pub(crate) fn update_status(&self, change: impl FnOnce(&mut BgpStatus)) {
+        change(&mut self.status.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+}

@@ -1,0 +1,161 @@
+//! The daemon's BGP announcer: announces the VIPs this director serves, following health.
+//!
+//! ```text
+//!  DaemonOutputs.desired (weights after health checks) --+
+//!  DaemonOutputs.serving_vips (what IPVS really serves) --+-> health::vip_health
+//!      -> AnnouncePolicy (thresholds, hysteresis, hold-down) -> Backend (speaker | BIRD)
+//!  lbctl drain (POST /drain) -> BgpControl -> withdraw all / announce again
+//!  SIGTERM -> BgpAnnouncer::stop -> withdraw (or leave to graceful restart) -> exit
+//! ```
+//!
+//! Contract: nothing is announced before the first sync has programmed the kernel; a VIP is
+//! withdrawn as soon as the kernel or the desired state stops giving it a healthy real server;
+//! `[bgp]` changes need a restart (SIGHUP does not restart sessions). `settings` and `health`
+//! are pure; `task` and `backend` do the I/O.
+
+mod backend;
+mod control;
+mod health;
+mod policy_settings;
+mod render;
+mod settings;
+mod task;
+
+#[cfg(test)]
+mod task_tests;
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use lb_bgp_announcer::AnnouncePolicy;
+use lb_config::BgpSettings;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use self::backend::Backend;
+pub(crate) use self::control::{BgpControl, BgpStatus};
+pub(crate) use self::render::render_status;
+pub(crate) use self::settings::{AnnouncerConfig, BgpConfig, StopMode};
+use crate::daemon::DaemonOutputs;
+use crate::metrics::ControllerMetrics;
+
+/// The running announcer, held by `lbctl run` until SIGTERM.
+pub(crate) struct BgpAnnouncer {
+    control: Arc<BgpControl>,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Option<Backend>>,
+    on_stop: StopMode,
+    restart_marker: Option<std::path::PathBuf>,
+}
+
+/// Checks `[bgp]` (for startup, before anything runs): an error names the key.
+pub(crate) fn check_settings(settings: &BgpSettings) -> Result<()> {
+    BgpConfig::from_settings(settings)
+        .map(|_| ())
+        .context("invalid [bgp] settings")
+}
+
+/// Starts the announcer when `[bgp] enabled = true` (else `None`).
+pub(crate) async fn start(
+    settings: &BgpSettings,
+    outputs: &DaemonOutputs,
+    metrics: ControllerMetrics,
+) -> Result<Option<BgpAnnouncer>> {
+    let Some(config) = BgpConfig::from_settings(settings).context("invalid [bgp] settings")? else {
+        return Ok(None);
+    };
+    let policy = AnnouncePolicy::new(config.policy.clone()).context("invalid [bgp.policy]")?;
+    let (announcer, restart_marker) = with_restart_state(config.announcer, &config.restart_marker);
+    let control = Arc::new(BgpControl::new(announcer.mode(), config.drain_file.clone()));
+    if control.is_draining() {
+        warn!(file = %config.drain_file.display(),
+            "BGP drain in effect (lbctl drain): nothing is announced until lbctl drain --undo");
+    }
+    let (stop, stop_rx) = oneshot::channel();
+    let mut status = outputs.status.clone();
+    let first_sync = Box::pin(async move {
+        // A closed channel means the loop is gone: start anyway, stop comes next.
+        let _ = status.wait_for(|s| s.controller.last_sync.is_some()).await;
+    });
+    let inputs = task::TaskInputs {
+        desired: outputs.desired.clone(),
+        serving: outputs.serving_vips.clone(),
+        drain: control.drain_switch(),
+        stop: stop_rx,
+        first_sync,
+    };
+    let task = tokio::spawn(task::run(
+        announcer,
+        policy,
+        inputs,
+        Arc::clone(&control),
+        metrics,
+    ));
+    Ok(Some(BgpAnnouncer {
+        control,
+        stop,
+        task,
+        on_stop: config.on_stop,
+        restart_marker,
+    }))
+}
+
+impl BgpAnnouncer {
+    /// For the HTTP endpoint: drain switch and status.
+    pub(crate) fn control(&self) -> Arc<BgpControl> {
+        Arc::clone(&self.control)
+    }
+
+    /// SIGTERM: withdraws every route and closes the sessions (or, with `on_stop =
+    /// "graceful_restart"`, closes them so routers keep the routes), then returns.
+    pub(crate) async fn stop(self) {
+        info!(mode = ?self.on_stop, "stopping the BGP announcer");
+        let _ = self.stop.send(());
+        match self.task.await {
+            Ok(Some(backend)) => backend.stop(self.on_stop).await,
+            Ok(None) => info!("the BGP speaker never started: nothing to withdraw"),
+            Err(e) => warn!(error = %e, "the BGP announcer task failed: routes not withdrawn"),
+        }
+        if self.on_stop == StopMode::Withdraw
+            && let Some(marker) = &self.restart_marker
+            && let Err(e) = std::fs::remove_file(marker)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            warn!(file = %marker.display(), error = %e, "cannot remove the restart marker");
+        }
+        info!("BGP announcer stopped");
+    }
+}
+
+/// Graceful restart: the R-bit ("I have restarted, keep my routes until End-of-RIB") is set
+/// when the marker of a previous run that did not withdraw is present; then the marker is
+/// (re)written for the next start. It lives in /run by default, so a reboot (which empties
+/// IPVS) clears it: the R-bit is only claimed while the kernel kept forwarding.
+fn with_restart_state(
+    announcer: AnnouncerConfig,
+    marker: &Path,
+) -> (AnnouncerConfig, Option<std::path::PathBuf>) {
+    let AnnouncerConfig::Speaker(mut config) = announcer else {
+        return (announcer, None);
+    };
+    if !config.graceful_restart.enabled {
+        return (AnnouncerConfig::Speaker(config), None);
+    }
+    config.graceful_restart.restarting = marker.exists();
+    if config.graceful_restart.restarting {
+        info!(marker = %marker.display(), "graceful restart: announcing the R-bit");
+    }
+    let written = marker
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(marker, b"lbctl run: BGP speaker running\n"));
+    if let Err(e) = written {
+        warn!(file = %marker.display(), error = %e,
+            "cannot write the restart marker: the next start will not set the R-bit");
+    }
+    (AnnouncerConfig::Speaker(config), Some(marker.to_owned()))
+}

@@ -1,0 +1,90 @@
+//! The BGP part of `lbctl status` as text. Pure.
+
+use std::fmt::Write as _;
+
+use super::control::BgpStatus;
+
+/// `bgp (speaker): announcing 2 prefixes ...` and one line per session.
+pub(crate) fn render_status(status: &BgpStatus) -> String {
+    let mut out = String::new();
+    if status.draining {
+        let _ = writeln!(
+            out,
+            "bgp ({}): DRAINED (lbctl drain): nothing announced, {} prefix(es) held back",
+            status.mode,
+            status.announced.len()
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "bgp ({}): announcing {} prefix(es): {}",
+            status.mode,
+            status.announced.len(),
+            if status.announced.is_empty() {
+                "-".to_owned()
+            } else {
+                status.announced.join(" ")
+            }
+        );
+    }
+    if let Some(e) = &status.last_error {
+        let _ = writeln!(out, "  last error: {e}");
+    }
+    for p in &status.peers {
+        let _ = writeln!(
+            out,
+            "  peer {} AS{}  {}  {} prefix(es)  {} update(s) sent  up {} time(s){}",
+            p.address,
+            p.remote_as,
+            p.state,
+            p.announced_prefixes,
+            p.updates_sent,
+            p.established_count,
+            p.last_error
+                .as_ref()
+                .map(|e| format!("  last error: {e}"))
+                .unwrap_or_default()
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bgp::control::BgpPeerStatus;
+
+    fn status(draining: bool) -> BgpStatus {
+        BgpStatus {
+            mode: "speaker".into(),
+            draining,
+            announced: vec!["10.0.0.100/32".into()],
+            peers: vec![BgpPeerStatus {
+                address: "10.0.9.2".parse().unwrap(),
+                remote_as: 64513,
+                state: "established".into(),
+                announced_prefixes: usize::from(!draining),
+                updates_sent: 3,
+                established_count: 1,
+                last_error: None,
+            }],
+            last_error: None,
+        }
+    }
+
+    #[test]
+    fn shows_prefixes_sessions_and_the_drain() {
+        let text = render_status(&status(false));
+        assert!(
+            text.contains("bgp (speaker): announcing 1 prefix(es): 10.0.0.100/32"),
+            "{text}"
+        );
+        assert!(
+            text.contains("peer 10.0.9.2 AS64513  established  1 prefix(es)"),
+            "{text}"
+        );
+        let drained = render_status(&status(true));
+        assert!(drained.contains("DRAINED"), "{drained}");
+        assert!(drained.contains("0 prefix(es)"), "{drained}");
+    }
+}

@@ -1,0 +1,177 @@
+//! The announcer task: desired state + serving VIPs -> policy -> backend, on every change, at
+//! the end of a hold-down and on drain; status and metrics every few seconds; withdraw on stop.
+//!
+//! The backend starts only after the daemon's first sync: a speaker that came up earlier would
+//! send End-of-RIB with nothing announced, and routers helping a graceful restart would then
+//! flush the routes they kept for us while IPVS was still forwarding.
+
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lb_bgp_announcer::{AnnouncePolicy, Announcements, PeerStatus, State};
+use lb_config::DesiredState;
+use tokio::sync::{oneshot, watch};
+use tokio::time::{Instant, MissedTickBehavior};
+use tracing::{error, info, warn};
+
+use super::backend::Backend;
+use super::control::{BgpControl, BgpPeerStatus};
+use super::health::vip_health;
+use super::settings::AnnouncerConfig;
+use crate::metrics::ControllerMetrics;
+
+/// How often session states reach `/status` and the metrics.
+const STATUS_INTERVAL: Duration = Duration::from_secs(2);
+
+/// What the task reads.
+pub(crate) struct TaskInputs {
+    /// Desired state after every build (weights include health verdicts).
+    pub(crate) desired: watch::Receiver<Arc<DesiredState>>,
+    /// VIPs the kernel serves after the last sync.
+    pub(crate) serving: watch::Receiver<BTreeSet<IpAddr>>,
+    /// `lbctl drain` switch.
+    pub(crate) drain: watch::Receiver<bool>,
+    /// Fires once: stop (see `StopMode`).
+    pub(crate) stop: oneshot::Receiver<()>,
+    /// Completes when the daemon finished its first sync (the kernel shows what it serves).
+    pub(crate) first_sync: Pin<Box<dyn Future<Output = ()> + Send>>,
+}
+
+/// Waits for the first sync, starts the backend, then runs until `stop` fires (or its sender
+/// is dropped); returns the backend still running so the caller decides how to stop it
+/// (`None`: stopped before it started, or it could not start).
+pub(crate) async fn run(
+    announcer: AnnouncerConfig,
+    mut policy: AnnouncePolicy,
+    mut inputs: TaskInputs,
+    control: Arc<BgpControl>,
+    metrics: ControllerMetrics,
+) -> Option<Backend> {
+    tokio::select! {
+        _ = &mut inputs.stop => return None,
+        () = &mut inputs.first_sync => {}
+    }
+    let mut backend = match Backend::start(announcer).await {
+        Ok(backend) => backend,
+        Err(e) => {
+            error!(error = %e, "cannot start the BGP speaker: announcing nothing");
+            control.update_status(|s| s.last_error = Some(e.to_string()));
+            let _ = inputs.stop.await;
+            return None;
+        }
+    };
+    let mut recorder = PeerMetrics::new(metrics);
+    let mut tick = tokio::time::interval(STATUS_INTERVAL);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut handed_over: Option<(Announcements, bool)> = None;
+    let (mut desired_open, mut serving_open, mut drain_open) = (true, true, true);
+    loop {
+        let health = vip_health(&inputs.desired.borrow(), &inputs.serving.borrow());
+        let routes = policy.evaluate(&health, std::time::Instant::now());
+        let draining = *inputs.drain.borrow();
+        if handed_over.as_ref() != Some(&(routes.clone(), draining)) {
+            log_change(&routes, draining);
+            match backend.publish(&routes, draining).await {
+                Ok(()) => {
+                    recorder.record_handover(&backend, &routes, draining);
+                    control.update_status(|s| {
+                        s.draining = draining;
+                        s.announced = routes.keys().map(ToString::to_string).collect();
+                        s.last_error = None;
+                    });
+                    handed_over = Some((routes, draining));
+                }
+                // BIRD mode: retried on the next tick.
+                Err(e) => {
+                    warn!(error = %e, "cannot hand the VIP routes over");
+                    control.update_status(|s| s.last_error = Some(e.to_string()));
+                }
+            }
+        }
+        let hold_down_end = policy.next_change().map(Instant::from_std);
+        tokio::select! {
+            _ = &mut inputs.stop => break,
+            changed = inputs.desired.changed(), if desired_open => desired_open = changed.is_ok(),
+            changed = inputs.serving.changed(), if serving_open => serving_open = changed.is_ok(),
+            changed = inputs.drain.changed(), if drain_open => drain_open = changed.is_ok(),
+            () = sleep_until(hold_down_end) => {}
+            _ = tick.tick() => {
+                let peers = backend.peers();
+                recorder.record_peers(&peers);
+                control.update_status(|s| s.peers = peers.iter().map(BgpPeerStatus::from).collect());
+            }
+        }
+    }
+    Some(backend)
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn log_change(routes: &Announcements, draining: bool) {
+    let prefixes: Vec<String> = routes.keys().map(ToString::to_string).collect();
+    if draining {
+        info!(
+            wanted = prefixes.join(" "),
+            "BGP drain in effect: every route withdrawn"
+        );
+    } else {
+        info!(prefixes = prefixes.join(" "), "VIP routes to announce");
+    }
+}
+
+/// Maps session snapshots onto the Prometheus metrics (counters advance by the difference).
+struct PeerMetrics {
+    metrics: ControllerMetrics,
+    updates_seen: HashMap<IpAddr, u64>,
+}
+
+impl PeerMetrics {
+    fn new(metrics: ControllerMetrics) -> Self {
+        PeerMetrics {
+            metrics,
+            updates_seen: HashMap::new(),
+        }
+    }
+
+    fn record_peers(&mut self, peers: &[PeerStatus]) {
+        for peer in peers {
+            let label = peer.address.to_string();
+            let up = i64::from(peer.state == State::Established);
+            self.metrics
+                .bgp_session_established
+                .with_label_values(&[&label])
+                .set(up);
+            let prefixes = i64::try_from(peer.announced_prefixes).unwrap_or(i64::MAX);
+            self.metrics
+                .bgp_announced_prefixes
+                .with_label_values(&[&label])
+                .set(prefixes);
+            let seen = self.updates_seen.entry(peer.address).or_default();
+            self.metrics
+                .bgp_updates_sent_total
+                .with_label_values(&[&label])
+                .inc_by(peer.updates_sent.saturating_sub(*seen));
+            *seen = (*seen).max(peer.updates_sent);
+        }
+    }
+
+    fn record_handover(&mut self, backend: &Backend, routes: &Announcements, draining: bool) {
+        self.metrics.bgp_draining.set(i64::from(draining));
+        if let Backend::Bird { .. } = backend {
+            let count = if draining { 0 } else { routes.len() };
+            self.metrics
+                .bgp_announced_prefixes
+                .with_label_values(&["bird"])
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The announcer task end to end in BIRD mode, with a stand-in `birdc` (a script that answers
+//! like BIRD): desired state and serving VIPs in, the include file out. Covers health
+//! withdrawal, the kernel gate, drain and the withdrawing stop without a kernel or a router.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use lb_bgp_announcer::bird::BirdOptions;
+use lb_bgp_announcer::{AnnouncePolicy, PolicyConfig};
+use tokio::sync::{oneshot, watch};
+
+use super::control::BgpControl;
+use super::settings::{AnnouncerConfig, StopMode};
+use super::task::{TaskInputs, run};
+use super::tests::desired;
+use crate::metrics::ControllerMetrics;
+
+const CONFIGMAP: &str =
+    "10.0.0.100-80: 10.1.0.1:80; check=tcp\n10.0.0.101-80: 10.1.0.2:80; check=tcp\n";
+
+struct Dir(PathBuf);
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn fake_birdc(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.join("birdc");
+    std::fs::write(&script, "#!/bin/sh\necho 'Reconfigured'\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+/// Waits (bounded) until the include file satisfies `test`.
+async fn file_becomes(path: &Path, what: &str, test: impl Fn(&str) -> bool) -> String {
+    for _ in 0..100 {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if !text.is_empty() && test(&text) {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "include file never became {what}: {:?}",
+        std::fs::read_to_string(path)
+    );
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+#[tokio::test]
+async fn health_kernel_gate_drain_and_stop_reach_the_routes() {
+    let dir = Dir(std::env::temp_dir().join(format!("lbctl-bgp-task-{}", std::process::id())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let include = dir.0.join("vips.conf");
+    let options = BirdOptions {
+        birdc: fake_birdc(&dir.0).display().to_string(),
+        ..BirdOptions::new(&include)
+    };
+    let policy = AnnouncePolicy::new(PolicyConfig {
+        hold_down_ms: 0,
+        ..PolicyConfig::default()
+    })
+    .unwrap();
+    let (desired_tx, desired_rx) = watch::channel(Arc::new(desired(CONFIGMAP, &[])));
+    let (serving_tx, serving_rx) = watch::channel(BTreeSet::from([ip("10.0.0.100")]));
+    let announcer = AnnouncerConfig::Bird(options);
+    let drain_file = dir.0.join("state").join("bgp-drained");
+    let control = Arc::new(BgpControl::new(announcer.mode(), drain_file.clone()));
+    let (synced_tx, synced_rx) = oneshot::channel::<()>();
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let metrics = ControllerMetrics::new().unwrap();
+    let task = tokio::spawn(run(
+        announcer,
+        policy,
+        TaskInputs {
+            desired: desired_rx,
+            serving: serving_rx,
+            drain: control.drain_switch(),
+            stop: stop_rx,
+            first_sync: Box::pin(async move {
+                let _ = synced_rx.await;
+            }),
+        },
+        Arc::clone(&control),
+        metrics.clone(),
+    ));
+    let has = |vip: &'static str| move |t: &str| t.contains(&format!("route {vip}/32 "));
+
+    // Nothing reaches BIRD before the daemon's first sync.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!include.exists(), "handed over before the first sync");
+    synced_tx.send(()).unwrap();
+    // Only the VIP the kernel serves is announced.
+    let text = file_becomes(&include, "one route", has("10.0.0.100")).await;
+    assert!(!text.contains("10.0.0.101/32"), "{text}");
+    serving_tx.send_replace(BTreeSet::from([ip("10.0.0.100"), ip("10.0.0.101")]));
+    file_becomes(&include, "two routes", has("10.0.0.101")).await;
+    let prefixes = metrics.bgp_announced_prefixes.with_label_values(&["bird"]);
+    assert_eq!(prefixes.get(), 2);
+
+    // The only real server of .101 fails its check: withdrawn, .100 stays.
+    desired_tx.send_replace(Arc::new(desired(CONFIGMAP, &["10.1.0.2:80"])));
+    let text = file_becomes(&include, "without .101", |t| !has("10.0.0.101")(t)).await;
+    assert!(has("10.0.0.100")(&text), "{text}");
+
+    // Drain empties the file and says so; undo restores.
+    control.set_drain(true).unwrap();
+    file_becomes(&include, "empty", |t| !t.contains("route ")).await;
+    assert!(control.status().draining);
+    assert_eq!(metrics.bgp_draining.get(), 1);
+    // Persisted: a daemon started now would begin drained.
+    assert!(BgpControl::new("bird", drain_file.clone()).is_draining());
+    control.set_drain(false).unwrap();
+    assert!(!drain_file.exists());
+    file_becomes(&include, "restored", has("10.0.0.100")).await;
+    assert_eq!(control.status().announced, ["10.0.0.100/32"]);
+
+    // Stop (SIGTERM): the task hands the backend back; a withdrawing stop empties BIRD.
+    stop_tx.send(()).unwrap();
+    let backend = tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("the backend was started");
+    backend.stop(StopMode::Withdraw).await;
+    let text = std::fs::read_to_string(&include).unwrap();
+    assert!(!text.contains("route "), "{text}");
+}

@@ -1,0 +1,71 @@
+//! `lbctl drain [--undo]`: withdraws every BGP route of a running daemon for maintenance (the
+//! sessions stay up and IPVS keeps forwarding), or announces them again.
+//!
+//! Talks to the daemon's `POST /drain` (loopback only), then waits until `/status` shows the
+//! switch applied (for a drain: every established session down to 0 prefixes) and prints the
+//! BGP part of the status.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+use crate::commands::status::http_request;
+use crate::daemon::StatusDocument;
+use crate::inputs::load_settings;
+
+/// How long to wait for the daemon to report the drain as applied.
+const APPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Options of `lbctl drain`.
+#[derive(Debug, Args)]
+pub(crate) struct DrainArgs {
+    /// End the drain: announce the healthy VIPs again.
+    #[arg(long)]
+    pub(crate) undo: bool,
+    /// The daemon's HTTP address (default: the settings' listen_address).
+    #[arg(long, short = 'a', value_name = "ADDR")]
+    pub(crate) address: Option<SocketAddr>,
+    /// Settings file, to find listen_address.
+    #[arg(long, short = 's', value_name = "FILE", env = "LBCTL_SETTINGS")]
+    pub(crate) settings: Option<PathBuf>,
+}
+
+/// Switches the drain; exit code 0 once the daemon reports it applied.
+pub(crate) fn run(args: &DrainArgs) -> Result<i32> {
+    let address = match args.address {
+        Some(a) => a,
+        None => load_settings(args.settings.as_deref())?.listen_address,
+    };
+    let path = if args.undo { "/drain?undo" } else { "/drain" };
+    let answer = http_request(address, "POST", path)?;
+    print!("{answer}");
+    let want = !args.undo;
+    let deadline = Instant::now() + APPLY_TIMEOUT;
+    loop {
+        let body = http_request(address, "GET", "/status")?;
+        let doc: StatusDocument = serde_json::from_str(&body)
+            .with_context(|| format!("{address}/status did not return a status document"))?;
+        let Some(bgp) = doc.bgp else {
+            bail!("the daemon at {address} reports no BGP announcer");
+        };
+        let withdrawn = bgp
+            .peers
+            .iter()
+            .filter(|p| p.state == "established")
+            .all(|p| p.announced_prefixes == 0);
+        if bgp.draining == want && (!want || withdrawn) {
+            print!("{}", crate::bgp::render_status(&bgp));
+            return Ok(0);
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "the daemon accepted the drain switch but did not apply it within {} s",
+                APPLY_TIMEOUT.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -1,0 +1,228 @@
+#!/bin/sh
+# 50-bgp-bird (issue 6): `lbctl run` announces its VIPs over BGP to a real BIRD 2 router in
+# its own namespace, following health: the router learns each VIP with the expected next hop,
+# AS path and community and reaches the service through it; a VIP whose real servers all fail
+# their health check is withdrawn and comes back when they recover; `lbctl drain` withdraws
+# everything and `--undo` restores it; SIGTERM tags GRACEFUL_SHUTDOWN, withdraws and closes
+# before the daemon exits, and the IPVS table stays. With on_stop = "graceful_restart" a
+# SIGTERM leaves the routes in BIRD (graceful-restart helper) and the next start claims the
+# R-bit from the restart marker. A drain survives a restart of the daemon.
+# lab-needs: bird
+. /lab/scenarios/lib.sh
+. /lab/scenarios/lbctl.sh
+set -e
+
+BIRD=/usr/local/bin/bird
+BIRDC=/usr/local/bin/birdc
+BIRD_SOCKET=/tmp/bird-50.ctl
+ROUTER_IP=10.0.9.2
+DIRECTOR_ROUTER_IP=10.0.9.1
+# The checked VIP (rs1 + rs2, TCP check on their port 80) and an unchecked one (rs1).
+VIP_CHECKED=10.0.0.100
+VIP_PLAIN=10.0.0.103
+
+topology_nat
+for ns in rs1 rs2; do rs_echo "$ns" 7000; done
+
+step "router namespace with BIRD 2 (AS 64513, passive) linked to the director"
+ns_create router
+veth_pair router r0 director dr0
+in_ns director "$IP" addr add "$DIRECTOR_ROUTER_IP/24" dev dr0
+in_ns router "$IP" addr add "$ROUTER_IP/24" dev r0
+wait_until 10 in_ns router ping -c1 -W1 "$DIRECTOR_ROUTER_IP" || fail "router cannot ping the director"
+cat >/tmp/bird-50.conf <<EOS
+log "/tmp/bird-50.log" all;
+router id $ROUTER_IP;
+protocol device { scan time 2; }
+# Learned VIP routes go into the router namespace's kernel table: traffic follows BGP.
+protocol kernel { ipv4 { import none; export all; }; }
+protocol bgp director {
+    local $ROUTER_IP as 64513;
+    neighbor $DIRECTOR_ROUTER_IP as 64512;
+    passive on;
+    hold time 9;
+    ipv4 { import all; export none; };
+}
+EOS
+in_ns router "$BIRD" -c /tmp/bird-50.conf -s "$BIRD_SOCKET" -P /tmp/bird-50.pid ||
+    fail "bird did not start: $(cat /tmp/bird-50.log 2>/dev/null | tail -3 | tr '\n' ' ')"
+birdc() { in_ns router "$BIRDC" -s "$BIRD_SOCKET" "$@"; }
+wait_until 10 birdc show status || fail "birdc cannot reach bird"
+
+step "lbctl run with [bgp] towards the router"
+# write_settings ON_STOP: the daemon's settings, SIGTERM doing ON_STOP to the routes.
+write_settings() {
+    cat >/tmp/settings-50.toml <<EOS
+managed_vip_ranges = ["10.0.0.96/28"]
+state_file = "/tmp/lbctl-state.json"
+listen_address = "127.0.0.1:9469"
+resync_period_secs = 2
+
+[bgp]
+enabled = true
+local_as = 64512
+router_id = "$DIRECTOR_ROUTER_IP"
+hold_time_secs = 9
+communities = ["64512:100"]
+on_stop = "$1"
+restart_marker = "/tmp/lbctl-bgp-restart-marker"
+drain_file = "/tmp/lbctl-bgp-drained"
+graceful_shutdown = { tag_community = true, wait_ms = 3000 }
+
+[[bgp.peers]]
+address = "$ROUTER_IP"
+remote_as = 64513
+local_address = "$DIRECTOR_ROUTER_IP"
+connect_retry_min_ms = 200
+connect_retry_max_ms = 2000
+
+[bgp.policy]
+announce_at = 1
+withdraw_below = 1
+hold_down_ms = 1000
+EOS
+}
+write_settings withdraw
+write_configmap /tmp/cm-50.yaml <<EOS
+$VIP_CHECKED-7000: $RS1_IP:7000, $RS2_IP:7000; check=tcp; check-port=80; check-interval=1; check-timeout=1; check-rise=1; check-fall=1
+$VIP_PLAIN-7000: $RS1_IP:7000
+EOS
+# The daemon's own PID (namespaces share one PID space; the shell's $! may be a wrapper).
+lbctl_pid() {
+    for pid in $("$IP" netns pids director); do
+        [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = lbctl ] && echo "$pid"
+    done
+}
+lbctl_running() { [ -n "$(lbctl_pid)" ]; }
+run_log() { tail -5 /tmp/lbctl-run-50.log | tr '\n' '|'; }
+# start_lbctl: lbctl run in the director (log: /tmp/lbctl-run-50.log), sets LBCTL_PID.
+start_lbctl() {
+    in_ns director "$LBCTL" run --settings /tmp/settings-50.toml --config-file /tmp/cm-50.yaml \
+        --log info >/tmp/lbctl-run-50.log 2>&1 &
+    wait_until 10 lbctl_running || fail "lbctl run did not start: $(run_log)"
+    LBCTL_PID=$(lbctl_pid | head -1)
+}
+start_lbctl
+
+routes() { birdc show route all 2>&1; }
+has_route() { routes | grep -q "^$1/32 "; }
+no_route() { ! routes | grep -q "^$1/32 "; }
+established() { birdc show protocols director | grep -q Established; }
+wait_until 30 established || fail "BGP session not established: $(birdc show protocols all director | tr '\n' ' ' | cut -c1-300) lbctl: $(run_log)"
+wait_until 30 has_route "$VIP_CHECKED" || fail "$VIP_CHECKED not announced: $(routes | tr '\n' ' ') lbctl: $(run_log)"
+wait_until 10 has_route "$VIP_PLAIN" || fail "$VIP_PLAIN not announced: $(routes | tr '\n' ' ')"
+
+step "the router has the VIPs with the expected attributes"
+all=$(routes)
+echo "$all"
+vip_route=$(echo "$all" | sed -n "/^$VIP_CHECKED\/32 /,/^[0-9]/p")
+assert_contains "$vip_route" "BGP.next_hop: $DIRECTOR_ROUTER_IP" "route of $VIP_CHECKED"
+assert_contains "$vip_route" "BGP.as_path: 64512" "route of $VIP_CHECKED"
+assert_contains "$vip_route" "BGP.origin: IGP" "route of $VIP_CHECKED"
+assert_contains "$vip_route" "BGP.community: (64512,100)" "route of $VIP_CHECKED"
+assert_not_contains "$all" "10.0.0.102/32" "routes (a VIP without a ConfigMap entry)"
+
+step "traffic from the router follows the BGP route to the VIP"
+kernel_route() { in_ns router "$IP" route show "$VIP_CHECKED" | grep -q "via $DIRECTOR_ROUTER_IP"; }
+wait_until 10 kernel_route ||
+    fail "BIRD did not install $VIP_CHECKED in the router's kernel: $(in_ns router "$IP" route | tr '\n' ' ')"
+greeting=$(echo | in_ns router timeout 5 nc -w 3 "$VIP_CHECKED" 7000 | head -1)
+case "$greeting" in rs1 | rs2) log "ok: the router reached $VIP_CHECKED:7000 via BGP ($greeting)" ;;
+    *) fail "no answer from $VIP_CHECKED:7000 through the BGP route: '$greeting'" ;; esac
+
+step "status and metrics show the session"
+metric() { http_get_held director 127.0.0.1 9469 /metrics | grep "^$1"; }
+session_metric() { metric "lbctl_bgp_session_established{peer=\"$ROUTER_IP\"} 1"; }
+wait_until 10 session_metric || fail "lbctl_bgp_session_established is not 1: $(metric lbctl_bgp | tr '\n' ' ')"
+prefix_metric() { metric "lbctl_bgp_announced_prefixes{peer=\"$ROUTER_IP\"} 2"; }
+wait_until 10 prefix_metric ||
+    fail "lbctl_bgp_announced_prefixes: $(metric lbctl_bgp_announced | tr '\n' ' ')"
+status=$(in_ns director "$LBCTL" status --address 127.0.0.1:9469 || true)
+echo "$status"
+assert_contains "$status" "bgp (speaker): announcing 2 prefix(es)" "lbctl status"
+assert_contains "$status" "peer $ROUTER_IP AS64513  established" "lbctl status"
+
+step "every real server of $VIP_CHECKED fails its check: its route is withdrawn"
+for ns in rs1 rs2; do
+    for pid in $("$IP" netns pids "$ns"); do
+        [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = httpd ] && kill "$pid"
+    done
+done
+start=$(_lab_now)
+wait_until 15 no_route "$VIP_CHECKED" || fail "$VIP_CHECKED still announced: $(routes | tr '\n' ' ') lbctl: $(run_log)"
+log "withdrawn after about $(($(_lab_now) - start)) s"
+has_route "$VIP_PLAIN" || fail "$VIP_PLAIN (unchecked) was withdrawn too"
+established || fail "the session went down on a health change"
+in_ns director "$IPVSADM" -Sn | grep -q "^-A -t $VIP_CHECKED:7000" || fail "the IPVS service of $VIP_CHECKED is gone"
+
+step "the real servers recover: the route comes back"
+for ns in rs1 rs2; do rs_http "$ns" 80 "$ns"; done
+wait_until 20 has_route "$VIP_CHECKED" || fail "$VIP_CHECKED not announced again: lbctl: $(run_log)"
+
+step "lbctl drain withdraws everything, --undo announces again"
+out=$(in_ns director "$LBCTL" drain --address 127.0.0.1:9469 2>&1) || fail "lbctl drain failed: $out"
+echo "$out"
+assert_contains "$out" "DRAINED" "lbctl drain"
+wait_until 10 no_route "$VIP_CHECKED" || fail "drain left $VIP_CHECKED announced"
+wait_until 10 no_route "$VIP_PLAIN" || fail "drain left $VIP_PLAIN announced"
+established || fail "the session went down on drain"
+metric "lbctl_bgp_draining 1" >/dev/null || fail "lbctl_bgp_draining is not 1"
+status=$(in_ns director "$LBCTL" status --address 127.0.0.1:9469 || true)
+assert_contains "$status" "DRAINED" "lbctl status while drained"
+out=$(in_ns director "$LBCTL" drain --undo --address 127.0.0.1:9469 2>&1) || fail "lbctl drain --undo failed: $out"
+wait_until 10 has_route "$VIP_CHECKED" || fail "--undo did not announce $VIP_CHECKED again"
+wait_until 10 has_route "$VIP_PLAIN" || fail "--undo did not announce $VIP_PLAIN again"
+
+step "SIGTERM: GRACEFUL_SHUTDOWN community, withdraw, close; IPVS stays"
+before=$(ipvs_rules director)
+kill -TERM "$LBCTL_PID"
+tagged() { routes | grep -q "(65535,0)"; }
+wait_until 3 tagged || fail "routes were not tagged GRACEFUL_SHUTDOWN (65535,0): $(routes | tr '\n' ' ')"
+log "ok: routes tagged (65535,0) before the withdrawal"
+wait_until 10 no_route "$VIP_CHECKED" || fail "$VIP_CHECKED still announced after SIGTERM"
+no_route "$VIP_PLAIN" || fail "$VIP_PLAIN still announced after SIGTERM"
+exited() { ! kill -0 "$LBCTL_PID" 2>/dev/null; }
+wait_until 15 exited || fail "lbctl did not exit after SIGTERM"
+grep -q "BGP announcer stopped" /tmp/lbctl-run-50.log || fail "no 'BGP announcer stopped' in the log: $(run_log)"
+grep -q "IPVS keeps forwarding" /tmp/lbctl-run-50.log || fail "lbctl run did not stop cleanly: $(run_log)"
+assert_eq "$before" "$(ipvs_rules director)" "IPVS table after SIGTERM"
+! established || fail "the session is still up after lbctl exited"
+[ ! -e /tmp/lbctl-bgp-restart-marker ] || fail "the restart marker survived a withdrawing stop"
+
+step "graceful restart: on_stop = graceful_restart keeps the routes in BIRD across a restart"
+write_settings graceful_restart
+start_lbctl
+wait_until 30 established || fail "BGP session not re-established: lbctl: $(run_log)"
+wait_until 15 has_route "$VIP_CHECKED" || fail "$VIP_CHECKED not announced after the start"
+if grep -q "R-bit" /tmp/lbctl-run-50.log; then fail "R-bit claimed although the last stop withdrew"; fi
+kill -TERM "$LBCTL_PID"
+wait_until 15 exited || fail "lbctl did not exit after SIGTERM"
+! established || fail "the session is still up after lbctl exited"
+has_route "$VIP_CHECKED" || fail "BIRD dropped $VIP_CHECKED: graceful restart did not keep it: $(routes | tr '\n' ' ')"
+has_route "$VIP_PLAIN" || fail "BIRD dropped $VIP_PLAIN during the restart"
+[ -e /tmp/lbctl-bgp-restart-marker ] || fail "no restart marker after a graceful-restart stop"
+log "ok: routes kept while lbctl is down, marker present"
+start_lbctl
+wait_until 30 established || fail "BGP session not re-established after the restart: lbctl: $(run_log)"
+grep -q "R-bit" /tmp/lbctl-run-50.log || fail "the restarted daemon did not claim the R-bit: $(run_log)"
+has_route "$VIP_CHECKED" || fail "$VIP_CHECKED lost after the graceful restart"
+
+step "a drain survives a restart of the daemon"
+out=$(in_ns director "$LBCTL" drain --address 127.0.0.1:9469 2>&1) || fail "lbctl drain failed: $out"
+wait_until 10 no_route "$VIP_CHECKED" || fail "drain after the restart left $VIP_CHECKED announced"
+[ -e /tmp/lbctl-bgp-drained ] || fail "lbctl drain left no drain file"
+kill -TERM "$LBCTL_PID"
+wait_until 15 exited || fail "lbctl did not exit after SIGTERM"
+start_lbctl
+wait_until 30 established || fail "BGP session not re-established: lbctl: $(run_log)"
+sleep 3
+no_route "$VIP_CHECKED" || fail "a restarted daemon forgot the drain: $VIP_CHECKED announced"
+no_route "$VIP_PLAIN" || fail "a restarted daemon forgot the drain: $VIP_PLAIN announced"
+status=$(in_ns director "$LBCTL" status --address 127.0.0.1:9469 || true)
+assert_contains "$status" "DRAINED" "lbctl status after the restart"
+out=$(in_ns director "$LBCTL" drain --undo --address 127.0.0.1:9469 2>&1) || fail "lbctl drain --undo failed: $out"
+wait_until 10 has_route "$VIP_CHECKED" || fail "--undo after the restart did not announce $VIP_CHECKED"
+[ ! -e /tmp/lbctl-bgp-drained ] || fail "--undo left the drain file"
+kill -TERM "$LBCTL_PID"
+wait_until 15 exited || fail "lbctl did not exit after the last SIGTERM"
+kill "$(cat /tmp/bird-50.pid)" 2>/dev/null || true
