@@ -46,8 +46,13 @@ pub enum PolicyMode {
 }
 
 /// Policy settings.
+///
+/// The `mode` is flattened into the same table (`mode = "aggregate"`, `ranges = [...]`), which
+/// serde cannot combine with `deny_unknown_fields` nor with a default: `mode` must be given and
+/// unknown keys are ignored here, so callers that read operator files check keys themselves
+/// (lbctl reads `[bgp.policy]` through its own strict type, where `mode` defaults to `per_vip`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct PolicyConfig {
     /// Announce a VIP once this many real servers are healthy (N).
     pub announce_at: u32,
@@ -267,6 +272,26 @@ mod tests {
         let drained = health(&[("10.0.0.1", 5, true), ("10.0.0.2", 5, false)]);
         assert_eq!(keys(&p.evaluate(&drained, t)), ["10.0.0.2/32"]);
         assert!(p.evaluate(&BTreeMap::new(), t).is_empty());
+    }
+
+    #[test]
+    fn policy_config_deserializes_both_modes() {
+        let per_vip: PolicyConfig =
+            serde_json::from_str(r#"{"mode": "per_vip", "announce_at": 2, "withdraw_below": 1}"#)
+                .unwrap();
+        assert_eq!(per_vip.mode, PolicyMode::PerVip);
+        assert_eq!(per_vip.announce_at, 2);
+        let aggregate: PolicyConfig = serde_json::from_str(
+            r#"{"mode": "aggregate", "ranges": ["203.0.113.224/28"], "require_healthy": true}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            aggregate.mode,
+            PolicyMode::Aggregate {
+                ranges: vec!["203.0.113.224/28".parse().unwrap()],
+                require_healthy: true,
+            }
+        );
     }
 
     #[test]
