@@ -90,3 +90,25 @@ fn drain_without_a_daemon_fails_and_says_where_it_looked() {
         stderr(&out)
     );
 }
+
+#[test]
+fn validate_with_settings_checks_the_bgp_table() {
+    let dir = scratch("validate");
+    let settings = dir.0.join("settings.toml");
+    std::fs::write(
+        &settings,
+        format!(
+            "{BASE}[bgp]\nenabled = true\nlocal_as = 64512\nrouter_id = \"10.0.9.1\"\n\
+             [[bgp.peers]]\naddress = \"10.0.9.2\"\nremote_az = 64513\n"
+        ),
+    )
+    .unwrap();
+    let out = lbctl(&[
+        "validate",
+        "--settings",
+        settings.to_str().unwrap(),
+        "examples/lab/configmap.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(64), "stderr: {}", stderr(&out));
+    assert!(stderr(&out).contains("remote_az"), "{}", stderr(&out));
+}

@@ -31,6 +31,8 @@ pub(crate) fn run(
     if settings.is_some() || endpoints.is_some() {
         let widen = settings.is_none();
         let mut settings = load_settings(settings)?;
+        // The [bgp] table is read by the announcer's own types: check it here too.
+        crate::bgp::check_settings(&settings.bgp).map_err(UsageError)?;
         let endpoints = load_endpoints(endpoints)?;
         if widen {
             settings.managed_vip_ranges = vec![
