@@ -267,6 +267,23 @@ fn reload_settings(path: Option<&Path>, tx: &watch::Sender<Arc<Settings>>) {
         Ok(s)
     }) {
         Ok(settings) => {
+            let old = tx.borrow().clone();
+            for (changed, what) in [
+                (old.bgp != settings.bgp, "[bgp]"),
+                (
+                    old.listen_address != settings.listen_address,
+                    "listen_address",
+                ),
+                (old.kubernetes != settings.kubernetes, "[kubernetes]"),
+                (old.health_check != settings.health_check, "[health_check]"),
+            ] {
+                if changed {
+                    warn!(
+                        setting = what,
+                        "SIGHUP: this setting changed but needs a restart"
+                    );
+                }
+            }
             info!(file = %path.display(), "SIGHUP: settings reloaded");
             tx.send_replace(Arc::new(settings));
         }
