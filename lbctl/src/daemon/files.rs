@@ -48,36 +48,43 @@ pub(crate) fn read_endpoints(path: &Path) -> anyhow::Result<EndpointSnapshot> {
     Ok(EndpointSnapshot::from_yaml_str(&text)?)
 }
 
-/// Polls the ConfigMap file and publishes every change until `shutdown`.
-pub(crate) async fn watch_config_file(
-    path: PathBuf,
-    tx: watch::Sender<Option<Arc<ConfigInput>>>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut seen: Signature = None;
-    let mut first = true;
+/// Calls `on_change` once at start and then whenever the file's signature changes, checking
+/// every [`POLL`], until `shutdown`.
+async fn poll_file(path: &Path, mut shutdown: watch::Receiver<bool>, mut on_change: impl FnMut()) {
+    let mut seen: Option<Signature> = None;
     loop {
-        let now = signature(&path);
-        if first || now != seen {
-            seen = now;
-            first = false;
-            let input = read_config(&path);
-            let changed = tx.send_if_modified(|old| {
-                let changed = old.as_deref() != Some(&input);
-                if changed {
-                    *old = Some(Arc::new(input.clone()));
-                }
-                changed
-            });
-            if changed {
-                info!(file = %path.display(), "ConfigMap file (re)loaded");
-            }
+        let now = signature(path);
+        if seen != Some(now) {
+            seen = Some(now);
+            on_change();
         }
         tokio::select! {
             _ = shutdown.changed() => return,
             () = tokio::time::sleep(POLL) => {}
         }
     }
+}
+
+/// Polls the ConfigMap file and publishes every change until `shutdown`.
+pub(crate) async fn watch_config_file(
+    path: PathBuf,
+    tx: watch::Sender<Option<Arc<ConfigInput>>>,
+    shutdown: watch::Receiver<bool>,
+) {
+    poll_file(&path, shutdown, || {
+        let input = read_config(&path);
+        let changed = tx.send_if_modified(|old| {
+            let changed = old.as_deref() != Some(&input);
+            if changed {
+                *old = Some(Arc::new(input.clone()));
+            }
+            changed
+        });
+        if changed {
+            info!(file = %path.display(), "ConfigMap file (re)loaded");
+        }
+    })
+    .await;
 }
 
 /// Polls the endpoints file (or publishes an empty snapshot once when there is none).
@@ -92,38 +99,26 @@ pub(crate) async fn watch_endpoints_file(
         let _ = shutdown.changed().await;
         return;
     };
-    let mut seen: Signature = None;
-    let mut first = true;
-    loop {
-        let now = signature(&path);
-        if first || now != seen {
-            seen = now;
-            first = false;
-            match read_endpoints(&path) {
-                Ok(snapshot) => {
-                    let input = EndpointsInput {
-                        snapshot: Arc::new(snapshot),
-                        changed_at: Some(SystemTime::now()),
-                    };
-                    tx.send_if_modified(|old| {
-                        let changed = old.as_ref().map(|o| &o.snapshot) != Some(&input.snapshot);
-                        if changed {
-                            info!(file = %path.display(), "endpoints file (re)loaded");
-                            *old = Some(Arc::new(input.clone()));
-                        }
-                        changed
-                    });
+    poll_file(&path, shutdown, || match read_endpoints(&path) {
+        Ok(snapshot) => {
+            let input = EndpointsInput {
+                snapshot: Arc::new(snapshot),
+                changed_at: Some(SystemTime::now()),
+            };
+            tx.send_if_modified(|old| {
+                let changed = old.as_ref().map(|o| &o.snapshot) != Some(&input.snapshot);
+                if changed {
+                    info!(file = %path.display(), "endpoints file (re)loaded");
+                    *old = Some(Arc::new(input.clone()));
                 }
-                Err(e) => warn!(
-                    file = %path.display(),
-                    error = format!("{e:#}"),
-                    "cannot use the endpoints file: keeping the last good endpoints"
-                ),
-            }
+                changed
+            });
         }
-        tokio::select! {
-            _ = shutdown.changed() => return,
-            () = tokio::time::sleep(POLL) => {}
-        }
-    }
+        Err(e) => warn!(
+            file = %path.display(),
+            error = format!("{e:#}"),
+            "cannot use the endpoints file: keeping the last good endpoints"
+        ),
+    })
+    .await;
 }
