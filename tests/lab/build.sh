@@ -119,9 +119,15 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Old versions of the packages are of no further use: keep the cache at one version each.
+# (A lookup table, not `printf | grep -q`: with pipefail, grep -q quitting early can fail the
+# printf with EPIPE and delete a wanted file.)
+declare -A keep=()
+for name in "${wanted[@]}"; do
+    keep[$name]=1
+done
 for deb in "$DEBS"/*.deb; do
     name=$(basename "$deb")
-    printf '%s\n' "${wanted[@]}" | grep -qxF "$name" || rm -f "$deb"
+    [ -n "${keep[$name]:-}" ] || rm -f "$deb"
 done
 
 # --- 3. Cache check --------------------------------------------------------------------------
@@ -253,7 +259,7 @@ for lib in $libs; do
     cp -L "$lib" "$ROOT/$rel"
 done
 for f in $elves; do
-    if "$LOADER" --library-path "$LIBPATH" --list "$f" 2>/dev/null | grep -q 'not found'; then
+    if "$LOADER" --library-path "$LIBPATH" --list "$f" 2>/dev/null | grep 'not found' >/dev/null; then
         die "unresolved library for $f"
     fi
 done

@@ -121,7 +121,7 @@ add_binary() {
             cp -L "$lib" "$OVL$lib"
         fi
     done
-    if ldd "$1" 2>/dev/null | grep -q 'not found'; then
+    if ldd "$1" 2>/dev/null | grep 'not found' >/dev/null; then
         die "$1 needs libraries missing on this host: $(ldd "$1" | grep 'not found' | tr -s ' \t' ' ')"
     fi
 }
