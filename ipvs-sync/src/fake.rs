@@ -8,7 +8,7 @@
 //! when traffic ends). It does not model schedulers, address checks or feature gaps of old
 //! kernels: behaviour that needs the real kernel is tested in the lab VM.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use lb_config::RealServerKey;
 
@@ -31,6 +31,8 @@ pub struct FakeKernel {
     scripted: BTreeMap<usize, i32>,
     dump_errno: Option<i32>,
     reports_tunnel_always: bool,
+    full_dumps: usize,
+    service_reads: usize,
 }
 
 impl FakeKernel {
@@ -78,6 +80,16 @@ impl FakeKernel {
     /// `errno`, leaving the table unchanged.
     pub fn fail_apply_call(&mut self, index: usize, errno: i32) {
         self.scripted.insert(index, errno);
+    }
+
+    /// How many full dumps were taken.
+    pub fn full_dumps(&self) -> usize {
+        self.full_dumps
+    }
+
+    /// How many services were read one by one ([`IpvsKernel::read_services`]).
+    pub fn service_reads(&self) -> usize {
+        self.service_reads
     }
 
     /// Makes every dump fail with `errno` (`None` heals it).
@@ -197,10 +209,24 @@ fn check_range(dest: &crate::model::DestinationSpec) -> Result<(), i32> {
 
 impl IpvsKernel for FakeKernel {
     fn dump(&mut self) -> Result<IpvsTable, IpvsError> {
+        self.full_dumps += 1;
         match self.dump_errno {
             Some(errno) => Err(kernel_error("GET_SERVICE", "dump".to_owned(), errno)),
             None => Ok(self.table.clone()),
         }
+    }
+
+    fn read_services(&mut self, ids: &BTreeSet<ServiceId>) -> Result<IpvsTable, IpvsError> {
+        self.service_reads += ids.len();
+        if let Some(errno) = self.dump_errno {
+            return Err(kernel_error("GET_SERVICE", "read".to_owned(), errno));
+        }
+        let services = ids
+            .iter()
+            .filter_map(|id| self.table.services.get_key_value(id))
+            .map(|(id, service)| (*id, service.clone()))
+            .collect();
+        Ok(IpvsTable { services })
     }
 
     fn apply(&mut self, op: &Operation) -> Result<(), IpvsError> {

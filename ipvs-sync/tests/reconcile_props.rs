@@ -3,15 +3,20 @@
 //! - the managed part ends equal to the target, the foreign part is untouched;
 //! - every planned operation is accepted by the kernel, and the plan right after is empty;
 //! - planning is deterministic; no operation names an out-of-scope service;
-//! - nothing in the target is ever deleted.
+//! - nothing in the target is ever deleted;
+//! - a focused pass writes, for each service of its focus, exactly what a full pass writes,
+//!   and nothing for any other service; a focus taken from the last clean pass's target sees
+//!   every change, so the focused pass leaves the kernel where the full pass would.
 
 mod reconcile_support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use lb_config::{Protocol, RealServerKey};
 use lb_ipvs_sync::fake::FakeKernel;
-use lb_ipvs_sync::reconcile::{DrainBook, PlanOptions, Scope, plan};
+use lb_ipvs_sync::reconcile::{
+    DrainBook, Focus, PlanOptions, Scope, plan, sync_focused, sync_once,
+};
 use lb_ipvs_sync::target::TargetService;
 use lb_ipvs_sync::{
     DestinationSpec, IpvsKernel, IpvsTable, KernelForward, ObservedDestination, ObservedService,
@@ -341,5 +346,89 @@ proptest! {
             prop_assert_eq!(first.drain.services.get(id), Some(deadline));
         }
         prop_assert_eq!(second.deletes_services, 0);
+    }
+
+    #[test]
+    fn a_focused_pass_writes_what_a_full_pass_writes_for_its_services(
+        observed in observed_table(),
+        target in target_table(),
+        focus in prop::collection::btree_set(any_id(), 0..6),
+        force in any::<bool>(),
+    ) {
+        let scope = scope();
+        let options = PlanOptions { force, ..reconcile_support::options() };
+        let managed_services = observed.services.keys().filter(|id| scope.contains(id)).count();
+        let focus = Focus { services: focus, managed_services };
+
+        let mut full_kernel = FakeKernel::new(observed.clone());
+        let full = sync_once(&mut full_kernel, &target, &scope, &DrainBook::default(), NOW, &options)
+            .unwrap();
+        let mut kernel = FakeKernel::new(observed.clone());
+        let focused = sync_focused(
+            &mut kernel, &target, &scope, &DrainBook::default(), NOW, &options, &focus,
+        )
+        .unwrap();
+        prop_assert_eq!(kernel.full_dumps(), 0);
+        prop_assert_eq!(kernel.service_reads(), focus.services.len());
+
+        let in_focus = |id: &ServiceId| focus.services.contains(id);
+        // The guard may refuse the full pass for deletes outside the focus; compare only
+        // when both passes were allowed the same destructive part.
+        if full.guard_refusal.is_none() || focused.guard_refusal.is_some() {
+            let full_ops: Vec<&Operation> =
+                full.applied.iter().filter(|op| in_focus(op.service())).collect();
+            let focused_ops: Vec<&Operation> = focused.applied.iter().collect();
+            prop_assert_eq!(focused_ops, full_ops);
+            prop_assert_eq!(
+                table_shapes(kernel.table(), in_focus),
+                table_shapes(full_kernel.table(), in_focus)
+            );
+            let (full_inside, _) = full.drain.split(&focus.services);
+            prop_assert_eq!(&focused.drain, &full_inside);
+        }
+        for op in &focused.applied {
+            prop_assert!(in_focus(op.service()), "writes outside the focus: {op:?}");
+        }
+        let outside = |id: &ServiceId| !focus.services.contains(id);
+        prop_assert_eq!(table_shapes(kernel.table(), outside), table_shapes(&observed, outside));
+    }
+
+    #[test]
+    fn a_focus_from_the_last_clean_pass_sees_every_change(
+        observed in observed_table(),
+        first in target_table(),
+        second in target_table(),
+        clear_connections in any::<bool>(),
+    ) {
+        let scope = scope();
+        let options = PlanOptions { force: true, ..reconcile_support::options() };
+        // A clean pass to `first`, as the daemon's last pass.
+        let mut kernel = FakeKernel::new(observed);
+        let clean = sync_once(&mut kernel, &first, &scope, &DrainBook::default(), NOW, &options)
+            .unwrap();
+        prop_assert!(clean.is_clean());
+        if clear_connections {
+            kernel.clear_connections();
+        }
+        let table = kernel.table().clone();
+        let mut twin = kernel.clone();
+
+        let focus = Focus::between(&first, &second, &table, &clean.drain, &scope);
+        let focused = sync_focused(
+            &mut kernel, &second, &scope, &clean.drain, NOW + 1, &options, &focus,
+        )
+        .unwrap();
+        let full = sync_once(&mut twin, &second, &scope, &clean.drain, NOW + 1, &options).unwrap();
+        let all = |_: &ServiceId| true;
+        prop_assert_eq!(table_shapes(kernel.table(), all), table_shapes(twin.table(), all));
+        prop_assert_eq!(&focused.drain, &full.drain);
+        prop_assert_eq!(focused.applied.len(), full.applied.len());
+        // The focus holds no service that neither changed nor drains.
+        let draining: BTreeSet<ServiceId> = clean.drain.services();
+        for id in &focus.services {
+            let changed = first.get(id) != second.get(id)
+                || (scope.contains(id) && table.services.contains_key(id) && !second.contains_key(id));
+            prop_assert!(changed || draining.contains(id), "needless focus on {id}");
+        }
     }
 }

@@ -10,7 +10,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use lb_config::Settings;
 use lb_ipvs_sync::reconcile::{
-    DrainBook, PlanOptions, Scope, SyncError, SyncReport, plan, render_operation, sync_once,
+    DrainBook, Focus, PlanOptions, Scope, SyncError, SyncReport, plan, render_operation,
+    sync_focused, sync_once,
 };
 use lb_ipvs_sync::target::{TargetService, target_table};
 use lb_ipvs_sync::vip::{VipError, VipInterface, VipPlan, plan_vips};
@@ -93,6 +94,20 @@ pub(crate) struct KernelSyncRequest<'a> {
     pub(crate) state_file: Option<&'a Path>,
     /// The VIP interface to manage (`None`: leave addresses alone).
     pub(crate) vip_interface: Option<&'a str>,
+    /// A focused pass instead of a full one (the daemon, between resyncs).
+    pub(crate) incremental: Option<Incremental<'a>>,
+}
+
+/// What a focused pass starts from: the services that changed, and what the last clean pass
+/// left behind. Only the focus is read from the kernel; the rest of the table is taken as the
+/// last pass left it (a full pass every resync period checks that belief).
+pub(crate) struct Incremental<'a> {
+    /// The services to read, plan and write.
+    pub(crate) focus: &'a Focus,
+    /// The table after the last clean pass.
+    pub(crate) table: &'a IpvsTable,
+    /// The VIPs the last clean pass left on the interface (`None`: unknown, sync them).
+    pub(crate) vips: Option<&'a BTreeSet<IpAddr>>,
 }
 
 /// What one kernel sync did.
@@ -103,6 +118,11 @@ pub(crate) struct KernelSyncOutcome {
     pub(crate) after: Option<IpvsTable>,
     /// VIP changes, when VIPs are managed and that step succeeded.
     pub(crate) vips: Option<VipPlan>,
+    /// The VIPs on the interface after the pass, when VIPs are managed and known to be right
+    /// (the step succeeded, or a focused pass found the wanted set unchanged).
+    pub(crate) vip_set: Option<BTreeSet<IpAddr>>,
+    /// Services read from the kernel before planning (a full dump reads them all).
+    pub(crate) services_read: usize,
     /// Steps after the IPVS pass that failed (state file, dump, VIPs): the pass itself stands.
     pub(crate) step_errors: Vec<StepError>,
 }
@@ -133,14 +153,31 @@ pub(crate) async fn sync_kernel<K: IpvsKernel>(
     kernel: &mut K,
     request: &KernelSyncRequest<'_>,
 ) -> Result<KernelSyncOutcome, SyncError> {
-    let report = sync_once(
-        kernel,
-        request.target,
-        request.scope,
-        request.drain,
-        request.now,
-        request.options,
-    )?;
+    let (report, services_read) = match &request.incremental {
+        Some(incremental) => {
+            let report = sync_focused(
+                kernel,
+                request.target,
+                request.scope,
+                request.drain,
+                request.now,
+                request.options,
+                incremental.focus,
+            )?;
+            (report, Some(incremental.focus.services.len()))
+        }
+        None => {
+            let report = sync_once(
+                kernel,
+                request.target,
+                request.scope,
+                request.drain,
+                request.now,
+                request.options,
+            )?;
+            (report, None)
+        }
+    };
     let mut step_errors = Vec::new();
     if let Some(path) = request.state_file
         && let Err(error) = state_file::write(path, &report.drain)
@@ -150,7 +187,7 @@ pub(crate) async fn sync_kernel<K: IpvsKernel>(
             error,
         });
     }
-    let after = match kernel.dump() {
+    let after = match table_after(kernel, request.incremental.as_ref()) {
         Ok(table) => Some(table),
         Err(e) => {
             step_errors.push(StepError {
@@ -160,6 +197,9 @@ pub(crate) async fn sync_kernel<K: IpvsKernel>(
             None
         }
     };
+    // A full pass read every service of the dump (the table after it is the same size).
+    let services_read =
+        services_read.unwrap_or_else(|| after.as_ref().map_or(0, |t| t.services.len()));
     if report.failed.is_empty()
         && report.skipped.is_empty()
         && let Some(after) = after.as_ref()
@@ -171,23 +211,56 @@ pub(crate) async fn sync_kernel<K: IpvsKernel>(
         });
     }
     let mut vips = None;
+    let mut vip_set = None;
     if let (Some(interface), Some(after)) = (request.vip_interface, after.as_ref()) {
         let wanted = wanted_vips(request.desired_vips, after, request.scope);
-        match sync_vips(interface, &wanted, request.scope).await {
-            Ok(plan) => vips = Some(plan),
-            Err(error) => step_errors.push(StepError {
-                step: "vips",
-                error: anyhow::Error::new(error)
-                    .context(format!("cannot sync the VIPs on {interface}")),
-            }),
+        let unchanged = request
+            .incremental
+            .as_ref()
+            .and_then(|i| i.vips)
+            .is_some_and(|last| *last == wanted);
+        if unchanged {
+            vip_set = Some(wanted);
+        } else {
+            match sync_vips(interface, &wanted, request.scope).await {
+                Ok(plan) => {
+                    vips = Some(plan);
+                    vip_set = Some(wanted);
+                }
+                Err(error) => step_errors.push(StepError {
+                    step: "vips",
+                    error: anyhow::Error::new(error)
+                        .context(format!("cannot sync the VIPs on {interface}")),
+                }),
+            }
         }
     }
     Ok(KernelSyncOutcome {
         report,
         after,
         vips,
+        vip_set,
+        services_read,
         step_errors,
     })
+}
+
+/// The table after a pass: a full dump, or for a focused pass the last clean table with the
+/// focus's services read again.
+fn table_after<K: IpvsKernel>(
+    kernel: &mut K,
+    incremental: Option<&Incremental<'_>>,
+) -> Result<IpvsTable, lb_ipvs_sync::IpvsError> {
+    let Some(incremental) = incremental else {
+        return kernel.dump();
+    };
+    let fresh = kernel.read_services(&incremental.focus.services)?;
+    let mut table = incremental.table.clone();
+    for id in &incremental.focus.services {
+        table.services.remove(id);
+    }
+    table.services.extend(fresh.services);
+    Ok(table)
 }
 
 /// Reads back what the pass wrote: plans again against the dump taken after it. Any add or
@@ -344,6 +417,7 @@ mod tests {
             now: 1_000,
             state_file: None,
             vip_interface: None,
+            incremental: None,
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()

@@ -1,11 +1,13 @@
 //! [`IpvsKernel`] on the netlink client: the reconciler's view of the real kernel.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::client::IpvsClient;
 use super::transport::NetlinkTransport;
 use crate::IpvsError;
-use crate::model::{IpvsKernel, IpvsTable, ObservedService, Operation};
+use crate::model::{
+    IpvsKernel, IpvsTable, ObservedService, Operation, ServiceId, ServiceSpec, Stats,
+};
 
 impl<T: NetlinkTransport> IpvsKernel for IpvsClient<T> {
     /// One service dump, then one destination dump per service. Not a snapshot: the kernel
@@ -13,19 +15,21 @@ impl<T: NetlinkTransport> IpvsKernel for IpvsClient<T> {
     fn dump(&mut self) -> Result<IpvsTable, IpvsError> {
         let mut table = IpvsTable::default();
         for (spec, stats) in self.dump_services()? {
-            let destinations = self
-                .dump_destinations(&spec.id)?
-                .into_iter()
-                .map(|d| (d.spec.key, d))
-                .collect::<BTreeMap<_, _>>();
-            table.services.insert(
-                spec.id,
-                ObservedService {
-                    spec,
-                    stats,
-                    destinations,
-                },
-            );
+            let service = self.with_destinations(spec, stats)?;
+            table.services.insert(service.spec.id, service);
+        }
+        Ok(table)
+    }
+
+    /// One GET_SERVICE per service and, for those that exist, one destination dump: two round
+    /// trips per service, whatever the size of the rest of the table.
+    fn read_services(&mut self, ids: &BTreeSet<ServiceId>) -> Result<IpvsTable, IpvsError> {
+        let mut table = IpvsTable::default();
+        for id in ids {
+            if let Some((spec, stats)) = self.get_service(id)? {
+                let service = self.with_destinations(spec, stats)?;
+                table.services.insert(service.spec.id, service);
+            }
         }
         Ok(table)
     }
@@ -48,5 +52,25 @@ impl<T: NetlinkTransport> IpvsKernel for IpvsClient<T> {
                 destination,
             } => self.delete_destination(service, destination),
         }
+    }
+}
+
+impl<T: NetlinkTransport> IpvsClient<T> {
+    /// A service with its destinations (one destination dump).
+    fn with_destinations(
+        &mut self,
+        spec: ServiceSpec,
+        stats: Stats,
+    ) -> Result<ObservedService, IpvsError> {
+        let destinations = self
+            .dump_destinations(&spec.id)?
+            .into_iter()
+            .map(|d| (d.spec.key, d))
+            .collect::<BTreeMap<_, _>>();
+        Ok(ObservedService {
+            spec,
+            stats,
+            destinations,
+        })
     }
 }

@@ -5,7 +5,7 @@
 //! book only remembers *until when*, so that a restart neither cuts a drain short nor restarts
 //! it. Deadlines are seconds since the Unix epoch.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use lb_config::RealServerKey;
 use serde::{Deserialize, Serialize};
@@ -41,6 +41,42 @@ impl DrainBook {
     /// Whether nothing is draining.
     pub fn is_empty(&self) -> bool {
         self.destinations.is_empty() && self.services.is_empty()
+    }
+
+    /// Every service with a deadline (of its own or of one of its destinations).
+    pub fn services(&self) -> BTreeSet<ServiceId> {
+        let mut services: BTreeSet<ServiceId> = self.services.keys().copied().collect();
+        services.extend(self.destinations.keys().map(|(service, _)| *service));
+        services
+    }
+
+    /// The deadlines of `services` and those of every other service, apart.
+    pub fn split(&self, services: &BTreeSet<ServiceId>) -> (DrainBook, DrainBook) {
+        let mut inside = DrainBook::default();
+        let mut outside = DrainBook::default();
+        for (key, deadline) in &self.destinations {
+            let book = if services.contains(&key.0) {
+                &mut inside
+            } else {
+                &mut outside
+            };
+            book.destinations.insert(*key, *deadline);
+        }
+        for (id, deadline) in &self.services {
+            let book = if services.contains(id) {
+                &mut inside
+            } else {
+                &mut outside
+            };
+            book.services.insert(*id, *deadline);
+        }
+        (inside, outside)
+    }
+
+    /// Adds the deadlines of `other` (its entries win).
+    pub fn merge(&mut self, other: DrainBook) {
+        self.destinations.extend(other.destinations);
+        self.services.extend(other.services);
     }
 
     /// Reads a state file's content. Later duplicates win.

@@ -1,10 +1,10 @@
 //! The reconciler: compares the target table with a kernel dump and plans the writes that make
 //! the managed part of the kernel equal to the target, then applies them through [`IpvsKernel`].
 //!
-//! Contract: everything here except [`sync_once`] is pure (no I/O, no clock, no randomness):
-//! time is a parameter (`now`, seconds since the Unix epoch) and every iteration runs over
-//! ordered maps, so the same inputs always give the same plan. [`sync_once`] performs I/O only
-//! through the [`IpvsKernel`] it is given.
+//! Contract: everything here except [`sync_once`] and [`sync_focused`] is pure (no I/O, no
+//! clock, no randomness): time is a parameter (`now`, seconds since the Unix epoch) and every
+//! iteration runs over ordered maps, so the same inputs always give the same plan. The two sync
+//! functions perform I/O only through the [`IpvsKernel`] they are given.
 //!
 //! Safety rules enforced here: services outside the [`Scope`] are never planned, edited or
 //! deleted; leaving destinations and services drain before they are deleted; settings are edited
@@ -16,6 +16,7 @@
 mod compare;
 mod drain;
 pub(crate) mod errno;
+mod focus;
 mod guard;
 mod plan;
 mod render;
@@ -25,6 +26,7 @@ mod sync;
 
 pub use compare::{same_destination, same_service};
 pub use drain::{DrainBook, DrainBookError, DrainStatus};
+pub use focus::{Focus, sync_focused};
 pub use guard::{GuardRefusal, guard};
 pub use plan::{Plan, PlanOptions, Refusal, RefusalReason, plan};
 pub use scope::Scope;

@@ -109,7 +109,16 @@ pub fn sync_once<K: IpvsKernel>(
     options: &PlanOptions,
 ) -> Result<SyncReport, SyncError> {
     let observed = kernel.dump().map_err(SyncError::Dump)?;
-    let mut planned = plan(target, &observed, scope, drain, now, options);
+    let planned = plan(target, &observed, scope, drain, now, options);
+    Ok(execute(kernel, planned, options))
+}
+
+/// Guards a plan (dropping its destructive part when refused) and applies it.
+pub(super) fn execute<K: IpvsKernel>(
+    kernel: &mut K,
+    mut planned: Plan,
+    options: &PlanOptions,
+) -> SyncReport {
     let guard_refusal = guard(&planned, options).err();
     if let Some(refusal) = &guard_refusal {
         warn!(
@@ -175,7 +184,7 @@ pub fn sync_once<K: IpvsKernel>(
         guard_refused = report.guard_refusal.is_some(),
         "IPVS sync pass done"
     );
-    Ok(report)
+    report
 }
 
 /// What applying the operations gave, before it becomes the report.

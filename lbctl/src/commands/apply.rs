@@ -44,6 +44,7 @@ pub(crate) fn run(
         now: now_secs(),
         state_file: Some(&prepared.state_file),
         vip_interface: manage_vips.then_some(prepared.loaded.settings.vip_interface.as_str()),
+        incremental: None,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -117,8 +117,10 @@ pub(crate) fn render(doc: &StatusDocument) -> String {
     if let Some(s) = &c.last_sync {
         let _ = writeln!(
             out,
-            "last sync: {} ({} applied, {} failed, {:.3} s){}",
+            "last sync: {}, {} pass, {} services read ({} applied, {} failed, {:.3} s){}",
             s.result,
+            s.pass,
+            s.services_read,
             s.applied,
             s.failed,
             s.duration_secs,

@@ -2,7 +2,7 @@
 //!
 //! Generic over the IPVS kernel and over its inputs (watch channels from any source). Contract:
 //! no kernel write before both the ConfigMap and the endpoint sources delivered a complete
-//! list; every pass plans against a fresh dump, so a resync repairs drift; a closed input
+//! list; every resync period brings a full pass (a fresh dump), which repairs drift; a closed input
 //! channel keeps its last value (it never looks like an empty input).
 
 use std::collections::BTreeSet;
@@ -127,7 +127,10 @@ impl<K: IpvsKernel + Send + 'static> Controller<K> {
                     self.pass.run(&self.inputs, false).await;
                 }
                 _ = resync.tick() => {
-                    if !coalescer.is_pending() {
+                    if coalescer.is_pending() {
+                        // A steady stream of changes must not starve the full pass.
+                        self.pass.request_full();
+                    } else {
                         debug!("periodic resync");
                         self.pass.run(&self.inputs, true).await;
                     }

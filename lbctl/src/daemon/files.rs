@@ -2,7 +2,10 @@
 //! without a cluster.
 //!
 //! Each file is polled once a second (modification time and size); a change is read and
-//! published. A ConfigMap file that vanishes counts as a deleted ConfigMap; one that is not YAML
+//! published once the file has stayed the same for a moment, so that a writer still at work
+//! is not read half-way (a truncated ConfigMap would look like removed keys and start drains).
+//! Writers should still replace the file atomically (write a temporary file, then rename it),
+//! as the kubelet does for ConfigMap volumes. A ConfigMap file that vanishes counts as a deleted ConfigMap; one that is not YAML
 //! keeps the last good entries; an endpoints file that does not parse keeps the last good
 //! snapshot (and says so in the log).
 
@@ -16,8 +19,18 @@ use tracing::{info, warn};
 
 use super::input::{ConfigInput, EndpointsInput};
 
-/// How often the files are checked.
-const POLL: Duration = Duration::from_secs(1);
+/// How often the files are checked, and how long a changed file must stay the same before it
+/// is read.
+#[derive(Debug, Clone, Copy)]
+struct PollTiming {
+    poll: Duration,
+    settle: Duration,
+}
+
+const TIMING: PollTiming = PollTiming {
+    poll: Duration::from_secs(1),
+    settle: Duration::from_millis(500),
+};
 
 /// What identifies a version of a file without reading it.
 type Signature = Option<(SystemTime, u64)>;
@@ -48,20 +61,37 @@ pub(crate) fn read_endpoints(path: &Path) -> anyhow::Result<EndpointSnapshot> {
     Ok(EndpointSnapshot::from_yaml_str(&text)?)
 }
 
-/// Calls `on_change` once at start and then whenever the file's signature changes, checking
-/// every [`POLL`], until `shutdown`.
-async fn poll_file(path: &Path, mut shutdown: watch::Receiver<bool>, mut on_change: impl FnMut()) {
+/// Calls `on_change` once at start and then whenever the file's signature changes and has
+/// stayed the same for `timing.settle`, checking every `timing.poll`, until `shutdown`.
+async fn poll_file(
+    path: &Path,
+    timing: PollTiming,
+    mut shutdown: watch::Receiver<bool>,
+    mut on_change: impl FnMut(),
+) {
     let mut seen: Option<Signature> = None;
+    let mut wait = Duration::ZERO;
     loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            () = tokio::time::sleep(wait) => {}
+        }
+        wait = timing.poll;
         let now = signature(path);
-        if seen != Some(now) {
-            seen = Some(now);
-            on_change();
+        if seen == Some(now) {
+            continue;
         }
         tokio::select! {
             _ = shutdown.changed() => return,
-            () = tokio::time::sleep(POLL) => {}
+            () = tokio::time::sleep(timing.settle) => {}
         }
+        if signature(path) != now {
+            // Still being written: look again once it settles.
+            wait = Duration::ZERO;
+            continue;
+        }
+        seen = Some(now);
+        on_change();
     }
 }
 
@@ -71,7 +101,7 @@ pub(crate) async fn watch_config_file(
     tx: watch::Sender<Option<Arc<ConfigInput>>>,
     shutdown: watch::Receiver<bool>,
 ) {
-    poll_file(&path, shutdown, || {
+    poll_file(&path, TIMING, shutdown, || {
         let input = read_config(&path);
         let changed = tx.send_if_modified(|old| {
             let changed = old.as_deref() != Some(&input);
@@ -99,7 +129,7 @@ pub(crate) async fn watch_endpoints_file(
         let _ = shutdown.changed().await;
         return;
     };
-    poll_file(&path, shutdown, || match read_endpoints(&path) {
+    poll_file(&path, TIMING, shutdown, || match read_endpoints(&path) {
         Ok(snapshot) => {
             let input = EndpointsInput {
                 snapshot: Arc::new(snapshot),
@@ -121,4 +151,54 @@ pub(crate) async fn watch_endpoints_file(
         ),
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_file_still_being_written_is_not_read_half_way() {
+        let dir = std::env::temp_dir().join(format!("lbctl-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("cm.yaml");
+        let full = "a: 1\nb: 2\nc: 3\n";
+        std::fs::write(&path, full).unwrap();
+        let timing = PollTiming {
+            poll: Duration::from_millis(20),
+            settle: Duration::from_millis(300),
+        };
+        let (stop_tx, stop) = watch::channel(false);
+        let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
+        let poll_path = path.clone();
+        let task = tokio::spawn(async move {
+            poll_file(&poll_path, timing, stop, || {
+                let _ = seen_tx.send(std::fs::read_to_string(&poll_path).unwrap());
+            })
+            .await;
+        });
+        assert_eq!(seen_rx.recv().await.unwrap(), full);
+
+        // A slow writer: truncate, half the file, a pause of 8 polls, the rest.
+        let mut file = std::fs::File::create(&path).unwrap();
+        file.write_all(b"a: 1\n").unwrap();
+        file.flush().unwrap();
+        tokio::time::sleep(Duration::from_millis(160)).await;
+        file.write_all(b"b: 2\nc: 4\n").unwrap();
+        drop(file);
+
+        let read = tokio::time::timeout(Duration::from_secs(5), seen_rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            read, "a: 1\nb: 2\nc: 4\n",
+            "read before the writer finished"
+        );
+        stop_tx.send_replace(true);
+        task.await.unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -5,19 +5,21 @@
 //! in-memory fake. The client is synchronous: every use runs in `spawn_blocking` under a mutex,
 //! so a sync and a `/status` dump never interleave on the socket.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use lb_config::{DesiredState, Settings};
-use lb_ipvs_sync::reconcile::{DrainBook, PlanOptions, Scope, SyncError};
-use lb_ipvs_sync::target::TargetService;
-use lb_ipvs_sync::{IpvsError, IpvsKernel, IpvsTable, ServiceId};
+use lb_ipvs_sync::reconcile::{DrainBook, Focus, PlanOptions, Scope, SyncError};
+use lb_ipvs_sync::{IpvsError, IpvsKernel, IpvsTable};
 use thiserror::Error;
 use tracing::warn;
 
-use crate::kernel_sync::{KernelSyncOutcome, KernelSyncRequest, StepError, sync_kernel};
+use super::view::Target;
+use crate::kernel_sync::{
+    Incremental, KernelSyncOutcome, KernelSyncRequest, StepError, sync_kernel,
+};
 
 /// Opens a kernel client (the netlink socket, or a fake).
 pub(crate) type Connect<K> = Arc<dyn Fn() -> Result<K, IpvsError> + Send + Sync>;
@@ -42,7 +44,7 @@ pub(crate) enum KernelError {
 /// Everything one sync needs, owned (it crosses into a blocking thread).
 pub(crate) struct SyncJob {
     /// The IPVS table to reach.
-    pub(crate) target: BTreeMap<ServiceId, TargetService>,
+    pub(crate) target: Target,
     /// VIPs of the desired state.
     pub(crate) desired_vips: BTreeSet<IpAddr>,
     /// Managed ranges.
@@ -58,8 +60,21 @@ pub(crate) struct SyncJob {
     /// The VIP interface to manage.
     pub(crate) vip_interface: Option<String>,
     /// Netfilter rules and IPVS sysctls to install before the IPVS pass (None in tests that run
-    /// on the fake kernel, or when netfilter is not managed).
+    /// on the fake kernel, when netfilter is not managed, or when a focused pass finds the
+    /// rules unchanged).
     pub(crate) netfilter: Option<NetfilterJob>,
+    /// For a focused pass: the services to read and what the last clean pass left.
+    pub(crate) incremental: Option<IncrementalJob>,
+}
+
+/// A focused pass's inputs, owned.
+pub(crate) struct IncrementalJob {
+    /// The services to read, plan and write.
+    pub(crate) focus: Focus,
+    /// The table after the last clean pass.
+    pub(crate) table: Arc<IpvsTable>,
+    /// The VIPs on the interface after the last clean pass.
+    pub(crate) vips: Option<BTreeSet<IpAddr>>,
 }
 
 /// What the netfilter step needs: the settings (backend, pools) and the desired state.
@@ -133,6 +148,11 @@ impl<K: IpvsKernel + Send + 'static> KernelSlot<K> {
                     now: job.now,
                     state_file: job.state_file.as_deref(),
                     vip_interface: job.vip_interface.as_deref(),
+                    incremental: job.incremental.as_ref().map(|i| Incremental {
+                        focus: &i.focus,
+                        table: &i.table,
+                        vips: i.vips.as_ref(),
+                    }),
                 };
                 let mut result = handle.block_on(sync_kernel(kernel, &request));
                 if let (Ok(outcome), Some(Err(error))) = (&mut result, netfilter) {

@@ -10,6 +10,7 @@
 //!                 core::Controller  -- coalesce (debounce) + resync tick --
 //!                         | pass::PassState: memory::KeyMemory (last good per key) -> build
 //!                         |   -> problems (metric, Events once) -> kernel::KernelSlot
+//!                         |   -> view::next_pass (full, or focused on what changed)
 //!                         |   -> kernel_sync::sync_kernel (IPVS, state file, VIPs)
 //!                         v
 //!     outputs: desired (Arc<DesiredState>), status (StatusSnapshot), serving VIPs (BGP)
@@ -19,7 +20,9 @@
 //!
 //! Contract: no kernel write before every source completed its initial list; an unreachable
 //! API server keeps the last known state (and makes the daemon not ready); a key that stops
-//! parsing keeps its last good version; every pass plans against a fresh IPVS dump.
+//! parsing keeps its last good version; every pass plans against what the kernel holds now: a
+//! full pass dumps the table, a focused pass reads again each service it plans (and every
+//! resync period, or after any failure, the next pass is full).
 
 mod core;
 mod debounce;
@@ -31,6 +34,7 @@ mod memory;
 mod pass;
 mod problems;
 mod status;
+mod view;
 
 #[cfg(test)]
 mod tests;

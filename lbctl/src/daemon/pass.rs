@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -19,10 +20,11 @@ use tracing::{error, info, warn};
 
 use super::core::{CoreOptions, DaemonOutputs};
 use super::input::DaemonInputs;
-use super::kernel::{KernelSlot, NetfilterJob, SyncJob};
+use super::kernel::{IncrementalJob, KernelSlot, NetfilterJob, SyncJob};
 use super::memory::KeyMemory;
 use super::problems::{ProblemSink, ProblemTracker, record_metric};
 use super::status::{StatusSnapshot, SyncSummary, serving_vips};
+use super::view::{KernelView, NetfilterKey, PassKind, Target, netfilter_unchanged, next_pass};
 use crate::kernel_sync::{KernelSyncOutcome, now_secs, plan_options};
 use crate::metrics::ControllerMetrics;
 use crate::state_file;
@@ -38,6 +40,8 @@ pub(crate) struct PassState<K> {
     drain: Option<DrainBook>,
     last_clean: Option<Arc<DesiredState>>,
     latency_mark: Option<SystemTime>,
+    view: Option<KernelView>,
+    full_due: bool,
     snapshot: StatusSnapshot,
     desired_tx: watch::Sender<Arc<DesiredState>>,
     status_tx: watch::Sender<Arc<StatusSnapshot>>,
@@ -66,6 +70,8 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
             drain: None,
             last_clean: None,
             latency_mark: None,
+            view: None,
+            full_due: false,
             snapshot: StatusSnapshot::default(),
             desired_tx,
             status_tx,
@@ -145,8 +151,38 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
             return;
         }
         let options = plan_options(&settings, self.options.force);
-        let job = self.job(&settings, &desired, options);
-        let ok = self.sync(job, &desired, resync).await;
+        let target: Target = Arc::new(target_table(&desired));
+        let drain = self.drain_book(&settings);
+        let kind = next_pass(
+            self.view.as_ref(),
+            resync || self.full_due,
+            &settings,
+            &target,
+            &drain,
+        );
+        let mut job = self.job(&settings, &desired, Arc::clone(&target), options);
+        let netfilter_key = self.options.netfilter.then(|| NetfilterKey::of(&desired));
+        if let PassKind::Focused(focus) = &kind {
+            if let Some(key) = &netfilter_key
+                && netfilter_unchanged(self.view.as_ref(), key)
+            {
+                job.netfilter = None;
+            }
+            job.incremental = self.view.as_ref().map(|view| IncrementalJob {
+                focus: focus.clone(),
+                table: Arc::clone(&view.table),
+                vips: view.vips.clone(),
+            });
+        } else {
+            self.full_due = false;
+        }
+        let pass = PassMeta {
+            kind: kind.label(),
+            settings: Arc::clone(&settings),
+            target,
+            netfilter: netfilter_key,
+        };
+        let ok = self.sync(job, &desired, resync, pass).await;
         if ok
             && let Some(t) = endpoints.changed_at
             && self.latency_mark != Some(t)
@@ -175,7 +211,8 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
                 udp_drain_timeout_secs: 0,
                 ..plan_options(&settings, true)
             };
-            let job = self.job(&settings, &empty, options);
+            let job = self.job(&settings, &empty, Arc::new(target_table(&empty)), options);
+            self.view = None;
             match self.kernel.sync(job).await {
                 Ok(outcome) => {
                     info!(applied = outcome.report.applied.len(), "cleanup pass");
@@ -192,34 +229,47 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
         }
     }
 
-    fn job(
-        &mut self,
-        settings: &Settings,
-        desired: &Arc<DesiredState>,
-        options: PlanOptions,
-    ) -> SyncJob {
-        let state_file = self
-            .options
-            .state_file
-            .clone()
-            .unwrap_or_else(|| settings.state_file.clone());
-        let drain = self
-            .drain
+    /// Asks for the next pass to be full (a resync came due while changes were pending).
+    pub(crate) fn request_full(&mut self) {
+        self.full_due = true;
+    }
+
+    /// The drain book so far (read from the state file on the first pass).
+    fn drain_book(&mut self, settings: &Settings) -> DrainBook {
+        let state_file = self.state_file(settings);
+        self.drain
             .get_or_insert_with(|| {
                 state_file::read(&state_file).unwrap_or_else(|e| {
                     warn!(error = format!("{e:#}"), "ignoring the drain state file");
                     DrainBook::default()
                 })
             })
-            .clone();
+            .clone()
+    }
+
+    fn state_file(&self, settings: &Settings) -> PathBuf {
+        self.options
+            .state_file
+            .clone()
+            .unwrap_or_else(|| settings.state_file.clone())
+    }
+
+    /// A full pass's job; the caller narrows it to a focused one.
+    fn job(
+        &mut self,
+        settings: &Settings,
+        desired: &Arc<DesiredState>,
+        target: Target,
+        options: PlanOptions,
+    ) -> SyncJob {
         SyncJob {
-            target: target_table(desired),
+            target,
             desired_vips: desired.vips.clone(),
             scope: Scope::new(settings.managed_vip_ranges.clone()),
             options,
-            drain,
+            drain: self.drain_book(settings),
             now: now_secs(),
-            state_file: Some(state_file),
+            state_file: Some(self.state_file(settings)),
             vip_interface: self
                 .options
                 .manage_vips
@@ -228,12 +278,20 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
                 settings: settings.clone(),
                 desired: Arc::clone(desired),
             }),
+            incremental: None,
         }
     }
 
     /// Syncs and records; returns whether the pass succeeded (ok or guarded).
-    async fn sync(&mut self, job: SyncJob, desired: &Arc<DesiredState>, resync: bool) -> bool {
+    async fn sync(
+        &mut self,
+        job: SyncJob,
+        desired: &Arc<DesiredState>,
+        resync: bool,
+        pass: PassMeta,
+    ) -> bool {
         let started = Instant::now();
+        self.view = None;
         let result = self.kernel.sync(job).await;
         let secs = started.elapsed().as_secs_f64();
         self.metrics.sync_duration_seconds.observe(secs);
@@ -243,7 +301,15 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
             .observe(secs);
         match result {
             Ok(outcome) => {
-                let ok = self.record(&outcome, desired, resync, secs);
+                self.metrics
+                    .sync_passes_total
+                    .with_label_values(&[pass.kind])
+                    .inc();
+                self.metrics
+                    .sync_services_read
+                    .observe(outcome.services_read as f64);
+                let ok = self.record(&outcome, desired, resync, secs, &pass);
+                let clean = outcome.is_clean();
                 self.drain = Some(outcome.report.drain.clone());
                 self.snapshot.drain = outcome.report.drain;
                 if let Some(after) = outcome.after {
@@ -253,15 +319,27 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
                         *old = vips;
                         changed
                     });
-                    self.snapshot.last_table = Some(Arc::new(after));
+                    let after = Arc::new(after);
+                    if clean {
+                        self.view = Some(KernelView {
+                            settings: pass.settings,
+                            target: pass.target,
+                            table: Arc::clone(&after),
+                            vips: outcome.vip_set,
+                            netfilter: pass.netfilter,
+                        });
+                    }
+                    self.snapshot.last_table = Some(after);
                 }
                 ok
             }
             Err(e) => {
                 error!(error = %e, "sync failed: the kernel is left as it is");
                 self.metrics.syncs_total.with_label_values(&["error"]).inc();
-                self.snapshot.controller.last_sync =
-                    Some(summary("error", 0, 0, secs, Some(e.to_string())));
+                self.snapshot.controller.last_sync = Some(SyncSummary {
+                    pass: pass.kind.to_owned(),
+                    ..summary("error", 0, 0, secs, Some(e.to_string()))
+                });
                 self.last_clean = None;
                 false
             }
@@ -274,6 +352,7 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
         desired: &Arc<DesiredState>,
         resync: bool,
         secs: f64,
+        pass: &PassMeta,
     ) -> bool {
         let report = &outcome.report;
         let m = &self.metrics;
@@ -344,13 +423,17 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
                     .first()
                     .map(|s| format!("{:#}", s.error))
             });
-        self.snapshot.controller.last_sync = Some(summary(
-            result,
-            report.applied.len(),
-            report.failed.len(),
-            secs,
-            error,
-        ));
+        self.snapshot.controller.last_sync = Some(SyncSummary {
+            pass: pass.kind.to_owned(),
+            services_read: outcome.services_read,
+            ..summary(
+                result,
+                report.applied.len(),
+                report.failed.len(),
+                secs,
+                error,
+            )
+        });
         matches!(result, "ok" | "guarded")
     }
 
@@ -375,7 +458,18 @@ fn summary(
         failed,
         duration_secs,
         error,
+        pass: "full".to_owned(),
+        services_read: 0,
     }
+}
+
+/// What a pass records about itself, and what its view keeps when it ends clean.
+struct PassMeta {
+    /// `full` or `focused`.
+    kind: &'static str,
+    settings: Arc<Settings>,
+    target: Target,
+    netfilter: Option<NetfilterKey>,
 }
 
 fn operation_kind(op: &Operation) -> &'static str {

@@ -45,6 +45,12 @@ pub(crate) struct SyncSummary {
     pub(crate) duration_secs: f64,
     /// Why it failed, if it did.
     pub(crate) error: Option<String>,
+    /// `full` (whole table dumped) or `focused` (only what changed read).
+    #[serde(default)]
+    pub(crate) pass: String,
+    /// IPVS services read from the kernel before planning.
+    #[serde(default)]
+    pub(crate) services_read: usize,
 }
 
 /// The whole `/status` document.

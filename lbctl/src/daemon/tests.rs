@@ -164,6 +164,136 @@ async fn file_inputs_program_the_kernel_and_resync_repairs_drift() {
     task.await.unwrap();
 }
 
+/// Reads of the fake kernel so far: (full dumps, services read one by one).
+fn reads(slot: &KernelSlot<FakeKernel>) -> (usize, usize) {
+    slot.inspect(|k| (k.full_dumps(), k.service_reads()))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_change_reads_and_writes_only_what_it_touches() {
+    let dir = tempdir("focused");
+    // No resync during the test: every pass after the first is driven by a change.
+    let settings = Settings::from_toml_str(
+        "managed_vip_ranges = [\"10.0.0.0/24\"]\nresync_period_secs = 3600\n",
+    )
+    .unwrap();
+    let (senders, inputs) = channels(settings);
+    let slot = fake_slot(IpvsTable::default());
+    let metrics = ControllerMetrics::new().unwrap();
+    let (mut controller, outputs) = Controller::new(
+        inputs,
+        slot.clone(),
+        metrics.clone(),
+        Arc::new(LogSink),
+        options(&dir),
+    );
+    let (stop_tx, stop) = watch::channel(false);
+    let task = tokio::spawn(async move { controller.run(stop).await });
+
+    let config = |weight: u32| -> String {
+        let mut text = String::new();
+        for port in 1000..1200u16 {
+            let w = if port == 1100 { weight } else { 1 };
+            text.push_str(&format!(
+                "10.0.0.1-{port}: 10.1.0.1:{port}, 10.1.0.2:{port} weight={w}\n"
+            ));
+        }
+        text
+    };
+    senders
+        .config
+        .send_replace(Some(Arc::new(ConfigInput::from_text(&config(1)))));
+    senders
+        .endpoints
+        .send_replace(Some(Arc::new(EndpointsInput::default())));
+    wait_table(&slot, "200 services", |t| t.services.len() == 200).await;
+    wait_status(&outputs, "first pass done", |c| c.ready).await;
+    let first = outputs
+        .status
+        .borrow()
+        .controller
+        .last_sync
+        .clone()
+        .unwrap();
+    assert_eq!(first.pass, "full");
+    assert_eq!(first.services_read, 200);
+    let (dumps, service_reads) = reads(&slot);
+    slot.inspect(FakeKernel::clear_applied);
+
+    // One weight changes: one service is read (before and after the write), one write.
+    senders
+        .config
+        .send_replace(Some(Arc::new(ConfigInput::from_text(&config(7)))));
+    wait_table(&slot, "weight 7", |t| {
+        dests(t, "10.0.0.1", 1100).is_some_and(|d| d.contains(&("10.1.0.2:1100".to_owned(), 7)))
+    })
+    .await;
+    wait_status(&outputs, "focused pass recorded", |c| {
+        c.last_sync.as_ref().is_some_and(|s| s.pass == "focused")
+    })
+    .await;
+    let last = outputs
+        .status
+        .borrow()
+        .controller
+        .last_sync
+        .clone()
+        .unwrap();
+    assert_eq!((last.services_read, last.applied), (1, 1), "{last:?}");
+    assert_eq!(reads(&slot), (dumps, service_reads + 2), "no full dump");
+    assert_eq!(slot.inspect(|k| k.applied().len()), Some(1));
+    assert_eq!(
+        metrics
+            .sync_passes_total
+            .with_label_values(&["focused"])
+            .get(),
+        1
+    );
+
+    // A change behind our back is not seen by focused passes (the resync's full pass repairs
+    // it, as the first test shows); new settings also make the next pass full.
+    slot.inspect(|k| {
+        k.table_mut().services.remove(&key("10.0.0.1", 1000));
+    });
+    senders
+        .config
+        .send_replace(Some(Arc::new(ConfigInput::from_text(&config(8)))));
+    wait_table(&slot, "weight 8", |t| {
+        dests(t, "10.0.0.1", 1100).is_some_and(|d| d.contains(&("10.1.0.2:1100".to_owned(), 8)))
+    })
+    .await;
+    assert!(
+        dests(
+            &slot.inspect(|k| k.table().clone()).unwrap(),
+            "10.0.0.1",
+            1000
+        )
+        .is_none()
+    );
+    senders.settings.send_replace(Arc::new(
+        Settings::from_toml_str(
+            "managed_vip_ranges = [\"10.0.0.0/24\"]\nresync_period_secs = 3000\n",
+        )
+        .unwrap(),
+    ));
+    wait_table(&slot, "repaired by a full pass", |t| {
+        dests(t, "10.0.0.1", 1000).is_some()
+    })
+    .await;
+    let last = outputs
+        .status
+        .borrow()
+        .controller
+        .last_sync
+        .clone()
+        .unwrap();
+    assert_eq!(last.pass, "full");
+
+    stop_tx.send_replace(true);
+    task.await.unwrap();
+}
+
 // === the Kubernetes source against the fake API server ===
 
 fn service() -> Value {

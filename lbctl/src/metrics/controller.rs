@@ -14,6 +14,11 @@ pub(crate) struct ControllerMetrics {
     pub(crate) sync_duration_seconds: Histogram,
     /// `lbctl_syncs_total{result="ok|failed|guarded|error"}`.
     pub(crate) syncs_total: IntCounterVec,
+    /// `lbctl_sync_passes_total{pass="full|focused"}`: full passes dump the whole table;
+    /// focused ones read only the services that changed since the last clean pass.
+    pub(crate) sync_passes_total: IntCounterVec,
+    /// `lbctl_sync_services_read`: IPVS services read from the kernel per pass.
+    pub(crate) sync_services_read: Histogram,
     /// `lbctl_netlink_operations_total{kind="add_service|edit_service|..."}`: applied writes.
     pub(crate) netlink_operations_total: IntCounterVec,
     /// `lbctl_netlink_errors_total{kind, errno}`: writes the kernel refused.
@@ -45,7 +50,7 @@ pub(crate) struct ControllerMetrics {
     pub(crate) watch_errors_total: IntCounterVec,
     /// `lbctl_events_total{resource, type}`: Kubernetes watch events received.
     pub(crate) events_total: IntCounterVec,
-    /// `lbctl_stage_duration_seconds{stage="build|dump|apply|vips|netfilter"}`.
+    /// `lbctl_stage_duration_seconds{stage="build|apply"}`: the desired state, the kernel sync.
     pub(crate) latency_by_stage: HistogramVec,
 }
 
@@ -66,6 +71,24 @@ impl ControllerMetrics {
             syncs_total: IntCounterVec::new(
                 Opts::new("lbctl_syncs_total", "Reconcile passes by result."),
                 &["result"],
+            )?,
+            sync_passes_total: IntCounterVec::new(
+                Opts::new(
+                    "lbctl_sync_passes_total",
+                    "Reconcile passes by kind: full (whole table dumped) or focused (only the \
+                     services that changed read).",
+                ),
+                &["pass"],
+            )?,
+            sync_services_read: Histogram::with_opts(
+                HistogramOpts::new(
+                    "lbctl_sync_services_read",
+                    "IPVS services read from the kernel per reconcile pass.",
+                )
+                .buckets(vec![
+                    0.0, 1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0,
+                    5000.0, 10000.0,
+                ]),
             )?,
             netlink_operations_total: IntCounterVec::new(
                 Opts::new(
@@ -156,6 +179,8 @@ impl ControllerMetrics {
     pub(crate) fn register(&self, registry: &Registry) -> Result<(), prometheus::Error> {
         registry.register(Box::new(self.sync_duration_seconds.clone()))?;
         registry.register(Box::new(self.syncs_total.clone()))?;
+        registry.register(Box::new(self.sync_passes_total.clone()))?;
+        registry.register(Box::new(self.sync_services_read.clone()))?;
         registry.register(Box::new(self.netlink_operations_total.clone()))?;
         registry.register(Box::new(self.netlink_errors_total.clone()))?;
         registry.register(Box::new(self.drift_repairs_total.clone()))?;

@@ -2,6 +2,9 @@
 # 21-run-file-mode (issue 4): `lbctl run --config-file` programs IPVS from a local ConfigMap
 # file, applies an edit of that file within seconds, serves /healthz, /readyz, /status and
 # /metrics, `lbctl status` renders the table, and SIGTERM stops it with the table kept.
+# With 300 more services in the file, the edit of one service and the addition of another
+# are a focused pass: two services read from the kernel (GET_SERVICE, one of them missing),
+# not the whole table.
 . /lab/scenarios/lib.sh
 . /lab/scenarios/lbctl.sh
 set -e
@@ -11,7 +14,16 @@ CM=/tmp/run-cm.yaml
 SETTINGS_RUN=/tmp/run-settings.toml
 cat "$LAB_SETTINGS" >"$SETTINGS_RUN"
 echo 'listen_address = "127.0.0.1:9469"' >>"$SETTINGS_RUN"
-echo '10.0.0.100-80: 10.0.1.11:80' | write_configmap "$CM"
+echo 'resync_period_secs = 600' >>"$SETTINGS_RUN"
+# filler: 300 services the edits below do not touch.
+filler() {
+    i=2000
+    while [ "$i" -lt 2300 ]; do
+        echo "10.0.0.110-$i: 10.0.1.11:80"
+        i=$((i + 1))
+    done
+}
+{ echo '10.0.0.100-80: 10.0.1.11:80'; filler; } | write_configmap "$CM"
 
 status_ok() { in_ns director "$LBCTL" status --address 127.0.0.1:9469 >/tmp/status.txt 2>&1; }
 has_rs2() { in_ns director "$IPVSADM" -Ln -t 10.0.0.100:80 | grep -q 10.0.1.12:80; }
@@ -36,10 +48,28 @@ assert_contains "$(http_path /healthz)" "ok"
 assert_contains "$(http_path /readyz)" "ready"
 assert_contains "$(http_path /metrics)" "lbctl_syncs_total"
 
-step "edit the file: a second real server"
-echo '10.0.0.100-80: 10.0.1.11:80, 10.0.1.12:80' | write_configmap "$CM"
+assert_eq 301 "$(in_ns director "$IPVSADM" -Ln | grep -c '^TCP')" "every service programmed"
+json_status() { in_ns director "$LBCTL" status --address 127.0.0.1:9469 -o json; }
+assert_contains "$(json_status)" '"pass": "full"'
+assert_contains "$(json_status)" '"services_read": 301'
+
+step "edit the file: a second real server, and a new service"
+{
+    echo '10.0.0.100-80: 10.0.1.11:80, 10.0.1.12:80'
+    echo '10.0.0.100-81: 10.0.1.12:80'
+    filler
+} | write_configmap "$CM"
 wait_until 15 has_rs2 || fail "edit not applied: $(tail -5 /tmp/run.log | tr '\n' '|')"
-log "ok: edit applied"
+focused() { json_status | grep -q '"pass": "focused"'; }
+wait_until 10 focused || fail "no focused pass: $(json_status | grep -A8 last_sync | tr '\n' ' ')"
+SYNC=$(json_status | grep -A10 '"last_sync"')
+echo "$SYNC"
+assert_contains "$SYNC" '"services_read": 2'
+assert_contains "$SYNC" '"applied": 3'
+assert_contains "$(ipvs_rules director)" "-a -t 10.0.0.100:81 -r 10.0.1.12:80 -m -w 1"
+assert_eq 302 "$(in_ns director "$IPVSADM" -Ln | grep -c '^TCP')" "filler untouched"
+assert_contains "$(http_path /metrics)" 'lbctl_sync_passes_total{pass="focused"} 1'
+log "ok: edit applied by a focused pass"
 
 step "SIGTERM keeps the table"
 kill -TERM "$RUN_PID"

@@ -35,7 +35,8 @@ ipvs_rules() {
     in_ns "$1" "$IPVSADM" -Sn | sort
 }
 
-# write_configmap FILE: write stdin as a ConfigMap manifest's data section to FILE.
+# write_configmap FILE: write stdin as a ConfigMap manifest's data section to FILE, atomically
+# (a temporary file renamed over FILE), as docs/daemon.md asks of writers of a watched file.
 write_configmap() {
     {
         echo "apiVersion: v1"
@@ -43,7 +44,8 @@ write_configmap() {
         echo "metadata: {name: lvs-vips, namespace: kube-system}"
         echo "data:"
         sed 's/^/  /'
-    } >"$1"
+    } >"$1.tmp"
+    mv -f "$1.tmp" "$1"
 }
 
 # rs_echo NS PORT: a TCP echo server on PORT in NS that first says the namespace's name, then

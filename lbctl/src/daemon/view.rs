@@ -1,0 +1,206 @@
+//! What the daemon believes the kernel holds after its last clean pass, and with it the choice
+//! between a full pass and a focused one.
+//!
+//! Pure. A focused pass reads and plans only the services that changed since the last clean
+//! pass (and those still draining), installs netfilter rules only when they changed, and
+//! touches the VIP interface only when the wanted VIPs changed: one endpoint change costs work
+//! in proportion to that change, not to the table. A full pass is taken when the periodic
+//! resync is due (it checks the belief against the kernel and repairs drift), when there is no
+//! clean pass to start from (start-up; the last pass failed, was guarded or had a failed step),
+//! or when the settings changed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use lb_config::{DesiredState, Settings};
+use lb_ipvs_sync::netfilter::{RuleSet, director_rules};
+use lb_ipvs_sync::reconcile::{DrainBook, Focus, Scope};
+use lb_ipvs_sync::target::TargetService;
+use lb_ipvs_sync::{IpvsTable, ServiceId};
+
+/// The target table of a pass, shared with the sync job and kept for the next focus.
+pub(crate) type Target = Arc<BTreeMap<ServiceId, TargetService>>;
+
+/// What decides the netfilter step's output: the rules and whether IPVS must keep conntrack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NetfilterKey {
+    rules: RuleSet,
+    needs_vs_conntrack: bool,
+}
+
+impl NetfilterKey {
+    /// The key of a desired state.
+    pub(crate) fn of(desired: &DesiredState) -> Self {
+        let planned = director_rules(desired);
+        NetfilterKey {
+            rules: planned.rules,
+            needs_vs_conntrack: planned.needs_vs_conntrack,
+        }
+    }
+}
+
+/// The kernel as the last clean pass left it.
+#[derive(Debug, Clone)]
+pub(crate) struct KernelView {
+    /// Settings of that pass: other settings may change scope, guard, drain or interface.
+    pub(crate) settings: Arc<Settings>,
+    /// The target that pass reached.
+    pub(crate) target: Target,
+    /// The table right after it.
+    pub(crate) table: Arc<IpvsTable>,
+    /// The VIPs on the interface after it (`None` when VIPs are not managed).
+    pub(crate) vips: Option<BTreeSet<IpAddr>>,
+    /// The netfilter rules it installed (`None` when netfilter is not managed).
+    pub(crate) netfilter: Option<NetfilterKey>,
+}
+
+/// How the next pass reads the kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PassKind {
+    /// Dump everything, install netfilter rules, sync the VIPs.
+    Full,
+    /// Read and plan only these services.
+    Focused(Focus),
+}
+
+impl PassKind {
+    /// `full` or `focused`, the label of `lbctl_sync_passes_total`.
+    pub(crate) fn label(&self) -> &'static str {
+        match self {
+            PassKind::Full => "full",
+            PassKind::Focused(_) => "focused",
+        }
+    }
+}
+
+/// Chooses the next pass (see the module doc for when it is full).
+pub(crate) fn next_pass(
+    view: Option<&KernelView>,
+    full_due: bool,
+    settings: &Arc<Settings>,
+    target: &BTreeMap<ServiceId, TargetService>,
+    drain: &DrainBook,
+) -> PassKind {
+    match view {
+        Some(view) if !full_due && *view.settings == **settings => {
+            let scope = Scope::new(settings.managed_vip_ranges.clone());
+            PassKind::Focused(Focus::between(
+                &view.target,
+                target,
+                &view.table,
+                drain,
+                &scope,
+            ))
+        }
+        _ => PassKind::Full,
+    }
+}
+
+/// Whether a focused pass may skip the netfilter step: the rules it would install are those
+/// the last clean pass installed.
+pub(crate) fn netfilter_unchanged(view: Option<&KernelView>, key: &NetfilterKey) -> bool {
+    view.and_then(|v| v.netfilter.as_ref()) == Some(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use lb_config::{Protocol, ServiceKey};
+    use lb_ipvs_sync::target::target_table;
+
+    use super::*;
+
+    fn settings(text: &str) -> Arc<Settings> {
+        Arc::new(Settings::from_toml_str(text).unwrap())
+    }
+
+    fn desired(ports: &[u16]) -> DesiredState {
+        let config: String = ports
+            .iter()
+            .map(|p| format!("10.0.0.1-{p}: 10.0.1.1:{p}, 10.0.1.2:{p}\n"))
+            .collect();
+        let settings = settings("managed_vip_ranges = [\"10.0.0.0/24\"]\n");
+        let entries = lb_config::parse_configmap(&config).entries;
+        lb_config::build_desired_state(
+            &entries,
+            &settings,
+            &lb_config::EndpointSnapshot::default(),
+            &lb_config::HealthResults::default(),
+        )
+        .state
+    }
+
+    fn id(port: u16) -> ServiceId {
+        ServiceId::Inet(ServiceKey {
+            vip: "10.0.0.1".parse().unwrap(),
+            protocol: Protocol::Tcp,
+            port,
+        })
+    }
+
+    fn view(settings: &Arc<Settings>, state: &DesiredState) -> KernelView {
+        KernelView {
+            settings: Arc::clone(settings),
+            target: Arc::new(target_table(state)),
+            table: Arc::new(IpvsTable::default()),
+            vips: None,
+            netfilter: Some(NetfilterKey::of(state)),
+        }
+    }
+
+    #[test]
+    fn a_change_to_one_service_focuses_on_it_alone() {
+        let s = settings("managed_vip_ranges = [\"10.0.0.0/24\"]\n");
+        let before = desired(&[80, 81, 82]);
+        let view = view(&s, &before);
+        let after = target_table(&desired(&[80, 81, 83]));
+        let pass = next_pass(Some(&view), false, &s, &after, &DrainBook::default());
+        let PassKind::Focused(focus) = pass else {
+            panic!("expected a focused pass, got {pass:?}");
+        };
+        assert_eq!(focus.services, BTreeSet::from([id(82), id(83)]));
+    }
+
+    #[test]
+    fn no_change_focuses_on_nothing() {
+        let s = settings("managed_vip_ranges = [\"10.0.0.0/24\"]\n");
+        let state = desired(&[80, 81]);
+        let view = view(&s, &state);
+        let pass = next_pass(Some(&view), false, &s, &view.target, &DrainBook::default());
+        assert_eq!(pass, PassKind::Focused(Focus::default()));
+        assert!(netfilter_unchanged(Some(&view), &NetfilterKey::of(&state)));
+    }
+
+    #[test]
+    fn resync_start_up_and_new_settings_take_a_full_pass() {
+        let s = settings("managed_vip_ranges = [\"10.0.0.0/24\"]\n");
+        let state = desired(&[80]);
+        let view = view(&s, &state);
+        let target = target_table(&state);
+        let drain = DrainBook::default();
+        assert_eq!(next_pass(None, false, &s, &target, &drain), PassKind::Full);
+        assert_eq!(
+            next_pass(Some(&view), true, &s, &target, &drain),
+            PassKind::Full
+        );
+        let other = settings("managed_vip_ranges = [\"10.0.0.0/24\"]\ndrain_timeout_secs = 5\n");
+        assert_eq!(
+            next_pass(Some(&view), false, &other, &target, &drain),
+            PassKind::Full
+        );
+    }
+
+    #[test]
+    fn new_netfilter_rules_are_not_skipped() {
+        let s = settings("managed_vip_ranges = [\"10.0.0.0/24\"]\n");
+        let view = view(&s, &desired(&[80]));
+        assert!(!netfilter_unchanged(
+            Some(&view),
+            &NetfilterKey::of(&desired(&[80, 81]))
+        ));
+        assert!(!netfilter_unchanged(
+            None,
+            &NetfilterKey::of(&desired(&[80]))
+        ));
+    }
+}
