@@ -83,7 +83,42 @@ in_ns bench-lbctl "$IPVSADM" -Sn >/dev/null
 t1=$(now_ms)
 dump_ms=$((t1 - t0))
 
-echo "BENCH ops=$ops ipvsadm_restore_ms=$ipvsadm_ms lbctl_apply_ms=$lbctl_ms lbctl_noop_apply_ms=$noop_ms ipvsadm_dump_ms=$dump_ms"
+step "lbctl run: a full pass vs a focused pass for one changed key"
+# The daemon adopts the table (a full pass: one dump, nothing to write), then one key's weight
+# changes (a focused pass: that service read, one write, read again). Durations are the
+# daemon's own, from /status. Netfilter off: this compares the IPVS work of the two passes.
+cat >/tmp/bench-run.toml <<'EOT'
+managed_vip_ranges = ["10.0.0.96/28"]
+state_file = "/tmp/bench-run-state.json"
+netfilter_backend = "none"
+resync_period_secs = 3600
+listen_address = "127.0.0.1:9470"
+EOT
+in_ns bench-lbctl "$LBCTL" run --no-vips -s /tmp/bench-run.toml --config-file $gen/cm.yaml \
+    --log warn >/tmp/bench-run.log 2>&1 &
+run_pid=$!
+last_sync() {
+    in_ns bench-lbctl "$LBCTL" status --address 127.0.0.1:9470 -o json 2>/dev/null |
+        grep -A9 '"last_sync": {' | tr -d ' ,"' | tr '\n' ' '
+}
+passed() { last_sync | grep -q "pass:$1 "; }
+wait_until 600 passed full || fail "no full pass: $(tail -3 /tmp/bench-run.log)"
+full=$(last_sync)
+sed 's/^\(  10.0.0.96-1000: .*\)$/\1; weight=2/' $gen/cm.yaml >$gen/cm2.yaml
+mv -f $gen/cm2.yaml $gen/cm.yaml
+wait_until 60 passed focused || fail "no focused pass: $(last_sync)"
+focused=$(last_sync)
+kill -TERM "$run_pid"
+log "full pass: $full"
+log "focused pass: $focused"
+assert_contains "$focused" "services_read:1 "
+assert_contains "$(in_ns bench-lbctl "$IPVSADM" -Ln -t 10.0.0.96:1000)" "Masq    2"
+full_ms=$(echo "$full" | sed 's/.*duration_secs:\([0-9.]*\).*/\1/' | awk '{ printf "%d", $1 * 1000 }')
+focused_ms=$(echo "$focused" | sed 's/.*duration_secs:\([0-9.]*\).*/\1/' | awk '{ printf "%.1f", $1 * 1000 }')
+
+echo "BENCH ops=$ops ipvsadm_restore_ms=$ipvsadm_ms lbctl_apply_ms=$lbctl_ms lbctl_noop_apply_ms=$noop_ms ipvsadm_dump_ms=$dump_ms run_full_pass_ms=$full_ms run_focused_pass_ms=$focused_ms"
 awk -v a="$ipvsadm_ms" -v b="$lbctl_ms" -v c="$noop_ms" -v d="$dump_ms" 'BEGIN {
     printf "BENCH ratio ipvsadm_restore/lbctl_apply = %.1f\n", a / (b > 0 ? b : 1)
     printf "BENCH ratio ipvsadm_dump/lbctl_noop_apply = %.2f\n", d / (c > 0 ? c : 1) }'
+awk -v f="$full_ms" -v g="$focused_ms" 'BEGIN {
+    printf "BENCH ratio run_full_pass/run_focused_pass = %.0f\n", f / (g > 0 ? g : 0.1) }'
