@@ -14,7 +14,9 @@ use std::path::PathBuf;
 use ipnetwork::IpNetwork;
 use serde::{Deserialize, Serialize};
 
-pub use self::sections::{BgpSettings, HealthCheckDefaults, KubernetesSettings, NetfilterBackend};
+pub use self::sections::{
+    BgpSettings, HealthCheckDefaults, KubernetesSettings, MetricsSettings, NetfilterBackend,
+};
 use crate::error::SettingsError;
 use crate::model::{ForwardMethod, Scheduler};
 
@@ -54,6 +56,8 @@ pub struct Settings {
     pub bgp: BgpSettings,
     /// Timings for health checks that do not set their own.
     pub health_check: HealthCheckDefaults,
+    /// The cost of `/metrics`: snapshot reuse, endpoint level, counter offsets.
+    pub metrics: MetricsSettings,
 }
 
 impl Default for Settings {
@@ -74,6 +78,7 @@ impl Default for Settings {
             kubernetes: KubernetesSettings::default(),
             bgp: BgpSettings::default(),
             health_check: HealthCheckDefaults::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The nested sections of the settings: Kubernetes, BGP, health-check defaults, netfilter backend.
+//! The nested sections of the settings: Kubernetes, BGP, health-check defaults, metrics,
+//! netfilter backend.
 //!
 //! Pure data with serde defaults; unknown keys are errors like at the top level, except in
 //! `[bgp]`, whose keys beyond `enabled` are checked by `lbctl` against the announcer's types.
@@ -101,5 +102,30 @@ impl HealthCheckDefaults {
             }
         }
         Ok(())
+    }
+}
+
+/// The cost of `/metrics` on large tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// A scrape reuses the last IPVS dump when it is at most this many milliseconds old, so
+    /// several Prometheus replicas scraping together cost one dump (0: dump on every scrape).
+    pub max_snapshot_age_ms: u64,
+    /// Export the per-endpoint series (`lvs_endpoint_*`). Off for very large tables; the
+    /// per-service series stay.
+    pub endpoint_level: bool,
+    /// Seconds the counter offsets of a vanished service or endpoint are kept, so that one
+    /// that comes back within this time continues its series instead of restarting it.
+    pub offset_retention_secs: u64,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        MetricsSettings {
+            max_snapshot_age_ms: 1000,
+            endpoint_level: true,
+            offset_retention_secs: 3600,
+        }
     }
 }

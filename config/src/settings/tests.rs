@@ -29,6 +29,14 @@ fn empty_text_gives_the_documented_defaults() {
             fall: 3
         }
     );
+    assert_eq!(
+        s.metrics,
+        MetricsSettings {
+            max_snapshot_age_ms: 1000,
+            endpoint_level: true,
+            offset_retention_secs: 3600
+        }
+    );
     assert!(s.require_managed_ranges().is_err());
 }
 
@@ -67,6 +75,11 @@ interval_secs = 3
 timeout_secs = 1
 rise = 1
 fall = 2
+
+[metrics]
+max_snapshot_age_ms = 0
+endpoint_level = false
+offset_retention_secs = 600
 "#,
     )
     .unwrap();
@@ -91,6 +104,9 @@ fall = 2
         "enabled is its own field"
     );
     assert_eq!(s.health_check.fall, 2);
+    assert_eq!(s.metrics.max_snapshot_age_ms, 0);
+    assert!(!s.metrics.endpoint_level);
+    assert_eq!(s.metrics.offset_retention_secs, 600);
     assert!(s.require_managed_ranges().is_ok());
     let none = Settings::from_toml_str("netfilter_backend = \"none\"").unwrap();
     assert_eq!(none.netfilter_backend, NetfilterBackend::Disabled);

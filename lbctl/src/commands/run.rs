@@ -2,15 +2,17 @@
 //!
 //! SIGTERM/SIGINT: withdraw BGP routes first, stop the loop, keep IPVS (unless
 //! `--cleanup-on-exit`). SIGHUP: reload the settings file (an invalid file keeps the old
-//! settings; `listen_address` and `kubernetes` need a restart).
+//! settings; `listen_address`, `[kubernetes]`, `[health_check]`, `[metrics]` and `[bgp]` need
+//! a restart).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use lb_config::Settings;
+use lb_config::{MetricsSettings, Settings};
 use lb_ipvs_sync::netlink::IpvsClient;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
@@ -164,8 +166,8 @@ async fn daemon(args: RunArgs, settings: Settings) -> Result<()> {
 
     let kernel = KernelSlot::new(Arc::new(IpvsClient::connect));
     let options = CoreOptions {
-        debounce: std::time::Duration::from_millis(args.debounce_ms),
-        max_delay: std::time::Duration::from_millis(args.max_delay_ms),
+        debounce: Duration::from_millis(args.debounce_ms),
+        max_delay: Duration::from_millis(args.max_delay_ms),
         force: args.force,
         manage_vips: !args.no_vips,
         state_file: args.state_file.clone(),
@@ -185,7 +187,7 @@ async fn daemon(args: RunArgs, settings: Settings) -> Result<()> {
             IpvsCollector::new(
                 LazyNetlinkSource::new(),
                 outputs.desired.clone(),
-                IpvsCollectorOptions::default(),
+                collector_options(&settings.metrics),
             )
             .context("cannot create the IPVS metrics collector")?,
         ))
@@ -276,6 +278,7 @@ fn reload_settings(path: Option<&Path>, tx: &watch::Sender<Arc<Settings>>) {
                 ),
                 (old.kubernetes != settings.kubernetes, "[kubernetes]"),
                 (old.health_check != settings.health_check, "[health_check]"),
+                (old.metrics != settings.metrics, "[metrics]"),
             ] {
                 if changed {
                     warn!(
@@ -288,6 +291,15 @@ fn reload_settings(path: Option<&Path>, tx: &watch::Sender<Arc<Settings>>) {
             tx.send_replace(Arc::new(settings));
         }
         Err(e) => warn!(error = %e, "SIGHUP: invalid settings, keeping the old ones"),
+    }
+}
+
+/// The IPVS collector's tuning from the settings' `[metrics]` section.
+fn collector_options(metrics: &MetricsSettings) -> IpvsCollectorOptions {
+    IpvsCollectorOptions {
+        max_snapshot_age: Duration::from_millis(metrics.max_snapshot_age_ms),
+        endpoint_level: metrics.endpoint_level,
+        offset_retention: Duration::from_secs(metrics.offset_retention_secs),
     }
 }
 

@@ -15,6 +15,8 @@ SETTINGS_RUN=/tmp/run-settings.toml
 cat "$LAB_SETTINGS" >"$SETTINGS_RUN"
 echo 'listen_address = "127.0.0.1:9469"' >>"$SETTINGS_RUN"
 echo 'resync_period_secs = 600' >>"$SETTINGS_RUN"
+# 301 services: only the per-service series (docs/metrics.md, large tables).
+printf '[metrics]\nendpoint_level = false\n' >>"$SETTINGS_RUN"
 # filler: 300 services the edits below do not touch.
 filler() {
     i=2000
@@ -46,7 +48,12 @@ assert_contains "$(cat /tmp/status.txt)" "10.0.1.11:80"
 assert_contains "$(in_ns director "$LBCTL" status --address 127.0.0.1:9469 -o json)" '"ready": true'
 assert_contains "$(http_path /healthz)" "ok"
 assert_contains "$(http_path /readyz)" "ready"
-assert_contains "$(http_path /metrics)" "lbctl_syncs_total"
+METRICS=$(http_path /metrics)
+assert_contains "$METRICS" "lbctl_syncs_total"
+assert_contains "$METRICS" 'lvs_service_stat_conns_total{'
+case "$METRICS" in
+*lvs_endpoint_stat_conns_total*) fail "[metrics] endpoint_level = false still exports endpoint series" ;;
+esac
 
 assert_eq 301 "$(in_ns director "$IPVSADM" -Ln | grep -c '^TCP')" "every service programmed"
 json_status() { in_ns director "$LBCTL" status --address 127.0.0.1:9469 -o json; }
