@@ -104,10 +104,18 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     dir
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn file_inputs_program_the_kernel_and_resync_repairs_drift() {
-    let dir = tempdir("file");
-    let (senders, inputs) = channels(settings());
+/// A controller on the fake kernel with file-like inputs, running on its own task.
+struct Running {
+    senders: super::input::InputSenders,
+    slot: KernelSlot<FakeKernel>,
+    metrics: ControllerMetrics,
+    outputs: DaemonOutputs,
+    stop_tx: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn start(settings: Settings, dir: &std::path::Path) -> Running {
+    let (senders, inputs) = channels(settings);
     let slot = fake_slot(IpvsTable::default());
     let metrics = ControllerMetrics::new().unwrap();
     let (mut controller, outputs) = Controller::new(
@@ -115,10 +123,31 @@ async fn file_inputs_program_the_kernel_and_resync_repairs_drift() {
         slot.clone(),
         metrics.clone(),
         Arc::new(LogSink),
-        options(&dir),
+        options(dir),
     );
     let (stop_tx, stop) = watch::channel(false);
     let task = tokio::spawn(async move { controller.run(stop).await });
+    Running {
+        senders,
+        slot,
+        metrics,
+        outputs,
+        stop_tx,
+        task,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_inputs_program_the_kernel_and_resync_repairs_drift() {
+    let dir = tempdir("file");
+    let Running {
+        senders,
+        slot,
+        metrics,
+        outputs,
+        stop_tx,
+        task,
+    } = start(settings(), &dir);
 
     // Config without endpoints: nothing is written until both inputs are listed.
     senders
@@ -178,18 +207,14 @@ async fn one_change_reads_and_writes_only_what_it_touches() {
         "managed_vip_ranges = [\"10.0.0.0/24\"]\nresync_period_secs = 3600\n",
     )
     .unwrap();
-    let (senders, inputs) = channels(settings);
-    let slot = fake_slot(IpvsTable::default());
-    let metrics = ControllerMetrics::new().unwrap();
-    let (mut controller, outputs) = Controller::new(
-        inputs,
-        slot.clone(),
-        metrics.clone(),
-        Arc::new(LogSink),
-        options(&dir),
-    );
-    let (stop_tx, stop) = watch::channel(false);
-    let task = tokio::spawn(async move { controller.run(stop).await });
+    let Running {
+        senders,
+        slot,
+        metrics,
+        outputs,
+        stop_tx,
+        task,
+    } = start(settings, &dir);
 
     let config = |weight: u32| -> String {
         let mut text = String::new();
