@@ -193,6 +193,17 @@ async fn file_inputs_program_the_kernel_and_resync_repairs_drift() {
     task.await.unwrap();
 }
 
+/// The status's last sync (there must be one).
+fn last_sync(outputs: &DaemonOutputs) -> super::status::SyncSummary {
+    outputs
+        .status
+        .borrow()
+        .controller
+        .last_sync
+        .clone()
+        .unwrap()
+}
+
 /// Reads of the fake kernel so far: (full dumps, services read one by one).
 fn reads(slot: &KernelSlot<FakeKernel>) -> (usize, usize) {
     slot.inspect(|k| (k.full_dumps(), k.service_reads()))
@@ -234,13 +245,7 @@ async fn one_change_reads_and_writes_only_what_it_touches() {
         .send_replace(Some(Arc::new(EndpointsInput::default())));
     wait_table(&slot, "200 services", |t| t.services.len() == 200).await;
     wait_status(&outputs, "first pass done", |c| c.ready).await;
-    let first = outputs
-        .status
-        .borrow()
-        .controller
-        .last_sync
-        .clone()
-        .unwrap();
+    let first = last_sync(&outputs);
     assert_eq!(first.pass, "full");
     assert_eq!(first.services_read, 200);
     let (dumps, service_reads) = reads(&slot);
@@ -258,13 +263,7 @@ async fn one_change_reads_and_writes_only_what_it_touches() {
         c.last_sync.as_ref().is_some_and(|s| s.pass == "focused")
     })
     .await;
-    let last = outputs
-        .status
-        .borrow()
-        .controller
-        .last_sync
-        .clone()
-        .unwrap();
+    let last = last_sync(&outputs);
     assert_eq!((last.services_read, last.applied), (1, 1), "{last:?}");
     assert_eq!(reads(&slot), (dumps, service_reads + 2), "no full dump");
     assert_eq!(slot.inspect(|k| k.applied().len()), Some(1));
@@ -306,14 +305,10 @@ async fn one_change_reads_and_writes_only_what_it_touches() {
         dests(t, "10.0.0.1", 1000).is_some()
     })
     .await;
-    let last = outputs
-        .status
-        .borrow()
-        .controller
-        .last_sync
-        .clone()
-        .unwrap();
-    assert_eq!(last.pass, "full");
+    wait_status(&outputs, "the full pass recorded", |c| {
+        c.last_sync.as_ref().is_some_and(|s| s.pass == "full")
+    })
+    .await;
 
     stop_tx.send_replace(true);
     task.await.unwrap();
