@@ -81,6 +81,13 @@ fn director_cycle(variant: IptablesVariant) {
         ("2001:db8:100::1", 443, ForwardMethod::Dr),
     ]);
     let rules = director_rules(&state).rules;
+    // A check says what a sync would do and writes nothing.
+    let check = backend.check(&rules).unwrap();
+    assert!(
+        check.tables.iter().any(|t| t.change == Change::Replaced),
+        "{check:?}"
+    );
+    assert_eq!(ns.save(&format!("{save4} -t raw")), foreign_before);
     let first = backend.sync(&rules).unwrap();
     assert!(first.changed());
     let raw = ns.save(&format!("{save4} -t raw"));
@@ -114,10 +121,17 @@ fn director_cycle(variant: IptablesVariant) {
     // Second sync: compared equal, nothing written.
     let second = backend.sync(&rules).unwrap();
     assert!(!second.changed(), "second sync wrote: {second:?}");
+    assert!(!backend.check(&rules).unwrap().changed());
     assert_eq!(ns.save(&format!("{save4} -t raw")), raw);
 
     // A changed state replaces our chain only.
     let smaller = director_rules(&notrack_state(&[("10.0.0.97", 80, ForwardMethod::Dr)])).rules;
+    let check = backend.check(&smaller).unwrap();
+    assert!(
+        check.tables.iter().any(|t| t.change == Change::Removed),
+        "{check:?}"
+    );
+    assert_eq!(ns.save(&format!("{save4} -t raw")), raw, "check wrote");
     let third = backend.sync(&smaller).unwrap();
     assert!(third.tables.iter().any(|t| t.change == Change::Replaced));
     assert!(

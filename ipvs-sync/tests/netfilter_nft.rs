@@ -76,7 +76,12 @@ fn nft_director_table_is_replaced_atomically_and_idempotently() {
     let foreign = ns.sh("nft list table inet foreign");
     let mut backend = NftBackend::new(ns.runner());
     let rules = director_rules(&fullnat_state()).rules;
+    // A check says what a sync would do and writes nothing.
+    let check = backend.check(&rules).unwrap();
+    assert_eq!(check.tables[0].change, Change::Replaced, "{check:?}");
+    assert_eq!(ns.sh("nft list tables").trim(), "table inet foreign");
     assert!(backend.sync(&rules).unwrap().changed());
+    assert!(!backend.check(&rules).unwrap().changed());
     let listing = ns.sh("nft list table inet lbctl");
     assert_eq!(listing, table_listing(&rules).unwrap());
     assert!(listing.contains("ip daddr 10.0.0.97 tcp dport 80 notrack"));
@@ -116,10 +121,15 @@ fn nft_empty_rule_set_deletes_our_table() {
             .unwrap()
             .changed()
     );
-    let outcome = backend
-        .sync(&director_rules(&DesiredState::default()).rules)
-        .unwrap();
+    let empty = director_rules(&DesiredState::default()).rules;
+    assert_eq!(
+        backend.check(&empty).unwrap().tables[0].change,
+        Change::Removed
+    );
+    assert!(ns.sh("nft list tables").contains("lbctl"), "check wrote");
+    let outcome = backend.sync(&empty).unwrap();
     assert_eq!(outcome.tables[0].change, Change::Removed);
+    assert!(!backend.check(&empty).unwrap().changed());
     assert_eq!(ns.sh("nft list tables").trim(), "");
 }
 

@@ -83,7 +83,9 @@ pub(crate) enum Command {
         #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
         output: Output,
     },
-    /// Show what a sync would change in the running kernel (reads IPVS; writes nothing).
+    /// Show what a sync would change in the running kernel: IPVS operations in ipvsadm form,
+    /// and the netfilter tables (NOTRACK/SNAT) a sync would rewrite. Reads; writes nothing.
+    /// Exit code 0 when in sync, 2 when a sync would change something.
     ///
     /// Needs CAP_NET_ADMIN (IPVS refuses even reads without it) and the ip_vs module.
     ///

@@ -69,6 +69,41 @@ pub(crate) fn sync_netfilter(
     })
 }
 
+/// What a sync would change in the director's netfilter rules for `desired`, without writing
+/// (`lbctl diff`); `None` when the settings' backend is `none`.
+pub(crate) fn check_netfilter(
+    settings: &Settings,
+    desired: &DesiredState,
+) -> Result<Option<SyncOutcome>> {
+    let planned = director_rules(desired);
+    let backend = backend_for(
+        settings.netfilter_backend,
+        Owner::Director,
+        ToolRunner::direct(),
+    )
+    .context("cannot choose a netfilter backend")?;
+    let Some(mut backend) = backend else {
+        return Ok(None);
+    };
+    let outcome = backend
+        .check(&planned.rules)
+        .with_context(|| format!("cannot read the netfilter rules with {}", backend.name()))?;
+    Ok(Some(outcome))
+}
+
+/// The tables a sync changed (or would change), e.g. `V4 raw Replaced`; empty when none.
+pub(crate) fn changed_tables(outcome: &SyncOutcome) -> Vec<String> {
+    outcome
+        .tables
+        .iter()
+        .filter(|t| t.change != lb_ipvs_sync::netfilter::Change::Unchanged)
+        .map(|t| match t.family {
+            Some(family) => format!("{family:?} {} {:?}", t.table, t.change),
+            None => format!("{} {:?}", t.table, t.change),
+        })
+        .collect()
+}
+
 impl NetfilterReport {
     /// The report as one JSON value (the `netfilter` member of `apply -o json`).
     pub(crate) fn to_json(&self) -> Value {
@@ -80,15 +115,7 @@ impl NetfilterReport {
         let mut lines = Vec::new();
         match (&self.backend, &self.rules) {
             (Some(name), Some(outcome)) => {
-                let changed: Vec<String> = outcome
-                    .tables
-                    .iter()
-                    .filter(|t| t.change != lb_ipvs_sync::netfilter::Change::Unchanged)
-                    .map(|t| match t.family {
-                        Some(family) => format!("{family:?} {} {:?}", t.table, t.change),
-                        None => format!("{} {:?}", t.table, t.change),
-                    })
-                    .collect();
+                let changed = changed_tables(outcome);
                 lines.push(format!(
                     "# netfilter ({name}): {} rule(s); {}",
                     outcome.rules(),

@@ -45,6 +45,10 @@ pub trait Netfilter {
     /// what differs, atomically per table. An empty rule set removes the owner's rules.
     fn sync(&mut self, rules: &RuleSet) -> Result<SyncOutcome, NetfilterError>;
 
+    /// What [`Netfilter::sync`] would do, without writing anything: the same comparison, with
+    /// each table's [`Change`] saying what a sync would make of it (`lbctl diff`).
+    fn check(&mut self, rules: &RuleSet) -> Result<SyncOutcome, NetfilterError>;
+
     /// Removes every chain, jump or table `owner` installed, and nothing else.
     fn remove(&mut self, owner: Owner) -> Result<SyncOutcome, NetfilterError>;
 }

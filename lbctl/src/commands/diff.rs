@@ -1,4 +1,5 @@
-//! `lbctl diff`: what a sync would change in the running kernel. Reads IPVS, writes nothing.
+//! `lbctl diff`: what a sync would change in the running kernel: the IPVS table and the
+//! director's netfilter rules (NOTRACK/SNAT). Reads both, writes nothing.
 
 use anyhow::{Context, Result};
 use lb_ipvs_sync::IpvsKernel;
@@ -8,6 +9,7 @@ use serde_json::json;
 
 use crate::cli::{Inputs, Output};
 use crate::kernel_sync::{now_secs, prepare};
+use crate::netfilter_sync::{changed_tables, check_netfilter};
 use crate::state_file;
 
 /// Exit code: 0 the kernel matches, 2 changes are pending.
@@ -29,25 +31,47 @@ pub(crate) fn run(
         &prepared.options,
     );
     let refusal = guard(&planned, &prepared.options).err();
+    // Netfilter rules that cannot be read do not hide the IPVS diff: they are reported.
+    let netfilter = check_netfilter(&prepared.loaded.settings, &prepared.loaded.outcome.state);
+    let netfilter_changes = match &netfilter {
+        Ok(Some(outcome)) => changed_tables(outcome),
+        Ok(None) | Err(_) => Vec::new(),
+    };
+    let in_sync = planned.is_empty() && netfilter_changes.is_empty();
     match output {
         Output::Json => {
             let doc = json!({
-                "in_sync": planned.is_empty(),
+                "in_sync": in_sync,
                 "plan": &planned,
                 "guard_refusal": refusal.as_ref().map(ToString::to_string),
+                "netfilter": match &netfilter {
+                    Ok(outcome) => json!(outcome),
+                    Err(e) => json!({ "error": format!("{e:#}") }),
+                },
             });
             println!("{}", serde_json::to_string_pretty(&doc)?);
         }
         Output::Text => {
-            if planned.is_empty() {
+            if in_sync && netfilter.is_ok() {
                 println!("# in sync: the kernel matches the desired state");
-            } else {
+            } else if in_sync {
+                println!("# IPVS in sync");
+            } else if !planned.is_empty() {
                 print!("{}", planned.render_ipvsadm());
             }
             if let Some(refusal) = &refusal {
                 println!("# guard: {refusal}");
             }
+            match &netfilter {
+                Ok(Some(outcome)) if !netfilter_changes.is_empty() => println!(
+                    "# netfilter ({}): a sync would write: {}",
+                    outcome.backend,
+                    netfilter_changes.join(", ")
+                ),
+                Ok(_) => {}
+                Err(e) => println!("# netfilter: cannot compare: {e:#}"),
+            }
         }
     }
-    Ok(if planned.is_empty() { 0 } else { 2 })
+    Ok(if in_sync { 0 } else { 2 })
 }

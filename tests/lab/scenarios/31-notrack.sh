@@ -50,9 +50,21 @@ in_ns director cat /proc/net/nf_conntrack | head -5 || true
 assert_ge 1 "$(entries "$VIP_DR")" "control: conntrack entries for the DR VIP"
 control=$(entries "$VIP_DR")
 
+lbctl_diff() { # lbctl diff: output in DIFF_OUT, exit code in DIFF_RC
+    set +e
+    DIFF_OUT=$(in_ns director "$LBCTL" diff --config /tmp/cm-notrack.yaml \
+        --settings /tmp/settings-notrack.toml 2>&1)
+    DIFF_RC=$?
+    set -e
+    echo "$DIFF_OUT"
+}
+
 for backend in iptables nftables; do
-    step "$backend: NOTRACK for DR and NAT"
+    step "$backend: lbctl diff shows the missing rules, then NOTRACK for DR and NAT"
     settings "$backend"
+    lbctl_diff
+    assert_eq 2 "$DIFF_RC" "$backend: lbctl diff exit code before the rules exist"
+    assert_contains "$DIFF_OUT" "a sync would write" "$backend: lbctl diff"
     SETTINGS=/tmp/settings-notrack.toml lbctl_apply_ok --config /tmp/cm-notrack.yaml
     assert_contains "$LBCTL_OUT" "net.ipv4.vs.conntrack=0" "apply report"
     assert_eq 0 "$(in_ns director cat /proc/sys/net/ipv4/vs/conntrack)" "vs/conntrack"
@@ -71,6 +83,8 @@ for backend in iptables nftables; do
     step "$backend: second apply is a no-op for the rules"
     SETTINGS=/tmp/settings-notrack.toml lbctl_apply_ok --config /tmp/cm-notrack.yaml
     assert_contains "$LBCTL_OUT" "unchanged" "second apply report"
+    lbctl_diff
+    assert_eq 0 "$DIFF_RC" "$backend: lbctl diff exit code after apply"
     assert_eq "$foreign_before" "$(foreign)" "foreign raw rule after the $backend syncs"
     assert_ok "lbctl cleanup" in_ns director "$LBCTL" cleanup
     assert_eq "$foreign_before" "$(foreign)" "foreign raw rule after cleanup"

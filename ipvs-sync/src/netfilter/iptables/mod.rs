@@ -100,29 +100,39 @@ impl IptablesBackend {
         }
     }
 
-    fn apply_specs(&mut self, specs: &[TableSpec]) -> Result<SyncOutcome, NetfilterError> {
+    /// Compares each table with `specs` and, when `write`, restores those that differ.
+    fn apply_specs(
+        &mut self,
+        specs: &[TableSpec],
+        write: bool,
+    ) -> Result<SyncOutcome, NetfilterError> {
         let mut tables = Vec::new();
         for spec in specs {
             let current = self.read(spec)?;
             let change = match plan::restore_input(spec, &current) {
                 None => Change::Unchanged,
                 Some(input) => {
-                    let tool = self.variant.tool(spec.family, "restore");
-                    self.runner
-                        .run(&tool, &["--noflush", "-w", LOCK_WAIT_SECS], Some(&input))?;
                     let change = if spec.rules.is_empty() {
                         Change::Removed
                     } else {
                         Change::Replaced
                     };
-                    info!(
-                        tool,
-                        table = spec.table,
-                        chain = spec.chain,
-                        rules = spec.rules.len(),
-                        ?change,
-                        "netfilter chain written"
-                    );
+                    if write {
+                        let tool = self.variant.tool(spec.family, "restore");
+                        self.runner.run(
+                            &tool,
+                            &["--noflush", "-w", LOCK_WAIT_SECS],
+                            Some(&input),
+                        )?;
+                        info!(
+                            tool,
+                            table = spec.table,
+                            chain = spec.chain,
+                            rules = spec.rules.len(),
+                            ?change,
+                            "netfilter chain written"
+                        );
+                    }
                     change
                 }
             };
@@ -146,10 +156,14 @@ impl Netfilter for IptablesBackend {
     }
 
     fn sync(&mut self, rules: &RuleSet) -> Result<SyncOutcome, NetfilterError> {
-        self.apply_specs(&table_specs(rules))
+        self.apply_specs(&table_specs(rules), true)
+    }
+
+    fn check(&mut self, rules: &RuleSet) -> Result<SyncOutcome, NetfilterError> {
+        self.apply_specs(&table_specs(rules), false)
     }
 
     fn remove(&mut self, owner: Owner) -> Result<SyncOutcome, NetfilterError> {
-        self.apply_specs(&owner_tables(owner))
+        self.apply_specs(&owner_tables(owner), true)
     }
 }

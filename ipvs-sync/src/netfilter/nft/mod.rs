@@ -46,6 +46,43 @@ impl NftBackend {
         }
     }
 
+    /// Compares our table with `rules` and, when `write`, replaces (or deletes) it if it
+    /// differs.
+    fn replace(&mut self, rules: &RuleSet, write: bool) -> Result<SyncOutcome, NetfilterError> {
+        let Some(script) = render::replace_script(rules) else {
+            if write {
+                return self.remove(rules.owner);
+            }
+            let change = match self.current(rules.owner)? {
+                Some(_) => Change::Removed,
+                None => Change::Unchanged,
+            };
+            return Ok(Self::outcome(rules.owner, change, 0));
+        };
+        let wanted = render::table_listing(rules).unwrap_or_default();
+        let current = self.current(rules.owner)?;
+        if current.as_deref().map(str::trim_end) == Some(wanted.trim_end()) {
+            return Ok(Self::outcome(
+                rules.owner,
+                Change::Unchanged,
+                rule_count(rules),
+            ));
+        }
+        if write {
+            self.runner.run("nft", &["-f", "-"], Some(&script))?;
+            info!(
+                table = rules.owner.nft_table(),
+                rules = rule_count(rules),
+                "nftables table replaced"
+            );
+        }
+        Ok(Self::outcome(
+            rules.owner,
+            Change::Replaced,
+            rule_count(rules),
+        ))
+    }
+
     fn outcome(owner: Owner, change: Change, rules: usize) -> SyncOutcome {
         SyncOutcome {
             backend: "nftables",
@@ -71,29 +108,11 @@ impl Netfilter for NftBackend {
     }
 
     fn sync(&mut self, rules: &RuleSet) -> Result<SyncOutcome, NetfilterError> {
-        let Some(script) = render::replace_script(rules) else {
-            return self.remove(rules.owner);
-        };
-        let wanted = render::table_listing(rules).unwrap_or_default();
-        let current = self.current(rules.owner)?;
-        if current.as_deref().map(str::trim_end) == Some(wanted.trim_end()) {
-            return Ok(Self::outcome(
-                rules.owner,
-                Change::Unchanged,
-                rule_count(rules),
-            ));
-        }
-        self.runner.run("nft", &["-f", "-"], Some(&script))?;
-        info!(
-            table = rules.owner.nft_table(),
-            rules = rule_count(rules),
-            "nftables table replaced"
-        );
-        Ok(Self::outcome(
-            rules.owner,
-            Change::Replaced,
-            rule_count(rules),
-        ))
+        self.replace(rules, true)
+    }
+
+    fn check(&mut self, rules: &RuleSet) -> Result<SyncOutcome, NetfilterError> {
+        self.replace(rules, false)
     }
 
     fn remove(&mut self, owner: Owner) -> Result<SyncOutcome, NetfilterError> {
