@@ -11,7 +11,7 @@ use lb_config::{DesiredState, Settings};
 use lb_ipvs_sync::netfilter::conntrack_stats::CONNTRACK_STAT_PATH;
 use lb_ipvs_sync::netfilter::director::Exemption;
 use lb_ipvs_sync::netfilter::{
-    ConntrackStats, Owner, SyncOutcome, ToolRunner, backend_for, director_rules,
+    ConntrackStats, Netfilter, Owner, SyncOutcome, ToolRunner, backend_for, director_rules,
     read_conntrack_stats,
 };
 use lb_ipvs_sync::sysctl::{PROC_SYS, SysctlChange, apply_sysctls, kernel_version, wanted_sysctls};
@@ -41,13 +41,7 @@ pub(crate) fn sync_netfilter(
     desired: &DesiredState,
 ) -> Result<NetfilterReport> {
     let planned = director_rules(desired);
-    let backend = backend_for(
-        settings.netfilter_backend,
-        Owner::Director,
-        ToolRunner::direct(),
-    )
-    .context("cannot choose a netfilter backend")?;
-    let (backend_name, rules) = match backend {
+    let (backend_name, rules) = match director_backend(settings)? {
         Some(mut backend) => {
             let outcome = backend.sync(&planned.rules).with_context(|| {
                 format!("cannot sync the netfilter rules with {}", backend.name())
@@ -76,19 +70,23 @@ pub(crate) fn check_netfilter(
     desired: &DesiredState,
 ) -> Result<Option<SyncOutcome>> {
     let planned = director_rules(desired);
-    let backend = backend_for(
-        settings.netfilter_backend,
-        Owner::Director,
-        ToolRunner::direct(),
-    )
-    .context("cannot choose a netfilter backend")?;
-    let Some(mut backend) = backend else {
+    let Some(mut backend) = director_backend(settings)? else {
         return Ok(None);
     };
     let outcome = backend
         .check(&planned.rules)
         .with_context(|| format!("cannot read the netfilter rules with {}", backend.name()))?;
     Ok(Some(outcome))
+}
+
+/// The settings' backend for the director's rules (`None`: backend `none`).
+fn director_backend(settings: &Settings) -> Result<Option<Box<dyn Netfilter + Send>>> {
+    backend_for(
+        settings.netfilter_backend,
+        Owner::Director,
+        ToolRunner::direct(),
+    )
+    .context("cannot choose a netfilter backend")
 }
 
 /// The tables a sync changed (or would change), e.g. `V4 raw Replaced`; empty when none.
