@@ -6,26 +6,32 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::RealServerKey;
+use crate::model::{RealServerKey, ServiceKey};
 
-/// The latest verdict per real server (address and port).
+/// The latest verdict per virtual service and real server: a real server behind two services
+/// is judged in each by that service's own check (they may probe different paths or ports).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HealthResults {
     /// `true` = healthy, `false` = failing; absent = unknown (treated as healthy).
-    pub by_real_server: BTreeMap<RealServerKey, bool>,
+    pub by_target: BTreeMap<(ServiceKey, RealServerKey), bool>,
 }
 
 impl HealthResults {
-    /// Whether the real server may take new connections (unknown = yes).
-    pub fn is_healthy(&self, key: &RealServerKey) -> bool {
-        self.by_real_server.get(key).copied().unwrap_or(true)
+    /// Whether the real server may take new connections of this service (unknown = yes).
+    pub fn is_healthy(&self, service: &ServiceKey, real_server: &RealServerKey) -> bool {
+        self.verdict(service, real_server).unwrap_or(true)
+    }
+
+    /// The verdict of the service's check of the real server, if there is one yet.
+    pub fn verdict(&self, service: &ServiceKey, real_server: &RealServerKey) -> Option<bool> {
+        self.by_target.get(&(*service, *real_server)).copied()
     }
 }
 
-impl FromIterator<(RealServerKey, bool)> for HealthResults {
-    fn from_iter<I: IntoIterator<Item = (RealServerKey, bool)>>(iter: I) -> Self {
+impl FromIterator<((ServiceKey, RealServerKey), bool)> for HealthResults {
+    fn from_iter<I: IntoIterator<Item = ((ServiceKey, RealServerKey), bool)>>(iter: I) -> Self {
         HealthResults {
-            by_real_server: iter.into_iter().collect(),
+            by_target: iter.into_iter().collect(),
         }
     }
 }

@@ -5,8 +5,8 @@ use std::net::IpAddr;
 
 use lb_config::{
     AddressType, Endpoint, EndpointConditions, EndpointPort, EndpointSlice, EndpointSnapshot,
-    HealthResults, Protocol, RealServerKey, ServiceEndpoints, ServicePort, Settings, TargetPort,
-    build_desired_state, parse_configmap,
+    HealthResults, Protocol, RealServerKey, ServiceEndpoints, ServiceKey, ServicePort, Settings,
+    TargetPort, build_desired_state, parse_configmap,
 };
 use proptest::prelude::*;
 
@@ -126,16 +126,32 @@ fn snapshot() -> impl Strategy<Value = EndpointSnapshot> {
         })
 }
 
+/// Services of LINES that carry a health check.
+const CHECKED: &[(&str, Protocol, u16)] = &[
+    ("203.0.113.4", Protocol::Udp, 53),
+    ("2001:db8::1", Protocol::Tcp, 53),
+    ("2001:db8::1", Protocol::Udp, 53),
+];
+
 fn health() -> impl Strategy<Value = HealthResults> {
     proptest::collection::vec(
-        (proptest::sample::select(ADDRESSES.to_vec()), any::<bool>()),
+        (
+            proptest::sample::select(CHECKED.to_vec()),
+            proptest::sample::select(ADDRESSES.to_vec()),
+            any::<bool>(),
+        ),
         0..4,
     )
     .prop_map(|v| {
         v.into_iter()
-            .filter_map(|(a, ok)| {
+            .filter_map(|((vip, protocol, port), a, ok)| {
+                let service = ServiceKey {
+                    vip: vip.parse().ok()?,
+                    protocol,
+                    port,
+                };
                 let addr = a.parse().ok()?;
-                Some((RealServerKey { addr, port: 53 }, ok))
+                Some(((service, RealServerKey { addr, port: 53 }), ok))
             })
             .collect()
     })

@@ -115,7 +115,9 @@ pub(crate) fn weigh(
     health: &HealthResults,
 ) -> RealServer {
     let state = match ready_state {
-        RealServerState::Active if service.health_check.is_some() && !health.is_healthy(&key) => {
+        RealServerState::Active
+            if service.health_check.is_some() && !health.is_healthy(&service.key, &key) =>
+        {
             RealServerState::Unhealthy
         }
         other => other,

@@ -334,9 +334,10 @@ fn fullnat_needs_a_pool_and_skips_notrack() {
 
 #[test]
 fn health_results_zero_the_weight_only_with_a_check() {
+    let checked = skey("203.0.113.1", Protocol::Tcp, 80);
     let health: HealthResults = [
-        (rkey("198.51.100.1", 80), false),
-        (rkey("198.51.100.2", 80), true),
+        ((checked, rkey("198.51.100.1", 80)), false),
+        ((checked, rkey("198.51.100.2", 80)), true),
     ]
     .into_iter()
     .collect();
@@ -358,6 +359,31 @@ fn health_results_zero_the_weight_only_with_a_check() {
     assert_eq!(
         weights(service(&o, "203.0.113.2", Protocol::Tcp, 80))[0].1,
         1
+    );
+}
+
+#[test]
+fn a_shared_real_server_is_judged_by_each_services_own_check() {
+    let http = skey("203.0.113.1", Protocol::Tcp, 80);
+    let tcp = skey("203.0.113.2", Protocol::Tcp, 80);
+    let rs = rkey("198.51.100.1", 80);
+    let health: HealthResults = [((http, rs), false), ((tcp, rs), true)]
+        .into_iter()
+        .collect();
+    let o = build_with_health(
+        "203.0.113.1-80: 198.51.100.1:80; check=http:/healthz\n\
+         203.0.113.2-80: 198.51.100.1:80; check=tcp\n",
+        &managed(),
+        "",
+        &health,
+    );
+    assert_eq!(
+        weights(service(&o, "203.0.113.1", Protocol::Tcp, 80)),
+        vec![("198.51.100.1:80".into(), 0, RealServerState::Unhealthy)]
+    );
+    assert_eq!(
+        weights(service(&o, "203.0.113.2", Protocol::Tcp, 80)),
+        vec![("198.51.100.1:80".into(), 1, RealServerState::Active)]
     );
 }
 

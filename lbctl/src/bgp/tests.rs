@@ -198,15 +198,32 @@ pub(super) fn desired(configmap: &str, failing: &[&str]) -> DesiredState {
     let settings = Settings::from_toml_str("managed_vip_ranges = [\"10.0.0.0/24\"]").unwrap();
     let parsed = parse_configmap(configmap);
     assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
-    let health: HealthResults = failing
+    let failing: Vec<RealServerKey> = failing
         .iter()
         .map(|rs| {
             let addr: std::net::SocketAddr = rs.parse().unwrap();
-            let key = RealServerKey {
+            RealServerKey {
                 addr: addr.ip(),
                 port: addr.port(),
-            };
-            (key, false)
+            }
+        })
+        .collect();
+    // Each failing real server fails the check of every service it is in.
+    let unchecked = build_desired_state(
+        &parsed.entries,
+        &settings,
+        &EndpointSnapshot::default(),
+        &HealthResults::default(),
+    );
+    let health: HealthResults = unchecked
+        .state
+        .services
+        .values()
+        .flat_map(|s| {
+            s.real_servers
+                .keys()
+                .filter(|rs| failing.contains(rs))
+                .map(|rs| ((s.key, *rs), false))
         })
         .collect();
     let outcome = build_desired_state(

@@ -253,7 +253,7 @@ fn service_status(
                             .unwrap_or_default()
                     },
                 ),
-                health: match (checked, health.by_real_server.get(&rs)) {
+                health: match (checked, health.verdict(&key, &rs)) {
                     (true, Some(true)) => "healthy",
                     (true, Some(false)) => "failing",
                     _ => "unchecked",

@@ -14,7 +14,7 @@ use lb_config::{
 };
 
 /// Identity of a check target. A real server shared by two services has two targets (their
-/// checks may differ); their verdicts are combined per real server when published.
+/// checks may differ), and a verdict per service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct TargetKey {
     /// The virtual service whose check this is.

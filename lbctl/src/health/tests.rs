@@ -71,6 +71,11 @@ async fn server(delay: Duration) -> Server {
     }
 }
 
+/// The published verdict of a target.
+fn verdict(results: &HealthResults, key: &TargetKey) -> Option<bool> {
+    results.verdict(&key.service, &key.real_server)
+}
+
 fn key(vport: u16, rs: SocketAddr) -> TargetKey {
     TargetKey {
         service: ServiceKey {
@@ -157,17 +162,11 @@ async fn rise_and_fall_flip_the_published_result_and_the_gauge() {
         [(k, http_target(k, 50, 2, 2))].into(),
         HealthCheckerOptions::default(),
     );
-    wait_for(&mut results, |r| {
-        r.by_real_server.get(&rs(srv.addr)) == Some(&true)
-    })
-    .await;
+    wait_for(&mut results, |r| verdict(r, &k) == Some(true)).await;
     assert_eq!(gauges_at(&metrics, 1.0), 1);
 
     srv.status.store(500, Ordering::SeqCst);
-    wait_for(&mut results, |r| {
-        r.by_real_server.get(&rs(srv.addr)) == Some(&false)
-    })
-    .await;
+    wait_for(&mut results, |r| verdict(r, &k) == Some(false)).await;
     assert_eq!(gauges_at(&metrics, 0.0), 1);
     assert!(
         srv.served.load(Ordering::SeqCst) >= 4,
@@ -175,10 +174,7 @@ async fn rise_and_fall_flip_the_published_result_and_the_gauge() {
     );
 
     srv.status.store(200, Ordering::SeqCst);
-    wait_for(&mut results, |r| {
-        r.by_real_server.get(&rs(srv.addr)) == Some(&true)
-    })
-    .await;
+    wait_for(&mut results, |r| verdict(r, &k) == Some(true)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -192,29 +188,20 @@ async fn targets_that_stay_keep_their_state_and_removed_ones_disappear() {
     // The first probe comes after the spread (< interval); wait for it via a fast copy.
     let fast = http_target(k, 50, 1, 1);
     tx.send([(k, fast.clone())].into()).unwrap();
-    wait_for(&mut results, |r| {
-        r.by_real_server.get(&rs(srv.addr)) == Some(&true)
-    })
-    .await;
+    wait_for(&mut results, |r| verdict(r, &k) == Some(true)).await;
 
     // Add a failing target: the first one keeps its verdict (not reset to unknown).
     let k2 = key(81, other.addr);
     tx.send([(k, fast.clone()), (k2, http_target(k2, 50, 1, 1))].into())
         .unwrap();
-    let r = wait_for(&mut results, |r| {
-        r.by_real_server.contains_key(&rs(other.addr))
-    })
-    .await;
-    assert_eq!(r.by_real_server.get(&rs(srv.addr)), Some(&true));
-    assert_eq!(r.by_real_server.get(&rs(other.addr)), Some(&false));
+    let r = wait_for(&mut results, |r| verdict(r, &k2).is_some()).await;
+    assert_eq!(verdict(&r, &k), Some(true));
+    assert_eq!(verdict(&r, &k2), Some(false));
 
     // Remove the failing one: its result and its gauge go away.
     tx.send([(k, fast)].into()).unwrap();
-    let r = wait_for(&mut results, |r| {
-        !r.by_real_server.contains_key(&rs(other.addr))
-    })
-    .await;
-    assert_eq!(r.by_real_server.len(), 1);
+    let r = wait_for(&mut results, |r| verdict(r, &k2).is_none()).await;
+    assert_eq!(r.by_target.len(), 1);
     assert_eq!(gauges_at(&metrics, 0.0), 0);
     assert_eq!(gauges_at(&metrics, 1.0), 1);
 }
@@ -272,6 +259,11 @@ async fn two_thousand_targets_run_as_tasks_with_bounded_concurrency() {
 async fn the_public_seam_follows_the_desired_state() {
     let srv = server(Duration::ZERO).await;
     let rs_key = rs(srv.addr);
+    let service_key = ServiceKey {
+        vip: "203.0.113.7".parse().unwrap(),
+        protocol: Protocol::Tcp,
+        port: 80,
+    };
     let service = |kind: HealthCheckKind| {
         let key = ServiceKey {
             vip: "203.0.113.7".parse().unwrap(),
@@ -319,7 +311,7 @@ async fn the_public_seam_follows_the_desired_state() {
     let (mut results, handle) =
         spawn_health_checker(rx, HealthCheckDefaults::default(), metrics.clone());
     wait_for(&mut results, |r| {
-        r.by_real_server.get(&rs_key) == Some(&true)
+        r.verdict(&service_key, &rs_key) == Some(true)
     })
     .await;
 
@@ -333,7 +325,7 @@ async fn the_public_seam_follows_the_desired_state() {
     }))
     .unwrap();
     wait_for(&mut results, |r| {
-        r.by_real_server.get(&rs_key) == Some(&false)
+        r.verdict(&service_key, &rs_key) == Some(false)
     })
     .await;
 

@@ -1,13 +1,10 @@
-//! Rise/fall counting and the combination of per-target verdicts into [`HealthResults`].
+//! Rise/fall counting and the publication of per-target verdicts as [`HealthResults`].
 //!
 //! Pure: no I/O, no clock. A target starts without a verdict (the desired-state builder treats
 //! that as healthy, so a restart does not quiesce everything); `rise` consecutive successes
 //! make it healthy, `fall` consecutive failures unhealthy. A real server checked by several
-//! services (same address and port behind two VIPs) is published as healthy only if no check
-//! of it is failing: [`HealthResults`] is keyed by real server alone, so one failing check
-//! quiesces it in every service.
-
-use std::collections::BTreeMap;
+//! services (same address and port behind two VIPs) has one verdict per service: each
+//! service's own check decides its weight there.
 
 use lb_config::HealthResults;
 
@@ -48,20 +45,15 @@ impl RiseFall {
     }
 }
 
-/// Combines target verdicts per real server: any failing check fails it; it is healthy when
-/// some check says so and none fails; without any verdict it is absent (unknown = healthy).
+/// Publishes the targets that have a verdict (without one, a target is absent: unknown counts
+/// as healthy).
 pub(crate) fn combine<'a>(
     verdicts: impl IntoIterator<Item = (&'a TargetKey, Option<bool>)>,
 ) -> HealthResults {
-    let mut by_real_server = BTreeMap::new();
-    for (key, verdict) in verdicts {
-        let Some(healthy) = verdict else { continue };
-        by_real_server
-            .entry(key.real_server)
-            .and_modify(|all: &mut bool| *all &= healthy)
-            .or_insert(healthy);
-    }
-    HealthResults { by_real_server }
+    verdicts
+        .into_iter()
+        .filter_map(|(key, verdict)| Some(((key.service, key.real_server), verdict?)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -89,7 +81,7 @@ mod tests {
     }
 
     #[test]
-    fn a_failing_check_of_a_shared_real_server_wins() {
+    fn a_shared_real_server_has_one_verdict_per_service() {
         let rs = RealServerKey {
             addr: "10.0.0.1".parse().unwrap(),
             port: 80,
@@ -103,8 +95,12 @@ mod tests {
             real_server: rs,
         };
         let (a, b) = (key(80), key(81));
-        assert!(!combine([(&a, Some(true)), (&b, Some(false))]).by_real_server[&rs]);
-        assert!(combine([(&a, Some(true)), (&b, None)]).by_real_server[&rs]);
-        assert!(combine([(&a, None), (&b, None)]).by_real_server.is_empty());
+        let both = combine([(&a, Some(true)), (&b, Some(false))]);
+        assert_eq!(both.verdict(&a.service, &rs), Some(true));
+        assert_eq!(both.verdict(&b.service, &rs), Some(false));
+        let one = combine([(&a, Some(true)), (&b, None)]);
+        assert_eq!(one.verdict(&b.service, &rs), None);
+        assert!(one.is_healthy(&b.service, &rs), "unknown counts as healthy");
+        assert!(combine([(&a, None), (&b, None)]).by_target.is_empty());
     }
 }
