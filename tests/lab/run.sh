@@ -18,7 +18,8 @@
 #   FAKE_APISERVER_BIN fake Kubernetes API server for `# lab-needs: fake-apiserver`
 #                      (default: target/debug/fake-apiserver, from the lb-tests crate)
 #   LAB_BOOT_TIMEOUT   seconds before a VM is killed (default 180)
-#   LAB_SCENARIO_TIMEOUT  seconds one scenario may run inside the VM (default 120)
+#   LAB_SCENARIO_TIMEOUT  seconds one scenario may run inside the VM (default 120; a scenario
+#                      may ask for more with a header line `# lab-timeout: SECS`)
 #   LAB_MEM            VM memory in MiB (default 768)
 # Exit status: 0 all passed, 1 some failed, 2 usage or missing prerequisites.
 set -euo pipefail
@@ -192,17 +193,22 @@ fi
 passed=() failed=()
 for name in "${names[@]}"; do
     logfile="$OUT/$name.log"
-    log "$name: booting kernel $kernel_version (timeout ${BOOT_TIMEOUT}s)"
+    # A scenario may ask for more time with `# lab-timeout: SECS` and more memory with
+    # `# lab-mem: MIB` (never less than the defaults); the VM's deadline grows with its time.
+    scenario_timeout=$(sed -n 's/^# lab-timeout: *\([0-9]*\).*/\1/p' "$SCENARIOS/$name.sh" | head -n1)
+    [ -n "$scenario_timeout" ] && [ "$scenario_timeout" -gt "$SCENARIO_TIMEOUT" ] ||
+        scenario_timeout=$SCENARIO_TIMEOUT
+    boot_timeout=$((BOOT_TIMEOUT + scenario_timeout - SCENARIO_TIMEOUT))
+    log "$name: booting kernel $kernel_version (timeout ${boot_timeout}s)"
     start=$(date +%s)
-    # A scenario may ask for more memory with a header line `# lab-mem: MIB` (never less).
     scenario_mem=$(sed -n 's/^# lab-mem: *\([0-9]*\).*/\1/p' "$SCENARIOS/$name.sh" | head -n1)
     [ -n "$scenario_mem" ] && [ "$scenario_mem" -gt "$MEM" ] || scenario_mem=$MEM
-    qemu_cmd "lab.scenario=$name lab.timeout=$SCENARIO_TIMEOUT" "$scenario_mem"
+    qemu_cmd "lab.scenario=$name lab.timeout=$scenario_timeout" "$scenario_mem"
     # The host-side deadline: a hung VM becomes a failure instead of a hung CI job.
     if [ "$verbose" = 1 ]; then
-        timeout -k 10 "$BOOT_TIMEOUT" "${QEMU[@]}" </dev/null 2>&1 | tee "$logfile" || true
+        timeout -k 10 "$boot_timeout" "${QEMU[@]}" </dev/null 2>&1 | tee "$logfile" || true
     else
-        timeout -k 10 "$BOOT_TIMEOUT" "${QEMU[@]}" </dev/null >"$logfile" 2>&1 || true
+        timeout -k 10 "$boot_timeout" "${QEMU[@]}" </dev/null >"$logfile" 2>&1 || true
     fi
     elapsed=$(($(date +%s) - start))
     result=$(tr -d '\r' <"$logfile" | grep -a "^LAB-RESULT $name " | tail -n1 || true)

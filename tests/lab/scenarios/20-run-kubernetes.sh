@@ -6,6 +6,7 @@
 # reach the kernel; an API outage keeps the table and a live connection and reports not
 # ready; changes made during the outage are applied once the API is back.
 # lab-needs: fake-apiserver
+# lab-timeout: 300
 . /lab/scenarios/lib.sh
 . /lab/scenarios/lbctl.sh
 set -e
