@@ -153,30 +153,24 @@ pub(crate) async fn sync_kernel<K: IpvsKernel>(
     kernel: &mut K,
     request: &KernelSyncRequest<'_>,
 ) -> Result<KernelSyncOutcome, SyncError> {
-    let (report, services_read) = match &request.incremental {
-        Some(incremental) => {
-            let report = sync_focused(
-                kernel,
-                request.target,
-                request.scope,
-                request.drain,
-                request.now,
-                request.options,
-                incremental.focus,
-            )?;
-            (report, Some(incremental.focus.services.len()))
-        }
-        None => {
-            let report = sync_once(
-                kernel,
-                request.target,
-                request.scope,
-                request.drain,
-                request.now,
-                request.options,
-            )?;
-            (report, None)
-        }
+    let report = match &request.incremental {
+        Some(incremental) => sync_focused(
+            kernel,
+            request.target,
+            request.scope,
+            request.drain,
+            request.now,
+            request.options,
+            incremental.focus,
+        )?,
+        None => sync_once(
+            kernel,
+            request.target,
+            request.scope,
+            request.drain,
+            request.now,
+            request.options,
+        )?,
     };
     let mut step_errors = Vec::new();
     if let Some(path) = request.state_file
@@ -198,8 +192,11 @@ pub(crate) async fn sync_kernel<K: IpvsKernel>(
         }
     };
     // A full pass read every service of the dump (the table after it is the same size).
-    let services_read =
-        services_read.unwrap_or_else(|| after.as_ref().map_or(0, |t| t.services.len()));
+    let services_read = match (&request.incremental, &after) {
+        (Some(incremental), _) => incremental.focus.services.len(),
+        (None, Some(table)) => table.services.len(),
+        (None, None) => 0,
+    };
     if report.failed.is_empty()
         && report.skipped.is_empty()
         && let Some(after) = after.as_ref()

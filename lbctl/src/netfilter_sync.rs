@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use lb_config::{DesiredState, Settings};
 use lb_ipvs_sync::netfilter::conntrack_stats::CONNTRACK_STAT_PATH;
-use lb_ipvs_sync::netfilter::director::Exemption;
+use lb_ipvs_sync::netfilter::director::{DirectorRules, Exemption};
 use lb_ipvs_sync::netfilter::{
     ConntrackStats, Netfilter, Owner, SyncOutcome, ToolRunner, backend_for, director_rules,
     read_conntrack_stats,
@@ -33,14 +33,13 @@ pub(crate) struct NetfilterReport {
     pub(crate) conntrack: Option<ConntrackStats>,
 }
 
-/// Installs the director's netfilter rules for `desired` with the settings' backend, then sets
-/// the IPVS sysctls. Call it after IPVS is loaded and before the IPVS pass, so that a FullNAT
-/// service's SNAT exists before its first connection is forwarded.
+/// Installs the director's netfilter rules (`director_rules` of the desired state) with the
+/// settings' backend, then sets the IPVS sysctls. Call it after IPVS is loaded and before the
+/// IPVS pass, so that a FullNAT service's SNAT exists before its first connection is forwarded.
 pub(crate) fn sync_netfilter(
     settings: &Settings,
-    desired: &DesiredState,
+    planned: &DirectorRules,
 ) -> Result<NetfilterReport> {
-    let planned = director_rules(desired);
     let (backend_name, rules) = match director_backend(settings)? {
         Some(mut backend) => {
             let outcome = backend.sync(&planned.rules).with_context(|| {
@@ -57,7 +56,7 @@ pub(crate) fn sync_netfilter(
     Ok(NetfilterReport {
         backend: backend_name,
         rules,
-        exempt: planned.exempt,
+        exempt: planned.exempt.clone(),
         sysctls,
         conntrack,
     })

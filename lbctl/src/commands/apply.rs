@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use anyhow::{Context, Result};
+use lb_ipvs_sync::netfilter::director_rules;
 use lb_ipvs_sync::netlink::IpvsClient;
 use lb_ipvs_sync::reconcile::SyncReport;
 use lb_ipvs_sync::vip::VipPlan;
@@ -33,7 +34,7 @@ pub(crate) fn run(
     // FullNAT service forwards its first connection.
     let netfilter = crate::netfilter_sync::sync_netfilter(
         &prepared.loaded.settings,
-        &prepared.loaded.outcome.state,
+        &director_rules(&prepared.loaded.outcome.state),
     )?;
     let request = KernelSyncRequest {
         target: &prepared.target,

@@ -5,9 +5,9 @@
 //! published once the file has stayed the same for a moment, so that a writer still at work
 //! is not read half-way (a truncated ConfigMap would look like removed keys and start drains).
 //! Writers should still replace the file atomically (write a temporary file, then rename it),
-//! as the kubelet does for ConfigMap volumes. A ConfigMap file that vanishes counts as a deleted ConfigMap; one that is not YAML
-//! keeps the last good entries; an endpoints file that does not parse keeps the last good
-//! snapshot (and says so in the log).
+//! as the kubelet does for ConfigMap volumes. A ConfigMap file that vanishes counts as a
+//! deleted ConfigMap; one that is not YAML keeps the last good entries; an endpoints file that
+//! does not parse keeps the last good snapshot (and says so in the log).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -10,7 +10,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use lb_config::{DesiredState, Settings};
+use lb_config::Settings;
+use lb_ipvs_sync::netfilter::DirectorRules;
 use lb_ipvs_sync::reconcile::{DrainBook, Focus, PlanOptions, Scope, SyncError};
 use lb_ipvs_sync::{IpvsError, IpvsKernel, IpvsTable};
 use thiserror::Error;
@@ -77,12 +78,12 @@ pub(crate) struct IncrementalJob {
     pub(crate) vips: Option<BTreeSet<IpAddr>>,
 }
 
-/// What the netfilter step needs: the settings (backend, pools) and the desired state.
+/// What the netfilter step needs: the settings (backend) and the rules to install.
 pub(crate) struct NetfilterJob {
     /// Settings of this pass.
     pub(crate) settings: Settings,
-    /// The desired state whose NOTRACK/SNAT intents are installed.
-    pub(crate) desired: Arc<DesiredState>,
+    /// The NOTRACK/SNAT rules of the desired state.
+    pub(crate) planned: DirectorRules,
 }
 
 /// The shared kernel client.
@@ -138,7 +139,7 @@ impl<K: IpvsKernel + Send + 'static> KernelSlot<K> {
                 let netfilter = job
                     .netfilter
                     .as_ref()
-                    .map(|nf| crate::netfilter_sync::sync_netfilter(&nf.settings, &nf.desired));
+                    .map(|nf| crate::netfilter_sync::sync_netfilter(&nf.settings, &nf.planned));
                 let request = KernelSyncRequest {
                     target: &job.target,
                     desired_vips: &job.desired_vips,

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use lb_config::{DesiredState, Settings};
+use lb_ipvs_sync::netfilter::{DirectorRules, director_rules};
 use lb_ipvs_sync::reconcile::{DrainBook, PlanOptions, Scope};
 use lb_ipvs_sync::target::target_table;
 use lb_ipvs_sync::{IpvsKernel, Operation};
@@ -24,7 +25,7 @@ use super::kernel::{IncrementalJob, KernelSlot, NetfilterJob, SyncJob};
 use super::memory::KeyMemory;
 use super::problems::{ProblemSink, ProblemTracker, record_metric};
 use super::status::{StatusSnapshot, SyncSummary, serving_vips};
-use super::view::{KernelView, NetfilterKey, PassKind, Target, netfilter_unchanged, next_pass};
+use super::view::{KernelView, PassKind, Target, netfilter_unchanged, next_pass};
 use crate::kernel_sync::{KernelSyncOutcome, now_secs, plan_options};
 use crate::metrics::ControllerMetrics;
 use crate::state_file;
@@ -160,11 +161,18 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
             &target,
             &drain,
         );
-        let mut job = self.job(&settings, &desired, Arc::clone(&target), options);
-        let netfilter_key = self.options.netfilter.then(|| NetfilterKey::of(&desired));
+        let planned = self.options.netfilter.then(|| director_rules(&desired));
+        let mut job = self.job(
+            &settings,
+            &desired,
+            Arc::clone(&target),
+            drain,
+            planned.clone(),
+            options,
+        );
         if let PassKind::Focused(focus) = &kind {
-            if let Some(key) = &netfilter_key
-                && netfilter_unchanged(self.view.as_ref(), key)
+            if let Some(planned) = &planned
+                && netfilter_unchanged(self.view.as_ref(), planned)
             {
                 job.netfilter = None;
             }
@@ -180,7 +188,7 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
             kind: kind.label(),
             settings: Arc::clone(&settings),
             target,
-            netfilter: netfilter_key,
+            netfilter: planned,
         };
         let ok = self.sync(job, &desired, resync, pass).await;
         if ok
@@ -211,7 +219,15 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
                 udp_drain_timeout_secs: 0,
                 ..plan_options(&settings, true)
             };
-            let job = self.job(&settings, &empty, Arc::new(target_table(&empty)), options);
+            let drain = self.drain_book(&settings);
+            let job = self.job(
+                &settings,
+                &empty,
+                Arc::new(target_table(&empty)),
+                drain,
+                self.options.netfilter.then(|| director_rules(&empty)),
+                options,
+            );
             self.view = None;
             match self.kernel.sync(job).await {
                 Ok(outcome) => {
@@ -254,12 +270,15 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
             .unwrap_or_else(|| settings.state_file.clone())
     }
 
-    /// A full pass's job; the caller narrows it to a focused one.
+    /// A full pass's job; the caller narrows it to a focused one. `planned`: the netfilter
+    /// rules to install (`None` when netfilter is not managed).
     fn job(
-        &mut self,
+        &self,
         settings: &Settings,
-        desired: &Arc<DesiredState>,
+        desired: &DesiredState,
         target: Target,
+        drain: DrainBook,
+        planned: Option<DirectorRules>,
         options: PlanOptions,
     ) -> SyncJob {
         SyncJob {
@@ -267,16 +286,16 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
             desired_vips: desired.vips.clone(),
             scope: Scope::new(settings.managed_vip_ranges.clone()),
             options,
-            drain: self.drain_book(settings),
+            drain,
             now: now_secs(),
             state_file: Some(self.state_file(settings)),
             vip_interface: self
                 .options
                 .manage_vips
                 .then(|| settings.vip_interface.clone()),
-            netfilter: self.options.netfilter.then(|| NetfilterJob {
+            netfilter: planned.map(|planned| NetfilterJob {
                 settings: settings.clone(),
-                desired: Arc::clone(desired),
+                planned,
             }),
             incremental: None,
         }
@@ -469,7 +488,7 @@ struct PassMeta {
     kind: &'static str,
     settings: Arc<Settings>,
     target: Target,
-    netfilter: Option<NetfilterKey>,
+    netfilter: Option<DirectorRules>,
 }
 
 fn operation_kind(op: &Operation) -> &'static str {

@@ -13,32 +13,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use lb_config::{DesiredState, Settings};
-use lb_ipvs_sync::netfilter::{RuleSet, director_rules};
+use lb_config::Settings;
+use lb_ipvs_sync::netfilter::DirectorRules;
 use lb_ipvs_sync::reconcile::{DrainBook, Focus, Scope};
 use lb_ipvs_sync::target::TargetService;
 use lb_ipvs_sync::{IpvsTable, ServiceId};
 
 /// The target table of a pass, shared with the sync job and kept for the next focus.
 pub(crate) type Target = Arc<BTreeMap<ServiceId, TargetService>>;
-
-/// What decides the netfilter step's output: the rules and whether IPVS must keep conntrack.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct NetfilterKey {
-    rules: RuleSet,
-    needs_vs_conntrack: bool,
-}
-
-impl NetfilterKey {
-    /// The key of a desired state.
-    pub(crate) fn of(desired: &DesiredState) -> Self {
-        let planned = director_rules(desired);
-        NetfilterKey {
-            rules: planned.rules,
-            needs_vs_conntrack: planned.needs_vs_conntrack,
-        }
-    }
-}
 
 /// The kernel as the last clean pass left it.
 #[derive(Debug, Clone)]
@@ -52,7 +34,7 @@ pub(crate) struct KernelView {
     /// The VIPs on the interface after it (`None` when VIPs are not managed).
     pub(crate) vips: Option<BTreeSet<IpAddr>>,
     /// The netfilter rules it installed (`None` when netfilter is not managed).
-    pub(crate) netfilter: Option<NetfilterKey>,
+    pub(crate) netfilter: Option<DirectorRules>,
 }
 
 /// How the next pass reads the kernel.
@@ -99,13 +81,14 @@ pub(crate) fn next_pass(
 
 /// Whether a focused pass may skip the netfilter step: the rules it would install are those
 /// the last clean pass installed.
-pub(crate) fn netfilter_unchanged(view: Option<&KernelView>, key: &NetfilterKey) -> bool {
-    view.and_then(|v| v.netfilter.as_ref()) == Some(key)
+pub(crate) fn netfilter_unchanged(view: Option<&KernelView>, planned: &DirectorRules) -> bool {
+    view.and_then(|v| v.netfilter.as_ref()) == Some(planned)
 }
 
 #[cfg(test)]
 mod tests {
-    use lb_config::{Protocol, ServiceKey};
+    use lb_config::{DesiredState, Protocol, ServiceKey};
+    use lb_ipvs_sync::netfilter::director_rules;
     use lb_ipvs_sync::target::target_table;
 
     use super::*;
@@ -144,7 +127,7 @@ mod tests {
             target: Arc::new(target_table(state)),
             table: Arc::new(IpvsTable::default()),
             vips: None,
-            netfilter: Some(NetfilterKey::of(state)),
+            netfilter: Some(director_rules(state)),
         }
     }
 
@@ -168,7 +151,7 @@ mod tests {
         let view = view(&s, &state);
         let pass = next_pass(Some(&view), false, &s, &view.target, &DrainBook::default());
         assert_eq!(pass, PassKind::Focused(Focus::default()));
-        assert!(netfilter_unchanged(Some(&view), &NetfilterKey::of(&state)));
+        assert!(netfilter_unchanged(Some(&view), &director_rules(&state)));
     }
 
     #[test]
@@ -196,11 +179,8 @@ mod tests {
         let view = view(&s, &desired(&[80]));
         assert!(!netfilter_unchanged(
             Some(&view),
-            &NetfilterKey::of(&desired(&[80, 81]))
+            &director_rules(&desired(&[80, 81]))
         ));
-        assert!(!netfilter_unchanged(
-            None,
-            &NetfilterKey::of(&desired(&[80]))
-        ));
+        assert!(!netfilter_unchanged(None, &director_rules(&desired(&[80]))));
     }
 }
