@@ -40,10 +40,16 @@ wait_until 10 sh -c "$IP netns exec node $IPTABLES -S FORWARD | sed -n 2p | grep
 assert_eq "pod" "$(http_get director 10.244.1.10 80)" "traffic director -> pod"
 
 step "the CNI inserts itself first again; the loop puts us back"
-in_ns node "$IPTABLES" -I FORWARD 1 -j cali-FORWARD
-assert_eq "-A FORWARD -j cali-FORWARD" "$(first_forward)" "right after the CNI insert"
+# The loop may put us back before a read right after the insert (TCG is slow), so the proof is
+# the final order: the CNI's two jumps are both there and ours is ahead of both, which only a
+# re-assert after the second insert can produce.
+assert_ok "CNI insert" in_ns node "$IPTABLES" -I FORWARD 1 -j cali-FORWARD
 wait_until 10 sh -c "$IP netns exec node $IPTABLES -S FORWARD | sed -n 2p | grep -q LBCTL-NODE-FORWARD" ||
     fail "our jump was not re-asserted: $(first_forward)"
+forward=$(in_ns node "$IPTABLES" -S FORWARD | sed 1d)
+assert_eq "-A FORWARD -j LBCTL-NODE-FORWARD
+-A FORWARD -j cali-FORWARD
+-A FORWARD -j cali-FORWARD" "$forward" "FORWARD after the re-assert"
 assert_eq "pod" "$(http_get director 10.244.1.10 80)" "traffic after the re-assert"
 in_ns node cat /proc/net/nf_conntrack 2>/dev/null | grep -c "dst=10.244.1.10 " >/tmp/ct-count || true
 assert_eq 0 "$(cat /tmp/ct-count)" "node conntrack entries for the pod"
