@@ -1,6 +1,7 @@
 //! Interop with BIRD 2 (Debian package `bird2`) over loopback: each test starts its own
 //! `bird` (foreground, own config, control socket and port in a temp dir) and kills it on
-//! drop. BIRD is passive; our speaker connects to it, so nothing leaves the machine.
+//! drop. BIRD is passive and our speaker connects to it, except in the passive-mode test where
+//! BIRD connects to our listener; nothing leaves the machine.
 //!
 //! Needs root-free loopback only (127.0.0.0/8 is all local on Linux) and a kernel with
 //! `CONFIG_TCP_MD5SIG` for the MD5 test.
@@ -31,6 +32,26 @@ struct Bird {
 impl Bird {
     /// BIRD as AS 65002 on `addr:port`, passive, expecting AS 65001 from `neighbor`.
     fn start(addr: Ipv4Addr, neighbor: Ipv4Addr, port: u16, password: Option<&str>) -> Self {
+        let session = format!(
+            "  local {addr} port {port} as 65002;\n  neighbor {neighbor} as 65001;\n  passive on;\n"
+        );
+        Self::start_with(&session, password)
+    }
+
+    /// BIRD as AS 65002 on `addr` that connects to our listener at `neighbor:port` (we are the
+    /// passive side), retrying every 2 s. BIRD always listens too: on a free port of its own,
+    /// bound to `addr` only (`strict bind`), or two of them would fight over `0.0.0.0:179`.
+    fn start_active(addr: Ipv4Addr, neighbor: Ipv4Addr, port: u16, password: Option<&str>) -> Self {
+        let own_port = free_port(IpAddr::V4(addr));
+        let session = format!(
+            "  local {addr} port {own_port} as 65002;\n  strict bind on;\n  \
+             neighbor {neighbor} port {port} as 65001;\n  \
+             connect delay time 1;\n  connect retry time 2;\n  error wait time 1, 4;\n"
+        );
+        Self::start_with(&session, password)
+    }
+
+    fn start_with(session: &str, password: Option<&str>) -> Self {
         require_tool("bird", "bird2");
         require_tool("birdc", "bird2");
         let dir = tempfile::tempdir().unwrap();
@@ -44,8 +65,7 @@ impl Bird {
             format!(
                 "router id 192.0.2.2;\n\
                  protocol device {{}}\n\
-                 protocol bgp lb {{\n  local {addr} port {port} as 65002;\n  \
-                 neighbor {neighbor} as 65001;\n  passive on;\n  multihop;\n{password}  \
+                 protocol bgp lb {{\n{session}  multihop;\n{password}  \
                  graceful restart on;\n  ipv4 {{ import all; export none; }};\n  \
                  ipv6 {{ import all; export none; }};\n}}\n"
             ),
@@ -383,4 +403,62 @@ async fn bird_include_file_mode_reloads_bird_with_static_routes() {
     let table = show();
     assert!(!table.contains("10.0.0.1/32"), "{table}");
     assert!(table.contains("2001:db8:1::1/128"), "{table}");
+}
+
+#[tokio::test]
+async fn bird_connecting_to_our_listener_gets_routes_and_a_stranger_is_refused() {
+    let (ours, theirs) = addrs(7);
+    let stranger = Ipv4Addr::new(127, 20, 7, 3);
+    let port = free_port(IpAddr::V4(ours));
+    let mut config = speaker_config(ours, theirs, port);
+    config.listen = Some((IpAddr::V4(ours), port).into());
+    config.peers[0].passive = true;
+    config.peers[0].port = 179;
+    config.peers[0].md5_password = Some(Md5Password("passive-key".to_owned()));
+    let handle = Speaker::start(config).await.unwrap();
+    handle.set_announcements(sample_routes());
+
+    let bird = Bird::start_active(theirs, ours, port, Some("passive-key"));
+    // Without MD5, so the kernel lets its SYN in and our accept loop is what refuses it.
+    let intruder = Bird::start_active(stranger, ours, port, None);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while handle.status()[0].state != State::Established {
+        assert!(
+            Instant::now() < deadline,
+            "no session within 15 s; ours: {:?}\nBIRD: {}",
+            handle.status(),
+            bird.birdc(&["show", "protocols", "all", "lb"])
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    wait_for(
+        "both routes in the connecting BIRD",
+        Duration::from_secs(5),
+        || (bird.has("10.0.0.1/32") && bird.has("2001:db8:1::1/128")).then_some(()),
+    )
+    .await;
+    let routes = bird.routes();
+    assert!(routes.contains("BGP.next_hop: 127.20.7.1"), "{routes}");
+    assert!(routes.contains("BGP.community: (65000,100)"), "{routes}");
+
+    // The stranger has had several connect attempts by now (delay 1 s, retry 2 s); none may
+    // reach a session or a route, and our status knows only the configured peer.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(
+        !intruder.established(),
+        "{}",
+        intruder.birdc(&["show", "protocols", "all", "lb"])
+    );
+    assert!(!intruder.has("10.0.0.1/32"), "{}", intruder.routes());
+    let status = handle.status();
+    assert_eq!(status.len(), 1, "{status:?}");
+    assert_eq!(status[0].state, State::Established, "{status:?}");
+
+    handle.shutdown().await;
+    wait_for(
+        "routes withdrawn on shutdown",
+        Duration::from_secs(5),
+        || (!bird.has("10.0.0.1/32")).then_some(()),
+    )
+    .await;
 }
