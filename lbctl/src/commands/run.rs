@@ -2,8 +2,8 @@
 //!
 //! SIGTERM/SIGINT: withdraw BGP routes first, stop the loop, keep IPVS (unless
 //! `--cleanup-on-exit`). SIGHUP: reload the settings file (an invalid file keeps the old
-//! settings; `listen_address`, `[kubernetes]`, `[health_check]`, `[metrics]` and `[bgp]` need
-//! a restart).
+//! settings; `listen_address`, `[kubernetes]` and `[bgp]` need a restart; `[health_check]`
+//! reaches the checks through the rebuilt desired state, `[metrics]` the next scrape).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -187,7 +187,7 @@ async fn daemon(args: RunArgs, settings: Settings) -> Result<()> {
             IpvsCollector::new(
                 LazyNetlinkSource::new(),
                 outputs.desired.clone(),
-                collector_options(&settings.metrics),
+                follow_collector_options(senders.settings.subscribe()),
             )
             .context("cannot create the IPVS metrics collector")?,
         ))
@@ -277,8 +277,6 @@ fn reload_settings(path: Option<&Path>, tx: &watch::Sender<Arc<Settings>>) {
                     "listen_address",
                 ),
                 (old.kubernetes != settings.kubernetes, "[kubernetes]"),
-                (old.health_check != settings.health_check, "[health_check]"),
-                (old.metrics != settings.metrics, "[metrics]"),
             ] {
                 if changed {
                     warn!(
@@ -292,6 +290,20 @@ fn reload_settings(path: Option<&Path>, tx: &watch::Sender<Arc<Settings>>) {
         }
         Err(e) => warn!(error = %e, "SIGHUP: invalid settings, keeping the old ones"),
     }
+}
+
+/// The IPVS collector's tuning, following the settings' `[metrics]` section across SIGHUPs.
+fn follow_collector_options(
+    mut settings: watch::Receiver<Arc<Settings>>,
+) -> watch::Receiver<IpvsCollectorOptions> {
+    let (tx, rx) = watch::channel(collector_options(&settings.borrow_and_update().metrics));
+    tokio::spawn(async move {
+        while settings.changed().await.is_ok() {
+            let options = collector_options(&settings.borrow_and_update().metrics);
+            tx.send_if_modified(|current| std::mem::replace(current, options) != options);
+        }
+    });
+    rx
 }
 
 /// The IPVS collector's tuning from the settings' `[metrics]` section.

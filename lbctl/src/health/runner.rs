@@ -138,7 +138,10 @@ impl Supervisor {
         self.tasks.abort_all();
     }
 
-    /// Starts, keeps or stops tasks so that exactly `targets` are checked.
+    /// Starts, keeps or stops tasks so that exactly `targets` are checked. A target whose check
+    /// changed (new timing from a SIGHUP, another path or port) gets a new task but keeps its
+    /// verdict until the new check flips it: forgetting it would count a failing real server as
+    /// healthy (weight restored) until `fall` new failures.
     fn retarget(&mut self, targets: BTreeMap<TargetKey, CheckTarget>) {
         let stale: Vec<TargetKey> = self
             .running
@@ -146,13 +149,18 @@ impl Supervisor {
             .filter(|(key, running)| targets.get(key) != Some(&running.target))
             .map(|(key, _)| *key)
             .collect();
+        let mut carried = BTreeMap::new();
         for key in stale {
             if let Some(running) = self.running.remove(&key) {
                 running.abort.abort();
-                let _ = self
-                    .metrics
-                    .health_check_up
-                    .remove_label_values(&labels(&key));
+                if targets.contains_key(&key) {
+                    carried.insert(key, running.state.carried());
+                } else {
+                    let _ = self
+                        .metrics
+                        .health_check_up
+                        .remove_label_values(&labels(&key));
+                }
             }
         }
         for (key, target) in targets {
@@ -172,7 +180,7 @@ impl Supervisor {
                 Running {
                     task,
                     target,
-                    state: RiseFall::default(),
+                    state: carried.remove(&key).unwrap_or_default(),
                     abort,
                 },
             );

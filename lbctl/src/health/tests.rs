@@ -206,6 +206,33 @@ async fn targets_that_stay_keep_their_state_and_removed_ones_disappear() {
     assert_eq!(gauges_at(&metrics, 1.0), 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_check_keeps_the_verdict_until_the_new_check_flips_it() {
+    let srv = server(Duration::ZERO).await;
+    srv.status.store(503, Ordering::SeqCst);
+    let k = key(80, srv.addr);
+    let (tx, mut results, metrics) =
+        spawn([(k, http_target(k, 50, 1, 1))].into(), Default::default());
+    wait_for(&mut results, |r| verdict(r, &k) == Some(false)).await;
+
+    // New timing (as after a SIGHUP that changed [health_check]): a new task, whose first
+    // probe waits for its spread (up to a minute), so only a carried verdict can be published.
+    tx.send([(k, http_target(k, 60_000, 1, 1))].into()).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        verdict(&results.borrow(), &k),
+        Some(false),
+        "the failing real server stays quiesced"
+    );
+    assert_eq!(gauges_at(&metrics, 0.0), 1, "the gauge stays too");
+
+    // The new check still decides: recovery under a fast timing flips it back.
+    srv.status.store(200, Ordering::SeqCst);
+    tx.send([(k, http_target(k, 50, 2, 1))].into()).unwrap();
+    wait_for(&mut results, |r| verdict(r, &k) == Some(true)).await;
+    assert_eq!(gauges_at(&metrics, 1.0), 1);
+}
+
 fn threads() -> usize {
     std::fs::read_to_string("/proc/self/status")
         .unwrap()

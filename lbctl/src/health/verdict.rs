@@ -39,6 +39,15 @@ impl RiseFall {
         None
     }
 
+    /// The state a replaced check starts from: the verdict stays, the counts start again
+    /// (they counted results of the old check).
+    pub(crate) fn carried(&self) -> RiseFall {
+        RiseFall {
+            verdict: self.verdict,
+            ..RiseFall::default()
+        }
+    }
+
     /// The current verdict (`None` until rise or fall was reached once).
     pub(crate) fn verdict(&self) -> Option<bool> {
         self.verdict
@@ -78,6 +87,22 @@ mod tests {
         assert_eq!(rf.record(true, 2, 3), None);
         assert_eq!(rf.record(true, 2, 3), Some(true));
         assert_eq!(rf.verdict(), Some(true));
+    }
+
+    #[test]
+    fn a_carried_state_keeps_the_verdict_and_counts_afresh() {
+        let mut rf = RiseFall::default();
+        assert_eq!(rf.record(false, 1, 1), Some(false));
+        assert_eq!(rf.record(true, 3, 1), None);
+        let mut carried = rf.carried();
+        assert_eq!(carried.verdict(), Some(false));
+        assert_eq!(
+            carried.record(true, 2, 1),
+            None,
+            "the old check's success is not counted"
+        );
+        assert_eq!(carried.record(true, 2, 1), Some(true));
+        assert_eq!(RiseFall::default().carried(), RiseFall::default());
     }
 
     #[test]

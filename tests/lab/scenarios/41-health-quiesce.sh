@@ -58,6 +58,39 @@ while [ $i -lt 4 ]; do
     assert_eq rs1 "$greeting" "new connection $i served by"
 done
 
+step "a changed check and a SIGHUP keep rs2 quiesced; [metrics] applies without a restart"
+# The check's interval changes (a new probe task) and a second VIP shows when the edit is
+# live; rs2's weight is sampled all along: a forgotten verdict would count as healthy and
+# restore weight 1 until the new check failed again.
+write_configmap /tmp/cm-41.yaml <<EOS
+10.0.0.100-7000: $RS1_IP:7000, $RS2_IP:7000; check=tcp; check-port=80; check-interval=2; check-timeout=1; check-rise=1; check-fall=1
+10.0.0.101-7000: $RS1_IP:7000
+EOS
+cat >>/tmp/settings-41.toml <<EOS
+[metrics]
+endpoint_level = false
+EOS
+kill -HUP "$(lbctl_pid | head -1)"
+second_vip() { in_ns director "$IPVSADM" -Ln | grep -q "10.0.0.101:7000"; }
+i=0
+seen=0
+while [ $i -lt 40 ]; do
+    i=$((i + 1))
+    w=$(weight_of "$RS2_IP")
+    [ "$w" = 0 ] || fail "rs2's weight became '$w' after the check changed (sample $i)"
+    if second_vip; then seen=$((seen + 1)); fi
+    # Keep sampling for 3 s (10 samples) after the edit is live.
+    [ $seen -ge 10 ] && break
+    sleep 0.3
+done
+[ $seen -ge 10 ] || fail "the edited ConfigMap was not applied"
+log "ok: rs2 stayed at weight 0 through the check change ($i samples)"
+metrics=$(http_get_held director 127.0.0.1 9469 /metrics)
+assert_contains "$metrics" "lvs_service_stat_conns_total" "/metrics after SIGHUP"
+assert_not_contains "$metrics" "lvs_endpoint_stat_conns_total" "/metrics after SIGHUP (endpoint_level = false)"
+assert_contains "$(cat /tmp/lbctl-run-41.log)" "SIGHUP: settings reloaded" "lbctl log"
+assert_not_contains "$(cat /tmp/lbctl-run-41.log)" "needs a restart" "lbctl log"
+
 step "rs2 recovers: weight restored"
 rs_http rs2 80 rs2
 wait_until 20 weight_is "$RS2_IP" 1 || fail "rs2 not restored: weight $(weight_of "$RS2_IP")"

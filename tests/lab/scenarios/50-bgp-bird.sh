@@ -87,12 +87,6 @@ write_configmap /tmp/cm-50.yaml <<EOS
 $VIP_CHECKED-7000: $RS1_IP:7000, $RS2_IP:7000; check=tcp; check-port=80; check-interval=1; check-timeout=1; check-rise=1; check-fall=1
 $VIP_PLAIN-7000: $RS1_IP:7000
 EOS
-# The daemon's own PID (namespaces share one PID space; the shell's $! may be a wrapper).
-lbctl_pid() {
-    for pid in $("$IP" netns pids director); do
-        [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = lbctl ] && echo "$pid"
-    done
-}
 lbctl_running() { [ -n "$(lbctl_pid)" ]; }
 run_log() { tail -5 /tmp/lbctl-run-50.log | tr '\n' '|'; }
 # start_lbctl: lbctl run in the director (log: /tmp/lbctl-run-50.log), sets LBCTL_PID.

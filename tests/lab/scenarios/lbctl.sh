@@ -35,6 +35,14 @@ ipvs_rules() {
     in_ns "$1" "$IPVSADM" -Sn | sort
 }
 
+# lbctl_pid: the PID of the lbctl running in the director namespace (namespaces share one PID
+# space, and the shell's $! of `in_ns ... &` may be a wrapper).
+lbctl_pid() {
+    for pid in $("$IP" netns pids director); do
+        [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = lbctl ] && echo "$pid"
+    done
+}
+
 # write_configmap FILE: write stdin as a ConfigMap manifest's data section to FILE, atomically
 # (a temporary file renamed over FILE), as docs/daemon.md asks of writers of a watched file.
 write_configmap() {

@@ -51,7 +51,8 @@ impl Default for IpvsCollectorOptions {
 pub(crate) struct IpvsCollector<S> {
     inner: Mutex<Inner<S>>,
     desired: watch::Receiver<Arc<DesiredState>>,
-    options: IpvsCollectorOptions,
+    /// Read at every scrape, so a SIGHUP that changes `[metrics]` applies to the next one.
+    options: watch::Receiver<IpvsCollectorOptions>,
     descs: Vec<Desc>,
     up: IntGauge,
     dump_errors: IntCounter,
@@ -67,12 +68,14 @@ struct Inner<S> {
 }
 
 impl<S: TableSource> IpvsCollector<S> {
-    /// A collector reading `source`, labelling with the latest desired state of `desired`.
+    /// A collector reading `source`, labelling with the latest desired state of `desired`,
+    /// tuned by the latest value of `options`.
     pub(crate) fn new(
         source: S,
         desired: watch::Receiver<Arc<DesiredState>>,
-        options: IpvsCollectorOptions,
+        options: watch::Receiver<IpvsCollectorOptions>,
     ) -> Result<Self, prometheus::Error> {
+        let retention = options.borrow().offset_retention;
         let up = IntGauge::new(
             "lbctl_ipvs_up",
             "1 when the last IPVS dump for /metrics succeeded.",
@@ -104,7 +107,7 @@ impl<S: TableSource> IpvsCollector<S> {
                 source,
                 snapshot: None,
                 labels: LabelBook::default(),
-                counters: MonotonicCounters::new(options.offset_retention),
+                counters: MonotonicCounters::new(retention),
             }),
             desired,
             options,
@@ -118,10 +121,12 @@ impl<S: TableSource> IpvsCollector<S> {
 
     /// The families of one scrape at `now`.
     pub(super) fn scrape(&self, now: Instant) -> Vec<MetricFamily> {
+        let options = *self.options.borrow();
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         let inner = &mut *inner;
+        inner.counters.set_retention(options.offset_retention);
         let fresh = inner.snapshot.as_ref().is_some_and(|(taken, _)| {
-            now.saturating_duration_since(*taken) <= self.options.max_snapshot_age
+            now.saturating_duration_since(*taken) <= options.max_snapshot_age
         });
         if !fresh {
             let started = Instant::now();
@@ -145,7 +150,7 @@ impl<S: TableSource> IpvsCollector<S> {
             let desired = Arc::clone(&self.desired.borrow());
             inner.labels.refresh(&desired, table);
             let options = RenderOptions {
-                endpoint_level: self.options.endpoint_level,
+                endpoint_level: options.endpoint_level,
             };
             families = render(table, &inner.labels, &mut inner.counters, options, now);
         }

@@ -51,6 +51,13 @@ impl<K: Hash + Eq + Clone> MonotonicCounters<K> {
         }
     }
 
+    /// Changes how long vanished series are kept (from the next [`end_pass`] on).
+    ///
+    /// [`end_pass`]: MonotonicCounters::end_pass
+    pub(crate) fn set_retention(&mut self, retention: Duration) {
+        self.retention = retention;
+    }
+
     /// Starts a pass over one kernel snapshot; every series seen must be [`observe`]d before
     /// [`end_pass`].
     ///

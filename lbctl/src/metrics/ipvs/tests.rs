@@ -200,6 +200,7 @@ fn value(samples: &Samples, name: &str, want: &[(&str, &str)]) -> Option<f64> {
 struct Fixture {
     fake: SharedFake,
     desired_tx: watch::Sender<Arc<DesiredState>>,
+    options_tx: watch::Sender<IpvsCollectorOptions>,
     collector: IpvsCollector<SharedFake>,
 }
 
@@ -208,10 +209,12 @@ fn fixture(options: IpvsCollectorOptions) -> Fixture {
     let fake = SharedFake::default();
     fake.program(&state);
     let (desired_tx, desired_rx) = watch::channel(Arc::new(state));
-    let collector = IpvsCollector::new(fake.clone(), desired_rx, options).unwrap();
+    let (options_tx, options_rx) = watch::channel(options);
+    let collector = IpvsCollector::new(fake.clone(), desired_rx, options_rx).unwrap();
     Fixture {
         fake,
         desired_tx,
+        options_tx,
         collector,
     }
 }
@@ -319,6 +322,31 @@ fn the_endpoint_level_can_be_dropped() {
         "{:?}",
         s.keys()
     );
+
+    // A reload (SIGHUP) that turns it back on applies to the next scrape.
+    f.options_tx.send_modify(|o| o.endpoint_level = true);
+    let s = samples(&f.collector.collect());
+    assert!(
+        s.contains_key("lvs_endpoint_stat_conns_total"),
+        "{:?}",
+        s.keys()
+    );
+}
+
+#[test]
+fn a_reloaded_snapshot_age_applies_to_the_next_scrape() {
+    let f = fixture(IpvsCollectorOptions {
+        max_snapshot_age: Duration::from_secs(60),
+        ..IpvsCollectorOptions::default()
+    });
+    let t0 = Instant::now();
+    f.collector.scrape(t0);
+    f.collector.scrape(t0 + Duration::from_secs(1));
+    assert_eq!(f.fake.dumps(), 1);
+    f.options_tx
+        .send_modify(|o| o.max_snapshot_age = Duration::ZERO);
+    f.collector.scrape(t0 + Duration::from_secs(2));
+    assert_eq!(f.fake.dumps(), 2);
 }
 
 #[test]
