@@ -99,24 +99,26 @@ pub struct AnnouncePolicy {
 impl AnnouncePolicy {
     /// Checks the thresholds and builds an empty policy.
     pub fn new(config: PolicyConfig) -> Result<Self, ConfigError> {
-        let mut problems = Vec::new();
-        if config.withdraw_below > config.announce_at {
-            problems.push(format!(
-                "withdraw_below ({}) must not exceed announce_at ({})",
-                config.withdraw_below, config.announce_at
-            ));
-        }
-        if config.announce_at == 0 {
-            problems.push("announce_at must be at least 1".to_owned());
-        }
-        if !problems.is_empty() {
-            return Err(ConfigError { problems });
-        }
+        check(&config)?;
         Ok(AnnouncePolicy {
             config,
             vips: BTreeMap::new(),
             next_change: None,
         })
+    }
+
+    /// Takes new settings (a reload) and keeps the memory: what is announced stays announced
+    /// unless the new thresholds say otherwise at the next `evaluate`, and running hold-downs
+    /// keep their start. An invalid `config` is refused and the current one kept.
+    pub fn reconfigure(&mut self, config: PolicyConfig) -> Result<(), ConfigError> {
+        check(&config)?;
+        self.config = config;
+        Ok(())
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &PolicyConfig {
+        &self.config
     }
 
     /// When a pending hold-down ends: call `evaluate` again then (with the same health).
@@ -183,6 +185,24 @@ impl AnnouncePolicy {
             .unwrap_or(&self.config.default_attributes)
             .clone()
     }
+}
+
+/// The threshold rules every policy must satisfy.
+fn check(config: &PolicyConfig) -> Result<(), ConfigError> {
+    let mut problems = Vec::new();
+    if config.withdraw_below > config.announce_at {
+        problems.push(format!(
+            "withdraw_below ({}) must not exceed announce_at ({})",
+            config.withdraw_below, config.announce_at
+        ));
+    }
+    if config.announce_at == 0 {
+        problems.push("announce_at must be at least 1".to_owned());
+    }
+    if !problems.is_empty() {
+        return Err(ConfigError { problems });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -261,6 +281,39 @@ mod tests {
         );
         assert_eq!(keys(&a), ["2001:db8::1/128"]);
         assert_eq!(p.next_change(), None);
+    }
+
+    #[test]
+    fn reconfigure_keeps_what_is_announced_and_the_running_hold_down() {
+        let mut p = policy(3, 2, 5000);
+        let t0 = Instant::now();
+        let h = health(&[("10.0.0.1", 3, false), ("10.0.0.2", 3, false)]);
+        assert_eq!(p.evaluate(&h, t0).len(), 2);
+        let down = health(&[("10.0.0.1", 3, false), ("10.0.0.2", 0, false)]);
+        assert_eq!(p.evaluate(&down, t0).len(), 1);
+
+        // New thresholds put 10.0.0.1's 3 healthy inside the band (M=2 <= 3 < N=4): a fresh
+        // policy would not announce it, a reconfigured one keeps it. New MED applies at once.
+        let mut config = p.config().clone();
+        config.announce_at = 4;
+        config.default_attributes.med = Some(50);
+        p.reconfigure(config).unwrap();
+        let a = p.evaluate(&down, t0 + Duration::from_secs(1));
+        assert_eq!(keys(&a), ["10.0.0.1/32"]);
+        assert_eq!(a.values().next().unwrap().med, Some(50));
+
+        // 10.0.0.2's hold-down still counts from its withdrawal at t0.
+        let back = health(&[("10.0.0.1", 3, false), ("10.0.0.2", 4, false)]);
+        assert_eq!(p.evaluate(&back, t0 + Duration::from_secs(2)).len(), 1);
+        assert_eq!(p.next_change(), Some(t0 + Duration::from_secs(5)));
+
+        // An invalid reload is refused and the policy keeps its settings.
+        let mut bad = p.config().clone();
+        bad.withdraw_below = 9;
+        let err = p.reconfigure(bad).unwrap_err();
+        assert!(err.to_string().contains("withdraw_below"), "{err}");
+        assert_eq!(p.config().announce_at, 4);
+        assert_eq!(p.config().withdraw_below, 2);
     }
 
     #[test]

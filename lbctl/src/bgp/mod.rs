@@ -10,8 +10,10 @@
 //!
 //! Contract: nothing is announced before the first sync has programmed the kernel; a VIP is
 //! withdrawn as soon as the kernel or the desired state stops giving it a healthy real server;
-//! `[bgp]` changes need a restart (SIGHUP does not restart sessions). `settings` and `health`
-//! are pure; `task` and `backend` do the I/O.
+//! a SIGHUP applies a new `[bgp.policy]` (thresholds, hold-down, attributes) to the live
+//! sessions as incremental UPDATEs, while the other `[bgp]` keys (peers, AS, mode) need a
+//! restart (a reload never resets a session). `settings` and `health` are pure; `task` and
+//! `backend` do the I/O.
 
 mod backend;
 mod control;
@@ -30,9 +32,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use lb_bgp_announcer::AnnouncePolicy;
+use lb_bgp_announcer::{AnnouncePolicy, PolicyConfig};
 use lb_config::BgpSettings;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
@@ -50,6 +52,20 @@ pub(crate) struct BgpAnnouncer {
     task: JoinHandle<Option<Backend>>,
     on_stop: StopMode,
     restart_marker: Option<std::path::PathBuf>,
+    /// The `[bgp]` in effect, to tell a reload what it may apply.
+    running: BgpConfig,
+    policy: watch::Sender<PolicyConfig>,
+}
+
+/// What a SIGHUP did to `[bgp]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum BgpReload {
+    /// Nothing changed.
+    Unchanged,
+    /// The new policy is live.
+    PolicyApplied,
+    /// These keys changed and wait for a restart (a new policy, if any, is live anyway).
+    NeedsRestart(Vec<&'static str>),
 }
 
 /// Checks `[bgp]` (for startup, before anything runs): an error names the key.
@@ -68,7 +84,9 @@ pub(crate) async fn start(
     let Some(config) = BgpConfig::from_settings(settings).context("invalid [bgp] settings")? else {
         return Ok(None);
     };
+    let running = config.clone();
     let policy = AnnouncePolicy::new(config.policy.clone()).context("invalid [bgp.policy]")?;
+    let (policy_tx, policy_rx) = watch::channel(config.policy.clone());
     let (announcer, restart_marker) = with_restart_state(config.announcer, &config.restart_marker);
     let control = Arc::new(BgpControl::new(announcer.mode(), config.drain_file.clone()));
     if control.is_draining() {
@@ -87,6 +105,7 @@ pub(crate) async fn start(
         drain: control.drain_switch(),
         stop: stop_rx,
         first_sync,
+        policy: policy_rx,
     };
     let task = tokio::spawn(task::run(
         announcer,
@@ -101,6 +120,8 @@ pub(crate) async fn start(
         task,
         on_stop: config.on_stop,
         restart_marker,
+        running,
+        policy: policy_tx,
     }))
 }
 
@@ -108,6 +129,44 @@ impl BgpAnnouncer {
     /// For the HTTP endpoint: drain switch and status.
     pub(crate) fn control(&self) -> Arc<BgpControl> {
         Arc::clone(&self.control)
+    }
+
+    /// SIGHUP: hands a new `[bgp.policy]` to the running task (no session is reset) and names
+    /// the keys that need a restart. `settings` must have passed [`check_settings`].
+    pub(crate) fn reload(&mut self, settings: &BgpSettings) -> Result<BgpReload> {
+        let Some(new) = BgpConfig::from_settings(settings).context("invalid [bgp] settings")?
+        else {
+            return Ok(BgpReload::NeedsRestart(vec!["[bgp] enabled"]));
+        };
+        AnnouncePolicy::new(new.policy.clone()).context("invalid [bgp.policy]")?;
+        let policy_changed = new.policy != self.running.policy;
+        if policy_changed {
+            self.policy.send_replace(new.policy.clone());
+            self.running.policy = new.policy.clone();
+        }
+        let restart: Vec<&'static str> = [
+            (
+                new.announcer != self.running.announcer,
+                "[bgp] sessions (peers, AS, mode, speaker keys)",
+            ),
+            (new.on_stop != self.running.on_stop, "[bgp] on_stop"),
+            (
+                new.restart_marker != self.running.restart_marker,
+                "[bgp] restart_marker",
+            ),
+            (
+                new.drain_file != self.running.drain_file,
+                "[bgp] drain_file",
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(changed, what)| changed.then_some(what))
+        .collect();
+        Ok(match (policy_changed, restart.is_empty()) {
+            (_, false) => BgpReload::NeedsRestart(restart),
+            (true, true) => BgpReload::PolicyApplied,
+            (false, true) => BgpReload::Unchanged,
+        })
     }
 
     /// SIGTERM: withdraws every route and closes the sessions (or, with `on_stop =

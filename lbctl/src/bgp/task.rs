@@ -12,7 +12,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lb_bgp_announcer::{AnnouncePolicy, Announcements, PeerStatus, State};
+use lb_bgp_announcer::{AnnouncePolicy, Announcements, PeerStatus, PolicyConfig, State};
 use lb_config::DesiredState;
 use tokio::sync::{oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior};
@@ -39,6 +39,8 @@ pub(crate) struct TaskInputs {
     pub(crate) stop: oneshot::Receiver<()>,
     /// Completes when the daemon finished its first sync (the kernel shows what it serves).
     pub(crate) first_sync: Pin<Box<dyn Future<Output = ()> + Send>>,
+    /// `[bgp.policy]` after each SIGHUP (already checked).
+    pub(crate) policy: watch::Receiver<PolicyConfig>,
 }
 
 /// Waits for the first sync, starts the backend, then runs until `stop` fires (or its sender
@@ -69,6 +71,8 @@ pub(crate) async fn run(
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut handed_over: Option<(Announcements, bool)> = None;
     let (mut desired_open, mut serving_open, mut drain_open) = (true, true, true);
+    let mut policy_open = true;
+    inputs.policy.mark_unchanged();
     loop {
         let health = vip_health(&inputs.desired.borrow(), &inputs.serving.borrow());
         let routes = policy.evaluate(&health, std::time::Instant::now());
@@ -98,6 +102,16 @@ pub(crate) async fn run(
             changed = inputs.desired.changed(), if desired_open => desired_open = changed.is_ok(),
             changed = inputs.serving.changed(), if serving_open => serving_open = changed.is_ok(),
             changed = inputs.drain.changed(), if drain_open => drain_open = changed.is_ok(),
+            changed = inputs.policy.changed(), if policy_open => {
+                policy_open = changed.is_ok();
+                if policy_open {
+                    let config = inputs.policy.borrow_and_update().clone();
+                    match policy.reconfigure(config) {
+                        Ok(()) => info!("SIGHUP: new [bgp.policy] applied to the live sessions"),
+                        Err(e) => warn!(error = %e, "SIGHUP: [bgp.policy] refused, keeping the old one"),
+                    }
+                }
+            }
             () = sleep_until(hold_down_end) => {}
             _ = tick.tick() => {
                 let peers = backend.peers();

@@ -1,6 +1,7 @@
 //! The announcer task end to end in BIRD mode, with a stand-in `birdc` (a script that answers
 //! like BIRD): desired state and serving VIPs in, the include file out. Covers health
-//! withdrawal, the kernel gate, drain and the withdrawing stop without a kernel or a router.
+//! withdrawal, the kernel gate, drain, a reloaded policy and the withdrawing stop without a
+//! kernel or a router.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -65,11 +66,12 @@ async fn health_kernel_gate_drain_and_stop_reach_the_routes() {
         birdc: fake_birdc(&dir.0).display().to_string(),
         ..BirdOptions::new(&include)
     };
-    let policy = AnnouncePolicy::new(PolicyConfig {
+    let config = PolicyConfig {
         hold_down_ms: 0,
         ..PolicyConfig::default()
-    })
-    .unwrap();
+    };
+    let policy = AnnouncePolicy::new(config.clone()).unwrap();
+    let (policy_tx, policy_rx) = watch::channel(config.clone());
     let (desired_tx, desired_rx) = watch::channel(Arc::new(desired(CONFIGMAP, &[])));
     let (serving_tx, serving_rx) = watch::channel(BTreeSet::from([ip("10.0.0.100")]));
     let announcer = AnnouncerConfig::Bird(options);
@@ -89,6 +91,7 @@ async fn health_kernel_gate_drain_and_stop_reach_the_routes() {
             first_sync: Box::pin(async move {
                 let _ = synced_rx.await;
             }),
+            policy: policy_rx,
         },
         Arc::clone(&control),
         metrics.clone(),
@@ -123,6 +126,16 @@ async fn health_kernel_gate_drain_and_stop_reach_the_routes() {
     assert!(!drain_file.exists());
     file_becomes(&include, "restored", has("10.0.0.100")).await;
     assert_eq!(control.status().announced, ["10.0.0.100/32"]);
+
+    // A SIGHUP with a new MED: the same route, new attributes.
+    let mut reloaded = config;
+    reloaded.default_attributes.med = Some(77);
+    policy_tx.send_replace(reloaded);
+    let text = file_becomes(&include, "with the new MED", |t| {
+        t.contains("bgp_med = 77;")
+    })
+    .await;
+    assert!(has("10.0.0.100")(&text), "{text}");
 
     // Stop (SIGTERM): the task hands the backend back; a withdrawing stop empties BIRD.
     stop_tx.send(()).unwrap();

@@ -218,7 +218,8 @@ async fn daemon(args: RunArgs, settings: Settings) -> Result<()> {
     let settings_path = args.settings.clone();
     let settings_tx = senders.settings;
     let signals = tokio::spawn(async move {
-        let result = wait_for_stop(settings_path.as_deref(), &settings_tx).await;
+        let mut bgp = bgp;
+        let result = wait_for_stop(settings_path.as_deref(), &settings_tx, bgp.as_mut()).await;
         if let Err(e) = &result {
             warn!(error = format!("{e:#}"), "signal handling failed: stopping");
         }
@@ -245,6 +246,7 @@ async fn daemon(args: RunArgs, settings: Settings) -> Result<()> {
 async fn wait_for_stop(
     settings_path: Option<&Path>,
     settings_tx: &watch::Sender<Arc<Settings>>,
+    mut bgp: Option<&mut crate::bgp::BgpAnnouncer>,
 ) -> Result<()> {
     let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
@@ -253,12 +255,18 @@ async fn wait_for_stop(
         tokio::select! {
             _ = term.recv() => { info!("SIGTERM: stopping"); return Ok(()); }
             _ = int.recv() => { info!("SIGINT: stopping"); return Ok(()); }
-            _ = hup.recv() => reload_settings(settings_path, settings_tx),
+            _ = hup.recv() => reload_settings(settings_path, settings_tx, bgp.as_deref_mut()),
         }
     }
 }
 
-fn reload_settings(path: Option<&Path>, tx: &watch::Sender<Arc<Settings>>) {
+/// SIGHUP: checks the whole file first (an invalid one, `[bgp]` included, changes nothing),
+/// then publishes it and hands `[bgp.policy]` to the announcer.
+fn reload_settings(
+    path: Option<&Path>,
+    tx: &watch::Sender<Arc<Settings>>,
+    bgp: Option<&mut crate::bgp::BgpAnnouncer>,
+) {
     let Some(path) = path else {
         info!("SIGHUP: no settings file to reload");
         return;
@@ -266,29 +274,55 @@ fn reload_settings(path: Option<&Path>, tx: &watch::Sender<Arc<Settings>>) {
     match load_settings(Some(path)).and_then(|s| {
         s.require_managed_ranges()
             .map_err(|e| UsageError(anyhow::Error::new(e)))?;
+        crate::bgp::check_settings(&s.bgp).map_err(UsageError)?;
         Ok(s)
     }) {
         Ok(settings) => {
             let old = tx.borrow().clone();
-            for (changed, what) in [
-                (old.bgp != settings.bgp, "[bgp]"),
-                (
-                    old.listen_address != settings.listen_address,
-                    "listen_address",
-                ),
-                (old.kubernetes != settings.kubernetes, "[kubernetes]"),
-            ] {
-                if changed {
-                    warn!(
-                        setting = what,
-                        "SIGHUP: this setting changed but needs a restart"
-                    );
-                }
+            let mut restart = Vec::new();
+            if old.listen_address != settings.listen_address {
+                restart.push("listen_address");
+            }
+            if old.kubernetes != settings.kubernetes {
+                restart.push("[kubernetes]");
+            }
+            if old.bgp != settings.bgp {
+                restart.extend(reload_bgp(bgp, &settings));
+            }
+            for what in restart {
+                warn!(
+                    setting = what,
+                    "SIGHUP: this setting changed but needs a restart"
+                );
             }
             info!(file = %path.display(), "SIGHUP: settings reloaded");
             tx.send_replace(Arc::new(settings));
         }
         Err(e) => warn!(error = %e, "SIGHUP: invalid settings, keeping the old ones"),
+    }
+}
+
+/// Applies a changed `[bgp]` as far as a running daemon can; returns what needs a restart.
+fn reload_bgp(
+    bgp: Option<&mut crate::bgp::BgpAnnouncer>,
+    settings: &Settings,
+) -> Vec<&'static str> {
+    use crate::bgp::BgpReload;
+    let Some(bgp) = bgp else {
+        return vec!["[bgp] (the announcer is not running)"];
+    };
+    match bgp.reload(&settings.bgp) {
+        Ok(BgpReload::Unchanged) => Vec::new(),
+        Ok(BgpReload::PolicyApplied) => {
+            info!("SIGHUP: new [bgp.policy] handed to the announcer");
+            Vec::new()
+        }
+        Ok(BgpReload::NeedsRestart(keys)) => keys,
+        Err(e) => {
+            // check_settings passed, so this is unexpected: keep the running announcer as is.
+            warn!(error = format!("{e:#}"), "SIGHUP: [bgp] not applied");
+            Vec::new()
+        }
     }
 }
 

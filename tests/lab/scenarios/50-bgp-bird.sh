@@ -6,7 +6,9 @@
 # everything and `--undo` restores it; SIGTERM tags GRACEFUL_SHUTDOWN, withdraws and closes
 # before the daemon exits, and the IPVS table stays. With on_stop = "graceful_restart" a
 # SIGTERM leaves the routes in BIRD (graceful-restart helper) and the next start claims the
-# R-bit from the restart marker. A drain survives a restart of the daemon.
+# R-bit from the restart marker. A drain survives a restart of the daemon. A SIGHUP with a new
+# [bgp.policy] changes the routes' attributes on the live session (no reset); a changed peer
+# key is logged as needing a restart and changes nothing.
 # lab-needs: bird
 . /lab/scenarios/lib.sh
 . /lab/scenarios/lbctl.sh
@@ -166,6 +168,28 @@ assert_contains "$status" "DRAINED" "lbctl status while drained"
 out=$(in_ns director "$LBCTL" drain --undo --address 127.0.0.1:9469 2>&1) || fail "lbctl drain --undo failed: $out"
 wait_until 10 has_route "$VIP_CHECKED" || fail "--undo did not announce $VIP_CHECKED again"
 wait_until 10 has_route "$VIP_PLAIN" || fail "--undo did not announce $VIP_PLAIN again"
+
+step "SIGHUP with a new [bgp.policy]: new MED on the live session, no reset"
+since() { birdc show protocols director | sed -n 's/.* \([0-9][0-9:.]*\)  *Established.*/\1/p'; }
+session_since=$(since)
+[ -n "$session_since" ] || fail "cannot read the session's start: $(birdc show protocols director | tr '\n' ' ')"
+cp /tmp/settings-50.toml /tmp/settings-50.saved
+cat >>/tmp/settings-50.toml <<EOS
+vip_attributes = { "$VIP_CHECKED" = { med = 42 } }
+EOS
+kill -HUP "$LBCTL_PID"
+med_is() { routes | sed -n "/^$VIP_CHECKED\/32 /,/^[0-9]/p" | grep -q "BGP.med: $1"; }
+wait_until 10 med_is 42 || fail "the new MED did not reach BIRD: $(routes | tr '\n' ' ') lbctl: $(run_log)"
+routes | sed -n "/^$VIP_PLAIN\/32 /,/^[0-9]/p" | grep -q "BGP.med:" && fail "$VIP_PLAIN got a MED it was not given"
+assert_eq "$session_since" "$(since)" "BIRD's session start after the reload"
+# A peer key cannot change on a live session: logged, nothing else happens.
+sed -i 's/^connect_retry_max_ms = 2000/connect_retry_max_ms = 3000/' /tmp/settings-50.toml
+kill -HUP "$LBCTL_PID"
+needs_restart() { grep -q "needs a restart.*\[bgp\] sessions\|\[bgp\] sessions.*needs a restart" /tmp/lbctl-run-50.log; }
+wait_until 5 needs_restart || fail "no 'needs a restart' for the peer change: $(run_log)"
+assert_eq "$session_since" "$(since)" "BIRD's session start after a peer-key reload"
+med_is 42 || fail "the MED changed after the peer-key reload"
+mv -f /tmp/settings-50.saved /tmp/settings-50.toml
 
 step "SIGTERM: GRACEFUL_SHUTDOWN community, withdraw, close; IPVS stays"
 before=$(ipvs_rules director)
