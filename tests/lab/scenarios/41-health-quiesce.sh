@@ -2,7 +2,8 @@
 # 41-health-quiesce (issue 7): `lbctl run` health-checks the real servers; one whose check
 # fails is quiesced (weight 0: its established connection keeps working, new connections go
 # elsewhere) and gets its weight back when it recovers. The verdicts show in /metrics and
-# `lbctl status`.
+# `lbctl status`. A changed check (new interval) keeps the quiesced server at weight 0, and a
+# SIGHUP applies a new [metrics] section without a restart.
 . /lab/scenarios/lib.sh
 . /lab/scenarios/lbctl.sh
 set -e
