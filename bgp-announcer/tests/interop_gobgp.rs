@@ -1,6 +1,7 @@
 //! Interop with GoBGP (Debian package `gobgpd`: `gobgpd` and the `gobgp` CLI) over loopback.
-//! Each test starts its own passive `gobgpd` (own config, BGP port and gRPC port in a temp
-//! dir) and kills it on drop.
+//! Each test starts its own `gobgpd` (own config, BGP port and gRPC port in a temp dir) and
+//! kills it on drop. It is passive and our speaker connects, except in the passive-mode test,
+//! where gobgpd connects to our listener.
 //!
 //! GoBGP refuses loopback next hops (rightly), so these tests also exercise a configured
 //! IPv4 next hop (`next_hop_v4 = 192.0.2.1`) instead of next-hop-self.
@@ -26,7 +27,36 @@ struct GoBgp {
 }
 
 impl GoBgp {
+    /// Passive gobgpd listening on `addr:port`, expecting us from `neighbor`.
     fn start(addr: Ipv4Addr, neighbor: Ipv4Addr, port: u16, password: Option<&str>) -> Self {
+        Self::start_with(
+            addr,
+            neighbor,
+            port,
+            "    passive-mode = true\n",
+            "",
+            password,
+        )
+    }
+
+    /// gobgpd on `addr` connecting to our listener at `neighbor:port`, retrying every second;
+    /// its own listener is on a free port of `addr`.
+    fn start_active(addr: Ipv4Addr, neighbor: Ipv4Addr, port: u16, password: Option<&str>) -> Self {
+        let own_port = free_port(IpAddr::V4(addr));
+        let transport = format!("    passive-mode = false\n    remote-port = {port}\n");
+        let timers = "  [neighbors.timers.config]\n    connect-retry = 1\n";
+        Self::start_with(addr, neighbor, own_port, &transport, timers, password)
+    }
+
+    /// `transport` goes into `[neighbors.transport.config]`, `tables` after it.
+    fn start_with(
+        addr: Ipv4Addr,
+        neighbor: Ipv4Addr,
+        port: u16,
+        transport: &str,
+        tables: &str,
+        password: Option<&str>,
+    ) -> Self {
         require_tool("gobgpd", "gobgpd");
         require_tool("gobgp", "gobgpd");
         let dir = tempfile::tempdir().unwrap();
@@ -48,8 +78,8 @@ impl GoBgp {
                 "[global.config]\n  as = 65002\n  router-id = \"192.0.2.2\"\n  port = {port}\n  \
                  local-address-list = [\"{addr}\"]\n\
                  [[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{neighbor}\"\n    \
-                 peer-as = 65001\n{password}  [neighbors.transport.config]\n    passive-mode = true\n    \
-                 local-address = \"{addr}\"\n  [neighbors.graceful-restart.config]\n    enabled = true\n    \
+                 peer-as = 65001\n{password}  [neighbors.transport.config]\n{transport}    \
+                 local-address = \"{addr}\"\n{tables}  [neighbors.graceful-restart.config]\n    enabled = true\n    \
                  restart-time = 120\n{}{}",
                 family("ipv4-unicast"),
                 family("ipv6-unicast")
@@ -262,4 +292,35 @@ async fn gobgp_md5_mismatch_fails_cleanly_and_matching_keys_work() {
     })
     .await;
     handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn gobgp_connecting_to_our_listener_gets_routes() {
+    let (ours, theirs) = addrs(6);
+    let port = free_port(IpAddr::V4(ours));
+    let mut config = config(ours, theirs, 179);
+    config.listen = Some((IpAddr::V4(ours), port).into());
+    config.peers[0].passive = true;
+    config.peers[0].md5_password = Some(Md5Password("passive-key".to_owned()));
+    let handle = Speaker::start(config).await.unwrap();
+    handle.set_announcements(sample_routes());
+    let gobgp = GoBgp::start_active(theirs, ours, port, Some("passive-key"));
+    wait_established(&handle, Duration::from_secs(15)).await;
+    wait_for(
+        "routes in the connecting GoBGP",
+        Duration::from_secs(5),
+        || {
+            (gobgp.has("ipv4", "10.0.0.1/32") && gobgp.has("ipv6", "2001:db8:1::1/128"))
+                .then_some(())
+        },
+    )
+    .await;
+    assert!(gobgp.established());
+    let v4 = gobgp.rib("ipv4");
+    assert!(v4.contains("{Communities: 65000:100}"), "{v4}");
+    handle.shutdown().await;
+    wait_for("routes withdrawn", Duration::from_secs(5), || {
+        (!gobgp.has("ipv4", "10.0.0.1/32")).then_some(())
+    })
+    .await;
 }
