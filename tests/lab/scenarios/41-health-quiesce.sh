@@ -75,7 +75,7 @@ kill -HUP "$(lbctl_pid | head -1)"
 second_vip() { in_ns director "$IPVSADM" -Ln | grep -q "10.0.0.101:7000"; }
 i=0
 seen=0
-while [ $i -lt 40 ]; do
+while [ $i -lt 100 ]; do
     i=$((i + 1))
     w=$(weight_of "$RS2_IP")
     [ "$w" = 0 ] || fail "rs2's weight became '$w' after the check changed (sample $i)"
