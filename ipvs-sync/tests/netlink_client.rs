@@ -492,3 +492,36 @@ fn a_malformed_dump_part_fails_the_dump_after_draining_it() {
     assert_eq!(client.info().unwrap().conn_table_size, 4096);
     assert_eq!(*calls.borrow(), 2);
 }
+
+#[test]
+fn tunnel_types_an_old_kernel_would_ignore_are_refused_before_sending() {
+    use lb_ipvs_sync::TunnelSpec;
+    use lb_ipvs_sync::sysctl::KernelVersion;
+    let (mut c, sent) = client(|_, seq, _| ack(seq));
+    let before = sent.borrow().len();
+    let mut gue = dest("10.0.1.1", 1);
+    gue.forward = KernelForward::Tunnel;
+    gue.tunnel = Some(TunnelSpec {
+        tun_type: 1,
+        port: 6080,
+        flags: 0,
+    });
+    c.set_kernel_version(Some(KernelVersion {
+        major: 4,
+        minor: 18,
+    }));
+    let err = c.add_destination(&tcp("10.0.0.1", 80), &gue).unwrap_err();
+    assert!(matches!(err, IpvsError::Unsupported { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("GUE tunnels need Linux 5.2"),
+        "{err}"
+    );
+    let err = c.edit_destination(&tcp("10.0.0.1", 80), &gue).unwrap_err();
+    assert!(err.to_string().contains("4.18"), "{err}");
+    assert_eq!(sent.borrow().len(), before, "nothing reached the kernel");
+
+    // A kernel that has it gets the request.
+    c.set_kernel_version(Some(KernelVersion { major: 6, minor: 1 }));
+    c.add_destination(&tcp("10.0.0.1", 80), &gue).unwrap();
+    assert_eq!(sent.borrow().len(), before + 1);
+}

@@ -5,6 +5,8 @@
 //! skipped), NLMSG_ERROR as ACK (code 0) or refusal (negative errno), NLM_F_MULTI parts ending in
 //! NLMSG_DONE for dumps (a negative DONE code is a refusal too).
 
+use std::path::Path;
+
 use lb_config::RealServerKey;
 use netlink_packet_core::{
     NLM_F_DUMP_INTR, NLMSG_DONE, NLMSG_ERROR, NetlinkBuffer, NetlinkPayload,
@@ -13,6 +15,7 @@ use netlink_packet_core::{
 use super::convert::service_family;
 use super::errno::kernel_error;
 use super::family::resolve_family;
+use super::features::check_destination;
 use super::message::IpvsMessage;
 use super::reply::{
     decode_frame, destination_from_message, info_from_message, service_from_message, split_frames,
@@ -23,6 +26,7 @@ use super::transport::{NetlinkTransport, SocketTransport};
 use super::types::{IpvsInfo, OpCounts, Timeouts};
 use crate::IpvsError;
 use crate::model::{DestinationSpec, ObservedDestination, ServiceId, ServiceSpec, Stats};
+use crate::sysctl::{KernelVersion, PROC_SYS, kernel_version};
 
 /// errno of GET_SERVICE for a service that does not exist.
 const ESRCH: i32 = 3;
@@ -37,6 +41,9 @@ pub struct IpvsClient<T: NetlinkTransport = SocketTransport> {
     sequence: u32,
     counts: OpCounts,
     datagram: Vec<u8>,
+    /// The running kernel's release, for features the IPVS version cannot show (`None`:
+    /// unknown, assumed recent).
+    kernel: Option<KernelVersion>,
 }
 
 /// The display name of a destination in errors: `TCP  10.0.0.1:80 -> 10.0.1.1:80`.
@@ -52,7 +59,12 @@ impl IpvsClient<SocketTransport> {
             context: "opening the NETLINK_GENERIC socket",
             source,
         })?;
-        Self::with_transport(transport)
+        let mut client = Self::with_transport(transport)?;
+        client.kernel = kernel_version(Path::new(PROC_SYS));
+        if client.kernel.is_none() {
+            tracing::warn!("cannot read the kernel release: tunnel features are not gated");
+        }
+        Ok(client)
     }
 }
 
@@ -69,7 +81,19 @@ impl<T: NetlinkTransport> IpvsClient<T> {
             sequence,
             counts: OpCounts::default(),
             datagram: Vec::new(),
+            kernel: None,
         })
+    }
+
+    /// The kernel release features are gated on (`connect` reads it from /proc).
+    pub fn kernel_version(&self) -> Option<KernelVersion> {
+        self.kernel
+    }
+
+    /// Sets the kernel release features are gated on. Why public: tests on scripted
+    /// transports pretend to be older kernels.
+    pub fn set_kernel_version(&mut self, kernel: Option<KernelVersion>) {
+        self.kernel = kernel;
     }
 
     /// The resolved family id (the `nlmsg_type` of every request).
@@ -244,10 +268,9 @@ impl<T: NetlinkTransport> IpvsClient<T> {
         service: &ServiceId,
         dest: &DestinationSpec,
     ) -> Result<(), IpvsError> {
-        self.write(
-            &IpvsMessage::new_dest(service, dest)?,
-            &dest_object(service, &dest.key),
-        )
+        let object = dest_object(service, &dest.key);
+        check_destination(&object, dest, self.kernel)?;
+        self.write(&IpvsMessage::new_dest(service, dest)?, &object)
     }
 
     /// `ipvsadm -e`. ENOENT if the destination is absent.
@@ -256,10 +279,9 @@ impl<T: NetlinkTransport> IpvsClient<T> {
         service: &ServiceId,
         dest: &DestinationSpec,
     ) -> Result<(), IpvsError> {
-        self.write(
-            &IpvsMessage::set_dest(service, dest)?,
-            &dest_object(service, &dest.key),
-        )
+        let object = dest_object(service, &dest.key);
+        check_destination(&object, dest, self.kernel)?;
+        self.write(&IpvsMessage::set_dest(service, dest)?, &object)
     }
 
     /// `ipvsadm -d`. ENOENT if the destination is absent.

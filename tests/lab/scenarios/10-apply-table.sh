@@ -2,7 +2,7 @@
 # 10-apply-table (issue 3, lab scenario 1): from the lab ConfigMap, `lbctl apply` programs the
 # table, creates the VIP interface and binds the VIPs; an independent `ipvsadm -Sn` shows
 # exactly the expected services, destinations, schedulers, methods and weights; a second apply
-# changes nothing.
+# changes nothing. GUE and GRE tunnel destinations are kept by the kernel as written.
 . /lab/scenarios/lib.sh
 . /lab/scenarios/lbctl.sh
 set -e
@@ -51,3 +51,21 @@ lbctl_apply_ok --config "$LAB_CONFIGMAP" -o json
 assert_eq 0 "$(netlink_writes)" "netlink writes of the second apply"
 in_ns director "$LBCTL" diff --config "$LAB_CONFIGMAP" --settings "$LAB_SETTINGS" ||
     fail "lbctl diff reports pending changes after apply"
+
+step "GUE and GRE tunnels: programmed, kept by the kernel (read-back), shown by ipvsadm"
+# The kernel (6.1) has both (GUE since 5.2, GRE since 5.3); on older kernels lbctl refuses
+# them before writing (ipvs-sync netlink/features.rs), since those would ignore the type.
+cp "$LAB_CONFIGMAP" /tmp/cm-10-tunnels.yaml
+cat >>/tmp/cm-10-tunnels.yaml <<'EOS'
+  10.0.0.103-80: 10.0.1.11:80; method=tunnel:gue:6080
+  10.0.0.104-80: 10.0.1.12:80; method=tunnel:gre
+EOS
+lbctl_apply_ok --config /tmp/cm-10-tunnels.yaml -o json
+assert_eq 4 "$(netlink_writes)" "netlink writes for two tunnel services"
+assert_not_contains "$LBCTL_OUT" "did not keep" "lbctl apply report (read-back)"
+tunnels=$(ipvs_rules director | grep -e '10.0.0.103:80' -e '10.0.0.104:80')
+echo "$tunnels"
+assert_contains "$tunnels" "-a -t 10.0.0.103:80 -r 10.0.1.11:80 -i -w 1 --tun-type gue --tun-port 6080" "ipvsadm -Sn"
+assert_contains "$tunnels" "-a -t 10.0.0.104:80 -r 10.0.1.12:80 -i -w 1 --tun-type gre" "ipvsadm -Sn"
+lbctl_apply_ok --config /tmp/cm-10-tunnels.yaml -o json
+assert_eq 0 "$(netlink_writes)" "netlink writes of a second apply with tunnels"
