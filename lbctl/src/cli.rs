@@ -150,14 +150,16 @@ pub(crate) enum Command {
     ///   lbctl status --address 127.0.0.1:9469 --output json
     #[command(verbatim_doc_comment)]
     Status(crate::commands::status::StatusArgs),
-    /// Withdraw every BGP route of a running daemon for maintenance, or announce again.
+    /// Withdraw every BGP route (or one VIP's) of a running daemon for maintenance.
     ///
     /// Sessions stay up and IPVS keeps forwarding; routers move new flows to other
-    /// directors. The drain lasts until `--undo`, across daemon restarts. Uses the
-    /// daemon's POST /drain (localhost only) and waits until /status shows it applied.
+    /// directors. The drain lasts until `--undo`, across daemon restarts; `--undo` without
+    /// `--vip` ends every drain. Uses the daemon's POST /drain (localhost only) and waits
+    /// until /status shows it applied.
     ///
     /// Example:
     ///   lbctl drain
+    ///   lbctl drain --vip 203.0.113.10
     ///   lbctl drain --undo --address 127.0.0.1:9469
     #[command(verbatim_doc_comment)]
     Drain(crate::commands::drain::DrainArgs),

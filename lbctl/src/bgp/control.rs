@@ -10,6 +10,8 @@ use lb_bgp_announcer::PeerStatus;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use super::drain::DrainState;
+
 /// The `bgp` section of `/status` (also parsed back by `lbctl status`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct BgpStatus {
@@ -17,6 +19,9 @@ pub(crate) struct BgpStatus {
     pub(crate) mode: String,
     /// `lbctl drain` is in effect: nothing is announced.
     pub(crate) draining: bool,
+    /// VIPs withdrawn by `lbctl drain --vip`.
+    #[serde(default)]
+    pub(crate) drained_vips: Vec<IpAddr>,
     /// Prefixes the policy wants announced (withheld while draining).
     pub(crate) announced: Vec<String>,
     /// One entry per configured peer (speaker mode).
@@ -61,16 +66,29 @@ impl From<&PeerStatus> for BgpPeerStatus {
 /// Shared between the announcer task (writes status, reads the drain switch) and HTTP.
 #[derive(Debug)]
 pub(crate) struct BgpControl {
-    drain: watch::Sender<bool>,
+    drain: watch::Sender<DrainState>,
     drain_file: PathBuf,
     status: Mutex<BgpStatus>,
 }
 
 impl BgpControl {
-    /// A control for `mode` with an empty status, drained when `drain_file` exists.
+    /// A control for `mode` with an empty status, drained as `drain_file` says (absent:
+    /// nothing; unreadable: everything, so a director under maintenance stays out).
     pub(crate) fn new(mode: &str, drain_file: PathBuf) -> Self {
+        let state = match std::fs::read_to_string(&drain_file) {
+            Ok(text) => DrainState::parse(&text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => DrainState::default(),
+            Err(e) => {
+                tracing::warn!(file = %drain_file.display(), error = %e,
+                    "cannot read the drain file: draining everything");
+                DrainState {
+                    all: true,
+                    ..DrainState::default()
+                }
+            }
+        };
         BgpControl {
-            drain: watch::Sender::new(drain_file.exists()),
+            drain: watch::Sender::new(state),
             drain_file,
             status: Mutex::new(BgpStatus {
                 mode: mode.to_owned(),
@@ -79,31 +97,57 @@ impl BgpControl {
         }
     }
 
-    /// Whether a drain is in effect (also right after startup, from the drain file).
+    /// Whether the whole director is drained (also right after startup, from the drain file).
     pub(crate) fn is_draining(&self) -> bool {
-        *self.drain.borrow()
+        self.drain.borrow().all
     }
 
-    /// `lbctl drain` (true) and `lbctl drain --undo` (false): the task applies it at once;
-    /// the error says the drain file could not be written or removed (the switch holds until
-    /// the daemon restarts).
+    /// The drains in effect.
+    pub(crate) fn drain_state(&self) -> DrainState {
+        self.drain.borrow().clone()
+    }
+
+    /// `lbctl drain` (true) and `lbctl drain --undo` (false, which also ends every per-VIP
+    /// drain): the task applies it at once; the error says the drain file could not be
+    /// written or removed (the switch holds until the daemon restarts).
     pub(crate) fn set_drain(&self, draining: bool) -> std::io::Result<()> {
-        self.drain.send_replace(draining);
-        if draining {
-            if let Some(dir) = self.drain_file.parent() {
-                std::fs::create_dir_all(dir)?;
+        self.change(|state| {
+            if draining {
+                state.all = true;
+            } else {
+                *state = DrainState::default();
             }
-            std::fs::write(&self.drain_file, b"lbctl drain: BGP routes withdrawn\n")
-        } else {
-            match std::fs::remove_file(&self.drain_file) {
+        })
+    }
+
+    /// `lbctl drain --vip VIP` (true) and `lbctl drain --undo --vip VIP` (false).
+    pub(crate) fn set_vip_drain(&self, vip: IpAddr, draining: bool) -> std::io::Result<()> {
+        self.change(|state| {
+            if draining {
+                state.vips.insert(vip);
+            } else {
+                state.vips.remove(&vip);
+            }
+        })
+    }
+
+    fn change(&self, edit: impl FnOnce(&mut DrainState)) -> std::io::Result<()> {
+        self.drain.send_modify(edit);
+        let state = self.drain_state();
+        if state.is_empty() {
+            return match std::fs::remove_file(&self.drain_file) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
                 _ => Ok(()),
-            }
+            };
         }
+        if let Some(dir) = self.drain_file.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&self.drain_file, state.render())
     }
 
     /// The switch the announcer task watches.
-    pub(crate) fn drain_switch(&self) -> watch::Receiver<bool> {
+    pub(crate) fn drain_switch(&self) -> watch::Receiver<DrainState> {
         self.drain.subscribe()
     }
 

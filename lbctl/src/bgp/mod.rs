@@ -17,6 +17,7 @@
 
 mod backend;
 mod control;
+mod drain;
 mod health;
 mod policy_settings;
 mod render;

@@ -27,6 +27,18 @@ pub(crate) fn render_status(status: &BgpStatus) -> String {
             }
         );
     }
+    if !status.drained_vips.is_empty() {
+        let vips: Vec<String> = status
+            .drained_vips
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let _ = writeln!(
+            out,
+            "  drained VIPs (lbctl drain --vip): {}",
+            vips.join(" ")
+        );
+    }
     if let Some(e) = &status.last_error {
         let _ = writeln!(out, "  last error: {e}");
     }
@@ -58,6 +70,7 @@ mod tests {
         BgpStatus {
             mode: "speaker".into(),
             draining,
+            drained_vips: Vec::new(),
             announced: vec!["10.0.0.100/32".into()],
             peers: vec![BgpPeerStatus {
                 address: "10.0.9.2".parse().unwrap(),
@@ -86,5 +99,12 @@ mod tests {
         let drained = render_status(&status(true));
         assert!(drained.contains("DRAINED"), "{drained}");
         assert!(drained.contains("0 prefix(es)"), "{drained}");
+        let mut one = status(false);
+        one.drained_vips = vec!["10.0.0.101".parse().unwrap()];
+        let text = render_status(&one);
+        assert!(
+            text.contains("drained VIPs (lbctl drain --vip): 10.0.0.101"),
+            "{text}"
+        );
     }
 }

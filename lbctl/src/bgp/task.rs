@@ -20,6 +20,7 @@ use tracing::{error, info, warn};
 
 use super::backend::Backend;
 use super::control::{BgpControl, BgpPeerStatus};
+use super::drain::DrainState;
 use super::health::vip_health;
 use super::settings::AnnouncerConfig;
 use crate::metrics::ControllerMetrics;
@@ -33,8 +34,8 @@ pub(crate) struct TaskInputs {
     pub(crate) desired: watch::Receiver<Arc<DesiredState>>,
     /// VIPs the kernel serves after the last sync.
     pub(crate) serving: watch::Receiver<BTreeSet<IpAddr>>,
-    /// `lbctl drain` switch.
-    pub(crate) drain: watch::Receiver<bool>,
+    /// `lbctl drain` switch (everything, or some VIPs).
+    pub(crate) drain: watch::Receiver<DrainState>,
     /// Fires once: stop (see `StopMode`).
     pub(crate) stop: oneshot::Receiver<()>,
     /// Completes when the daemon finished its first sync (the kernel shows what it serves).
@@ -74,9 +75,16 @@ pub(crate) async fn run(
     let mut policy_open = true;
     inputs.policy.mark_unchanged();
     loop {
-        let health = vip_health(&inputs.desired.borrow(), &inputs.serving.borrow());
+        let drains = inputs.drain.borrow().clone();
+        let mut health = vip_health(&inputs.desired.borrow(), &inputs.serving.borrow());
+        for vip in &drains.vips {
+            if let Some(h) = health.get_mut(vip) {
+                h.drained = true;
+            }
+        }
         let routes = policy.evaluate(&health, std::time::Instant::now());
-        let draining = *inputs.drain.borrow();
+        let draining = drains.all;
+        control.update_status(|s| s.drained_vips = drains.vips.iter().copied().collect());
         if handed_over.as_ref() != Some(&(routes.clone(), draining)) {
             log_change(&routes, draining);
             match backend.publish(&routes, draining).await {

@@ -137,6 +137,30 @@ async fn health_kernel_gate_drain_and_stop_reach_the_routes() {
     .await;
     assert!(has("10.0.0.100")(&text), "{text}");
 
+    // A per-VIP drain withdraws that VIP only, is persisted, and its undo announces it again.
+    desired_tx.send_replace(Arc::new(desired(CONFIGMAP, &[])));
+    file_becomes(&include, "both again", has("10.0.0.101")).await;
+    control.set_vip_drain(ip("10.0.0.101"), true).unwrap();
+    let text = file_becomes(&include, "without the drained .101", |t| {
+        !has("10.0.0.101")(t)
+    })
+    .await;
+    assert!(has("10.0.0.100")(&text), "{text}");
+    assert_eq!(control.status().drained_vips, [ip("10.0.0.101")]);
+    assert!(!control.status().draining);
+    let restarted = BgpControl::new("bird", drain_file.clone());
+    assert_eq!(
+        restarted.drain_state().vips,
+        BTreeSet::from([ip("10.0.0.101")])
+    );
+    assert!(
+        !restarted.is_draining(),
+        "a per-VIP drain is not a full drain"
+    );
+    control.set_vip_drain(ip("10.0.0.101"), false).unwrap();
+    file_becomes(&include, ".101 back", has("10.0.0.101")).await;
+    assert!(!drain_file.exists(), "no drain left: no file");
+
     // Stop (SIGTERM): the task hands the backend back; a withdrawing stop empties BIRD.
     stop_tx.send(()).unwrap();
     let backend = tokio::time::timeout(Duration::from_secs(5), task)

@@ -1,11 +1,12 @@
-//! `lbctl drain [--undo]`: withdraws every BGP route of a running daemon for maintenance (the
-//! sessions stay up and IPVS keeps forwarding), or announces them again.
+//! `lbctl drain [--undo] [--vip VIP]`: withdraws every BGP route of a running daemon for
+//! maintenance, or only one VIP's (the sessions stay up and IPVS keeps forwarding), or
+//! announces them again. `--undo` without `--vip` ends every drain.
 //!
 //! Talks to the daemon's `POST /drain` (loopback only), then waits until `/status` shows the
-//! switch applied (for a drain: every established session down to 0 prefixes) and prints the
-//! BGP part of the status.
+//! switch applied (for a drain: every established session down to 0 prefixes, or the VIP's
+//! prefix gone from what is announced) and prints the BGP part of the status.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -25,6 +26,9 @@ pub(crate) struct DrainArgs {
     /// End the drain: announce the healthy VIPs again.
     #[arg(long)]
     pub(crate) undo: bool,
+    /// Only this VIP (its route is withdrawn; the other VIPs stay announced).
+    #[arg(long, value_name = "VIP")]
+    pub(crate) vip: Option<IpAddr>,
     /// The daemon's HTTP address (default: the settings' listen_address).
     #[arg(long, short = 'a', value_name = "ADDR")]
     pub(crate) address: Option<SocketAddr>,
@@ -39,8 +43,19 @@ pub(crate) fn run(args: &DrainArgs) -> Result<i32> {
         Some(a) => a,
         None => load_settings(args.settings.as_deref())?.listen_address,
     };
-    let path = if args.undo { "/drain?undo" } else { "/drain" };
-    let answer = http_request(address, "POST", path)?;
+    let mut query = Vec::new();
+    if args.undo {
+        query.push("undo".to_owned());
+    }
+    if let Some(vip) = args.vip {
+        query.push(format!("vip={vip}"));
+    }
+    let path = if query.is_empty() {
+        "/drain".to_owned()
+    } else {
+        format!("/drain?{}", query.join("&"))
+    };
+    let answer = http_request(address, "POST", &path)?;
     print!("{answer}");
     let want = !args.undo;
     let deadline = Instant::now() + APPLY_TIMEOUT;
@@ -51,12 +66,22 @@ pub(crate) fn run(args: &DrainArgs) -> Result<i32> {
         let Some(bgp) = doc.bgp else {
             bail!("the daemon at {address} reports no BGP announcer");
         };
-        let withdrawn = bgp
-            .peers
-            .iter()
-            .filter(|p| p.state == "established")
-            .all(|p| p.announced_prefixes == 0);
-        if bgp.draining == want && (!want || withdrawn) {
+        let applied = match args.vip {
+            Some(vip) => {
+                let prefix = format!("{vip}/");
+                let announced = bgp.announced.iter().any(|p| p.starts_with(&prefix));
+                bgp.drained_vips.contains(&vip) == want && !(want && announced)
+            }
+            None => {
+                let withdrawn = bgp
+                    .peers
+                    .iter()
+                    .filter(|p| p.state == "established")
+                    .all(|p| p.announced_prefixes == 0);
+                bgp.draining == want && (!want || withdrawn)
+            }
+        };
+        if applied {
             print!("{}", crate::bgp::render_status(&bgp));
             return Ok(0);
         }

@@ -7,7 +7,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -142,8 +142,9 @@ async fn handle(
     Ok(response)
 }
 
-/// `POST /drain` withdraws every BGP route, `POST /drain?undo` announces again (`lbctl
-/// drain`). Only from loopback: the listener may be opened wider for metrics scrapers.
+/// `POST /drain` withdraws every BGP route, `POST /drain?undo` announces again (and ends every
+/// per-VIP drain); `vip=ADDR` limits either to one VIP (`lbctl drain [--undo] --vip ADDR`).
+/// Only from loopback: the listener may be opened wider for metrics scrapers.
 fn drain(state: &HttpState, peer: SocketAddr, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     if req.method() != Method::POST {
         return text(StatusCode::METHOD_NOT_ALLOWED, "POST only\n");
@@ -161,29 +162,41 @@ fn drain(state: &HttpState, peer: SocketAddr, req: &Request<Incoming>) -> Respon
             "BGP is not enabled ([bgp] enabled = false)\n",
         );
     };
-    let undo = req.uri().query().is_some_and(|q| {
-        q.split('&')
-            .any(|p| p == "undo" || p == "undo=1" || p == "undo=true")
-    });
-    info!(peer = %peer, draining = !undo, "BGP drain switched over HTTP");
-    if let Err(e) = bgp.set_drain(!undo) {
+    let query: Vec<&str> = req.uri().query().unwrap_or("").split('&').collect();
+    let undo = query
+        .iter()
+        .any(|p| *p == "undo" || *p == "undo=1" || *p == "undo=true");
+    let vip = match query.iter().find_map(|p| p.strip_prefix("vip=")) {
+        None => None,
+        Some(raw) => match raw.parse::<IpAddr>() {
+            Ok(vip) => Some(vip),
+            Err(_) => {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    &format!("vip={raw}: not an IP address\n"),
+                );
+            }
+        },
+    };
+    info!(peer = %peer, draining = !undo, vip = ?vip, "BGP drain switched over HTTP");
+    let switched = match vip {
+        Some(vip) => bgp.set_vip_drain(vip, !undo),
+        None => bgp.set_drain(!undo),
+    };
+    if let Err(e) = switched {
         warn!(error = %e, "BGP drain switched but not persisted");
         return text(
             StatusCode::INTERNAL_SERVER_ERROR,
             &format!("drain switched, but the drain file could not be updated: {e}\n"),
         );
     }
-    if undo {
-        text(
-            StatusCode::OK,
-            "drain ended: announcing the healthy VIPs again\n",
-        )
-    } else {
-        text(
-            StatusCode::OK,
-            "draining: every BGP route is being withdrawn\n",
-        )
-    }
+    let answer = match (vip, undo) {
+        (None, true) => "drain ended: announcing the healthy VIPs again\n".to_owned(),
+        (None, false) => "draining: every BGP route is being withdrawn\n".to_owned(),
+        (Some(vip), true) => format!("drain of {vip} ended: announcing it again when healthy\n"),
+        (Some(vip), false) => format!("draining {vip}: its BGP route is being withdrawn\n"),
+    };
+    text(StatusCode::OK, &answer)
 }
 
 fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
@@ -202,3 +215,7 @@ fn with_type(status: StatusCode, body: Vec<u8>, content_type: &str) -> Response<
     }
     response
 }
+
+#[cfg(test)]
+#[path = "http_tests.rs"]
+mod tests;

@@ -8,7 +8,7 @@
 # SIGTERM leaves the routes in BIRD (graceful-restart helper) and the next start claims the
 # R-bit from the restart marker. A drain survives a restart of the daemon. A SIGHUP with a new
 # [bgp.policy] changes the routes' attributes on the live session (no reset); a changed peer
-# key is logged as needing a restart and changes nothing.
+# key is logged as needing a restart and changes nothing. `lbctl drain --vip` withdraws one VIP.
 # lab-needs: bird
 . /lab/scenarios/lib.sh
 . /lab/scenarios/lbctl.sh
@@ -168,6 +168,21 @@ assert_contains "$status" "DRAINED" "lbctl status while drained"
 out=$(in_ns director "$LBCTL" drain --undo --address 127.0.0.1:9469 2>&1) || fail "lbctl drain --undo failed: $out"
 wait_until 10 has_route "$VIP_CHECKED" || fail "--undo did not announce $VIP_CHECKED again"
 wait_until 10 has_route "$VIP_PLAIN" || fail "--undo did not announce $VIP_PLAIN again"
+
+step "lbctl drain --vip withdraws one VIP; the other stays; --undo --vip brings it back"
+out=$(in_ns director "$LBCTL" drain --vip "$VIP_CHECKED" --address 127.0.0.1:9469 2>&1) ||
+    fail "lbctl drain --vip failed: $out"
+echo "$out"
+assert_contains "$out" "drained VIPs (lbctl drain --vip): $VIP_CHECKED" "lbctl drain --vip"
+# The command returns once the announcer withholds the VIP; the UPDATE reaches BIRD just after.
+wait_until 10 no_route "$VIP_CHECKED" || fail "lbctl drain --vip left $VIP_CHECKED announced"
+has_route "$VIP_PLAIN" || fail "a per-VIP drain withdrew $VIP_PLAIN too"
+established || fail "the session went down on a per-VIP drain"
+assert_contains "$(cat /tmp/lbctl-bgp-drained)" "$VIP_CHECKED" "drain file"
+out=$(in_ns director "$LBCTL" drain --undo --vip "$VIP_CHECKED" --address 127.0.0.1:9469 2>&1) ||
+    fail "lbctl drain --undo --vip failed: $out"
+wait_until 10 has_route "$VIP_CHECKED" || fail "--undo --vip did not announce $VIP_CHECKED again"
+[ ! -e /tmp/lbctl-bgp-drained ] || fail "the drain file outlived the last drain"
 
 step "SIGHUP with a new [bgp.policy]: new MED on the live session, no reset"
 # No reset: BIRD's session start (in ms of the day; BIRD prints it with a ms of jitter) and our
