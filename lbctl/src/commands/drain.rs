@@ -83,6 +83,9 @@ pub(crate) fn run(args: &DrainArgs) -> Result<i32> {
         };
         if applied {
             print!("{}", crate::bgp::render_status(&bgp));
+            if let (Some(vip), true) = (args.vip, want) {
+                warn_if_covered(vip, &bgp.announced);
+            }
             return Ok(0);
         }
         if Instant::now() > deadline {
@@ -92,5 +95,46 @@ pub(crate) fn run(args: &DrainArgs) -> Result<i32> {
             );
         }
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Aggregate mode announces ranges, not VIPs: a drained VIP inside an announced range still
+/// draws traffic here, which the operator must know.
+fn warn_if_covered(vip: IpAddr, announced: &[String]) {
+    for range in covering(vip, announced) {
+        eprintln!(
+            "warning: {vip} is inside the announced range {range} (aggregate mode): routers \
+             still send its traffic here; drain the whole director instead"
+        );
+    }
+}
+
+/// The announced prefixes (other than the VIP's own) that contain `vip`.
+fn covering(vip: IpAddr, announced: &[String]) -> Vec<String> {
+    announced
+        .iter()
+        .filter_map(|p| p.parse::<ipnetwork::IpNetwork>().ok().map(|net| (p, net)))
+        .filter(|(_, net)| {
+            let host = if vip.is_ipv4() { 32 } else { 128 };
+            net.contains(vip) && net.prefix() < host
+        })
+        .map(|(p, _)| p.clone())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::covering;
+
+    #[test]
+    fn only_wider_prefixes_cover_a_vip() {
+        let announced = [
+            "10.0.0.96/28".to_owned(),
+            "10.0.0.100/32".to_owned(),
+            "2001:db8::/64".to_owned(),
+        ];
+        let vip = "10.0.0.100".parse().unwrap();
+        assert_eq!(covering(vip, &announced), ["10.0.0.96/28"]);
+        assert!(covering("10.0.1.1".parse().unwrap(), &announced).is_empty());
     }
 }
