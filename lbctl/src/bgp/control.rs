@@ -19,7 +19,8 @@ pub(crate) struct BgpStatus {
     pub(crate) mode: String,
     /// `lbctl drain` is in effect: nothing is announced.
     pub(crate) draining: bool,
-    /// VIPs withdrawn by `lbctl drain --vip`.
+    /// VIPs withdrawn by `lbctl drain --vip` (filled in by [`BgpControl::status`] from the
+    /// drain switch).
     #[serde(default)]
     pub(crate) drained_vips: Vec<IpAddr>,
     /// Prefixes the policy wants announced (withheld while draining).
@@ -153,10 +154,13 @@ impl BgpControl {
 
     /// The latest status (as of the task's last update).
     pub(crate) fn status(&self) -> BgpStatus {
-        self.status
+        let mut status = self
+            .status
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .clone();
+        status.drained_vips = self.drain.borrow().vips.iter().copied().collect();
+        status
     }
 
     /// Replaces parts of the status.

@@ -69,11 +69,10 @@ pub(crate) enum BgpReload {
     NeedsRestart(Vec<&'static str>),
 }
 
-/// Checks `[bgp]` (for startup, before anything runs): an error names the key.
-pub(crate) fn check_settings(settings: &BgpSettings) -> Result<()> {
-    BgpConfig::from_settings(settings)
-        .map(|_| ())
-        .context("invalid [bgp] settings")
+/// Checks `[bgp]` (for startup, before anything runs, and for a SIGHUP): an error names the
+/// key. Returns the checked configuration (`None`: BGP disabled).
+pub(crate) fn check_settings(settings: &BgpSettings) -> Result<Option<BgpConfig>> {
+    BgpConfig::from_settings(settings).context("invalid [bgp] settings")
 }
 
 /// Starts the announcer when `[bgp] enabled = true` (else `None`).
@@ -133,13 +132,11 @@ impl BgpAnnouncer {
     }
 
     /// SIGHUP: hands a new `[bgp.policy]` to the running task (no session is reset) and names
-    /// the keys that need a restart. `settings` must have passed [`check_settings`].
-    pub(crate) fn reload(&mut self, settings: &BgpSettings) -> Result<BgpReload> {
-        let Some(new) = BgpConfig::from_settings(settings).context("invalid [bgp] settings")?
-        else {
-            return Ok(BgpReload::NeedsRestart(vec!["[bgp] enabled"]));
+    /// the keys that need a restart. `new` comes from [`check_settings`] (policy included).
+    pub(crate) fn reload(&mut self, new: Option<BgpConfig>) -> BgpReload {
+        let Some(new) = new else {
+            return BgpReload::NeedsRestart(vec!["[bgp] enabled"]);
         };
-        AnnouncePolicy::new(new.policy.clone()).context("invalid [bgp.policy]")?;
         let policy_changed = new.policy != self.running.policy;
         if policy_changed {
             self.policy.send_replace(new.policy.clone());
@@ -163,11 +160,11 @@ impl BgpAnnouncer {
         .into_iter()
         .filter_map(|(changed, what)| changed.then_some(what))
         .collect();
-        Ok(match (policy_changed, restart.is_empty()) {
+        match (policy_changed, restart.is_empty()) {
             (_, false) => BgpReload::NeedsRestart(restart),
             (true, true) => BgpReload::PolicyApplied,
             (false, true) => BgpReload::Unchanged,
-        })
+        }
     }
 
     /// SIGTERM: withdraws every route and closes the sessions (or, with `on_stop =

@@ -84,7 +84,6 @@ pub(crate) async fn run(
         }
         let routes = policy.evaluate(&health, std::time::Instant::now());
         let draining = drains.all;
-        control.update_status(|s| s.drained_vips = drains.vips.iter().copied().collect());
         if handed_over.as_ref() != Some(&(routes.clone(), draining)) {
             log_change(&routes, draining);
             match backend.publish(&routes, draining).await {

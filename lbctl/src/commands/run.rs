@@ -274,10 +274,10 @@ fn reload_settings(
     match load_settings(Some(path)).and_then(|s| {
         s.require_managed_ranges()
             .map_err(|e| UsageError(anyhow::Error::new(e)))?;
-        crate::bgp::check_settings(&s.bgp).map_err(UsageError)?;
-        Ok(s)
+        let bgp_config = crate::bgp::check_settings(&s.bgp).map_err(UsageError)?;
+        Ok((s, bgp_config))
     }) {
-        Ok(settings) => {
+        Ok((settings, bgp_config)) => {
             let old = tx.borrow().clone();
             let mut restart = Vec::new();
             if old.listen_address != settings.listen_address {
@@ -287,7 +287,7 @@ fn reload_settings(
                 restart.push("[kubernetes]");
             }
             if old.bgp != settings.bgp {
-                restart.extend(reload_bgp(bgp, &settings));
+                restart.extend(reload_bgp(bgp, bgp_config));
             }
             for what in restart {
                 warn!(
@@ -305,24 +305,19 @@ fn reload_settings(
 /// Applies a changed `[bgp]` as far as a running daemon can; returns what needs a restart.
 fn reload_bgp(
     bgp: Option<&mut crate::bgp::BgpAnnouncer>,
-    settings: &Settings,
+    config: Option<crate::bgp::BgpConfig>,
 ) -> Vec<&'static str> {
     use crate::bgp::BgpReload;
     let Some(bgp) = bgp else {
         return vec!["[bgp] (the announcer is not running)"];
     };
-    match bgp.reload(&settings.bgp) {
-        Ok(BgpReload::Unchanged) => Vec::new(),
-        Ok(BgpReload::PolicyApplied) => {
+    match bgp.reload(config) {
+        BgpReload::Unchanged => Vec::new(),
+        BgpReload::PolicyApplied => {
             info!("SIGHUP: new [bgp.policy] handed to the announcer");
             Vec::new()
         }
-        Ok(BgpReload::NeedsRestart(keys)) => keys,
-        Err(e) => {
-            // check_settings passed, so this is unexpected: keep the running announcer as is.
-            warn!(error = format!("{e:#}"), "SIGHUP: [bgp] not applied");
-            Vec::new()
-        }
+        BgpReload::NeedsRestart(keys) => keys,
     }
 }
 
