@@ -12,6 +12,7 @@ pub mod entry;
 pub mod error;
 pub mod health;
 pub mod model;
+pub mod policy;
 pub mod problem;
 pub mod serde_map;
 pub mod settings;

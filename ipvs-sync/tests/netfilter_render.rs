@@ -28,6 +28,7 @@ fn desired(data: &str, settings: &str) -> DesiredState {
 const SETTINGS: &str = r#"
 managed_vip_ranges = ["10.0.0.96/28", "2001:db8:100::/64"]
 fullnat_pool = ["10.0.1.200/32"]
+allowed_snat_ranges = ["10.0.1.192/27", "2001:db8:1::/64"]
 "#;
 
 /// DR, tunnel, NAT and FullNAT services, IPv4 and IPv6.

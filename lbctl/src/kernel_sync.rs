@@ -121,6 +121,10 @@ pub(crate) struct KernelSyncOutcome {
     /// The VIPs on the interface after the pass, when VIPs are managed and known to be right
     /// (the step succeeded, or a focused pass found the wanted set unchanged).
     pub(crate) vip_set: Option<BTreeSet<IpAddr>>,
+    /// The wanted VIPs known to be on the interface after the pass, also when the VIP step
+    /// failed part-way (`None`: VIPs not managed, or the table after the pass is unknown). BGP
+    /// announces only these.
+    pub(crate) vips_confirmed: Option<BTreeSet<IpAddr>>,
     /// Services read from the kernel before planning (a full dump reads them all).
     pub(crate) services_read: usize,
     /// Steps after the IPVS pass that failed (state file, dump, VIPs): the pass itself stands.
@@ -209,6 +213,7 @@ pub(crate) async fn sync_kernel<K: IpvsKernel>(
     }
     let mut vips = None;
     let mut vip_set = None;
+    let mut vips_confirmed = None;
     if let (Some(interface), Some(after)) = (request.vip_interface, after.as_ref()) {
         let wanted = wanted_vips(request.desired_vips, after, request.scope);
         let unchanged = request
@@ -217,9 +222,11 @@ pub(crate) async fn sync_kernel<K: IpvsKernel>(
             .and_then(|i| i.vips)
             .is_some_and(|last| *last == wanted);
         if unchanged {
+            vips_confirmed = Some(wanted.clone());
             vip_set = Some(wanted);
         } else {
-            match sync_vips(interface, &wanted, request.scope).await {
+            let mut confirmed = BTreeSet::new();
+            match sync_vips(interface, &wanted, request.scope, &mut confirmed).await {
                 Ok(plan) => {
                     vips = Some(plan);
                     vip_set = Some(wanted);
@@ -230,6 +237,7 @@ pub(crate) async fn sync_kernel<K: IpvsKernel>(
                         .context(format!("cannot sync the VIPs on {interface}")),
                 }),
             }
+            vips_confirmed = Some(confirmed);
         }
     }
     Ok(KernelSyncOutcome {
@@ -237,6 +245,7 @@ pub(crate) async fn sync_kernel<K: IpvsKernel>(
         after,
         vips,
         vip_set,
+        vips_confirmed,
         services_read,
         step_errors,
     })
@@ -317,16 +326,21 @@ pub(crate) fn wanted_vips(
     wanted
 }
 
+/// Brings the interface's addresses to `wanted`; `confirmed` collects the wanted VIPs known
+/// to be on it, also when a step fails part-way (nothing, when the interface itself fails).
 async fn sync_vips(
     interface: &str,
     wanted: &BTreeSet<IpAddr>,
     scope: &Scope,
+    confirmed: &mut BTreeSet<IpAddr>,
 ) -> Result<VipPlan, VipError> {
     let vips = VipInterface::ensure(interface).await?;
     let present = vips.addresses().await?;
+    confirmed.extend(wanted.intersection(&present));
     let plan = plan_vips(wanted, &present, &scope.managed);
     for vip in &plan.add {
         vips.add(*vip).await?;
+        confirmed.insert(*vip);
     }
     for vip in &plan.remove {
         vips.remove(*vip).await?;

@@ -4,6 +4,7 @@
 //! the Kubernetes controller). Exit codes: 0 success, 1 problems found or operations failed, 2 `diff`
 //! found pending changes, 3 the delete guard held back deletions, 64 unusable input.
 
+mod atomic_file;
 mod bgp;
 mod cli;
 mod commands;
@@ -15,6 +16,7 @@ mod kube;
 mod metrics;
 mod netfilter_sync;
 mod state_file;
+mod writer_lock;
 
 use std::process::ExitCode;
 

@@ -5,6 +5,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use lb_ipvs_sync::reconcile::DrainBook;
 
+use crate::atomic_file::write_atomically;
+
 /// Reads the drain book; a missing file is an empty book (first run, or state lost: drains then
 /// get fresh deadlines, never shorter ones).
 pub(crate) fn read(path: &Path) -> Result<DrainBook> {
@@ -16,14 +18,10 @@ pub(crate) fn read(path: &Path) -> Result<DrainBook> {
     }
 }
 
-/// Writes the drain book via a temporary file and rename, so a crash never leaves half a file.
+/// Writes the drain book atomically and durably (see [`crate::atomic_file`]), so a crash never
+/// leaves half a file.
 pub(crate) fn write(path: &Path, book: &DrainBook) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create state directory {}", dir.display()))?;
-    }
     let text = book.to_json().context("cannot serialize the drain state")?;
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
+    write_atomically(path, text.as_bytes(), 0o600)
+        .with_context(|| format!("cannot write the state file {}", path.display()))
 }

@@ -50,6 +50,7 @@ lab_scenarios! {
     lab_13_restart => "13-restart",
     lab_14_foreign_and_drift => "14-foreign-and-drift",
     lab_15_delete_guard => "15-delete-guard",
+    lab_16_configmap_trust => "16-configmap-trust",
     lab_20_run_kubernetes => "20-run-kubernetes",
     lab_21_run_file_mode => "21-run-file-mode",
     lab_30_fullnat => "30-fullnat",
@@ -58,6 +59,7 @@ lab_scenarios! {
     lab_40_metrics_prometheus => "40-metrics-prometheus",
     lab_41_health_quiesce => "41-health-quiesce",
     lab_50_bgp_bird => "50-bgp-bird",
+    lab_51_bgp_vip_gate => "51-bgp-vip-gate",
 }
 
 /// `tests/lab/` of this checkout.

@@ -2,7 +2,8 @@
 //!
 //! Pure and order-independent: entries are processed sorted by key, every collection is ordered,
 //! problems are sorted. Rules, in order, per entry: the VIP must be in the managed ranges; the
-//! entry must resolve without errors; and none of its virtual services may already belong to a
+//! entry may ask only for what the settings allow (exec programs, SNAT sources: see
+//! [`crate::policy`]); the entry must resolve without errors; and none of its virtual services may already belong to a
 //! key that sorts earlier (the lexicographically smaller key wins a conflict, the other key is
 //! rejected with a problem naming both). A rejected key contributes nothing.
 
@@ -24,6 +25,7 @@ use crate::endpoints::EndpointSnapshot;
 use crate::entry::{Entry, Target};
 use crate::health::HealthResults;
 use crate::model::{ForwardMethod, ServiceKey};
+use crate::policy::entry_policy_problems;
 use crate::problem::Problem;
 use crate::settings::Settings;
 
@@ -63,6 +65,11 @@ pub fn build_desired_state(
     for (entry, _) in sorted {
         if !settings.manages(entry.vip) {
             outcome.problems.push(outside_ranges(entry, settings));
+            continue;
+        }
+        let refused = entry_policy_problems(entry, settings);
+        if !refused.is_empty() {
+            outcome.problems.extend(refused);
             continue;
         }
         let mut resolved = resolve(entry, settings, endpoints, health);

@@ -509,3 +509,56 @@ fn vip_set_is_every_vip_with_a_service() {
     let vips: Vec<IpAddr> = o.state.vips.iter().copied().collect();
     assert_eq!(vips, vec!["203.0.113.1".parse::<IpAddr>().unwrap()]);
 }
+
+/// A ConfigMap editor is not root on the director: an exec check or a SNAT pool the settings
+/// do not allow rejects that key alone; the other keys are built as usual. Mutation: without
+/// the policy step in `build_desired_state`, both keys are built.
+#[test]
+fn keys_asking_for_more_than_the_settings_allow_are_rejected_alone() {
+    let text = "\
+203.0.113.1-80: 198.51.100.1:80
+203.0.113.2-80: 198.51.100.2:80; check=exec:/bin/sh -c touch${IFS}/tmp/pwned
+203.0.113.3-80: 198.51.100.3:80; method=fullnat; pool=192.0.2.77
+203.0.113.4-80: 198.51.100.4:80; method=fullnat; pool=198.51.100.250/31
+";
+    let s = settings(
+        "managed_vip_ranges = [\"203.0.113.0/24\"]\nallowed_snat_ranges = [\"198.51.100.248/29\"]",
+    );
+    let o = build(text, &s, "");
+    let keys: Vec<String> = o
+        .state
+        .services
+        .values()
+        .map(|svc| svc.origin.config_key.clone())
+        .collect();
+    assert_eq!(keys, vec!["203.0.113.1-80", "203.0.113.4-80"]);
+    let m = messages(&o);
+    assert_eq!(m.len(), 2, "{m:#?}");
+    assert!(
+        m[0].starts_with("203.0.113.2-80: check=exec is disabled on this director"),
+        "{}",
+        m[0]
+    );
+    assert!(
+        m[1].starts_with("203.0.113.3-80: pool= 192.0.2.77/32 is outside the SNAT source ranges"),
+        "{}",
+        m[1]
+    );
+
+    // Allowed by the settings: the exec key is built, with its check.
+    let s = settings(
+        "managed_vip_ranges = [\"203.0.113.0/24\"]\n[exec_checks]\nenabled = true\n\
+         allowed_directories = [\"/bin\"]\n",
+    );
+    let o = build(
+        "203.0.113.2-80: 198.51.100.2:80; check=exec:/bin/true\n",
+        &s,
+        "",
+    );
+    assert!(o.problems.is_empty(), "{:#?}", o.problems);
+    assert!(
+        service(&o, "203.0.113.2", Protocol::Tcp, 80)
+            .health_check
+            .is_some()
+    );
+}

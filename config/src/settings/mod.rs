@@ -15,7 +15,8 @@ use ipnetwork::IpNetwork;
 use serde::{Deserialize, Serialize};
 
 pub use self::sections::{
-    BgpSettings, HealthCheckDefaults, KubernetesSettings, MetricsSettings, NetfilterBackend,
+    BgpSettings, ExecCheckSettings, HealthCheckDefaults, KubernetesSettings, MetricsSettings,
+    NetfilterBackend,
 };
 use crate::error::SettingsError;
 use crate::model::{ForwardMethod, Scheduler};
@@ -33,6 +34,10 @@ pub struct Settings {
     pub default_forward_method: ForwardMethod,
     /// SNAT source pool for `method=fullnat` entries without `pool=`.
     pub fullnat_pool: Vec<IpNetwork>,
+    /// Networks a ConfigMap entry's `pool=` may take SNAT source addresses from (besides
+    /// `fullnat_pool`): without it, a ConfigMap editor could make the director send from any
+    /// address. Empty (the default) = `pool=` may only pick from `fullnat_pool`.
+    pub allowed_snat_ranges: Vec<IpNetwork>,
     /// Seconds a removed TCP/SCTP real server keeps weight 0 before it is deleted (unless its
     /// connections end sooner).
     pub drain_timeout_secs: u64,
@@ -56,6 +61,8 @@ pub struct Settings {
     pub bgp: BgpSettings,
     /// Timings for health checks that do not set their own.
     pub health_check: HealthCheckDefaults,
+    /// Whether ConfigMap entries may run programs as health checks (off by default).
+    pub exec_checks: ExecCheckSettings,
     /// The cost of `/metrics`: snapshot reuse, endpoint level, counter offsets.
     pub metrics: MetricsSettings,
 }
@@ -67,6 +74,7 @@ impl Default for Settings {
             default_scheduler: Scheduler::Rr,
             default_forward_method: ForwardMethod::Nat,
             fullnat_pool: Vec::new(),
+            allowed_snat_ranges: Vec::new(),
             drain_timeout_secs: 300,
             udp_drain_timeout_secs: 60,
             resync_period_secs: 30,
@@ -78,6 +86,7 @@ impl Default for Settings {
             kubernetes: KubernetesSettings::default(),
             bgp: BgpSettings::default(),
             health_check: HealthCheckDefaults::default(),
+            exec_checks: ExecCheckSettings::default(),
             metrics: MetricsSettings::default(),
         }
     }
@@ -117,7 +126,8 @@ impl Settings {
         if self.kubernetes.configmap.is_empty() {
             return invalid("kubernetes.configmap", "expected a ConfigMap name");
         }
-        self.health_check.validate()
+        self.health_check.validate()?;
+        self.exec_checks.validate()
     }
 
     /// For the apply path: refuses settings that manage no VIP at all.

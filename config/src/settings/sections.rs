@@ -129,3 +129,60 @@ impl Default for MetricsSettings {
         }
     }
 }
+
+/// Whether ConfigMap entries may use `check=exec:PROGRAM`, and which programs.
+///
+/// Off by default: whoever edits the ConfigMap is not root on the director, so a program named
+/// in ConfigMap text runs only when the director's administrator has listed a directory it lies
+/// in. The daemon runs such programs as `user`, with no capabilities and an empty environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExecCheckSettings {
+    /// Allow exec checks at all.
+    pub enabled: bool,
+    /// Absolute directories the programs must lie in (after resolving symbolic links, and the
+    /// directories must be root-owned and not writable by others; the daemon checks that
+    /// before each run).
+    pub allowed_directories: Vec<std::path::PathBuf>,
+    /// The unprivileged user the programs run as (never root).
+    pub user: String,
+}
+
+impl Default for ExecCheckSettings {
+    fn default() -> Self {
+        ExecCheckSettings {
+            enabled: false,
+            allowed_directories: Vec::new(),
+            user: "nobody".to_owned(),
+        }
+    }
+}
+
+impl ExecCheckSettings {
+    /// Checks the directories are absolute and plain, and that a user is named.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let invalid = |message: String| SettingsError::Invalid {
+            field: "exec_checks",
+            message,
+        };
+        if self.user.is_empty() || self.user == "root" {
+            return Err(invalid(
+                "user: expected an unprivileged user name (not root)".to_owned(),
+            ));
+        }
+        for dir in &self.allowed_directories {
+            if !crate::policy::is_plain_absolute(dir) {
+                return Err(invalid(format!(
+                    "allowed_directories: {:?} is not an absolute path without '..'",
+                    dir.display().to_string()
+                )));
+            }
+        }
+        if self.enabled && self.allowed_directories.is_empty() {
+            return Err(invalid(
+                "enabled = true needs at least one allowed_directories entry".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -163,3 +163,31 @@ fn bgp_keeps_its_other_keys_as_raw_toml_for_lbctl() {
     let text = toml::to_string(&s).unwrap();
     assert_eq!(Settings::from_toml_str(&text).unwrap(), s);
 }
+
+#[test]
+fn exec_checks_need_plain_directories_and_an_unprivileged_user() {
+    let ok = "[exec_checks]\nenabled = true\nallowed_directories = [\"/usr/lib/lbctl/checks\"]\n";
+    let s = Settings::from_toml_str(ok).unwrap();
+    assert!(s.exec_checks.enabled);
+    assert_eq!(s.exec_checks.user, "nobody");
+    assert!(
+        !Settings::default().exec_checks.enabled,
+        "must be off by default"
+    );
+    for (bad, expect) in [
+        ("[exec_checks]\nenabled = true\n", "at least one"),
+        (
+            "[exec_checks]\nallowed_directories = [\"checks\"]\n",
+            "not an absolute path",
+        ),
+        (
+            "[exec_checks]\nallowed_directories = [\"/usr/lib/../../bin\"]\n",
+            "not an absolute path",
+        ),
+        ("[exec_checks]\nuser = \"root\"\n", "unprivileged"),
+        ("[exec_checks]\nprogram = \"/bin/sh\"\n", "unknown field"),
+    ] {
+        let err = Settings::from_toml_str(bad).unwrap_err().to_string();
+        assert!(err.contains(expect), "{bad:?}: {err}");
+    }
+}

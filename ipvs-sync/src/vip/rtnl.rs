@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use futures::TryStreamExt;
 use netlink_packet_route::address::AddressAttribute;
-use netlink_packet_route::link::LinkAttribute;
+use netlink_packet_route::link::{InfoKind, LinkAttribute, LinkInfo};
 use rtnetlink::{Handle, LinkDummy, LinkUnspec};
 use thiserror::Error;
 use tracing::info;
@@ -31,6 +31,18 @@ pub enum VipError {
     /// The interface vanished between creation and lookup.
     #[error("interface {0} not found after creating it")]
     Missing(String),
+    /// The interface exists but is not a dummy link: lbctl removes addresses in the managed
+    /// ranges from its VIP interface, which must never be a real NIC, bridge or tunnel.
+    #[error(
+        "interface {interface} is a {kind} link, not a dummy: lbctl only keeps VIPs on a dummy \
+         interface of its own (choose another vip_interface)"
+    )]
+    NotDummy {
+        /// The interface name.
+        interface: String,
+        /// Its link kind (`physical` when it has none).
+        kind: String,
+    },
 }
 
 /// The interface that carries the VIPs (a dummy link, `lbvip0` by default).
@@ -149,6 +161,16 @@ impl VipInterface {
     }
 }
 
+fn link_kind(attributes: &[LinkAttribute]) -> Option<&InfoKind> {
+    attributes.iter().find_map(|a| match a {
+        LinkAttribute::LinkInfo(infos) => infos.iter().find_map(|info| match info {
+            LinkInfo::Kind(kind) => Some(kind),
+            _ => None,
+        }),
+        _ => None,
+    })
+}
+
 fn host_prefix(ip: &IpAddr) -> u8 {
     if ip.is_ipv4() { 32 } else { 128 }
 }
@@ -161,6 +183,8 @@ fn netlink_err(action: &str, interface: &str, source: rtnetlink::Error) -> VipEr
     }
 }
 
+/// The index of the dummy link `name`, `None` when there is no such link; an error when a
+/// link of another kind has that name.
 async fn find_link(handle: &Handle, name: &str) -> Result<Option<u32>, VipError> {
     let mut stream = handle.link().get().match_name(name.to_string()).execute();
     match stream.try_next().await {
@@ -169,7 +193,16 @@ async fn find_link(handle: &Handle, name: &str) -> Result<Option<u32>, VipError>
                 .attributes
                 .iter()
                 .any(|a| matches!(a, LinkAttribute::IfName(n) if n == name));
-            Ok(named.then_some(msg.header.index))
+            if !named {
+                return Ok(None);
+            }
+            match link_kind(&msg.attributes) {
+                Some(InfoKind::Dummy) => Ok(Some(msg.header.index)),
+                other => Err(VipError::NotDummy {
+                    interface: name.to_owned(),
+                    kind: other.map_or_else(|| "physical".to_owned(), |k| k.to_string()),
+                }),
+            }
         }
         Ok(None) => Ok(None),
         // ENODEV: no such link.

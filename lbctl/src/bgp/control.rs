@@ -141,10 +141,7 @@ impl BgpControl {
                 _ => Ok(()),
             };
         }
-        if let Some(dir) = self.drain_file.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::write(&self.drain_file, state.render())
+        crate::atomic_file::write_atomically(&self.drain_file, state.render().as_bytes(), 0o600)
     }
 
     /// The switch the announcer task watches.

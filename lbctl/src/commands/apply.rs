@@ -13,6 +13,7 @@ use serde_json::json;
 use crate::cli::{Inputs, Output};
 use crate::kernel_sync::{KernelSyncRequest, now_secs, prepare, sync_kernel};
 use crate::state_file;
+use crate::writer_lock::WriterLock;
 
 /// Exit codes of `apply`.
 pub(crate) const EXIT_FAILED_OPS: i32 = 1;
@@ -28,6 +29,12 @@ pub(crate) fn run(
     output: Output,
 ) -> Result<i32> {
     let prepared = prepare(inputs, state_file_path, force).map_err(anyhow::Error::new)?;
+    let _lock = WriterLock::acquire(
+        &prepared.state_file,
+        "lbctl apply",
+        "while lbctl run manages this director, change the ConfigMap and let the daemon \
+         apply it, or stop the daemon first",
+    )?;
     let book = state_file::read(&prepared.state_file)?;
     let mut client = IpvsClient::connect().context("cannot open IPVS")?;
     // Netfilter (NOTRACK, FullNAT SNAT) and IPVS sysctls first: SNAT must exist before a

@@ -22,10 +22,12 @@ use crate::daemon::{
     Controller, CoreOptions, DaemonOutputs, DumpFn, HttpState, KernelSlot, LogSink, ProblemSink,
     bind, channels, read_config, read_endpoints, watch_config_file, watch_endpoints_file,
 };
+use crate::health::ExecPolicy;
 use crate::inputs::{UsageError, load_settings};
 use crate::metrics::{
     ConntrackCollector, IpvsCollector, IpvsCollectorOptions, LazyNetlinkSource, Metrics,
 };
+use crate::writer_lock::WriterLock;
 
 /// What to do when the watched ConfigMap is deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -90,6 +92,15 @@ pub(crate) fn run(args: RunArgs) -> Result<i32> {
         .context("the daemon needs managed_vip_ranges in the settings")
         .map_err(UsageError)?;
     crate::bgp::check_settings(&settings.bgp).map_err(UsageError)?;
+    let exec = ExecPolicy::from_settings(&settings.exec_checks)
+        .context("exec checks are enabled in the settings but cannot run safely")
+        .map_err(UsageError)?;
+    if let ExecPolicy::Enabled(sandbox) = &exec {
+        warn!(
+            user = sandbox.user(),
+            "exec health checks are enabled: ConfigMap entries may run the allowed programs"
+        );
+    }
     if let Some(path) = &args.config_file {
         check_file(path, "ConfigMap", |p| {
             matches!(read_config(p), crate::daemon::ConfigInput::Absent)
@@ -100,12 +111,22 @@ pub(crate) fn run(args: RunArgs) -> Result<i32> {
             .with_context(|| format!("invalid endpoints file {}", path.display()))
             .map_err(UsageError)?;
     }
+    // Held until the daemon exits: no `lbctl apply` or second daemon writes meanwhile.
+    let state_file = args
+        .state_file
+        .clone()
+        .unwrap_or_else(|| settings.state_file.clone());
+    let _lock = WriterLock::acquire(
+        &state_file,
+        "lbctl run",
+        "only one lbctl may manage a director; stop the other one first",
+    )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(daemon(args, settings))?;
+    runtime.block_on(daemon(args, settings, exec))?;
     Ok(0)
 }
 
@@ -119,7 +140,7 @@ fn check_file(path: &Path, what: &str, missing: impl Fn(&Path) -> bool) -> Resul
     Ok(())
 }
 
-async fn daemon(args: RunArgs, settings: Settings) -> Result<()> {
+async fn daemon(args: RunArgs, settings: Settings, exec: ExecPolicy) -> Result<()> {
     let metrics = Arc::new(Metrics::new().context("cannot create the metrics registry")?);
     let listen = args.listen.unwrap_or(settings.listen_address);
     let (senders, inputs) = channels(settings.clone());
@@ -181,7 +202,7 @@ async fn daemon(args: RunArgs, settings: Settings) -> Result<()> {
         sink,
         options,
     );
-    spawn_health_checks(&outputs, &settings, &metrics, health_tx);
+    spawn_health_checks(&outputs, &settings, &metrics, health_tx, exec);
     metrics
         .register(Box::new(
             IpvsCollector::new(
@@ -277,9 +298,15 @@ fn reload_settings(
         let bgp_config = crate::bgp::check_settings(&s.bgp).map_err(UsageError)?;
         Ok((s, bgp_config))
     }) {
-        Ok((settings, bgp_config)) => {
+        Ok((mut settings, bgp_config)) => {
             let old = tx.borrow().clone();
             let mut restart = Vec::new();
+            if old.exec_checks != settings.exec_checks {
+                // The checker's sandbox is fixed at start; the ConfigMap must be judged by the
+                // same rules as the programs are run by.
+                settings.exec_checks = old.exec_checks.clone();
+                restart.push("[exec_checks]");
+            }
             if old.listen_address != settings.listen_address {
                 restart.push("listen_address");
             }
@@ -352,11 +379,13 @@ fn spawn_health_checks(
     settings: &Settings,
     metrics: &Metrics,
     health_tx: watch::Sender<Arc<lb_config::HealthResults>>,
+    exec: ExecPolicy,
 ) {
     let (mut verdicts, _checker) = crate::health::spawn_health_checker(
         outputs.desired.clone(),
         settings.health_check,
         metrics.controller.clone(),
+        exec,
     );
     tokio::spawn(async move {
         while verdicts.changed().await.is_ok() {

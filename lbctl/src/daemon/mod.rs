@@ -24,6 +24,7 @@
 //! full pass dumps the table, a focused pass reads again each service it plans (and every
 //! resync period, or after any failure, the next pass is full).
 
+mod announce_gate;
 mod core;
 mod debounce;
 mod files;

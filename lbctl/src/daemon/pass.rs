@@ -19,12 +19,13 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::{error, info, warn};
 
+use super::announce_gate::AnnounceGate;
 use super::core::{CoreOptions, DaemonOutputs};
 use super::input::DaemonInputs;
 use super::kernel::{IncrementalJob, KernelSlot, NetfilterJob, SyncJob};
 use super::memory::KeyMemory;
 use super::problems::{ProblemSink, ProblemTracker, record_metric};
-use super::status::{StatusSnapshot, SyncSummary, serving_vips};
+use super::status::{StatusSnapshot, SyncSummary};
 use super::view::{KernelView, PassKind, Target, netfilter_unchanged, next_pass};
 use crate::kernel_sync::{KernelSyncOutcome, now_secs, plan_options};
 use crate::metrics::ControllerMetrics;
@@ -47,6 +48,7 @@ pub(crate) struct PassState<K> {
     desired_tx: watch::Sender<Arc<DesiredState>>,
     status_tx: watch::Sender<Arc<StatusSnapshot>>,
     serving_tx: watch::Sender<BTreeSet<IpAddr>>,
+    gate: AnnounceGate,
 }
 
 impl<K: IpvsKernel + Send + 'static> PassState<K> {
@@ -61,6 +63,7 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
         let (status_tx, status) = watch::channel(Arc::new(StatusSnapshot::default()));
         let (serving_tx, serving_vips) = watch::channel(BTreeSet::new());
         metrics.ready.set(0);
+        let gate = AnnounceGate::new(options.manage_vips, options.netfilter);
         let state = PassState {
             kernel,
             metrics,
@@ -77,6 +80,7 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
             desired_tx,
             status_tx,
             serving_tx,
+            gate,
         };
         (
             state,
@@ -311,6 +315,7 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
     ) -> bool {
         let started = Instant::now();
         self.view = None;
+        let netfilter_job = job.netfilter.as_ref().map(|nf| nf.planned.clone());
         let result = self.kernel.sync(job).await;
         let secs = started.elapsed().as_secs_f64();
         self.metrics.sync_duration_seconds.observe(secs);
@@ -331,8 +336,16 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
                 let clean = outcome.is_clean();
                 self.drain = Some(outcome.report.drain.clone());
                 self.snapshot.drain = outcome.report.drain;
+                self.gate.record_vips(outcome.vips_confirmed.as_ref());
+                if let Some(rules) = &netfilter_job
+                    && !outcome.step_errors.iter().any(|e| e.step == "netfilter")
+                {
+                    self.gate.record_netfilter(rules);
+                }
                 if let Some(after) = outcome.after {
-                    let vips = serving_vips(&after, &self.snapshot.scope);
+                    let vips = self
+                        .gate
+                        .announceable(&after, &self.snapshot.scope, desired);
                     self.serving_tx.send_if_modified(|old| {
                         let changed = *old != vips;
                         *old = vips;

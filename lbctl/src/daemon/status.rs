@@ -297,14 +297,3 @@ fn service_status(
         real_servers,
     }
 }
-
-/// VIPs with at least one real server of weight > 0 in the kernel: what BGP may announce.
-pub(crate) fn serving_vips(table: &IpvsTable, scope: &Scope) -> BTreeSet<std::net::IpAddr> {
-    table
-        .services
-        .iter()
-        .filter(|(id, _)| scope.contains(id))
-        .filter(|(_, s)| s.destinations.values().any(|d| d.spec.weight > 0))
-        .filter_map(|(id, _)| id.inet().map(|k| k.vip))
-        .collect()
-}

@@ -25,21 +25,26 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::metrics::ControllerMetrics;
+pub(crate) use probe::ExecPolicy;
 pub(crate) use runner::HealthCheckerOptions;
 
-/// Starts the health checker with the default limits (256 probes, 8 exec checks at once).
-/// The task ends when the desired-state sender is dropped; aborting the handle stops every
-/// check.
+/// Starts the health checker with the default limits (256 probes, 8 exec checks at once)
+/// and the exec checks' policy from the settings. The task ends when the desired-state sender
+/// is dropped; aborting the handle stops every check.
 pub(crate) fn spawn_health_checker(
     desired_rx: watch::Receiver<Arc<DesiredState>>,
     defaults: HealthCheckDefaults,
     metrics: ControllerMetrics,
+    exec: ExecPolicy,
 ) -> (watch::Receiver<HealthResults>, JoinHandle<()>) {
     spawn_health_checker_with(
         desired_rx,
         defaults,
         metrics,
-        HealthCheckerOptions::default(),
+        HealthCheckerOptions {
+            exec,
+            ..HealthCheckerOptions::default()
+        },
     )
 }
 

@@ -26,18 +26,20 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 use tokio::time::MissedTickBehavior;
 
-use super::probe::{ProbeFailure, TlsProbeConfig, probe};
+use super::probe::{ExecPolicy, ProbeFailure, TlsProbeConfig, probe};
 use super::target::{CheckTarget, ProbeSpec, TargetKey};
 use super::verdict::{RiseFall, combine};
 use crate::metrics::ControllerMetrics;
 
-/// Limits of the checker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Limits of the checker, and whether exec checks may run.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct HealthCheckerOptions {
     /// TCP and HTTP(S) probes in flight at once.
     pub(crate) max_concurrent_probes: usize,
     /// Exec checks running at once (each is a process: far fewer).
     pub(crate) max_concurrent_execs: usize,
+    /// The exec checks' sandbox (disabled by default).
+    pub(crate) exec: ExecPolicy,
 }
 
 impl Default for HealthCheckerOptions {
@@ -45,6 +47,7 @@ impl Default for HealthCheckerOptions {
         HealthCheckerOptions {
             max_concurrent_probes: 256,
             max_concurrent_execs: 8,
+            exec: ExecPolicy::Disabled,
         }
     }
 }
@@ -54,6 +57,7 @@ pub(super) struct Limits {
     probes: Semaphore,
     execs: Semaphore,
     tls: TlsProbeConfig,
+    exec: ExecPolicy,
 }
 
 /// One probe result.
@@ -88,6 +92,7 @@ where
             probes: Semaphore::new(options.max_concurrent_probes.max(1)),
             execs: Semaphore::new(options.max_concurrent_execs.max(1)),
             tls: TlsProbeConfig::new(),
+            exec: options.exec,
         }),
         metrics,
         running: BTreeMap::new(),
@@ -198,6 +203,11 @@ impl Supervisor {
         }
         let key = report.key;
         if let Err(failure) = &report.outcome {
+            if !failure.counts_against_real_server() {
+                // The director's own fault: keep the verdict and the counts as they are.
+                tracing::error!(service = %key.service, real_server = %key.real_server, %failure, "health probe gave no verdict");
+                return;
+            }
             tracing::debug!(service = %key.service, real_server = %key.real_server, %failure, "health probe failed");
         }
         let timing = running.target.timing;
@@ -281,7 +291,7 @@ pub(super) async fn probe_once(target: &CheckTarget, limits: &Limits) -> Result<
     // evil compared to reporting every real server down.
     let _permit = semaphore.acquire().await.ok();
     let timeout = target.timing.timeout;
-    match tokio::time::timeout(timeout, probe(target, &limits.tls)).await {
+    match tokio::time::timeout(timeout, probe(target, &limits.tls, &limits.exec)).await {
         Ok(outcome) => outcome,
         Err(_) => Err(ProbeFailure::Timeout(timeout)),
     }
@@ -300,9 +310,32 @@ fn spread(key: &TargetKey, interval: Duration) -> Duration {
 
 #[cfg(test)]
 pub(super) fn test_limits(probes: usize, execs: usize) -> Limits {
+    test_limits_with(probes, execs, test_exec_policy())
+}
+
+#[cfg(test)]
+pub(super) fn test_limits_with(probes: usize, execs: usize, exec: ExecPolicy) -> Limits {
     Limits {
         probes: Semaphore::new(probes),
         execs: Semaphore::new(execs),
         tls: TlsProbeConfig::new(),
+        exec,
     }
+}
+
+/// Exec checks allowed from the system's binary directories, run as `nobody` when the tests
+/// run as root (as in CI), else as the tests' own user (the only one it can switch to).
+#[cfg(test)]
+pub(super) fn test_exec_policy() -> ExecPolicy {
+    let own = nix::unistd::getuid();
+    let (uid, gid) = if own.is_root() {
+        (65534, 65534)
+    } else {
+        (own.as_raw(), nix::unistd::getgid().as_raw())
+    };
+    ExecPolicy::Enabled(super::probe::ExecSandbox::for_tests(
+        vec!["/usr/bin".into(), "/bin".into()],
+        uid,
+        gid,
+    ))
 }

@@ -17,6 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use super::ExecPolicy;
 use super::runner::{HealthCheckerOptions, spawn_supervisor};
 use super::spawn_health_checker;
 use super::target::{CheckTarget, ProbeSpec, TargetKey, Timing};
@@ -259,6 +260,7 @@ async fn two_thousand_targets_run_as_tasks_with_bounded_concurrency() {
         HealthCheckerOptions {
             max_concurrent_probes: LIMIT,
             max_concurrent_execs: 1,
+            exec: ExecPolicy::Disabled,
         },
     );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -335,8 +337,12 @@ async fn the_public_seam_follows_the_desired_state() {
     };
     let (tx, rx) = watch::channel(service(HealthCheckKind::Tcp { port: None }));
     let metrics = ControllerMetrics::new().unwrap();
-    let (mut results, handle) =
-        spawn_health_checker(rx, HealthCheckDefaults::default(), metrics.clone());
+    let (mut results, handle) = spawn_health_checker(
+        rx,
+        HealthCheckDefaults::default(),
+        metrics.clone(),
+        ExecPolicy::Disabled,
+    );
     wait_for(&mut results, |r| {
         r.verdict(&service_key, &rs_key) == Some(true)
     })

@@ -66,14 +66,36 @@ impl ProblemSink for EventSink {
     }
 }
 
-/// Events notes are limited to 1 kB by the API server.
+/// Events notes are limited to 1 kB by the API server: cut to at most `max` bytes, at a
+/// character boundary, with `...` marking the cut.
 fn truncate(text: &str, max: usize) -> String {
+    const MARK: &str = "...";
     if text.len() <= max {
         return text.to_owned();
     }
-    let mut end = max;
+    let mut end = max.saturating_sub(MARK.len());
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}...", &text[..end.saturating_sub(3)])
+    format!("{}{MARK}", &text[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate;
+
+    /// Mutation: the former cut (a boundary found for `max`, then 3 bytes taken off) panics on
+    /// the two-byte `é` at an odd offset.
+    #[test]
+    fn cuts_at_a_character_boundary_within_the_limit() {
+        let text = format!("method=x {}", "é".repeat(600));
+        for max in [1000, 999, 998, 10, 3, 0] {
+            let cut = truncate(&text, max);
+            assert!(cut.len() <= max.max(3), "{max}: {} bytes", cut.len());
+            assert!(cut.ends_with("..."));
+        }
+        assert_eq!(truncate("short", 1000), "short");
+        let emoji = "\u{1F600}".repeat(400);
+        assert!(truncate(&emoji, 1000).len() <= 1000);
+    }
 }

@@ -256,7 +256,5 @@ assert_ok "lbctl status (ready)" in_ns director "$LBCTL" status --address "$HTTP
 
 stream_close a
 stream_close b
-kill -TERM "$RUN_PID"
-stopped() { ! kill -0 "$RUN_PID" 2>/dev/null; }
-wait_until 10 stopped || fail "lbctl run did not stop on SIGTERM"
+stop_lbctl_run
 log "ok: stopped"

@@ -4,7 +4,9 @@
 # /metrics, `lbctl status` renders the table, and SIGTERM stops it with the table kept.
 # With 300 more services in the file, the edit of one service and the addition of another
 # are a focused pass: two services read from the kernel (GET_SERVICE, one of them missing),
-# not the whole table.
+# not the whole table. The writer lock: `lbctl apply` while the daemon runs is refused with a
+# message naming the daemon, and writes nothing; control: after the daemon stops, the same
+# apply succeeds (so the refusal is the lock's doing).
 . /lab/scenarios/lib.sh
 . /lab/scenarios/lbctl.sh
 set -e
@@ -29,13 +31,11 @@ filler() {
 
 status_ok() { in_ns director "$LBCTL" status --address 127.0.0.1:9469 >/tmp/status.txt 2>&1; }
 has_rs2() { in_ns director "$IPVSADM" -Ln -t 10.0.0.100:80 | grep -q 10.0.1.12:80; }
-stopped() { ! kill -0 "$RUN_PID" 2>/dev/null; }
 http_path() { http_get director 127.0.0.1 9469 "$1"; }
 
 step "start lbctl run in file mode"
 in_ns director "$LBCTL" run --settings "$SETTINGS_RUN" --config-file "$CM" --log info \
     >/tmp/run.log 2>&1 &
-RUN_PID=$!
 wait_until 20 in_ns director "$IPVSADM" -Ln -t 10.0.0.100:80 || fail "service not programmed: $(tail -5 /tmp/run.log | tr '\n' '|')"
 assert_contains "$(ipvs_rules director)" "-a -t 10.0.0.100:80 -r 10.0.1.11:80 -m -w 1"
 assert_eq rs1 "$(http_get client 10.0.0.100 80)" "traffic through the programmed service"
@@ -78,8 +78,20 @@ assert_eq 302 "$(in_ns director "$IPVSADM" -Ln | grep -c '^TCP')" "filler untouc
 assert_contains "$(http_path /metrics)" 'lbctl_sync_passes_total{pass="focused"} 1'
 log "ok: edit applied by a focused pass"
 
+step "one writer: lbctl apply while the daemon runs is refused and writes nothing"
+echo '10.0.0.100-80: 10.0.1.11:80' | write_configmap /tmp/other-cm.yaml
+TABLE_BEFORE=$(ipvs_rules director)
+SETTINGS=$SETTINGS_RUN lbctl_apply --config /tmp/other-cm.yaml
+assert_eq 1 "$LBCTL_RC" "exit code of the second writer"
+assert_contains "$LBCTL_OUT" "another lbctl is writing this director's IPVS table (lbctl run, pid"
+assert_eq "$TABLE_BEFORE" "$(ipvs_rules director)" "IPVS table after the refused apply"
+
 step "SIGTERM keeps the table"
-kill -TERM "$RUN_PID"
-wait_until 10 stopped || fail "lbctl run did not stop on SIGTERM"
+stop_lbctl_run
 assert_contains "$(ipvs_rules director)" "-a -t 10.0.0.100:80 -r 10.0.1.12:80 -m -w 1"
 log "ok: IPVS kept after stop"
+
+step "control: with the daemon gone, the same apply takes the lock and writes"
+SETTINGS=$SETTINGS_RUN lbctl_apply_ok --config /tmp/other-cm.yaml --force
+[ "$(ipvs_rules director)" != "$TABLE_BEFORE" ] || fail "the apply after the daemon changed nothing"
+log "ok: the apply wrote once the daemon had stopped"

@@ -12,13 +12,9 @@
 # lab-needs: bird
 . /lab/scenarios/lib.sh
 . /lab/scenarios/lbctl.sh
+. /lab/scenarios/bird.sh
 set -e
 
-BIRD=/usr/local/bin/bird
-BIRDC=/usr/local/bin/birdc
-BIRD_SOCKET=/tmp/bird-50.ctl
-ROUTER_IP=10.0.9.2
-DIRECTOR_ROUTER_IP=10.0.9.1
 # The checked VIP (rs1 + rs2, TCP check on their port 80) and an unchecked one (rs1).
 VIP_CHECKED=10.0.0.100
 VIP_PLAIN=10.0.0.103
@@ -26,30 +22,7 @@ VIP_PLAIN=10.0.0.103
 topology_nat
 for ns in rs1 rs2; do rs_echo "$ns" 7000; done
 
-step "router namespace with BIRD 2 (AS 64513, passive) linked to the director"
-ns_create router
-veth_pair router r0 director dr0
-in_ns director "$IP" addr add "$DIRECTOR_ROUTER_IP/24" dev dr0
-in_ns router "$IP" addr add "$ROUTER_IP/24" dev r0
-wait_until 10 in_ns router ping -c1 -W1 "$DIRECTOR_ROUTER_IP" || fail "router cannot ping the director"
-cat >/tmp/bird-50.conf <<EOS
-log "/tmp/bird-50.log" all;
-router id $ROUTER_IP;
-protocol device { scan time 2; }
-# Learned VIP routes go into the router namespace's kernel table: traffic follows BGP.
-protocol kernel { ipv4 { import none; export all; }; }
-protocol bgp director {
-    local $ROUTER_IP as 64513;
-    neighbor $DIRECTOR_ROUTER_IP as 64512;
-    passive on;
-    hold time 9;
-    ipv4 { import all; export none; };
-}
-EOS
-in_ns router "$BIRD" -c /tmp/bird-50.conf -s "$BIRD_SOCKET" -P /tmp/bird-50.pid ||
-    fail "bird did not start: $(cat /tmp/bird-50.log 2>/dev/null | tail -3 | tr '\n' ' ')"
-birdc() { in_ns router "$BIRDC" -s "$BIRD_SOCKET" "$@"; }
-wait_until 10 birdc show status || fail "birdc cannot reach bird"
+bird_router 50
 
 step "lbctl run with [bgp] towards the router"
 # write_settings ON_STOP: the daemon's settings, SIGTERM doing ON_STOP to the routes.
@@ -100,10 +73,6 @@ start_lbctl() {
 }
 start_lbctl
 
-routes() { birdc show route all 2>&1; }
-has_route() { routes | grep -q "^$1/32 "; }
-no_route() { ! routes | grep -q "^$1/32 "; }
-established() { birdc show protocols director | grep -q Established; }
 wait_until 30 established || fail "BGP session not established: $(birdc show protocols all director | tr '\n' ' ' | cut -c1-300) lbctl: $(run_log)"
 wait_until 30 has_route "$VIP_CHECKED" || fail "$VIP_CHECKED not announced: $(routes | tr '\n' ' ') lbctl: $(run_log)"
 wait_until 10 has_route "$VIP_PLAIN" || fail "$VIP_PLAIN not announced: $(routes | tr '\n' ' ')"

@@ -43,6 +43,15 @@ lbctl_pid() {
     done
 }
 
+# stop_lbctl_run: SIGTERM every lbctl in the director namespace and wait (up to 20 s) until
+# none is left. By PID from the namespace, not `$!`: that is the PID of the background
+# subshell, and killing it leaves lbctl running.
+stop_lbctl_run() {
+    for pid in $(lbctl_pid); do kill -TERM "$pid"; done
+    wait_until 20 no_lbctl_running || fail "lbctl did not stop on SIGTERM"
+}
+no_lbctl_running() { [ -z "$(lbctl_pid)" ]; }
+
 # write_configmap FILE: write stdin as a ConfigMap manifest's data section to FILE, atomically
 # (a temporary file renamed over FILE), as docs/daemon.md asks of writers of a watched file.
 write_configmap() {

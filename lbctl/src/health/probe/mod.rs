@@ -3,6 +3,7 @@
 
 mod exec;
 mod http;
+mod sandbox;
 mod tls;
 
 use std::io;
@@ -13,6 +14,9 @@ use thiserror::Error;
 use tokio::net::TcpStream;
 
 use super::target::{CheckTarget, ProbeSpec};
+pub(crate) use sandbox::ExecPolicy;
+#[cfg(test)]
+pub(crate) use sandbox::ExecSandbox;
 pub(crate) use tls::TlsProbeConfig;
 
 /// Why a probe failed.
@@ -74,6 +78,15 @@ pub(crate) enum ProbeFailure {
     /// The exec check has no program.
     #[error("exec check without a command")]
     EmptyCommand,
+    /// The program may not run here (exec checks off, or the program failed the sandbox's
+    /// checks): a fault of the director's set-up, not of the real server, so no verdict.
+    #[error("exec check {program:?} refused: {reason}")]
+    ExecRefused {
+        /// The program as the ConfigMap names it (shortened).
+        program: String,
+        /// Why.
+        reason: String,
+    },
     /// The program could not be started.
     #[error("cannot run {program:?}: {source}")]
     Spawn {
@@ -96,8 +109,20 @@ pub(crate) enum ProbeFailure {
     Timeout(std::time::Duration),
 }
 
+impl ProbeFailure {
+    /// Whether the failure says something about the real server. A refused exec check is the
+    /// director's own problem: counting it would quiesce healthy real servers.
+    pub(crate) fn counts_against_real_server(&self) -> bool {
+        !matches!(self, ProbeFailure::ExecRefused { .. })
+    }
+}
+
 /// Runs one probe of `target` (without a timeout: the caller adds it).
-pub(crate) async fn probe(target: &CheckTarget, tls: &TlsProbeConfig) -> Result<(), ProbeFailure> {
+pub(crate) async fn probe(
+    target: &CheckTarget,
+    tls: &TlsProbeConfig,
+    exec: &ExecPolicy,
+) -> Result<(), ProbeFailure> {
     match &target.probe {
         ProbeSpec::Tcp { addr } => connect(*addr).await.map(drop),
         ProbeSpec::Http {
@@ -119,7 +144,7 @@ pub(crate) async fn probe(target: &CheckTarget, tls: &TlsProbeConfig) -> Result<
                 http::get(stream, *addr, path, expect).await
             }
         }
-        ProbeSpec::Exec { command } => exec::run(command, &target.key).await,
+        ProbeSpec::Exec { command } => exec::run(command, &target.key, exec).await,
     }
 }
 

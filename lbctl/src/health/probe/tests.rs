@@ -8,7 +8,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use super::ProbeFailure;
-use crate::health::runner::{probe_once, test_limits};
+use crate::health::probe::ExecPolicy;
+use crate::health::runner::{probe_once, test_limits, test_limits_with};
 use crate::health::target::{CheckTarget, ProbeSpec, TargetKey, Timing};
 
 /// An HTTP server answering every request with `answer`, after `delay`.
@@ -172,12 +173,13 @@ async fn exec_exit_codes_decide() {
         ProbeFailure::Exit { status, .. } => assert_eq!(status.code(), Some(3)),
         other => panic!("expected an exit failure, got {other}"),
     }
+    // A missing program is the director's problem, not the real server's.
     let err = run(ProbeSpec::Exec {
         command: vec!["/nonexistent/check".to_owned()],
     })
     .await
     .unwrap_err();
-    assert!(matches!(err, ProbeFailure::Spawn { .. }), "{err}");
+    assert!(matches!(err, ProbeFailure::ExecRefused { .. }), "{err}");
     let err = run(ProbeSpec::Exec { command: vec![] }).await.unwrap_err();
     assert!(matches!(err, ProbeFailure::EmptyCommand), "{err}");
 }
@@ -203,4 +205,58 @@ async fn a_hanging_exec_check_is_killed_at_the_timeout() {
     assert!(matches!(err, ProbeFailure::Timeout(_)), "{err}");
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert!(!marker.exists(), "the timed-out check kept running");
+}
+
+/// The child of an exec check: not root, no capability in any set, no supplementary group,
+/// and an environment of the five `LB_*` variables only (`sh` adds `PWD`, which must be `/`).
+/// Mutation: without `.uid()` in `exec::run` (tests as root, as in CI) `id -u` is 0; without
+/// `.env_clear()` the test's own environment shows up.
+#[tokio::test]
+async fn exec_checks_run_unprivileged_with_only_their_variables() {
+    let script = r#"test "$(id -u)" != 0 \
+        && grep -Eq '^CapEff:[[:space:]]+0+$' /proc/self/status \
+        && grep -Eq '^CapPrm:[[:space:]]+0+$' /proc/self/status \
+        && grep -Eq '^CapAmb:[[:space:]]+0+$' /proc/self/status \
+        && grep -Eq '^Groups:[[:space:]]*$' /proc/self/status \
+        && test "$(env | grep -v '^LB_' | grep -v '^PWD=/$' | wc -l)" = 0 \
+        && test "$(env | grep -c '^LB_')" = 5"#;
+    run(exec(script)).await.unwrap();
+}
+
+/// With exec checks off (the default policy), nothing runs and the failure says it is the
+/// director's own: it does not count against the real server.
+#[tokio::test]
+async fn a_disabled_policy_refuses_every_exec_check() {
+    let marker = std::env::temp_dir().join(format!("lbctl-exec-off-{}", std::process::id()));
+    let _ = std::fs::remove_file(&marker);
+    let spec = ProbeSpec::Exec {
+        command: vec!["/usr/bin/touch".to_owned(), marker.display().to_string()],
+    };
+    let limits = test_limits_with(4, 4, ExecPolicy::Disabled);
+    let err = probe_once(&target(spec.clone(), Duration::from_secs(2)), &limits)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ProbeFailure::ExecRefused { .. }), "{err}");
+    assert!(!err.counts_against_real_server());
+    assert!(!marker.exists(), "a refused program ran");
+    // Control: the same check under the tests' sandbox runs the program.
+    run(spec).await.unwrap();
+    assert!(marker.exists());
+    let _ = std::fs::remove_file(&marker);
+}
+
+/// A program outside the allowed directories is refused before it starts, even when the
+/// ConfigMap layer was bypassed.
+#[tokio::test]
+async fn a_program_outside_the_allowed_directories_is_refused() {
+    let err = run(ProbeSpec::Exec {
+        command: vec!["/proc/self/exe".to_owned()],
+    })
+    .await;
+    match err {
+        Err(ProbeFailure::ExecRefused { reason, .. }) => {
+            assert!(reason.contains("outside the allowed"), "{reason}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 }

@@ -1,0 +1,46 @@
+# A router namespace running BIRD 2 for the BGP scenarios (source after lib.sh; the scenario
+# needs the header `# lab-needs: bird`).
+#
+# bird_router N: namespace `router` linked to the director (router 10.0.9.2, director 10.0.9.1),
+# BIRD with a passive BGP session to AS 64512 at the director (AS 64513, hold time 9) that
+# installs the learned routes in the router's kernel table. Files: /tmp/bird-N.{conf,log,pid},
+# socket /tmp/bird-N.ctl. Then `birdc`, `routes`, `has_route VIP`, `no_route VIP` and
+# `established` query it.
+
+BIRD=/usr/local/bin/bird
+BIRDC=/usr/local/bin/birdc
+ROUTER_IP=10.0.9.2
+DIRECTOR_ROUTER_IP=10.0.9.1
+
+bird_router() {
+    BIRD_SOCKET=/tmp/bird-$1.ctl
+    step "router namespace with BIRD 2 (AS 64513, passive) linked to the director"
+    ns_create router
+    veth_pair router r0 director dr0
+    in_ns director "$IP" addr add "$DIRECTOR_ROUTER_IP/24" dev dr0
+    in_ns router "$IP" addr add "$ROUTER_IP/24" dev r0
+    wait_until 10 in_ns router ping -c1 -W1 "$DIRECTOR_ROUTER_IP" || fail "router cannot ping the director"
+    cat >"/tmp/bird-$1.conf" <<EOS
+log "/tmp/bird-$1.log" all;
+router id $ROUTER_IP;
+protocol device { scan time 2; }
+# Learned VIP routes go into the router namespace's kernel table: traffic follows BGP.
+protocol kernel { ipv4 { import none; export all; }; }
+protocol bgp director {
+    local $ROUTER_IP as 64513;
+    neighbor $DIRECTOR_ROUTER_IP as 64512;
+    passive on;
+    hold time 9;
+    ipv4 { import all; export none; };
+}
+EOS
+    in_ns router "$BIRD" -c "/tmp/bird-$1.conf" -s "$BIRD_SOCKET" -P "/tmp/bird-$1.pid" ||
+        fail "bird did not start: $(cat "/tmp/bird-$1.log" 2>/dev/null | tail -3 | tr '\n' ' ')"
+    wait_until 10 birdc show status || fail "birdc cannot reach bird"
+}
+
+birdc() { in_ns router "$BIRDC" -s "$BIRD_SOCKET" "$@"; }
+routes() { birdc show route all 2>&1; }
+has_route() { routes | grep -q "^$1/32 "; }
+no_route() { ! routes | grep -q "^$1/32 "; }
+established() { birdc show protocols director | grep -q Established; }
