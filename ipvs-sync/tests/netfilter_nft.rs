@@ -1,7 +1,7 @@
 //! The nftables backend against real nft in throwaway network namespaces on the host: our
 //! table created with NOTRACK and SNAT (nft's SNAT matches conntrack, so it needs no IPVS),
 //! a foreign table survives, the second sync writes nothing, removal deletes only our table.
-//! Also the sysctl and conntrack-statistics helpers on files. Needs root, nft and iproute2.
+//! Also the conntrack-statistics parser. Needs root, nft and iproute2.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod netfilter_support;
@@ -17,7 +17,6 @@ use lb_ipvs_sync::netfilter::nft::render::table_listing;
 use lb_ipvs_sync::netfilter::{
     Change, Netfilter, NftBackend, Owner, director_rules, node_bypass_rules,
 };
-use lb_ipvs_sync::sysctl::{KernelVersion, apply_sysctls, read_sysctl, wanted_sysctls};
 use netfilter_support::Netns;
 
 fn add(state: &mut DesiredState, vip: &str, port: u16, forward: ForwardMethod) -> ServiceKey {
@@ -149,61 +148,6 @@ fn nft_node_bypass_uses_its_own_table() {
     assert!(!backend.sync(&node).unwrap().changed());
     backend.remove(Owner::NodeBypass).unwrap();
     assert_eq!(ns.sh("nft list tables").trim(), "table inet lbctl");
-}
-
-#[test]
-fn sysctls_follow_the_mode_and_are_written_only_when_different() {
-    let dir = std::env::temp_dir().join(format!("lbnf-sysctl-{}", std::process::id()));
-    let vs = dir.join("net/ipv4/vs");
-    std::fs::create_dir_all(&vs).unwrap();
-    for (name, value) in [
-        ("conntrack", 0),
-        ("expire_nodest_conn", 0),
-        ("expire_quiescent_template", 1),
-        ("conn_reuse_mode", 1),
-    ] {
-        std::fs::write(vs.join(name), format!("{value}\n")).unwrap();
-    }
-    let wanted = wanted_sysctls(true, Some(KernelVersion { major: 6, minor: 1 }));
-    let changes = apply_sysctls(&dir, &wanted).unwrap();
-    let changed: Vec<&str> = changes
-        .iter()
-        .filter(|c| c.changed())
-        .map(|c| c.name.as_str())
-        .collect();
-    assert_eq!(
-        changed,
-        ["net.ipv4.vs.conntrack", "net.ipv4.vs.expire_nodest_conn"]
-    );
-    assert_eq!(read_sysctl(&dir, "conntrack").unwrap(), 1);
-    assert!(
-        apply_sysctls(&dir, &wanted)
-            .unwrap()
-            .iter()
-            .all(|c| !c.changed())
-    );
-    // Old kernels with conntrack=1 get conn_reuse_mode=0; without FullNAT conntrack goes back to 0.
-    let old = wanted_sysctls(true, KernelVersion::parse("5.4.0-150-generic"));
-    assert_eq!(
-        old.iter()
-            .find(|w| w.name == "conn_reuse_mode")
-            .unwrap()
-            .value,
-        0
-    );
-    let plain = wanted_sysctls(false, KernelVersion::parse("5.4.0"));
-    assert_eq!(
-        plain
-            .iter()
-            .find(|w| w.name == "conn_reuse_mode")
-            .unwrap()
-            .value,
-        1
-    );
-    apply_sysctls(&dir, &plain).unwrap();
-    assert_eq!(read_sysctl(&dir, "conntrack").unwrap(), 0);
-    assert!(read_sysctl(&dir, "missing").is_err());
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -14,7 +14,10 @@ use lb_ipvs_sync::netfilter::{
     ConntrackStats, Netfilter, Owner, SyncOutcome, ToolRunner, backend_for, director_rules,
     read_conntrack_stats,
 };
-use lb_ipvs_sync::sysctl::{PROC_SYS, SysctlChange, apply_sysctls, kernel_version, wanted_sysctls};
+use lb_ipvs_sync::sysctl::{
+    PROC_SYS, SysctlAction, SysctlChange, SysctlSync, host_scope, kernel_version, record_path_for,
+    wanted_sysctls,
+};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -34,11 +37,13 @@ pub(crate) struct NetfilterReport {
 }
 
 /// Installs the director's netfilter rules (`director_rules` of the desired state) with the
-/// settings' backend, then sets the IPVS sysctls. Call it after IPVS is loaded and before the
+/// settings' backend, then sets the IPVS sysctls (as `manage_sysctls` allows; lbctl's record of
+/// the values it wrote lives next to `state_file`). Call it after IPVS is loaded and before the
 /// IPVS pass, so that a FullNAT service's SNAT exists before its first connection is forwarded.
 pub(crate) fn sync_netfilter(
     settings: &Settings,
     planned: &DirectorRules,
+    state_file: Option<&Path>,
 ) -> Result<NetfilterReport> {
     let (backend_name, rules) = match director_backend(settings)? {
         Some(mut backend) => {
@@ -51,7 +56,9 @@ pub(crate) fn sync_netfilter(
     };
     let root = Path::new(PROC_SYS);
     let wanted = wanted_sysctls(planned.needs_vs_conntrack, kernel_version(root));
-    let sysctls = apply_sysctls(root, &wanted).context("cannot set the IPVS sysctls")?;
+    let sysctls = sysctl_sync(settings, state_file)
+        .apply(&wanted)
+        .context("cannot set the IPVS sysctls")?;
     let conntrack = read_conntrack_stats(Path::new(CONNTRACK_STAT_PATH)).ok();
     Ok(NetfilterReport {
         backend: backend_name,
@@ -76,6 +83,55 @@ pub(crate) fn check_netfilter(
         .check(&planned.rules)
         .with_context(|| format!("cannot read the netfilter rules with {}", backend.name()))?;
     Ok(Some(outcome))
+}
+
+/// What a sync would do to the IPVS sysctls for `desired`, without writing (`lbctl diff`).
+pub(crate) fn check_sysctls(
+    settings: &Settings,
+    desired: &DesiredState,
+    state_file: &Path,
+) -> Result<Vec<SysctlChange>> {
+    let planned = director_rules(desired);
+    let wanted = wanted_sysctls(
+        planned.needs_vs_conntrack,
+        kernel_version(Path::new(PROC_SYS)),
+    );
+    sysctl_sync(settings, Some(state_file))
+        .check(&wanted)
+        .context("cannot read the IPVS sysctls")
+}
+
+/// The production sysctl writer for these settings.
+fn sysctl_sync(settings: &Settings, state_file: Option<&Path>) -> SysctlSync {
+    let root = Path::new(PROC_SYS);
+    SysctlSync {
+        root: root.to_path_buf(),
+        record: state_file.map(record_path_for),
+        scope: host_scope(root),
+        manage: settings.manage_sysctls.enabled(settings.netfilter_backend),
+    }
+}
+
+/// One sysctl for a report line: `NAME=VALUE`, with what was or would be done when it is
+/// not simply in place.
+pub(crate) fn sysctl_text(change: &SysctlChange) -> String {
+    let SysctlChange {
+        name,
+        before,
+        after,
+        wanted,
+        ..
+    } = change;
+    match change.action {
+        SysctlAction::InPlace => format!("{name}={after}"),
+        SysctlAction::Write => format!("{name}={after} (was {before})"),
+        SysctlAction::LeaveForeign => {
+            format!("{name}={after} (not set by lbctl, left; lbctl prefers {wanted})")
+        }
+        SysctlAction::NotManaged => {
+            format!("{name}={after} (manage_sysctls off; the services want {wanted})")
+        }
+    }
 }
 
 /// The settings' backend for the director's rules (`None`: backend `none`).
@@ -131,17 +187,7 @@ impl NetfilterReport {
                 exemption.service, exemption.reason
             ));
         }
-        let sysctls: Vec<String> = self
-            .sysctls
-            .iter()
-            .map(|s| {
-                if s.changed() {
-                    format!("{}={} (was {})", s.name, s.after, s.before)
-                } else {
-                    format!("{}={}", s.name, s.after)
-                }
-            })
-            .collect();
+        let sysctls: Vec<String> = self.sysctls.iter().map(sysctl_text).collect();
         lines.push(format!("# sysctl: {}", sysctls.join(" ")));
         if let Some(ct) = &self.conntrack {
             lines.push(format!(

@@ -1,6 +1,7 @@
 //! Writes the BIRD include file atomically and asks BIRD to reload (`birdc configure`).
 //! This is the I/O half of the routing-daemon mode.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -78,6 +79,11 @@ async fn write_atomically(path: &Path, text: &str) -> Result<(), BirdError> {
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
     tokio::fs::write(&tmp, text).await.map_err(err)?;
+    // BIRD runs as its own user and must read the file whatever the daemon's umask (the
+    // systemd unit sets 0077); it holds routes only, nothing secret.
+    tokio::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))
+        .await
+        .map_err(err)?;
     let file = tokio::fs::File::open(&tmp).await.map_err(err)?;
     file.sync_all().await.map_err(err)?;
     tokio::fs::rename(&tmp, path).await.map_err(err)

@@ -4,6 +4,7 @@
 //! unknown keys are errors, so typos are caught instead of silently ignored.
 
 mod sections;
+mod sysctls;
 
 #[cfg(test)]
 mod tests;
@@ -18,6 +19,7 @@ pub use self::sections::{
     BgpSettings, ExecCheckSettings, HealthCheckDefaults, KubernetesSettings, MetricsSettings,
     NetfilterBackend,
 };
+pub use self::sysctls::ManageSysctls;
 use crate::error::SettingsError;
 use crate::model::{ForwardMethod, Scheduler};
 
@@ -49,6 +51,8 @@ pub struct Settings {
     pub max_delete_share: f64,
     /// How NOTRACK/SNAT rules are installed.
     pub netfilter_backend: NetfilterBackend,
+    /// Whether the shared IPVS sysctls are written (`auto`: when netfilter is managed).
+    pub manage_sysctls: ManageSysctls,
     /// Address of the `/metrics` and `/status` HTTP listener.
     pub listen_address: SocketAddr,
     /// Dummy interface that carries the VIPs on the director.
@@ -80,6 +84,7 @@ impl Default for Settings {
             resync_period_secs: 30,
             max_delete_share: 0.5,
             netfilter_backend: NetfilterBackend::Auto,
+            manage_sysctls: ManageSysctls::Auto,
             listen_address: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9469),
             vip_interface: "lbvip0".to_owned(),
             state_file: PathBuf::from("/var/lib/lbctl/state.json"),

@@ -42,6 +42,7 @@ pub(crate) fn run(
     let netfilter = crate::netfilter_sync::sync_netfilter(
         &prepared.loaded.settings,
         &director_rules(&prepared.loaded.outcome.state),
+        Some(&prepared.state_file),
     )?;
     let request = KernelSyncRequest {
         target: &prepared.target,

@@ -1,5 +1,5 @@
-//! `lbctl diff`: what a sync would change in the running kernel: the IPVS table and the
-//! director's netfilter rules (NOTRACK/SNAT). Reads both, writes nothing.
+//! `lbctl diff`: what a sync would change in the running kernel: the IPVS table, the
+//! director's netfilter rules (NOTRACK/SNAT) and the IPVS sysctls. Reads them, writes nothing.
 
 use anyhow::{Context, Result};
 use lb_ipvs_sync::IpvsKernel;
@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::cli::{Inputs, Output};
 use crate::kernel_sync::{now_secs, prepare};
-use crate::netfilter_sync::{changed_tables, check_netfilter};
+use crate::netfilter_sync::{changed_tables, check_netfilter, check_sysctls, sysctl_text};
 use crate::state_file;
 
 /// Exit code: 0 the kernel matches, 2 changes are pending.
@@ -37,7 +37,29 @@ pub(crate) fn run(
         Ok(Some(outcome)) => changed_tables(outcome),
         Ok(None) | Err(_) => Vec::new(),
     };
-    let in_sync = planned.is_empty() && netfilter_changes.is_empty();
+    let sysctls = check_sysctls(
+        &prepared.loaded.settings,
+        &prepared.loaded.outcome.state,
+        &prepared.state_file,
+    );
+    let sysctl_writes: Vec<String> = match &sysctls {
+        Ok(changes) => changes
+            .iter()
+            .filter(|c| c.changed())
+            .map(sysctl_text)
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    // Sysctls lbctl leaves alone (set by someone else, or not managed) are reported, not pending.
+    let sysctl_notes: Vec<String> = match &sysctls {
+        Ok(changes) => changes
+            .iter()
+            .filter(|c| !c.changed() && c.after != c.wanted)
+            .map(sysctl_text)
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let in_sync = planned.is_empty() && netfilter_changes.is_empty() && sysctl_writes.is_empty();
     match output {
         Output::Json => {
             let doc = json!({
@@ -48,11 +70,15 @@ pub(crate) fn run(
                     Ok(outcome) => json!(outcome),
                     Err(e) => json!({ "error": format!("{e:#}") }),
                 },
+                "sysctls": match &sysctls {
+                    Ok(changes) => json!(changes),
+                    Err(e) => json!({ "error": format!("{e:#}") }),
+                },
             });
             println!("{}", serde_json::to_string_pretty(&doc)?);
         }
         Output::Text => {
-            if in_sync && netfilter.is_ok() {
+            if in_sync && netfilter.is_ok() && sysctls.is_ok() {
                 println!("# in sync: the kernel matches the desired state");
             } else if in_sync {
                 println!("# IPVS in sync");
@@ -70,6 +96,15 @@ pub(crate) fn run(
                 ),
                 Ok(_) => {}
                 Err(e) => println!("# netfilter: cannot compare: {e:#}"),
+            }
+            if !sysctl_writes.is_empty() {
+                println!("# sysctl: a sync would write: {}", sysctl_writes.join(" "));
+            }
+            if !sysctl_notes.is_empty() {
+                println!("# sysctl: left alone: {}", sysctl_notes.join(" "));
+            }
+            if let Err(e) = &sysctls {
+                println!("# sysctl: cannot compare: {e:#}");
             }
         }
     }

@@ -136,10 +136,13 @@ impl<K: IpvsKernel + Send + 'static> KernelSlot<K> {
                 // before its first connection. A failure is reported, but does not hold back
                 // the IPVS pass: rules are replaced atomically, so the old ones stay in force,
                 // and endpoint changes must still reach the kernel.
-                let netfilter = job
-                    .netfilter
-                    .as_ref()
-                    .map(|nf| crate::netfilter_sync::sync_netfilter(&nf.settings, &nf.planned));
+                let netfilter = job.netfilter.as_ref().map(|nf| {
+                    crate::netfilter_sync::sync_netfilter(
+                        &nf.settings,
+                        &nf.planned,
+                        job.state_file.as_deref(),
+                    )
+                });
                 let request = KernelSyncRequest {
                     target: &job.target,
                     desired_vips: &job.desired_vips,

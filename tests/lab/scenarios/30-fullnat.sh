@@ -7,6 +7,12 @@
 # the client's, IPVS counters move, a second apply writes nothing, a foreign rule in the same
 # tables survives every sync, the NAT service next to it stays tracked, vs/conntrack is 1, and
 # `lbctl cleanup` removes exactly our rules.
+# Sysctls we do not own (issue 11): control first - without the FullNAT service lbctl lowers
+# vs/conntrack back to 0, because it raised it itself. Then someone else sets vs/conntrack=1
+# (as kube-proxy's IPVS mode does) and lbctl, still without FullNAT, leaves it at 1; `lbctl
+# diff` calls that in sync and names it. With netfilter_backend = "none" (manage_sysctls
+# "auto") a FullNAT apply writes no sysctl. Fails with the old behaviour (every pass wrote
+# conntrack=0; mutation: treat Need::Preferred like Need::Required) at "foreign vs/conntrack".
 . /lab/scenarios/lib.sh
 . /lab/scenarios/lbctl.sh
 set -e
@@ -90,3 +96,35 @@ step "cleanup removes exactly ours"
 assert_ok "lbctl cleanup" in_ns director "$LBCTL" cleanup
 assert_not_contains "$(in_ns director "$NFT" list tables)" "lbctl" "nft tables after cleanup"
 assert_eq "$foreign_before" "$(foreign)" "foreign rules after the last cleanup"
+
+step "sysctls: control - lbctl lowers the vs/conntrack=1 it set itself once FullNAT is gone"
+write_configmap /tmp/cm-nofullnat.yaml <<'CM'
+10.0.0.100-80: 10.0.1.11:80, 10.0.1.12:80; method=nat
+10.0.0.101-8080: 10.0.1.11:80; method=nat
+CM
+assert_eq 1 "$(in_ns director cat /proc/sys/net/ipv4/vs/conntrack)" "vs/conntrack after the FullNAT applies"
+SETTINGS=/tmp/settings-fullnat.toml lbctl_apply_ok --config /tmp/cm-nofullnat.yaml
+assert_contains "$LBCTL_OUT" "net.ipv4.vs.conntrack=0 (was 1)" "apply report"
+assert_eq 0 "$(in_ns director cat /proc/sys/net/ipv4/vs/conntrack)" "control: lbctl's own vs/conntrack"
+
+step "sysctls: a vs/conntrack=1 set by someone else is not lowered"
+sysctl_set director net.ipv4.vs.conntrack 1
+SETTINGS=/tmp/settings-fullnat.toml lbctl_apply_ok --config /tmp/cm-nofullnat.yaml
+assert_contains "$LBCTL_OUT" "net.ipv4.vs.conntrack=1 (not set by lbctl, left" "apply report"
+assert_eq 1 "$(in_ns director cat /proc/sys/net/ipv4/vs/conntrack)" "foreign vs/conntrack"
+set +e
+DIFF_OUT=$(in_ns director "$LBCTL" diff --config /tmp/cm-nofullnat.yaml \
+    --settings /tmp/settings-fullnat.toml 2>&1)
+DIFF_RC=$?
+set -e
+echo "$DIFF_OUT"
+assert_eq 0 "$DIFF_RC" "lbctl diff exit code with a foreign vs/conntrack"
+assert_contains "$DIFF_OUT" "left alone: net.ipv4.vs.conntrack=1" "lbctl diff"
+assert_ok "lbctl cleanup" in_ns director "$LBCTL" cleanup
+
+step "sysctls: netfilter_backend none (manage_sysctls auto) writes none"
+sysctl_set director net.ipv4.vs.conntrack 0
+sed -i 's/^netfilter_backend = .*/netfilter_backend = "none"/' /tmp/settings-fullnat.toml
+SETTINGS=/tmp/settings-fullnat.toml lbctl_apply_ok --config /tmp/cm-fullnat.yaml
+assert_contains "$LBCTL_OUT" "net.ipv4.vs.conntrack=0 (manage_sysctls off; the services want 1)" "apply report"
+assert_eq 0 "$(in_ns director cat /proc/sys/net/ipv4/vs/conntrack)" "vs/conntrack with backend none"

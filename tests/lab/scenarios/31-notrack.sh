@@ -4,7 +4,9 @@
 # rule (backend none), DR traffic does leave entries - so the probe can see them. Then with our
 # rules (iptables, then nftables) the same traffic leaves none, even with vs/conntrack forced
 # back to 1 for the DR service; the NAT service (vs/conntrack=0, as lbctl sets it without
-# FullNAT) works NOTRACK'ed too. A foreign raw-table rule survives every sync.
+# FullNAT) works NOTRACK'ed too. A foreign raw-table rule survives every sync. The 1s this
+# script forces are foreign to lbctl, which never lowers them (issue 11): the script puts the
+# kernel default 0 back itself before each backend.
 . /lab/scenarios/lib.sh
 . /lab/scenarios/lbctl.sh
 set -e
@@ -62,6 +64,7 @@ lbctl_diff() { # lbctl diff: output in DIFF_OUT, exit code in DIFF_RC
 for backend in iptables nftables; do
     step "$backend: lbctl diff shows the missing rules, then NOTRACK for DR and NAT"
     settings "$backend"
+    sysctl_set director net.ipv4.vs.conntrack 0
     lbctl_diff
     assert_eq 2 "$DIFF_RC" "$backend: lbctl diff exit code before the rules exist"
     assert_contains "$DIFF_OUT" "a sync would write" "$backend: lbctl diff"

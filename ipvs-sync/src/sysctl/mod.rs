@@ -1,12 +1,14 @@
 //! The IPVS sysctls each forwarding mode needs: what to set, why, and reading/setting them.
 //!
-//! [`wanted_sysctls`] is pure; [`apply_sysctls`] and [`read_sysctl`] are the only I/O (files
-//! under a root that is `/proc/sys` in production and a temporary directory in tests). The
-//! values are per network namespace (`/proc/sys/net/ipv4/vs/` exists once `ip_vs` is loaded).
+//! [`wanted_sysctls`] and [`ownership`] are pure; [`sync`] and [`read_sysctl`] are the I/O
+//! (files under a root that is `/proc/sys` in production and a temporary directory in tests).
+//! The values are per network namespace (`/proc/sys/net/ipv4/vs/` exists once `ip_vs` is
+//! loaded) and shared with any other IPVS user there (kube-proxy in IPVS mode), so lbctl
+//! overrides a value it did not set only where its own services need it (see [`ownership`]).
 //!
 //! - `conntrack`: 1 when some service is SNATed (FullNAT emulation: SNAT needs IPVS to keep
 //!   conntrack entries for its connections), else 0 (IPVS untracks its packets: no conntrack
-//!   table pressure, and NAT services may be NOTRACKed).
+//!   table pressure, and NAT services may be NOTRACKed) - but 0 only over lbctl's own 1.
 //! - `expire_nodest_conn` = 1: when a real server is deleted (after draining), its remaining
 //!   connections are expired at their next packet instead of black-holing the client.
 //! - `expire_quiescent_template` = 1: a real server at weight 0 (draining, unhealthy) loses its
@@ -15,10 +17,16 @@
 //!   0 with `conntrack=1` on kernels before 5.9, where mode 1 dropped the first SYN and cost
 //!   clients a 1-second retransmit.
 
+pub mod ownership;
+mod record;
+pub mod sync;
+
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub use self::ownership::{Need, OwnedSysctls, SysctlAction};
+pub use self::sync::{SysctlChange, SysctlSync, host_scope, record_path_for};
 use crate::netfilter::NetfilterError;
 
 /// The production root of the sysctl files.
@@ -53,6 +61,8 @@ pub struct WantedSysctl {
     pub name: &'static str,
     /// The value to set.
     pub value: u32,
+    /// Whether lbctl's services need it or merely prefer it (see [`ownership`]).
+    pub need: Need,
     /// Why.
     pub reason: &'static str,
 }
@@ -62,14 +72,16 @@ pub struct WantedSysctl {
 /// assumed to be recent.
 pub fn wanted_sysctls(needs_conntrack: bool, kernel: Option<KernelVersion>) -> Vec<WantedSysctl> {
     let old_kernel = kernel.is_some_and(|k| k < KernelVersion { major: 5, minor: 9 });
-    let (reuse, reuse_reason) = if needs_conntrack && old_kernel {
+    let (reuse, reuse_need, reuse_reason) = if needs_conntrack && old_kernel {
         (
             0,
+            Need::Required,
             "conntrack=1 on a kernel before 5.9: mode 1 would drop reused-port SYNs (1 s delay)",
         )
     } else {
         (
             1,
+            Need::Preferred,
             "reschedule new connections that reuse the port of an old one",
         )
     };
@@ -77,6 +89,11 @@ pub fn wanted_sysctls(needs_conntrack: bool, kernel: Option<KernelVersion>) -> V
         WantedSysctl {
             name: "conntrack",
             value: u32::from(needs_conntrack),
+            need: if needs_conntrack {
+                Need::Required
+            } else {
+                Need::Preferred
+            },
             reason: if needs_conntrack {
                 "a FullNAT service is SNATed: IPVS must keep conntrack entries"
             } else {
@@ -86,42 +103,25 @@ pub fn wanted_sysctls(needs_conntrack: bool, kernel: Option<KernelVersion>) -> V
         WantedSysctl {
             name: "expire_nodest_conn",
             value: 1,
+            need: Need::Required,
             reason: "expire connections of deleted real servers instead of black-holing them",
         },
         WantedSysctl {
             name: "expire_quiescent_template",
             value: 1,
+            need: Need::Required,
             reason: "persistent clients leave real servers at weight 0",
         },
         WantedSysctl {
             name: "conn_reuse_mode",
             value: reuse,
+            need: reuse_need,
             reason: reuse_reason,
         },
     ]
 }
 
-/// What setting one sysctl did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SysctlChange {
-    /// `net.ipv4.vs.NAME`.
-    pub name: String,
-    /// The value before.
-    pub before: u32,
-    /// The value now.
-    pub after: u32,
-    /// Why this value.
-    pub reason: &'static str,
-}
-
-impl SysctlChange {
-    /// Whether the value was written.
-    pub fn changed(&self) -> bool {
-        self.before != self.after
-    }
-}
-
-fn path_of(root: &Path, name: &str) -> PathBuf {
+pub(crate) fn path_of(root: &Path, name: &str) -> PathBuf {
     root.join(IPVS_DIR).join(name)
 }
 
@@ -136,36 +136,6 @@ pub fn read_sysctl(root: &Path, name: &str) -> Result<u32, NetfilterError> {
         program: path.display().to_string(),
         detail: format!("expected an integer, found {:?}", text.trim()),
     })
-}
-
-/// Sets each wanted sysctl that differs; returns every value before and after.
-pub fn apply_sysctls(
-    root: &Path,
-    wanted: &[WantedSysctl],
-) -> Result<Vec<SysctlChange>, NetfilterError> {
-    let mut changes = Vec::new();
-    for want in wanted {
-        let before = read_sysctl(root, want.name)?;
-        if before != want.value {
-            let path = path_of(root, want.name);
-            std::fs::write(&path, format!("{}\n", want.value))
-                .map_err(|source| NetfilterError::Proc { path, source })?;
-            tracing::info!(
-                sysctl = want.name,
-                before,
-                after = want.value,
-                reason = want.reason,
-                "IPVS sysctl set"
-            );
-        }
-        changes.push(SysctlChange {
-            name: format!("net.ipv4.vs.{}", want.name),
-            before,
-            after: want.value,
-            reason: want.reason,
-        });
-    }
-    Ok(changes)
 }
 
 /// The running kernel's version, from `ROOT/kernel/osrelease`.
