@@ -3,6 +3,7 @@
 //! Pure: parsing takes text, never a path. Every key has a default (see `docs/settings.md`) and
 //! unknown keys are errors, so typos are caught instead of silently ignored.
 
+mod http;
 mod sections;
 
 #[cfg(test)]
@@ -14,6 +15,7 @@ use std::path::PathBuf;
 use ipnetwork::IpNetwork;
 use serde::{Deserialize, Serialize};
 
+pub use self::http::HttpSettings;
 pub use self::sections::{
     BgpSettings, HealthCheckDefaults, KubernetesSettings, MetricsSettings, NetfilterBackend,
 };
@@ -58,6 +60,8 @@ pub struct Settings {
     pub health_check: HealthCheckDefaults,
     /// The cost of `/metrics`: snapshot reuse, endpoint level, counter offsets.
     pub metrics: MetricsSettings,
+    /// HTTP listener limits and the control socket (`[http]`).
+    pub http: HttpSettings,
 }
 
 impl Default for Settings {
@@ -79,6 +83,7 @@ impl Default for Settings {
             bgp: BgpSettings::default(),
             health_check: HealthCheckDefaults::default(),
             metrics: MetricsSettings::default(),
+            http: HttpSettings::default(),
         }
     }
 }
@@ -117,7 +122,8 @@ impl Settings {
         if self.kubernetes.configmap.is_empty() {
             return invalid("kubernetes.configmap", "expected a ConfigMap name");
         }
-        self.health_check.validate()
+        self.health_check.validate()?;
+        self.http.validate()
     }
 
     /// For the apply path: refuses settings that manage no VIP at all.
