@@ -96,6 +96,27 @@ pub(crate) enum ProbeFailure {
     Timeout(std::time::Duration),
 }
 
+impl ProbeFailure {
+    /// The errno's name when the probe failed for lack of a local resource (descriptors,
+    /// buffers, memory): that says nothing about the real server, so it gives no verdict.
+    pub(crate) fn local_shortage(&self) -> Option<&'static str> {
+        let (ProbeFailure::Connect { source, .. }
+        | ProbeFailure::Tls { source, .. }
+        | ProbeFailure::Io { source, .. }
+        | ProbeFailure::Spawn { source, .. }) = self
+        else {
+            return None;
+        };
+        match source.raw_os_error()? {
+            libc::EMFILE => Some("EMFILE"),
+            libc::ENFILE => Some("ENFILE"),
+            libc::ENOBUFS => Some("ENOBUFS"),
+            libc::ENOMEM => Some("ENOMEM"),
+            _ => None,
+        }
+    }
+}
+
 /// Runs one probe of `target` (without a timeout: the caller adds it).
 pub(crate) async fn probe(target: &CheckTarget, tls: &TlsProbeConfig) -> Result<(), ProbeFailure> {
     match &target.probe {
