@@ -10,6 +10,7 @@
 # probes fail with EMFILE and count as unhealthy, weights drop to 0 and the route is
 # withdrawn); with only the cap removed, the refusal counter check fails.
 # lab-needs: bird
+# lab-timeout: 240
 . /lab/scenarios/lib.sh
 . /lab/scenarios/lbctl.sh
 set -e
