@@ -87,7 +87,7 @@ weight_is() { [ "$(weight_of "$1")" = "$2" ]; }
 routes() { birdc show route all 2>&1; }
 has_route() { routes | grep -q "^$1/32 "; }
 established() { birdc show protocols director | grep -q Established; }
-session_since() { birdc show protocols director | sed -n 's/.* \([0-9:.]*\)  *Established.*/\1/p'; }
+session_since() { birdc show protocols director | awk '$NF == "Established" { print $(NF - 1) }'; }
 wait_until 30 weight_is "$RS1_IP" 1 || fail "service not programmed: $(run_log)"
 wait_until 10 weight_is "$RS2_IP" 1 || fail "rs2 not programmed: $(run_log)"
 wait_until 30 established || fail "BGP session not established: $(run_log)"

@@ -221,8 +221,8 @@ async fn the_control_socket_refuses_browser_cross_site_requests() {
     assert!(d.control.is_draining());
 }
 
-/// Connects and sends `prefix`; returns the stream and when the server hung up (reading
-/// until EOF or an error), measured from after the send.
+/// Connects and sends `prefix`; returns how long after the send the server hung up (reading
+/// until EOF or an error) and what it sent before.
 fn hang_up_after(address: SocketAddr, prefix: &[u8], limit: Duration) -> (Duration, Vec<u8>) {
     let mut stream = TcpStream::connect(address).unwrap();
     stream.write_all(prefix).unwrap();
