@@ -133,8 +133,9 @@ pub(crate) enum Command {
     /// Without --config-file it watches Kubernetes (the ConfigMap named in the settings, the
     /// Services it references and their EndpointSlices); with it, it reloads local files on
     /// change. SIGTERM stops gracefully (IPVS is kept unless --cleanup-on-exit), SIGHUP reloads
-    /// the settings. HTTP on the settings' listen_address: /healthz /readyz /status /metrics
-    /// (and POST /drain for `lbctl drain`). With [bgp] enabled it announces the served VIPs.
+    /// the settings. HTTP on the settings' listen_address (read-only): /healthz /readyz
+    /// /status /metrics; operator actions (`lbctl drain`) on the Unix control socket
+    /// (http.control_socket, mode 0600). With [bgp] enabled it announces the served VIPs.
     ///
     /// Example:
     ///   lbctl run --settings /etc/lbctl/settings.toml --kubeconfig /etc/lbctl/kubeconfig
@@ -147,20 +148,21 @@ pub(crate) enum Command {
     ///
     /// Example:
     ///   lbctl status
-    ///   lbctl status --address 127.0.0.1:9469 --output json
+    ///   lbctl status --address 127.0.0.1:9469 --output json --timeout 2
     #[command(verbatim_doc_comment)]
     Status(crate::commands::status::StatusArgs),
     /// Withdraw every BGP route (or one VIP's) of a running daemon for maintenance.
     ///
     /// Sessions stay up and IPVS keeps forwarding; routers move new flows to other
     /// directors. The drain lasts until `--undo`, across daemon restarts; `--undo` without
-    /// `--vip` ends every drain. Uses the daemon's POST /drain (localhost only) and waits
-    /// until /status shows it applied.
+    /// `--vip` ends every drain. Uses POST /drain on the daemon's control socket (a Unix
+    /// socket for root and the daemon's user; never TCP) and waits until /status shows it
+    /// applied.
     ///
     /// Example:
     ///   lbctl drain
     ///   lbctl drain --vip 203.0.113.10
-    ///   lbctl drain --undo --address 127.0.0.1:9469
+    ///   lbctl drain --undo --socket /run/lbctl/control.sock
     #[command(verbatim_doc_comment)]
     Drain(crate::commands::drain::DrainArgs),
     /// Remove every netfilter rule lbctl installed (director and node-bypass chains, our

@@ -13,6 +13,7 @@ mod health;
 mod inputs;
 mod kernel_sync;
 mod kube;
+mod log_limit;
 mod metrics;
 mod netfilter_sync;
 mod state_file;

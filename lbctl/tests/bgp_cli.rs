@@ -81,14 +81,18 @@ fn run_refuses_inverted_policy_thresholds() {
 
 #[test]
 fn drain_without_a_daemon_fails_and_says_where_it_looked() {
-    // Port 9 (discard) on loopback: nothing listens there in a test environment.
-    let out = lbctl(&["drain", "--address", "127.0.0.1:9"]);
+    let dir = scratch("drain");
+    let socket = dir.0.join("control.sock");
+    let out = lbctl(&["drain", "--socket", socket.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
-    assert!(
-        stderr(&out).contains("cannot connect to the daemon at 127.0.0.1:9"),
-        "{}",
-        stderr(&out)
+    let want = format!(
+        "cannot connect to the daemon's control socket {}",
+        socket.display()
     );
+    assert!(stderr(&out).contains(&want), "{}", stderr(&out));
+    // Over TCP there is nothing to drain with: the old flag is gone.
+    let out = lbctl(&["drain", "--address", "127.0.0.1:9"]);
+    assert_eq!(out.status.code(), Some(2), "stderr: {}", stderr(&out));
 }
 
 #[test]

@@ -11,6 +11,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -79,6 +80,7 @@ async fn plain_http_api_server_works_without_a_system_trust_store() {
     )
     .unwrap();
     let nowhere = dir.join("no-such-ca");
+    let control_socket = dir.join("control.sock");
     let mut daemon = Daemon(
         Command::new(env!("CARGO_BIN_EXE_lbctl"))
             .args(["run", "--no-vips", "--settings"])
@@ -86,6 +88,8 @@ async fn plain_http_api_server_works_without_a_system_trust_store() {
             .arg("--kubeconfig")
             .arg(&kubeconfig)
             .args(["--listen", &listen.to_string()])
+            .arg("--control-socket")
+            .arg(&control_socket)
             .env("SSL_CERT_FILE", &nowhere)
             .env("SSL_CERT_DIR", &nowhere)
             .stdout(Stdio::null())
@@ -119,5 +123,11 @@ async fn plain_http_api_server_works_without_a_system_trust_store() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // Operator actions are on the owner-only control socket, never on the TCP listener.
+    let mode = std::fs::metadata(&control_socket)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
     let _ = std::fs::remove_dir_all(&dir);
 }

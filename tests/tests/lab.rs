@@ -58,6 +58,7 @@ lab_scenarios! {
     lab_32_node_bypass => "32-node-bypass",
     lab_40_metrics_prometheus => "40-metrics-prometheus",
     lab_41_health_quiesce => "41-health-quiesce",
+    lab_42_http_flood => "42-http-flood",
     lab_50_bgp_bird => "50-bgp-bird",
     lab_51_bgp_vip_gate => "51-bgp-vip-gate",
 }

@@ -3,6 +3,7 @@
 //! Pure: parsing takes text, never a path. Every key has a default (see `docs/settings.md`) and
 //! unknown keys are errors, so typos are caught instead of silently ignored.
 
+mod http;
 mod sections;
 mod sysctls;
 
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 use ipnetwork::IpNetwork;
 use serde::{Deserialize, Serialize};
 
+pub use self::http::HttpSettings;
 pub use self::sections::{
     BgpSettings, ExecCheckSettings, HealthCheckDefaults, KubernetesSettings, MetricsSettings,
     NetfilterBackend,
@@ -69,6 +71,8 @@ pub struct Settings {
     pub exec_checks: ExecCheckSettings,
     /// The cost of `/metrics`: snapshot reuse, endpoint level, counter offsets.
     pub metrics: MetricsSettings,
+    /// HTTP listener limits and the control socket (`[http]`).
+    pub http: HttpSettings,
 }
 
 impl Default for Settings {
@@ -93,6 +97,7 @@ impl Default for Settings {
             health_check: HealthCheckDefaults::default(),
             exec_checks: ExecCheckSettings::default(),
             metrics: MetricsSettings::default(),
+            http: HttpSettings::default(),
         }
     }
 }
@@ -132,7 +137,8 @@ impl Settings {
             return invalid("kubernetes.configmap", "expected a ConfigMap name");
         }
         self.health_check.validate()?;
-        self.exec_checks.validate()
+        self.exec_checks.validate()?;
+        self.http.validate()
     }
 
     /// For the apply path: refuses settings that manage no VIP at all.

@@ -2,18 +2,19 @@
 //! maintenance, or only one VIP's (the sessions stay up and IPVS keeps forwarding), or
 //! announces them again. `--undo` without `--vip` ends every drain.
 //!
-//! Talks to the daemon's `POST /drain` (loopback only), then waits until `/status` shows the
-//! switch applied (for a drain: every established session down to 0 prefixes, or the VIP's
+//! Talks to the daemon's `POST /drain` on its Unix control socket (mode 0600: root and the
+//! daemon's user; never over TCP), then waits until `/status` shows the switch applied (for a drain: every established session down to 0 prefixes, or the VIP's
 //! prefix gone from what is announced) and prints the BGP part of the status.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use crate::commands::status::http_request;
+use crate::commands::daemon_client::{DaemonEndpoint, request};
+use crate::commands::status::timeout_arg;
 use crate::daemon::StatusDocument;
 use crate::inputs::load_settings;
 
@@ -29,20 +30,25 @@ pub(crate) struct DrainArgs {
     /// Only this VIP (its route is withdrawn; the other VIPs stay announced).
     #[arg(long, value_name = "VIP")]
     pub(crate) vip: Option<IpAddr>,
-    /// The daemon's HTTP address (default: the settings' listen_address).
-    #[arg(long, short = 'a', value_name = "ADDR")]
-    pub(crate) address: Option<SocketAddr>,
-    /// Settings file, to find listen_address.
+    /// The daemon's control socket (default: the settings' http.control_socket).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) socket: Option<PathBuf>,
+    /// Settings file, to find http.control_socket.
     #[arg(long, short = 's', value_name = "FILE", env = "LBCTL_SETTINGS")]
     pub(crate) settings: Option<PathBuf>,
+    /// Give up on one request after SECS seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    pub(crate) timeout: f64,
 }
 
 /// Switches the drain; exit code 0 once the daemon reports it applied.
 pub(crate) fn run(args: &DrainArgs) -> Result<i32> {
-    let address = match args.address {
-        Some(a) => a,
-        None => load_settings(args.settings.as_deref())?.listen_address,
+    let timeout = timeout_arg(args.timeout)?;
+    let socket = match &args.socket {
+        Some(path) => path.clone(),
+        None => load_settings(args.settings.as_deref())?.http.control_socket,
     };
+    let daemon = DaemonEndpoint::Control(socket);
     let mut query = Vec::new();
     if args.undo {
         query.push("undo".to_owned());
@@ -55,16 +61,16 @@ pub(crate) fn run(args: &DrainArgs) -> Result<i32> {
     } else {
         format!("/drain?{}", query.join("&"))
     };
-    let answer = http_request(address, "POST", &path)?;
+    let answer = request(&daemon, "POST", &path, timeout)?;
     print!("{answer}");
     let want = !args.undo;
     let deadline = Instant::now() + APPLY_TIMEOUT;
     loop {
-        let body = http_request(address, "GET", "/status")?;
+        let body = request(&daemon, "GET", "/status", timeout)?;
         let doc: StatusDocument = serde_json::from_str(&body)
-            .with_context(|| format!("{address}/status did not return a status document"))?;
+            .with_context(|| format!("{daemon}/status did not return a status document"))?;
         let Some(bgp) = doc.bgp else {
-            bail!("the daemon at {address} reports no BGP announcer");
+            bail!("the daemon at {daemon} reports no BGP announcer");
         };
         let applied = match args.vip {
             Some(vip) => {

@@ -2,6 +2,7 @@
 
 pub(crate) mod apply;
 pub(crate) mod cleanup;
+pub(crate) mod daemon_client;
 pub(crate) mod diff;
 pub(crate) mod drain;
 pub(crate) mod node_bypass;

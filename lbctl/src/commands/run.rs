@@ -2,7 +2,7 @@
 //!
 //! SIGTERM/SIGINT: withdraw BGP routes first, stop the loop, keep IPVS (unless
 //! `--cleanup-on-exit`). SIGHUP: reload the settings file (an invalid file keeps the old
-//! settings; `listen_address`, `[kubernetes]` and `[bgp]` need a restart; `[health_check]`
+//! settings; `listen_address`, `[kubernetes]`, `[http]` and `[bgp]` need a restart; `[health_check]`
 //! reaches the checks through the rebuilt desired state, `[metrics]` the next scrape).
 
 use std::net::SocketAddr;
@@ -19,8 +19,9 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::daemon::{
-    Controller, CoreOptions, DaemonOutputs, DumpFn, HttpState, KernelSlot, LogSink, ProblemSink,
-    bind, channels, read_config, read_endpoints, watch_config_file, watch_endpoints_file,
+    ControlSocket, Controller, CoreOptions, DaemonOutputs, HttpState, KernelSlot, LogSink,
+    ProblemSink, ServeLimits, bind, channels, read_config, read_endpoints, serve_control,
+    watch_config_file, watch_endpoints_file,
 };
 use crate::health::ExecPolicy;
 use crate::inputs::{UsageError, load_settings};
@@ -61,6 +62,9 @@ pub(crate) struct RunArgs {
     /// HTTP listen address (default: the settings' listen_address).
     #[arg(long, value_name = "ADDR")]
     pub(crate) listen: Option<SocketAddr>,
+    /// Unix control socket for `lbctl drain` (default: the settings' http.control_socket).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) control_socket: Option<PathBuf>,
     /// State file with drain deadlines (default: the settings' state_file).
     #[arg(long, value_name = "FILE")]
     pub(crate) state_file: Option<PathBuf>,
@@ -219,22 +223,31 @@ async fn daemon(args: RunArgs, settings: Settings, exec: ExecPolicy) -> Result<(
                 .context("cannot create the conntrack metrics collector")?,
         ))
         .context("cannot register the conntrack metrics collector")?;
-    let dump_slot = kernel.clone();
-    let dump: DumpFn = Arc::new(move || {
-        let slot = dump_slot.clone();
-        Box::pin(async move { slot.dump().await.ok() })
-    });
+    let control_path = args
+        .control_socket
+        .clone()
+        .unwrap_or_else(|| settings.http.control_socket.clone());
+    // Before BGP starts: a second daemon must stop here, not after announcing.
+    let control_socket =
+        ControlSocket::bind(&control_path).context("cannot open the control socket")?;
     let bgp = crate::bgp::start(&settings.bgp, &outputs, metrics.controller.clone()).await?;
     let http = HttpState {
         metrics: Arc::clone(&metrics),
         status: outputs.status.clone(),
-        dump,
         bgp: bgp.as_ref().map(crate::bgp::BgpAnnouncer::control),
+        control_socket: control_path,
     };
-    let (_, serve) = bind(listen, http, shutdown.clone())
+    let limits = ServeLimits::from_settings(&settings.http);
+    let (_, serve) = bind(listen, http.clone(), limits, shutdown.clone())
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     tokio::spawn(serve);
+    tokio::spawn(serve_control(
+        control_socket,
+        http,
+        limits,
+        shutdown.clone(),
+    ));
 
     let settings_path = args.settings.clone();
     let settings_tx = senders.settings;
@@ -312,6 +325,9 @@ fn reload_settings(
             }
             if old.kubernetes != settings.kubernetes {
                 restart.push("[kubernetes]");
+            }
+            if old.http != settings.http {
+                restart.push("[http]");
             }
             if old.bgp != settings.bgp {
                 restart.extend(reload_bgp(bgp, bgp_config));

@@ -1,18 +1,19 @@
 //! `lbctl status`: fetches a running daemon's `/status` and renders it for operators.
 //!
-//! A minimal HTTP/1.0 GET over a plain TCP socket (the endpoint is local and unauthenticated);
+//! A minimal HTTP/1.0 GET over TCP (the read endpoints are unauthenticated) with a timeout;
 //! the rendering is a pure function of the document, tested without a daemon.
 
 use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 
 use crate::cli::Output;
+use crate::commands::daemon_client::{DaemonEndpoint, request};
 use crate::daemon::StatusDocument;
 use crate::inputs::load_settings;
 
@@ -31,6 +32,9 @@ pub(crate) struct StatusArgs {
     /// Refresh every SECS seconds until interrupted, like top (text output).
     #[arg(long, short = 'w', value_name = "SECS")]
     pub(crate) watch: Option<u64>,
+    /// Give up on the daemon after SECS seconds (connect, send and receive together).
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    pub(crate) timeout: f64,
 }
 
 /// Prints the status; exit code 0 when the daemon is ready, 1 otherwise.
@@ -39,10 +43,11 @@ pub(crate) fn run(args: &StatusArgs) -> Result<i32> {
         Some(a) => a,
         None => load_settings(args.settings.as_deref())?.listen_address,
     };
+    let timeout = timeout_arg(args.timeout)?;
     if let Some(secs) = args.watch {
-        return watch(address, secs.max(1));
+        return watch(address, secs.max(1), timeout);
     }
-    let body = http_get(address, "/status")?;
+    let body = http_get(address, "/status", timeout)?;
     let doc: StatusDocument = serde_json::from_str(&body)
         .with_context(|| format!("{address}/status did not return a status document"))?;
     match args.output {
@@ -53,9 +58,9 @@ pub(crate) fn run(args: &StatusArgs) -> Result<i32> {
 }
 
 /// `--watch`: redraws the status every `secs` seconds; a failed fetch is shown, not fatal.
-fn watch(address: SocketAddr, secs: u64) -> Result<i32> {
+fn watch(address: SocketAddr, secs: u64, timeout: Duration) -> Result<i32> {
     loop {
-        let screen = match http_get(address, "/status").and_then(|body| {
+        let screen = match http_get(address, "/status", timeout).and_then(|body| {
             serde_json::from_str::<StatusDocument>(&body)
                 .with_context(|| format!("{address}/status did not return a status document"))
         }) {
@@ -69,32 +74,21 @@ fn watch(address: SocketAddr, secs: u64) -> Result<i32> {
     }
 }
 
-fn http_get(address: SocketAddr, path: &str) -> Result<String> {
-    http_request(address, "GET", path)
+fn http_get(address: SocketAddr, path: &str, timeout: Duration) -> Result<String> {
+    request(&DaemonEndpoint::Tcp(address), "GET", path, timeout)
 }
 
-/// One HTTP/1.0 request to the daemon; the body of a 200 answer, else an error with the
-/// status line and body (also used by `lbctl drain`).
-pub(crate) fn http_request(address: SocketAddr, method: &str, path: &str) -> Result<String> {
-    let timeout = Duration::from_secs(5);
-    let mut stream = TcpStream::connect_timeout(&address, timeout)
-        .with_context(|| format!("cannot connect to the daemon at {address}"))?;
-    stream.set_read_timeout(Some(timeout))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.0\r\nHost: {address}\r\nContent-Length: 0\r\n\r\n"
-    )?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .context("malformed HTTP response")?;
-    let status_line = head.lines().next().unwrap_or_default();
-    if status_line.split_whitespace().nth(1) != Some("200") {
-        bail!("{address}{path}: {status_line}: {}", body.trim());
-    }
-    Ok(body.to_owned())
+/// `--timeout SECS` as a duration: positive and finite.
+pub(crate) fn timeout_arg(secs: f64) -> Result<Duration> {
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| {
+            crate::inputs::UsageError(anyhow::anyhow!(
+                "--timeout {secs}: expected a positive number of seconds"
+            ))
+            .into()
+        })
 }
 
 /// The document as tables: a header, then per service its real servers.
@@ -102,17 +96,17 @@ pub(crate) fn render(doc: &StatusDocument) -> String {
     let c = &doc.controller;
     let mut out = String::new();
     let yes_no = |b: bool| if b { "yes" } else { "no" };
+    let counters = match (doc.kernel_dump, doc.table_age_secs) {
+        (true, Some(age)) => format!("from the last sync, {age:.0} s old"),
+        (true, None) => "from the last sync".to_owned(),
+        (false, _) => "unavailable".to_owned(),
+    };
     let _ = writeln!(
         out,
-        "ready: {}   listed: {}   api connected: {}   kernel counters: {}",
+        "ready: {}   listed: {}   api connected: {}   kernel counters: {counters}",
         yes_no(c.ready),
         yes_no(c.listed),
         yes_no(c.connected),
-        if doc.kernel_dump {
-            "live"
-        } else {
-            "unavailable"
-        }
     );
     if let Some(s) = &c.last_sync {
         let _ = writeln!(
@@ -259,6 +253,7 @@ mod tests {
     fn renders_services_real_servers_weights_and_drains() {
         let doc = StatusDocument {
             kernel_dump: true,
+            table_age_secs: Some(2.4),
             services: vec![ServiceStatus {
                 service: "10.0.0.100:80/tcp".into(),
                 config_key: Some("10.0.0.100".into()),
@@ -311,6 +306,10 @@ mod tests {
         };
         let text = render(&doc);
         assert!(text.contains("ready: no"), "{text}");
+        assert!(
+            text.contains("kernel counters: from the last sync, 2 s old"),
+            "{text}"
+        );
         assert!(
             text.contains("10.0.0.100:80/tcp  rr nat  conns 12"),
             "{text}"

@@ -34,9 +34,6 @@ pub(crate) enum KernelError {
     /// The sync pass could not start (its dump failed): nothing was written.
     #[error(transparent)]
     Sync(#[from] SyncError),
-    /// A dump for `/status` failed.
-    #[error("cannot dump the IPVS table: {0}")]
-    Dump(#[source] IpvsError),
     /// The blocking task died.
     #[error("kernel task failed: {0}")]
     Task(#[source] tokio::task::JoinError),
@@ -167,20 +164,6 @@ impl<K: IpvsKernel + Send + 'static> KernelSlot<K> {
                 }
                 let broken = matches!(&result, Err(SyncError::Dump(e)) if is_socket_error(e));
                 (result.map_err(KernelError::from), broken)
-            })
-        })
-        .await
-        .map_err(KernelError::Task)?
-    }
-
-    /// Dumps the table on a blocking thread.
-    pub(crate) async fn dump(&self) -> Result<IpvsTable, KernelError> {
-        let slot = self.clone();
-        tokio::task::spawn_blocking(move || {
-            slot.with_kernel_blocking(|kernel| {
-                let result = kernel.dump();
-                let broken = matches!(&result, Err(e) if is_socket_error(e));
-                (result.map_err(KernelError::Dump), broken)
             })
         })
         .await

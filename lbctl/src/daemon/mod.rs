@@ -44,7 +44,7 @@ pub(crate) use self::core::{Controller, CoreOptions, DaemonOutputs};
 pub(crate) use self::files::{
     read_config, read_endpoints, watch_config_file, watch_endpoints_file,
 };
-pub(crate) use self::http::{DumpFn, HttpState, bind};
+pub(crate) use self::http::{ControlSocket, HttpState, ServeLimits, bind, serve_control};
 pub(crate) use self::input::{ConfigInput, EndpointsInput, channels};
 pub(crate) use self::kernel::KernelSlot;
 pub(crate) use self::problems::{LogSink, ProblemSink};

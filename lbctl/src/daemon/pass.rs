@@ -362,6 +362,7 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
                         });
                     }
                     self.snapshot.last_table = Some(after);
+                    self.snapshot.table_at = Some(std::time::SystemTime::now());
                 }
                 ok
             }

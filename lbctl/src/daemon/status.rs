@@ -1,10 +1,12 @@
 //! The `/status` document: the programmed state with health, drain state and kernel counters.
 //!
-//! Pure: [`status_document`] joins the desired state, one IPVS dump, the health verdicts and
-//! the drain book into plain serde data. `lbctl status` parses the same types back to render
+//! Pure: [`status_document`] joins the desired state, the IPVS table read after the last sync,
+//! the health verdicts and the drain book into plain serde data; the document says how old
+//! that table is (`/status` never dumps the kernel per request). `lbctl status` parses the same types back to render
 //! tables. Services the kernel still has but the desired state dropped show up as leaving.
 
 use std::collections::BTreeSet;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use lb_config::{DesiredState, HealthResults, Problem, RealServerKey, ServiceKey};
 use lb_ipvs_sync::reconcile::{DrainBook, Scope};
@@ -58,8 +60,14 @@ pub(crate) struct SyncSummary {
 pub(crate) struct StatusDocument {
     /// Controller state.
     pub(crate) controller: ControllerStatus,
-    /// Whether `services` carry live kernel counters (the dump succeeded).
+    /// Whether `services` carry kernel counters (a table was read after a sync).
     pub(crate) kernel_dump: bool,
+    /// When that table was read (seconds since the Unix epoch): the counters are this old.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) table_at: Option<u64>,
+    /// Age of that table in seconds when the document was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) table_age_secs: Option<f64>,
     /// Every managed virtual service, desired or still in the kernel.
     pub(crate) services: Vec<ServiceStatus>,
     /// The BGP announcer: drain state, announced prefixes, sessions (absent: BGP disabled).
@@ -152,7 +160,7 @@ pub(crate) struct RealServerStatus {
     pub(crate) drain_deadline: Option<u64>,
 }
 
-/// What a pass publishes for `/status`: everything but the fresh kernel counters.
+/// What a pass publishes for `/status`.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct StatusSnapshot {
     /// Controller facts.
@@ -165,21 +173,28 @@ pub(crate) struct StatusSnapshot {
     pub(crate) drain: DrainBook,
     /// Managed ranges.
     pub(crate) scope: Scope,
-    /// The table right after the last sync (used when a fresh dump fails).
+    /// The table right after the last sync.
     pub(crate) last_table: Option<std::sync::Arc<IpvsTable>>,
+    /// When `last_table` was read.
+    pub(crate) table_at: Option<SystemTime>,
 }
 
 impl StatusSnapshot {
-    /// The document, with `table` (a fresh dump) or else the table of the last sync.
-    pub(crate) fn document(&self, table: Option<&IpvsTable>) -> StatusDocument {
-        status_document(
+    /// The document at `now`, with the table of the last sync and its age.
+    pub(crate) fn document(&self, now: SystemTime) -> StatusDocument {
+        let mut doc = status_document(
             self.controller.clone(),
             &self.desired,
-            table.or(self.last_table.as_deref()),
+            self.last_table.as_deref(),
             &self.scope,
             &self.health,
             &self.drain,
-        )
+        );
+        if let Some(at) = self.table_at.filter(|_| self.last_table.is_some()) {
+            doc.table_at = at.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs());
+            doc.table_age_secs = Some(now.duration_since(at).unwrap_or_default().as_secs_f64());
+        }
+        doc
     }
 }
 
@@ -213,6 +228,8 @@ pub(crate) fn status_document(
     StatusDocument {
         controller,
         kernel_dump: table.is_some(),
+        table_at: None,
+        table_age_secs: None,
         services,
         bgp: None,
     }

@@ -16,6 +16,8 @@ mod target;
 mod verdict;
 
 #[cfg(test)]
+mod shortage_tests;
+#[cfg(test)]
 mod tests;
 
 use std::sync::Arc;

@@ -13,7 +13,9 @@
 //! bursts), then probes every interval. A probe waits for a permit before its timeout starts,
 //! so a queue of probes never fails a real server. Targets that stay across a desired-state
 //! change keep their task and rise/fall state; changed or removed ones are aborted. Dropping
-//! or aborting the supervisor aborts every task (they live in its `JoinSet`).
+//! or aborting the supervisor aborts every task (they live in its `JoinSet`). A probe that
+//! failed for lack of a local resource (EMFILE and the like) gives no verdict: the real
+//! server's state and its rise/fall counts stay as they were.
 
 use std::collections::BTreeMap;
 use std::collections::hash_map::DefaultHasher;
@@ -29,7 +31,11 @@ use tokio::time::MissedTickBehavior;
 use super::probe::{ExecPolicy, ProbeFailure, TlsProbeConfig, probe};
 use super::target::{CheckTarget, ProbeSpec, TargetKey};
 use super::verdict::{RiseFall, combine};
+use crate::log_limit::LogLimiter;
 use crate::metrics::ControllerMetrics;
+
+/// At most one warning per this period about probes without a verdict.
+const SHORTAGE_WARN_PERIOD: Duration = Duration::from_secs(10);
 
 /// Limits of the checker, and whether exec checks may run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +106,7 @@ where
         reports_tx,
         results_tx,
         next_task: 0,
+        shortage_log: LogLimiter::new(SHORTAGE_WARN_PERIOD),
     };
     let handle = tokio::spawn(supervisor.run(source, to_targets, reports_rx));
     (results_rx, handle)
@@ -113,6 +120,7 @@ struct Supervisor {
     reports_tx: mpsc::Sender<Report>,
     results_tx: watch::Sender<HealthResults>,
     next_task: u64,
+    shortage_log: LogLimiter,
 }
 
 impl Supervisor {
@@ -203,9 +211,16 @@ impl Supervisor {
         }
         let key = report.key;
         if let Err(failure) = &report.outcome {
-            if !failure.counts_against_real_server() {
-                // The director's own fault: keep the verdict and the counts as they are.
-                tracing::error!(service = %key.service, real_server = %key.real_server, %failure, "health probe gave no verdict");
+            if let Some(reason) = failure.no_verdict_reason() {
+                self.metrics
+                    .health_probes_without_verdict_total
+                    .with_label_values(&[reason])
+                    .inc();
+                if let Some(held_back) = self.shortage_log.allow(tokio::time::Instant::now()) {
+                    tracing::warn!(service = %key.service, real_server = %key.real_server,
+                        %failure, reason, held_back,
+                        "health probe failed for a reason of the director's own: no verdict, the real server keeps its state");
+                }
                 return;
             }
             tracing::debug!(service = %key.service, real_server = %key.real_server, %failure, "health probe failed");
@@ -306,6 +321,42 @@ fn spread(key: &TargetKey, interval: Duration) -> Duration {
         .unwrap_or(u64::MAX)
         .max(1);
     Duration::from_nanos(hasher.finish() % nanos)
+}
+
+/// Tests: a supervisor whose probe outcomes the test feeds in (its targets' own tasks must
+/// not probe in the meantime: give them a long interval).
+#[cfg(test)]
+pub(super) struct FedSupervisor(Supervisor);
+
+#[cfg(test)]
+impl FedSupervisor {
+    /// Checks `targets`; returns it with the published verdicts.
+    pub(super) fn new(
+        targets: BTreeMap<TargetKey, CheckTarget>,
+        metrics: ControllerMetrics,
+    ) -> (Self, watch::Receiver<HealthResults>) {
+        let (results_tx, results_rx) = watch::channel(HealthResults::default());
+        let (reports_tx, _) = mpsc::channel(1);
+        let mut supervisor = Supervisor {
+            limits: Arc::new(test_limits(1, 1)),
+            metrics,
+            running: BTreeMap::new(),
+            tasks: JoinSet::new(),
+            reports_tx,
+            results_tx,
+            next_task: 0,
+            shortage_log: LogLimiter::new(SHORTAGE_WARN_PERIOD),
+        };
+        supervisor.retarget(targets);
+        (FedSupervisor(supervisor), results_rx)
+    }
+
+    /// One probe outcome of `key`, as its task would report it.
+    pub(super) fn feed(&mut self, key: TargetKey, outcome: Result<(), ProbeFailure>) {
+        if let Some(task) = self.0.running.get(&key).map(|r| r.task) {
+            self.0.on_report(Report { key, task, outcome });
+        }
+    }
 }
 
 #[cfg(test)]

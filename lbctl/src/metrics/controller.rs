@@ -37,6 +37,10 @@ pub(crate) struct ControllerMetrics {
     pub(crate) ready: IntGauge,
     /// `lbctl_health_check_up{vip, vport, protocol, endpoint}`: 1 healthy, 0 failing.
     pub(crate) health_check_up: IntGaugeVec,
+    /// `lbctl_health_probes_without_verdict_total{reason}`: probes that failed for lack of a
+    /// local resource (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`): they say nothing about the
+    /// real server, so they neither fail nor pass it.
+    pub(crate) health_probes_without_verdict_total: IntCounterVec,
     /// `lbctl_bgp_session_established{peer}`: 1 when the session is Established.
     pub(crate) bgp_session_established: IntGaugeVec,
     /// `lbctl_bgp_updates_sent_total{peer}`: UPDATE messages sent to the router.
@@ -134,6 +138,13 @@ impl ControllerMetrics {
                 ),
                 &["vip", "vport", "protocol", "endpoint"],
             )?,
+            health_probes_without_verdict_total: IntCounterVec::new(
+                Opts::new(
+                    "lbctl_health_probes_without_verdict_total",
+                    "Health probes that failed for lack of a local resource (no verdict).",
+                ),
+                &["reason"],
+            )?,
             bgp_session_established: IntGaugeVec::new(
                 Opts::new(
                     "lbctl_bgp_session_established",
@@ -189,6 +200,7 @@ impl ControllerMetrics {
         registry.register(Box::new(self.endpoint_programming_latency_seconds.clone()))?;
         registry.register(Box::new(self.ready.clone()))?;
         registry.register(Box::new(self.health_check_up.clone()))?;
+        registry.register(Box::new(self.health_probes_without_verdict_total.clone()))?;
         registry.register(Box::new(self.bgp_session_established.clone()))?;
         registry.register(Box::new(self.bgp_updates_sent_total.clone()))?;
         registry.register(Box::new(self.bgp_announced_prefixes.clone()))?;

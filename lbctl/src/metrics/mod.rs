@@ -6,10 +6,12 @@
 
 mod conntrack;
 mod controller;
+mod http;
 mod ipvs;
 
 pub(crate) use conntrack::ConntrackCollector;
 pub(crate) use controller::ControllerMetrics;
+pub(crate) use http::HttpMetrics;
 #[allow(unused_imports)] // the daemon registers the collector (`lbctl run`)
 pub(crate) use ipvs::{IpvsCollector, IpvsCollectorOptions, LazyNetlinkSource, TableSource};
 
@@ -21,6 +23,8 @@ pub(crate) struct Metrics {
     registry: Registry,
     /// The controller's own metrics, for the daemon's tasks to record into.
     pub(crate) controller: ControllerMetrics,
+    /// The HTTP listeners' metrics.
+    pub(crate) http: HttpMetrics,
 }
 
 impl Metrics {
@@ -29,9 +33,12 @@ impl Metrics {
         let registry = Registry::new();
         let controller = ControllerMetrics::new()?;
         controller.register(&registry)?;
+        let http = HttpMetrics::new()?;
+        http.register(&registry)?;
         Ok(Metrics {
             registry,
             controller,
+            http,
         })
     }
 

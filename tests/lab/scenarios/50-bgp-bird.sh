@@ -9,6 +9,8 @@
 # R-bit from the restart marker. A drain survives a restart of the daemon. A SIGHUP with a new
 # [bgp.policy] changes the routes' attributes on the live session (no reset); a changed peer
 # key is logged as needing a restart and changes nothing. `lbctl drain --vip` withdraws one VIP.
+# `lbctl drain` goes through the daemon's Unix control socket (mode 0600); POST /drain on the
+# TCP listener is refused and changes nothing.
 # lab-needs: bird
 . /lab/scenarios/lib.sh
 . /lab/scenarios/lbctl.sh
@@ -18,6 +20,7 @@ set -e
 # The checked VIP (rs1 + rs2, TCP check on their port 80) and an unchecked one (rs1).
 VIP_CHECKED=10.0.0.100
 VIP_PLAIN=10.0.0.103
+CONTROL=/tmp/lbctl-50.sock
 
 topology_nat
 for ns in rs1 rs2; do rs_echo "$ns" 7000; done
@@ -32,6 +35,9 @@ managed_vip_ranges = ["10.0.0.96/28"]
 state_file = "/tmp/lbctl-state.json"
 listen_address = "127.0.0.1:9469"
 resync_period_secs = 2
+
+[http]
+control_socket = "$CONTROL"
 
 [bgp]
 enabled = true
@@ -124,8 +130,17 @@ step "the real servers recover: the route comes back"
 for ns in rs1 rs2; do rs_http "$ns" 80 "$ns"; done
 wait_until 20 has_route "$VIP_CHECKED" || fail "$VIP_CHECKED not announced again: lbctl: $(run_log)"
 
+step "operator actions: only on the 0600 control socket, refused over TCP"
+assert_eq "srw-------" "$(stat -c %A "$CONTROL")" "mode of the control socket"
+refused=$(printf 'POST /drain HTTP/1.0\r\nContent-Length: 0\r\n\r\n' |
+    in_ns director timeout 5 nc -w 3 127.0.0.1 9469 2>/dev/null | tr -d '\r')
+assert_contains "$refused" "403" "POST /drain over TCP"
+assert_contains "$refused" "$CONTROL" "POST /drain over TCP (names the socket)"
+has_route "$VIP_CHECKED" || fail "POST /drain over TCP withdrew $VIP_CHECKED"
+[ ! -e /tmp/lbctl-bgp-drained ] || fail "POST /drain over TCP wrote the drain file"
+
 step "lbctl drain withdraws everything, --undo announces again"
-out=$(in_ns director "$LBCTL" drain --address 127.0.0.1:9469 2>&1) || fail "lbctl drain failed: $out"
+out=$(in_ns director "$LBCTL" drain --socket "$CONTROL" 2>&1) || fail "lbctl drain failed: $out"
 echo "$out"
 assert_contains "$out" "DRAINED" "lbctl drain"
 wait_until 10 no_route "$VIP_CHECKED" || fail "drain left $VIP_CHECKED announced"
@@ -134,12 +149,12 @@ established || fail "the session went down on drain"
 metric "lbctl_bgp_draining 1" >/dev/null || fail "lbctl_bgp_draining is not 1"
 status=$(in_ns director "$LBCTL" status --address 127.0.0.1:9469 || true)
 assert_contains "$status" "DRAINED" "lbctl status while drained"
-out=$(in_ns director "$LBCTL" drain --undo --address 127.0.0.1:9469 2>&1) || fail "lbctl drain --undo failed: $out"
+out=$(in_ns director "$LBCTL" drain --undo --socket "$CONTROL" 2>&1) || fail "lbctl drain --undo failed: $out"
 wait_until 10 has_route "$VIP_CHECKED" || fail "--undo did not announce $VIP_CHECKED again"
 wait_until 10 has_route "$VIP_PLAIN" || fail "--undo did not announce $VIP_PLAIN again"
 
 step "lbctl drain --vip withdraws one VIP; the other stays; --undo --vip brings it back"
-out=$(in_ns director "$LBCTL" drain --vip "$VIP_CHECKED" --address 127.0.0.1:9469 2>&1) ||
+out=$(in_ns director "$LBCTL" drain --vip "$VIP_CHECKED" --socket "$CONTROL" 2>&1) ||
     fail "lbctl drain --vip failed: $out"
 echo "$out"
 assert_contains "$out" "drained VIPs (lbctl drain --vip): $VIP_CHECKED" "lbctl drain --vip"
@@ -148,7 +163,7 @@ wait_until 10 no_route "$VIP_CHECKED" || fail "lbctl drain --vip left $VIP_CHECK
 has_route "$VIP_PLAIN" || fail "a per-VIP drain withdrew $VIP_PLAIN too"
 established || fail "the session went down on a per-VIP drain"
 assert_contains "$(cat /tmp/lbctl-bgp-drained)" "$VIP_CHECKED" "drain file"
-out=$(in_ns director "$LBCTL" drain --undo --vip "$VIP_CHECKED" --address 127.0.0.1:9469 2>&1) ||
+out=$(in_ns director "$LBCTL" drain --undo --vip "$VIP_CHECKED" --socket "$CONTROL" 2>&1) ||
     fail "lbctl drain --undo --vip failed: $out"
 wait_until 10 has_route "$VIP_CHECKED" || fail "--undo --vip did not announce $VIP_CHECKED again"
 [ ! -e /tmp/lbctl-bgp-drained ] || fail "the drain file outlived the last drain"
@@ -227,7 +242,7 @@ grep -q "R-bit" /tmp/lbctl-run-50.log || fail "the restarted daemon did not clai
 has_route "$VIP_CHECKED" || fail "$VIP_CHECKED lost after the graceful restart"
 
 step "a drain survives a restart of the daemon"
-out=$(in_ns director "$LBCTL" drain --address 127.0.0.1:9469 2>&1) || fail "lbctl drain failed: $out"
+out=$(in_ns director "$LBCTL" drain --socket "$CONTROL" 2>&1) || fail "lbctl drain failed: $out"
 wait_until 10 no_route "$VIP_CHECKED" || fail "drain after the restart left $VIP_CHECKED announced"
 [ -e /tmp/lbctl-bgp-drained ] || fail "lbctl drain left no drain file"
 kill -TERM "$LBCTL_PID"
@@ -239,7 +254,7 @@ no_route "$VIP_CHECKED" || fail "a restarted daemon forgot the drain: $VIP_CHECK
 no_route "$VIP_PLAIN" || fail "a restarted daemon forgot the drain: $VIP_PLAIN announced"
 status=$(in_ns director "$LBCTL" status --address 127.0.0.1:9469 || true)
 assert_contains "$status" "DRAINED" "lbctl status after the restart"
-out=$(in_ns director "$LBCTL" drain --undo --address 127.0.0.1:9469 2>&1) || fail "lbctl drain --undo failed: $out"
+out=$(in_ns director "$LBCTL" drain --undo --socket "$CONTROL" 2>&1) || fail "lbctl drain --undo failed: $out"
 wait_until 10 has_route "$VIP_CHECKED" || fail "--undo after the restart did not announce $VIP_CHECKED"
 [ ! -e /tmp/lbctl-bgp-drained ] || fail "--undo left the drain file"
 kill -TERM "$LBCTL_PID"

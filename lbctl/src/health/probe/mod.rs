@@ -110,10 +110,28 @@ pub(crate) enum ProbeFailure {
 }
 
 impl ProbeFailure {
-    /// Whether the failure says something about the real server. A refused exec check is the
-    /// director's own problem: counting it would quiesce healthy real servers.
-    pub(crate) fn counts_against_real_server(&self) -> bool {
-        !matches!(self, ProbeFailure::ExecRefused { .. })
+    /// Why the failure says nothing about the real server, so that it gives no verdict: a
+    /// refused exec check (`exec_refused`: the director's set-up), or the errno's name when
+    /// the probe lacked a local resource (descriptors, buffers, memory). Counting either would
+    /// quiesce healthy real servers.
+    pub(crate) fn no_verdict_reason(&self) -> Option<&'static str> {
+        if matches!(self, ProbeFailure::ExecRefused { .. }) {
+            return Some("exec_refused");
+        }
+        let (ProbeFailure::Connect { source, .. }
+        | ProbeFailure::Tls { source, .. }
+        | ProbeFailure::Io { source, .. }
+        | ProbeFailure::Spawn { source, .. }) = self
+        else {
+            return None;
+        };
+        match source.raw_os_error()? {
+            libc::EMFILE => Some("EMFILE"),
+            libc::ENFILE => Some("ENFILE"),
+            libc::ENOBUFS => Some("ENOBUFS"),
+            libc::ENOMEM => Some("ENOMEM"),
+            _ => None,
+        }
     }
 }
 

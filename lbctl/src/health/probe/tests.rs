@@ -237,7 +237,7 @@ async fn a_disabled_policy_refuses_every_exec_check() {
         .await
         .unwrap_err();
     assert!(matches!(err, ProbeFailure::ExecRefused { .. }), "{err}");
-    assert!(!err.counts_against_real_server());
+    assert_eq!(err.no_verdict_reason(), Some("exec_refused"));
     assert!(!marker.exists(), "a refused program ran");
     // Control: the same check under the tests' sandbox runs the program.
     run(spec).await.unwrap();
