@@ -93,21 +93,13 @@ where
 {
     let (results_tx, results_rx) = watch::channel(HealthResults::default());
     let (reports_tx, reports_rx) = mpsc::channel(1024);
-    let supervisor = Supervisor {
-        limits: Arc::new(Limits {
-            probes: Semaphore::new(options.max_concurrent_probes.max(1)),
-            execs: Semaphore::new(options.max_concurrent_execs.max(1)),
-            tls: TlsProbeConfig::new(),
-            exec: options.exec,
-        }),
-        metrics,
-        running: BTreeMap::new(),
-        tasks: JoinSet::new(),
-        reports_tx,
-        results_tx,
-        next_task: 0,
-        shortage_log: LogLimiter::new(SHORTAGE_WARN_PERIOD),
+    let limits = Limits {
+        probes: Semaphore::new(options.max_concurrent_probes.max(1)),
+        execs: Semaphore::new(options.max_concurrent_execs.max(1)),
+        tls: TlsProbeConfig::new(),
+        exec: options.exec,
     };
+    let supervisor = Supervisor::new(limits, metrics, reports_tx, results_tx);
     let handle = tokio::spawn(supervisor.run(source, to_targets, reports_rx));
     (results_rx, handle)
 }
@@ -124,6 +116,24 @@ struct Supervisor {
 }
 
 impl Supervisor {
+    fn new(
+        limits: Limits,
+        metrics: ControllerMetrics,
+        reports_tx: mpsc::Sender<Report>,
+        results_tx: watch::Sender<HealthResults>,
+    ) -> Self {
+        Supervisor {
+            limits: Arc::new(limits),
+            metrics,
+            running: BTreeMap::new(),
+            tasks: JoinSet::new(),
+            reports_tx,
+            results_tx,
+            next_task: 0,
+            shortage_log: LogLimiter::new(SHORTAGE_WARN_PERIOD),
+        }
+    }
+
     async fn run<T, F>(
         mut self,
         mut source: watch::Receiver<T>,
@@ -337,16 +347,7 @@ impl FedSupervisor {
     ) -> (Self, watch::Receiver<HealthResults>) {
         let (results_tx, results_rx) = watch::channel(HealthResults::default());
         let (reports_tx, _) = mpsc::channel(1);
-        let mut supervisor = Supervisor {
-            limits: Arc::new(test_limits(1, 1)),
-            metrics,
-            running: BTreeMap::new(),
-            tasks: JoinSet::new(),
-            reports_tx,
-            results_tx,
-            next_task: 0,
-            shortage_log: LogLimiter::new(SHORTAGE_WARN_PERIOD),
-        };
+        let mut supervisor = Supervisor::new(test_limits(1, 1), metrics, reports_tx, results_tx);
         supervisor.retarget(targets);
         (FedSupervisor(supervisor), results_rx)
     }

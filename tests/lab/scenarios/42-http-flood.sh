@@ -14,41 +14,16 @@
 # lab-timeout: 240
 . /lab/scenarios/lib.sh
 . /lab/scenarios/lbctl.sh
+. /lab/scenarios/bird.sh
 set -e
 
-BIRD=/usr/local/bin/bird
-BIRDC=/usr/local/bin/birdc
-BIRD_SOCKET=/tmp/bird-42.ctl
-ROUTER_IP=10.0.9.2
-DIRECTOR_ROUTER_IP=10.0.9.1
 VIP=10.0.0.100
 FLOOD=2000
 
 topology_nat
 for ns in rs1 rs2; do rs_echo "$ns" 7000; done
 
-step "router namespace with BIRD 2 (passive) linked to the director"
-ns_create router
-veth_pair router r0 director dr0
-in_ns director "$IP" addr add "$DIRECTOR_ROUTER_IP/24" dev dr0
-in_ns router "$IP" addr add "$ROUTER_IP/24" dev r0
-wait_until 10 in_ns router ping -c1 -W1 "$DIRECTOR_ROUTER_IP" || fail "router cannot ping the director"
-cat >/tmp/bird-42.conf <<EOS
-log "/tmp/bird-42.log" all;
-router id $ROUTER_IP;
-protocol device { scan time 2; }
-protocol bgp director {
-    local $ROUTER_IP as 64513;
-    neighbor $DIRECTOR_ROUTER_IP as 64512;
-    passive on;
-    hold time 9;
-    ipv4 { import all; export none; };
-}
-EOS
-in_ns router "$BIRD" -c /tmp/bird-42.conf -s "$BIRD_SOCKET" -P /tmp/bird-42.pid ||
-    fail "bird did not start: $(tail -3 /tmp/bird-42.log 2>/dev/null | tr '\n' ' ')"
-birdc() { in_ns router "$BIRDC" -s "$BIRD_SOCKET" "$@"; }
-wait_until 10 birdc show status || fail "birdc cannot reach bird"
+bird_router 42
 
 step "lbctl run (ulimit -n 256) with TCP checks and [bgp]"
 cat >/tmp/settings-42.toml <<EOS
@@ -85,9 +60,6 @@ in_ns director sh -c "ulimit -n 256 && exec $LBCTL run --settings /tmp/settings-
 run_log() { tail -5 /tmp/lbctl-run-42.log | tr '\n' '|'; }
 weight_of() { in_ns director "$IPVSADM" -Sn | sed -n "s/^-a -t $VIP:7000 -r $1:7000 -m -w \([0-9]*\).*/\1/p"; }
 weight_is() { [ "$(weight_of "$1")" = "$2" ]; }
-routes() { birdc show route all 2>&1; }
-has_route() { routes | grep -q "^$1/32 "; }
-established() { birdc show protocols director | grep -q Established; }
 session_since() { birdc show protocols director | awk '$NF == "Established" { print $(NF - 1) }'; }
 wait_until 30 weight_is "$RS1_IP" 1 || fail "service not programmed: $(run_log)"
 wait_until 10 weight_is "$RS2_IP" 1 || fail "rs2 not programmed: $(run_log)"
