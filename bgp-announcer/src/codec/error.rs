@@ -103,7 +103,7 @@ pub enum OpenError {
 /// attribute (flags, type, length, value) as the RFC asks.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum UpdateError {
-    /// Lengths inconsistent, or an attribute appears twice (subcode 1).
+    /// Lengths inconsistent, or MP_REACH_NLRI/MP_UNREACH_NLRI appears twice (subcode 1).
     #[error("malformed attribute list: {reason}")]
     MalformedAttributeList {
         /// What was inconsistent.

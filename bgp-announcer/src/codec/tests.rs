@@ -170,10 +170,106 @@ fn update_length_overruns_are_3_1() {
     assert_eq!(code(&update_with_attrs(&[0x40, 1, 5, 0])), (3, 1));
 }
 
+fn decoded_update(bytes: &[u8]) -> Update {
+    match decode(bytes, true) {
+        Ok(Message::Update(update)) => update,
+        other => panic!("expected an accepted UPDATE, got {other:?}"),
+    }
+}
+
+/// RFC 7606 §3 (g): a repeated non-MP attribute keeps the first occurrence, drops the rest
+/// unparsed, and the UPDATE is accepted (no NOTIFICATION). Fails if the decoder refuses
+/// repeats (the RFC 4271 rule, 3/1) or keeps the last occurrence instead of the first.
 #[test]
-fn update_duplicate_attribute_is_3_1() {
-    let a = attrs(&[ORIGIN, ORIGIN, AS_PATH, NEXT_HOP]);
-    assert_eq!(code(&update_with_attrs(&a)), (3, 1));
+fn update_duplicate_origin_keeps_the_first_and_is_accepted() {
+    let incomplete = [0x40, 1, 1, 2];
+    let update = decoded_update(&update_with_attrs(&attrs(&[
+        ORIGIN,
+        AS_PATH,
+        &incomplete,
+        NEXT_HOP,
+    ])));
+    assert_eq!(update.attributes.len(), 3);
+    assert_eq!(update.attributes[0], PathAttribute::Origin(Origin::Igp));
+    assert_eq!(
+        update.discarded,
+        vec![DiscardedAttribute::Duplicate { type_code: 1 }]
+    );
+    assert_eq!(
+        update.nlri,
+        vec!["10.0.0.1/32".parse::<IpNetwork>().unwrap()]
+    );
+}
+
+/// The repeat is discarded without being parsed: a second AS_PATH that is itself malformed
+/// (bad segment type, which alone would be 3/11) does not make the UPDATE an error.
+#[test]
+fn update_duplicate_as_path_is_dropped_unparsed() {
+    let bad_as_path = [0x40, 2, 4, 7, 1, 0xFD, 0xE8];
+    let update = decoded_update(&update_with_attrs(&attrs(&[
+        ORIGIN,
+        AS_PATH,
+        NEXT_HOP,
+        &bad_as_path,
+    ])));
+    assert_eq!(
+        update.attributes[1],
+        PathAttribute::AsPath(vec![AsSegment {
+            kind: SegmentKind::Sequence,
+            asns: vec![65000],
+        }])
+    );
+    assert_eq!(
+        update.discarded,
+        vec![DiscardedAttribute::Duplicate { type_code: 2 }]
+    );
+}
+
+/// "Whether recognized or unrecognized": a repeated unknown optional attribute keeps the
+/// first value; a repeated well-known type we do not know is dropped, not 3/2.
+#[test]
+fn update_duplicate_unknown_attributes_keep_the_first() {
+    let first = [0xC0, 99, 1, 7];
+    // Alone, a well-known (non-optional) type we do not know would be 3/2.
+    let second = [0x40, 99, 2, 8, 8];
+    let update = decoded_update(&update_with_attrs(&attrs(&[
+        ORIGIN, AS_PATH, NEXT_HOP, &first, &second, &second,
+    ])));
+    assert_eq!(
+        update.attributes[3],
+        PathAttribute::Unknown {
+            flags: 0xC0,
+            type_code: 99,
+            value: vec![7],
+        }
+    );
+    assert_eq!(update.attributes.len(), 4);
+    assert_eq!(update.discarded.len(), 2);
+    // The re-encoded UPDATE carries the first occurrence only.
+    let again = decoded_update(&encode(&Message::Update(update.clone()), true).unwrap());
+    assert_eq!(again.attributes, update.attributes);
+    assert!(again.discarded.is_empty());
+}
+
+/// An IPv6 unicast MP_REACH_NLRI: next hop 2001:db8::1, NLRI 2001:db8::/64.
+const MP_REACH: &[u8] = &[
+    0x80, 14, 30, 0, 2, 1, 16, 0x20, 0x01, 0x0D, 0xB8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 64,
+    0x20, 0x01, 0x0D, 0xB8, 0, 0, 0, 0,
+];
+/// An IPv6 unicast MP_UNREACH_NLRI withdrawing nothing.
+const MP_UNREACH: &[u8] = &[0x80, 15, 3, 0, 2, 1];
+
+/// RFC 7606 §3 (g): a repeated MP_REACH_NLRI or MP_UNREACH_NLRI stays a NOTIFICATION with
+/// "Malformed Attribute List" (3/1). Fails if MP repeats are discarded like the others.
+#[test]
+fn update_duplicate_mp_attribute_is_3_1() {
+    let once = attrs(&[ORIGIN, AS_PATH, NEXT_HOP, MP_REACH]);
+    assert!(decode(&update_with_attrs(&once), true).is_ok());
+    let twice = attrs(&[ORIGIN, AS_PATH, NEXT_HOP, MP_REACH, MP_REACH]);
+    let n = notification_of(&update_with_attrs(&twice));
+    assert_eq!((n.code, n.subcode), (3, 1));
+    let twice = attrs(&[ORIGIN, AS_PATH, NEXT_HOP, MP_UNREACH, MP_UNREACH]);
+    assert_eq!(code(&update_with_attrs(&twice)), (3, 1));
 }
 
 #[test]
@@ -470,6 +566,7 @@ fn arb_update() -> impl Strategy<Value = Update> {
                 withdrawn,
                 attributes,
                 nlri,
+                discarded: Vec::new(),
             }
         })
 }

@@ -1,4 +1,5 @@
-//! UPDATE messages (RFC 4271 §4.3) with strict decoding (RFC 4271 §6.3). Pure: no I/O.
+//! UPDATE messages (RFC 4271 §4.3) with strict decoding (RFC 4271 §6.3) as revised by
+//! RFC 7606: a repeated attribute is dropped rather than refused. Pure: no I/O.
 
 use std::collections::BTreeSet;
 
@@ -18,6 +19,22 @@ pub struct Update {
     pub attributes: Vec<PathAttribute>,
     /// Reachable IPv4 prefixes (share `attributes`).
     pub nlri: Vec<IpNetwork>,
+    /// Attributes dropped while decoding, in wire order (RFC 7606: the UPDATE itself was
+    /// accepted). Always empty on UPDATEs we build; ignored when encoding.
+    pub discarded: Vec<DiscardedAttribute>,
+}
+
+/// An attribute the decoder dropped while keeping the UPDATE, and why, so the session can
+/// count what a peer sends that does not count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiscardedAttribute {
+    /// A repeat of an attribute type seen earlier in the same UPDATE: RFC 7606 §3 (g) keeps
+    /// the first occurrence and discards the others unparsed (MP_REACH_NLRI/MP_UNREACH_NLRI
+    /// repeats are an error instead).
+    Duplicate {
+        /// Attribute type code.
+        type_code: u8,
+    },
 }
 
 impl Update {
@@ -54,13 +71,14 @@ impl Update {
         let (attr_bytes, nlri_bytes) = rest.split_at(attrs_len);
         let withdrawn = nlri::decode_prefixes(withdrawn_bytes, false)
             .map_err(|_| UpdateError::InvalidNetworkField)?;
-        let attributes = decode_attributes(attr_bytes, four_octet_as)?;
+        let (attributes, discarded) = decode_attributes(attr_bytes, four_octet_as)?;
         let nlri = nlri::decode_prefixes(nlri_bytes, false)
             .map_err(|_| UpdateError::InvalidNetworkField)?;
         let update = Update {
             withdrawn,
             attributes,
             nlri,
+            discarded,
         };
         update.check_mandatory()?;
         Ok(update)
@@ -110,13 +128,15 @@ fn len16(len: usize) -> u16 {
     u16::try_from(len).unwrap_or(u16::MAX)
 }
 
+/// Decodes the path attribute list: the attributes kept, and those dropped on the way.
 fn decode_attributes(
     mut buf: &[u8],
     four_octet_as: bool,
-) -> Result<Vec<PathAttribute>, UpdateError> {
+) -> Result<(Vec<PathAttribute>, Vec<DiscardedAttribute>), UpdateError> {
     let malformed = |reason| UpdateError::MalformedAttributeList { reason };
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
+    let mut discarded = Vec::new();
     while !buf.is_empty() {
         let [flags, code, rest @ ..] = buf else {
             return Err(malformed("truncated attribute header"));
@@ -137,8 +157,17 @@ fn decode_attributes(
         }
         let raw = &buf[..header_len + len];
         let value = &raw[header_len..];
+        buf = &buf[header_len + len..];
         if !seen.insert(*code) {
-            return Err(malformed("attribute appears more than once"));
+            // RFC 7606 §3 (g): a repeated MP_REACH_NLRI/MP_UNREACH_NLRI is a Malformed
+            // Attribute List; any other repeat is dropped unparsed and the UPDATE goes on.
+            if *code == type_code::MP_REACH_NLRI || *code == type_code::MP_UNREACH_NLRI {
+                return Err(malformed(
+                    "MP_REACH_NLRI or MP_UNREACH_NLRI appears more than once",
+                ));
+            }
+            discarded.push(DiscardedAttribute::Duplicate { type_code: *code });
+            continue;
         }
         out.push(attributes::decode_attribute(
             *flags,
@@ -147,7 +176,6 @@ fn decode_attributes(
             raw,
             four_octet_as,
         )?);
-        buf = &buf[header_len + len..];
     }
-    Ok(out)
+    Ok((out, discarded))
 }

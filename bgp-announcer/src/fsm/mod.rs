@@ -13,9 +13,10 @@
 //!
 //! Inbound UPDATEs are decoded strictly, counted and dropped (we never install routes).
 //! Following RFC 7606, an inbound UPDATE error resets the session only when the message
-//! cannot be parsed reliably (attribute list or NLRI framing, MP_REACH/MP_UNREACH); other
-//! attribute errors are "treat-as-withdraw", which for an announce-only speaker means the
-//! UPDATE is ignored and counted.
+//! cannot be parsed reliably (attribute list or NLRI framing, MP_REACH/MP_UNREACH, a
+//! repeated MP_REACH/MP_UNREACH); other attribute errors are "treat-as-withdraw", which for
+//! an announce-only speaker means the UPDATE is ignored and counted. A repeated attribute
+//! of any other type is dropped by the decoder and the UPDATE accepted (RFC 7606 §3 (g)).
 
 mod negotiate;
 mod rib_out;
@@ -30,8 +31,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::codec::{
-    self, AFI_IPV4, AFI_IPV6, DecodeError, Message, Notification, SAFI_UNICAST, UpdateError,
-    type_code,
+    self, AFI_IPV4, AFI_IPV6, DecodeError, Message, Notification, SAFI_UNICAST, Update,
+    UpdateError, type_code,
 };
 use crate::config::Announcements;
 
@@ -286,8 +287,9 @@ impl Session {
                 self.establish(now);
             }
             (State::Established, Message::Keepalive) => self.arm_hold(now),
-            (State::Established, Message::Update(_)) => {
+            (State::Established, Message::Update(update)) => {
                 self.counters.updates_received += 1;
+                self.count_discarded(&update);
                 self.arm_hold(now);
             }
             (State::Established, Message::RouteRefresh { afi, safi }) => {
@@ -307,6 +309,21 @@ impl Session {
                 self.send_notification_and_close(n, now);
             }
         }
+    }
+
+    /// Counts what the decoder dropped from an accepted UPDATE (RFC 7606); the session and
+    /// the rest of the UPDATE are unaffected.
+    fn count_discarded(&mut self, update: &Update) {
+        if update.discarded.is_empty() {
+            return;
+        }
+        let dropped = u64::try_from(update.discarded.len()).unwrap_or(u64::MAX);
+        self.counters.attributes_discarded =
+            self.counters.attributes_discarded.saturating_add(dropped);
+        tracing::debug!(
+            discarded = ?update.discarded,
+            "dropped attributes from an inbound UPDATE (RFC 7606)"
+        );
     }
 
     fn decode_failed(&mut self, err: &DecodeError, now: Instant) {
