@@ -180,6 +180,71 @@ fn decoded_update(bytes: &[u8]) -> Update {
 /// RFC 7606 §3 (g): a repeated non-MP attribute keeps the first occurrence, drops the rest
 /// unparsed, and the UPDATE is accepted (no NOTIFICATION). Fails if the decoder refuses
 /// repeats (the RFC 4271 rule, 3/1) or keeps the last occurrence instead of the first.
+fn update_error_of(bytes: &[u8]) -> UpdateError {
+    match decode(bytes, true) {
+        Err(DecodeError::Update(err)) => err,
+        other => panic!("expected an UPDATE error, got {other:?}"),
+    }
+}
+
+/// RFC 7606 §4: an attribute running past the Total Path Attribute Length, or a header cut
+/// short, is told apart from the length-field errors (the session treats it as withdraw)
+/// and names the attribute; on the wire it is still 3/1. Fails if it is folded back into
+/// MalformedAttributeList.
+#[test]
+fn update_attribute_overrun_is_its_own_error_naming_the_attribute() {
+    let err = update_error_of(&update_with_attrs(&attrs(&[ORIGIN, &[0x40, 2, 9, 2, 1]])));
+    assert!(
+        matches!(
+            err,
+            UpdateError::AttributeListOverrun {
+                type_code: Some(2),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // One octet left: not even a type code.
+    let err = update_error_of(&update_with_attrs(&attrs(&[ORIGIN, &[0x40]])));
+    assert!(
+        matches!(
+            err,
+            UpdateError::AttributeListOverrun {
+                type_code: None,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // Extended length flag with one length octet.
+    let err = update_error_of(&update_with_attrs(&attrs(&[ORIGIN, &[0x50, 8, 0]])));
+    assert!(matches!(
+        err,
+        UpdateError::AttributeListOverrun {
+            type_code: Some(8),
+            ..
+        }
+    ));
+    // The length fields themselves overrunning the message stay MalformedAttributeList.
+    assert!(matches!(
+        update_error_of(&frame(2, &[0, 0, 0, 9])),
+        UpdateError::MalformedAttributeList { .. }
+    ));
+}
+
+/// The NLRI field is parsed before the attributes: with both broken, the NLRI error (3/10,
+/// a session reset) is the one reported, not the attribute one (treat-as-withdraw).
+#[test]
+fn update_bad_nlri_outranks_attribute_errors() {
+    let bad_origin = [0x40, 1, 1, 9];
+    let a = attrs(&[&bad_origin, AS_PATH, NEXT_HOP]);
+    let mut body = vec![0, 0];
+    body.extend_from_slice(&u16::try_from(a.len()).unwrap().to_be_bytes());
+    body.extend_from_slice(&a);
+    body.extend_from_slice(&[33, 10, 0, 0, 1, 0]);
+    assert_eq!(code(&frame(2, &body)), (3, 10));
+}
+
 #[test]
 fn update_duplicate_origin_keeps_the_first_and_is_accepted() {
     let incomplete = [0x40, 1, 1, 2];

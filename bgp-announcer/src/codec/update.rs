@@ -71,9 +71,12 @@ impl Update {
         let (attr_bytes, nlri_bytes) = rest.split_at(attrs_len);
         let withdrawn = nlri::decode_prefixes(withdrawn_bytes, false)
             .map_err(|_| UpdateError::InvalidNetworkField)?;
-        let (attributes, discarded) = decode_attributes(attr_bytes, four_octet_as)?;
+        // The NLRI field is found through the Total Path Attribute Length alone, so it is
+        // parsed first: an unparseable NLRI field (session reset) outranks any attribute
+        // error, which at most asks for treat-as-withdraw (RFC 7606 §4, §5.3).
         let nlri = nlri::decode_prefixes(nlri_bytes, false)
             .map_err(|_| UpdateError::InvalidNetworkField)?;
+        let (attributes, discarded) = decode_attributes(attr_bytes, four_octet_as)?;
         let update = Update {
             withdrawn,
             attributes,
@@ -134,26 +137,30 @@ fn decode_attributes(
     four_octet_as: bool,
 ) -> Result<(Vec<PathAttribute>, Vec<DiscardedAttribute>), UpdateError> {
     let malformed = |reason| UpdateError::MalformedAttributeList { reason };
+    let overrun = |type_code, reason| UpdateError::AttributeListOverrun { type_code, reason };
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     let mut discarded = Vec::new();
     while !buf.is_empty() {
         let [flags, code, rest @ ..] = buf else {
-            return Err(malformed("truncated attribute header"));
+            return Err(overrun(None, "truncated attribute header"));
         };
         let (len, header_len) = if flags & 0x10 != 0 {
             let [l0, l1, ..] = rest else {
-                return Err(malformed("truncated attribute length"));
+                return Err(overrun(Some(*code), "truncated attribute length"));
             };
             (usize::from(u16::from_be_bytes([*l0, *l1])), 4)
         } else {
             let [l0, ..] = rest else {
-                return Err(malformed("truncated attribute length"));
+                return Err(overrun(Some(*code), "truncated attribute length"));
             };
             (usize::from(*l0), 3)
         };
         if buf.len() < header_len + len {
-            return Err(malformed("attribute overruns the attribute list"));
+            return Err(overrun(
+                Some(*code),
+                "attribute overruns the total path attribute length",
+            ));
         }
         let raw = &buf[..header_len + len];
         let value = &raw[header_len..];

@@ -13,8 +13,9 @@
 //!
 //! Inbound UPDATEs are decoded strictly, counted and dropped (we never install routes).
 //! Following RFC 7606, an inbound UPDATE error resets the session only when the message
-//! cannot be parsed reliably (attribute list or NLRI framing, MP_REACH/MP_UNREACH, a
-//! repeated MP_REACH/MP_UNREACH); other attribute errors are "treat-as-withdraw", which for
+//! cannot be parsed reliably (withdrawn/attribute/NLRI field lengths, MP_REACH/MP_UNREACH, a
+//! repeated MP_REACH/MP_UNREACH); other attribute errors, including an attribute running
+//! past the Total Path Attribute Length (§4), are "treat-as-withdraw", which for
 //! an announce-only speaker means the UPDATE is ignored and counted. A repeated attribute
 //! of any other type is dropped by the decoder and the UPDATE accepted (RFC 7606 §3 (g)).
 
@@ -512,13 +513,15 @@ impl Session {
 
 /// RFC 7606 §3/§5: errors after which the rest of the message cannot be trusted.
 fn resets_session(err: &UpdateError) -> bool {
+    let is_mp = |code: u8| code == type_code::MP_REACH_NLRI || code == type_code::MP_UNREACH_NLRI;
     match err {
         UpdateError::MalformedAttributeList { .. }
         | UpdateError::InvalidNetworkField
         | UpdateError::UnrecognizedWellKnownAttribute { .. } => true,
-        UpdateError::OptionalAttribute { type_code, .. } => {
-            *type_code == type_code::MP_REACH_NLRI || *type_code == type_code::MP_UNREACH_NLRI
-        }
+        UpdateError::OptionalAttribute { type_code, .. } => is_mp(*type_code),
+        // §4: treat-as-withdraw, unless the cut-off attribute is MP_REACH/MP_UNREACH, whose
+        // routes then cannot be parsed (§5.3).
+        UpdateError::AttributeListOverrun { type_code, .. } => type_code.is_some_and(is_mp),
         _ => false,
     }
 }

@@ -512,6 +512,34 @@ fn duplicate_mp_reach_resets_with_malformed_attribute_list() {
     assert_eq!((sent[0].code, sent[0].subcode), (3, 1));
 }
 
+/// RFC 7606 §4: an attribute running past the Total Path Attribute Length is
+/// treat-as-withdraw (ignored, counted, session up), unless it is MP_REACH/MP_UNREACH,
+/// which resets with 3/1. Fails if overruns reset the session again.
+#[test]
+fn attribute_overrun_is_ignored_unless_it_is_an_mp_attribute() {
+    let mut pair = established_pair();
+    pair.wire.clear();
+    let before = pair.a.counters().clone();
+    let cut_unknown: &[u8] = &[0xC0, 99, 5, 1];
+    let frame = update_frame(&[ORIGIN_IGP, AS_PATH_65002, NEXT_HOP_B, cut_unknown]);
+    pair.a.handle_bytes(&frame, pair.now);
+    pair.drive();
+    assert_eq!(pair.a.state(), State::Established);
+    assert!(notifications_from_a(&pair).is_empty());
+    assert_eq!(
+        pair.a.counters().updates_ignored,
+        before.updates_ignored + 1
+    );
+    let cut_mp_reach: &[u8] = &[0x80, 14, 30, 0, 2, 1];
+    let frame = update_frame(&[ORIGIN_IGP, AS_PATH_65002, NEXT_HOP_B, cut_mp_reach]);
+    pair.a.handle_bytes(&frame, pair.now);
+    pair.drive();
+    assert_ne!(pair.a.state(), State::Established);
+    let sent = notifications_from_a(&pair);
+    assert_eq!(sent.len(), 1);
+    assert_eq!((sent[0].code, sent[0].subcode), (3, 1));
+}
+
 #[test]
 fn graceful_restart_capability_has_f_bit_and_r_bit_when_restarting() {
     let mut speaker = SpeakerConfig::new(65001, Ipv4Addr::new(1, 1, 1, 1));
