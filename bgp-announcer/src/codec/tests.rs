@@ -316,6 +316,62 @@ fn update_duplicate_unknown_attributes_keep_the_first() {
     assert!(again.discarded.is_empty());
 }
 
+/// RFC 7606 §7.6/§7.7 and RFC 6793 §6 ("attribute discard"): a malformed ATOMIC_AGGREGATE,
+/// AGGREGATOR or AS4_PATH is dropped and the UPDATE accepted with the rest of its
+/// attributes. Fails if those errors end the decode (the UPDATE would be ignored whole).
+#[test]
+fn update_malformed_aggregator_atomic_aggregate_as4_path_are_discarded() {
+    let atomic_with_value = [0x40, 6, 1, 0];
+    let short_aggregator = [0xC0, 7, 7, 0, 0, 0xFD, 0xE8, 192, 0, 2];
+    let as4_bad_segment = [0xC0, 17, 6, 9, 1, 0, 0, 0, 1];
+    let update = decoded_update(&update_with_attrs(&attrs(&[
+        ORIGIN,
+        AS_PATH,
+        NEXT_HOP,
+        &atomic_with_value,
+        &short_aggregator,
+        &as4_bad_segment,
+    ])));
+    assert_eq!(update.attributes.len(), 3);
+    let dropped: Vec<u8> = update
+        .discarded
+        .iter()
+        .map(|d| match d {
+            DiscardedAttribute::Malformed(
+                UpdateError::AttributeLength { type_code, .. }
+                | UpdateError::OptionalAttribute { type_code, .. },
+            ) => *type_code,
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(dropped, [6, 7, 17]);
+    // Discarded attributes still count as seen: a later valid AGGREGATOR is a repeat.
+    let aggregator = [0xC0, 7, 8, 0, 0, 0xFD, 0xE8, 192, 0, 2, 9];
+    let update = decoded_update(&update_with_attrs(&attrs(&[
+        ORIGIN,
+        AS_PATH,
+        NEXT_HOP,
+        &short_aggregator,
+        &aggregator,
+    ])));
+    assert_eq!(update.attributes.len(), 3);
+    assert_eq!(
+        update.discarded[1],
+        DiscardedAttribute::Duplicate { type_code: 7 }
+    );
+    // A flags error on the same types is not covered: still 3/4.
+    let well_known_aggregator = [0x40, 7, 8, 0, 0, 0xFD, 0xE8, 192, 0, 2, 9];
+    assert_eq!(
+        code(&update_with_attrs(&attrs(&[
+            ORIGIN,
+            AS_PATH,
+            NEXT_HOP,
+            &well_known_aggregator
+        ]))),
+        (3, 4)
+    );
+}
+
 /// An IPv6 unicast MP_REACH_NLRI: next hop 2001:db8::1, NLRI 2001:db8::/64.
 const MP_REACH: &[u8] = &[
     0x80, 14, 30, 0, 2, 1, 16, 0x20, 0x01, 0x0D, 0xB8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 64,

@@ -1,5 +1,6 @@
 //! UPDATE messages (RFC 4271 §4.3) with strict decoding (RFC 4271 §6.3) as revised by
-//! RFC 7606: a repeated attribute is dropped rather than refused. Pure: no I/O.
+//! RFC 7606: a repeated attribute, or a malformed one whose RFC says "attribute discard", is
+//! dropped rather than refused. Pure: no I/O.
 
 use std::collections::BTreeSet;
 
@@ -35,6 +36,10 @@ pub enum DiscardedAttribute {
         /// Attribute type code.
         type_code: u8,
     },
+    /// A malformed attribute whose RFC asks for "attribute discard" rather than
+    /// treat-as-withdraw (RFC 7606 §7.6/§7.7: ATOMIC_AGGREGATE, AGGREGATOR; RFC 6793 §6:
+    /// AS4_PATH); what was wrong with it.
+    Malformed(UpdateError),
 }
 
 impl Update {
@@ -176,13 +181,13 @@ fn decode_attributes(
             discarded.push(DiscardedAttribute::Duplicate { type_code: *code });
             continue;
         }
-        out.push(attributes::decode_attribute(
-            *flags,
-            *code,
-            value,
-            raw,
-            four_octet_as,
-        )?);
+        match attributes::decode_attribute(*flags, *code, value, raw, four_octet_as) {
+            Ok(attribute) => out.push(attribute),
+            Err(err) if attributes::is_discarded_when_malformed(&err) => {
+                discarded.push(DiscardedAttribute::Malformed(err));
+            }
+            Err(err) => return Err(err),
+        }
     }
     Ok((out, discarded))
 }

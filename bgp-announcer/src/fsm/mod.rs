@@ -17,7 +17,8 @@
 //! repeated MP_REACH/MP_UNREACH); other attribute errors, including an attribute running
 //! past the Total Path Attribute Length (§4), are "treat-as-withdraw", which for
 //! an announce-only speaker means the UPDATE is ignored and counted. A repeated attribute
-//! of any other type is dropped by the decoder and the UPDATE accepted (RFC 7606 §3 (g)).
+//! of any other type (RFC 7606 §3 (g)), and a malformed ATOMIC_AGGREGATE, AGGREGATOR or
+//! AS4_PATH ("attribute discard"), are dropped by the decoder and the UPDATE accepted.
 
 mod negotiate;
 mod rib_out;
@@ -32,8 +33,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::codec::{
-    self, AFI_IPV4, AFI_IPV6, DecodeError, Message, Notification, SAFI_UNICAST, Update,
-    UpdateError, type_code,
+    self, AFI_IPV4, AFI_IPV6, DecodeError, DiscardedAttribute, Message, Notification, SAFI_UNICAST,
+    Update, UpdateError, type_code,
 };
 use crate::config::Announcements;
 
@@ -321,10 +322,18 @@ impl Session {
         let dropped = u64::try_from(update.discarded.len()).unwrap_or(u64::MAX);
         self.counters.attributes_discarded =
             self.counters.attributes_discarded.saturating_add(dropped);
-        tracing::debug!(
-            discarded = ?update.discarded,
-            "dropped attributes from an inbound UPDATE (RFC 7606)"
-        );
+        for dropped in &update.discarded {
+            match dropped {
+                DiscardedAttribute::Duplicate { type_code } => tracing::debug!(
+                    type_code,
+                    "dropped a repeated attribute from an inbound UPDATE (RFC 7606)"
+                ),
+                DiscardedAttribute::Malformed(error) => tracing::warn!(
+                    error = %error,
+                    "dropped a malformed attribute from an inbound UPDATE (attribute discard)"
+                ),
+            }
+        }
     }
 
     fn decode_failed(&mut self, err: &DecodeError, now: Instant) {

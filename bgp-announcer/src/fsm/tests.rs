@@ -489,6 +489,14 @@ fn duplicate_non_mp_attribute_keeps_the_session_established() {
     assert_eq!(counters.updates_received, before.updates_received + 3);
     assert_eq!(counters.updates_ignored, before.updates_ignored);
     assert_eq!(counters.attributes_discarded, 3);
+    // A malformed AGGREGATOR is "attribute discard": accepted and counted the same way.
+    let short_aggregator: &[u8] = &[0xC0, 7, 7, 0, 0, 0xFD, 0xEA, 192, 0, 2];
+    let frame = update_frame(&[ORIGIN_IGP, AS_PATH_65002, NEXT_HOP_B, short_aggregator]);
+    pair.a.handle_bytes(&frame, pair.now);
+    pair.drive();
+    let counters = pair.a.counters();
+    assert_eq!(counters.updates_ignored, before.updates_ignored);
+    assert_eq!(counters.attributes_discarded, 4);
     // Still exchanging keepalives afterwards: the hold timer never fires.
     pair.advance(Duration::from_secs(600));
     assert_eq!(pair.a.state(), State::Established);
