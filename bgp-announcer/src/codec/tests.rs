@@ -359,6 +359,14 @@ fn update_malformed_aggregator_atomic_aggregate_as4_path_are_discarded() {
         update.discarded[1],
         DiscardedAttribute::Duplicate { type_code: 7 }
     );
+    // An UPDATE whose only attribute was discarded is not an End-of-RIB marker.
+    let only_atomic = decoded_update(&frame(2, &[0, 0, 0, 4, 0x40, 6, 1, 0]));
+    assert_eq!(only_atomic.discarded.len(), 1);
+    assert_eq!(only_atomic.end_of_rib(), None);
+    assert_eq!(
+        decoded_update(&frame(2, &[0, 0, 0, 0])).end_of_rib(),
+        Some((1, 1))
+    );
     // A flags error on the same types is not covered: still 3/4.
     let well_known_aggregator = [0x40, 7, 8, 0, 0, 0xFD, 0xE8, 192, 0, 2, 9];
     assert_eq!(

@@ -45,7 +45,8 @@ pub enum DiscardedAttribute {
 impl Update {
     /// If this UPDATE is an End-of-RIB marker (RFC 4724 §2), its AFI/SAFI.
     pub fn end_of_rib(&self) -> Option<(u16, u8)> {
-        if !self.withdrawn.is_empty() || !self.nlri.is_empty() {
+        // An UPDATE whose attributes were all discarded still carried attributes: no marker.
+        if !self.withdrawn.is_empty() || !self.nlri.is_empty() || !self.discarded.is_empty() {
             return None;
         }
         match self.attributes.as_slice() {

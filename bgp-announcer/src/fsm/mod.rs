@@ -322,8 +322,8 @@ impl Session {
         let dropped = u64::try_from(update.discarded.len()).unwrap_or(u64::MAX);
         self.counters.attributes_discarded =
             self.counters.attributes_discarded.saturating_add(dropped);
-        for dropped in &update.discarded {
-            match dropped {
+        for attribute in &update.discarded {
+            match attribute {
                 DiscardedAttribute::Duplicate { type_code } => tracing::debug!(
                     type_code,
                     "dropped a repeated attribute from an inbound UPDATE (RFC 7606)"
