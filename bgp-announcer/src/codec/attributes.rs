@@ -194,6 +194,20 @@ fn expected_flags(code: u8) -> Option<u8> {
     }
 }
 
+/// Whether a malformed attribute is dropped with the UPDATE kept ("attribute discard"):
+/// RFC 7606 §7.6 (ATOMIC_AGGREGATE) and §7.7 (AGGREGATOR) for a wrong length, RFC 6793 §6
+/// for a malformed AS4_PATH. Flag errors are not covered by those rules and stay
+/// treat-as-withdraw (RFC 7606 §3).
+pub(crate) fn is_discarded_when_malformed(err: &UpdateError) -> bool {
+    match err {
+        UpdateError::AttributeLength { type_code, .. } => {
+            *type_code == type_code::ATOMIC_AGGREGATE || *type_code == type_code::AGGREGATOR
+        }
+        UpdateError::OptionalAttribute { type_code, .. } => *type_code == type_code::AS4_PATH,
+        _ => false,
+    }
+}
+
 /// Decodes one attribute. `raw` is the whole attribute (for NOTIFICATION data).
 pub(crate) fn decode_attribute(
     flags: u8,

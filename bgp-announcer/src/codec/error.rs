@@ -103,10 +103,20 @@ pub enum OpenError {
 /// attribute (flags, type, length, value) as the RFC asks.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum UpdateError {
-    /// Lengths inconsistent, or an attribute appears twice (subcode 1).
+    /// Lengths inconsistent, or MP_REACH_NLRI/MP_UNREACH_NLRI appears twice (subcode 1).
     #[error("malformed attribute list: {reason}")]
     MalformedAttributeList {
         /// What was inconsistent.
+        reason: &'static str,
+    },
+    /// The last attribute runs past the Total Path Attribute Length, or fewer octets remain
+    /// than an attribute header needs (RFC 7606 §4: the NLRI are still found through the
+    /// total length, so this is treat-as-withdraw; subcode 1 when a NOTIFICATION is due).
+    #[error("path attribute list overrun: {reason}")]
+    AttributeListOverrun {
+        /// Type code of the overrunning attribute, when its header got that far.
+        type_code: Option<u8>,
+        /// What overran.
         reason: &'static str,
     },
     /// A well-known attribute type we do not know (subcode 2).
@@ -216,7 +226,8 @@ impl From<&OpenError> for Notification {
 impl From<&UpdateError> for Notification {
     fn from(err: &UpdateError) -> Self {
         let (subcode, data) = match err {
-            UpdateError::MalformedAttributeList { .. } => (1, Vec::new()),
+            UpdateError::MalformedAttributeList { .. }
+            | UpdateError::AttributeListOverrun { .. } => (1, Vec::new()),
             UpdateError::UnrecognizedWellKnownAttribute { attribute, .. } => (2, attribute.clone()),
             UpdateError::MissingWellKnownAttribute { type_code } => (3, vec![*type_code]),
             UpdateError::AttributeFlags { attribute, .. } => (4, attribute.clone()),

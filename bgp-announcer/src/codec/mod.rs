@@ -29,7 +29,7 @@ pub use self::notification::{
     ROUTE_REFRESH_MESSAGE_ERROR, UPDATE_MESSAGE_ERROR, cease, fsm,
 };
 pub use self::open::{Capability, GracefulRestart, GracefulRestartFamily, Open};
-pub use self::update::Update;
+pub use self::update::{DiscardedAttribute, Update};
 
 pub(crate) use self::nlri::{canonical as canonical_prefix, encoded_len as prefix_encoded_len};
 pub(crate) use self::open::encode_capability as encode_capability_into;

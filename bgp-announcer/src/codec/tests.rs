@@ -170,10 +170,235 @@ fn update_length_overruns_are_3_1() {
     assert_eq!(code(&update_with_attrs(&[0x40, 1, 5, 0])), (3, 1));
 }
 
+fn decoded_update(bytes: &[u8]) -> Update {
+    match decode(bytes, true) {
+        Ok(Message::Update(update)) => update,
+        other => panic!("expected an accepted UPDATE, got {other:?}"),
+    }
+}
+
+/// RFC 7606 §3 (g): a repeated non-MP attribute keeps the first occurrence, drops the rest
+/// unparsed, and the UPDATE is accepted (no NOTIFICATION). Fails if the decoder refuses
+/// repeats (the RFC 4271 rule, 3/1) or keeps the last occurrence instead of the first.
+fn update_error_of(bytes: &[u8]) -> UpdateError {
+    match decode(bytes, true) {
+        Err(DecodeError::Update(err)) => err,
+        other => panic!("expected an UPDATE error, got {other:?}"),
+    }
+}
+
+/// RFC 7606 §4: an attribute running past the Total Path Attribute Length, or a header cut
+/// short, is told apart from the length-field errors (the session treats it as withdraw)
+/// and names the attribute; on the wire it is still 3/1. Fails if it is folded back into
+/// MalformedAttributeList.
 #[test]
-fn update_duplicate_attribute_is_3_1() {
-    let a = attrs(&[ORIGIN, ORIGIN, AS_PATH, NEXT_HOP]);
-    assert_eq!(code(&update_with_attrs(&a)), (3, 1));
+fn update_attribute_overrun_is_its_own_error_naming_the_attribute() {
+    let err = update_error_of(&update_with_attrs(&attrs(&[ORIGIN, &[0x40, 2, 9, 2, 1]])));
+    assert!(
+        matches!(
+            err,
+            UpdateError::AttributeListOverrun {
+                type_code: Some(2),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // One octet left: not even a type code.
+    let err = update_error_of(&update_with_attrs(&attrs(&[ORIGIN, &[0x40]])));
+    assert!(
+        matches!(
+            err,
+            UpdateError::AttributeListOverrun {
+                type_code: None,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // Extended length flag with one length octet.
+    let err = update_error_of(&update_with_attrs(&attrs(&[ORIGIN, &[0x50, 8, 0]])));
+    assert!(matches!(
+        err,
+        UpdateError::AttributeListOverrun {
+            type_code: Some(8),
+            ..
+        }
+    ));
+    // The length fields themselves overrunning the message stay MalformedAttributeList.
+    assert!(matches!(
+        update_error_of(&frame(2, &[0, 0, 0, 9])),
+        UpdateError::MalformedAttributeList { .. }
+    ));
+}
+
+/// The NLRI field is parsed before the attributes: with both broken, the NLRI error (3/10,
+/// a session reset) is the one reported, not the attribute one (treat-as-withdraw).
+#[test]
+fn update_bad_nlri_outranks_attribute_errors() {
+    let bad_origin = [0x40, 1, 1, 9];
+    let a = attrs(&[&bad_origin, AS_PATH, NEXT_HOP]);
+    let mut body = vec![0, 0];
+    body.extend_from_slice(&u16::try_from(a.len()).unwrap().to_be_bytes());
+    body.extend_from_slice(&a);
+    body.extend_from_slice(&[33, 10, 0, 0, 1, 0]);
+    assert_eq!(code(&frame(2, &body)), (3, 10));
+}
+
+#[test]
+fn update_duplicate_origin_keeps_the_first_and_is_accepted() {
+    let incomplete = [0x40, 1, 1, 2];
+    let update = decoded_update(&update_with_attrs(&attrs(&[
+        ORIGIN,
+        AS_PATH,
+        &incomplete,
+        NEXT_HOP,
+    ])));
+    assert_eq!(update.attributes.len(), 3);
+    assert_eq!(update.attributes[0], PathAttribute::Origin(Origin::Igp));
+    assert_eq!(
+        update.discarded,
+        vec![DiscardedAttribute::Duplicate { type_code: 1 }]
+    );
+    assert_eq!(
+        update.nlri,
+        vec!["10.0.0.1/32".parse::<IpNetwork>().unwrap()]
+    );
+}
+
+/// The repeat is discarded without being parsed: a second AS_PATH that is itself malformed
+/// (bad segment type, which alone would be 3/11) does not make the UPDATE an error.
+#[test]
+fn update_duplicate_as_path_is_dropped_unparsed() {
+    let bad_as_path = [0x40, 2, 4, 7, 1, 0xFD, 0xE8];
+    let update = decoded_update(&update_with_attrs(&attrs(&[
+        ORIGIN,
+        AS_PATH,
+        NEXT_HOP,
+        &bad_as_path,
+    ])));
+    assert_eq!(
+        update.attributes[1],
+        PathAttribute::AsPath(vec![AsSegment {
+            kind: SegmentKind::Sequence,
+            asns: vec![65000],
+        }])
+    );
+    assert_eq!(
+        update.discarded,
+        vec![DiscardedAttribute::Duplicate { type_code: 2 }]
+    );
+}
+
+/// "Whether recognized or unrecognized": a repeated unknown optional attribute keeps the
+/// first value; a repeated well-known type we do not know is dropped, not 3/2.
+#[test]
+fn update_duplicate_unknown_attributes_keep_the_first() {
+    let first = [0xC0, 99, 1, 7];
+    // Alone, a well-known (non-optional) type we do not know would be 3/2.
+    let second = [0x40, 99, 2, 8, 8];
+    let update = decoded_update(&update_with_attrs(&attrs(&[
+        ORIGIN, AS_PATH, NEXT_HOP, &first, &second, &second,
+    ])));
+    assert_eq!(
+        update.attributes[3],
+        PathAttribute::Unknown {
+            flags: 0xC0,
+            type_code: 99,
+            value: vec![7],
+        }
+    );
+    assert_eq!(update.attributes.len(), 4);
+    assert_eq!(update.discarded.len(), 2);
+    // The re-encoded UPDATE carries the first occurrence only.
+    let again = decoded_update(&encode(&Message::Update(update.clone()), true).unwrap());
+    assert_eq!(again.attributes, update.attributes);
+    assert!(again.discarded.is_empty());
+}
+
+/// RFC 7606 §7.6/§7.7 and RFC 6793 §6 ("attribute discard"): a malformed ATOMIC_AGGREGATE,
+/// AGGREGATOR or AS4_PATH is dropped and the UPDATE accepted with the rest of its
+/// attributes. Fails if those errors end the decode (the UPDATE would be ignored whole).
+#[test]
+fn update_malformed_aggregator_atomic_aggregate_as4_path_are_discarded() {
+    let atomic_with_value = [0x40, 6, 1, 0];
+    let short_aggregator = [0xC0, 7, 7, 0, 0, 0xFD, 0xE8, 192, 0, 2];
+    let as4_bad_segment = [0xC0, 17, 6, 9, 1, 0, 0, 0, 1];
+    let update = decoded_update(&update_with_attrs(&attrs(&[
+        ORIGIN,
+        AS_PATH,
+        NEXT_HOP,
+        &atomic_with_value,
+        &short_aggregator,
+        &as4_bad_segment,
+    ])));
+    assert_eq!(update.attributes.len(), 3);
+    let dropped: Vec<u8> = update
+        .discarded
+        .iter()
+        .map(|d| match d {
+            DiscardedAttribute::Malformed(
+                UpdateError::AttributeLength { type_code, .. }
+                | UpdateError::OptionalAttribute { type_code, .. },
+            ) => *type_code,
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(dropped, [6, 7, 17]);
+    // Discarded attributes still count as seen: a later valid AGGREGATOR is a repeat.
+    let aggregator = [0xC0, 7, 8, 0, 0, 0xFD, 0xE8, 192, 0, 2, 9];
+    let update = decoded_update(&update_with_attrs(&attrs(&[
+        ORIGIN,
+        AS_PATH,
+        NEXT_HOP,
+        &short_aggregator,
+        &aggregator,
+    ])));
+    assert_eq!(update.attributes.len(), 3);
+    assert_eq!(
+        update.discarded[1],
+        DiscardedAttribute::Duplicate { type_code: 7 }
+    );
+    // An UPDATE whose only attribute was discarded is not an End-of-RIB marker.
+    let only_atomic = decoded_update(&frame(2, &[0, 0, 0, 4, 0x40, 6, 1, 0]));
+    assert_eq!(only_atomic.discarded.len(), 1);
+    assert_eq!(only_atomic.end_of_rib(), None);
+    assert_eq!(
+        decoded_update(&frame(2, &[0, 0, 0, 0])).end_of_rib(),
+        Some((1, 1))
+    );
+    // A flags error on the same types is not covered: still 3/4.
+    let well_known_aggregator = [0x40, 7, 8, 0, 0, 0xFD, 0xE8, 192, 0, 2, 9];
+    assert_eq!(
+        code(&update_with_attrs(&attrs(&[
+            ORIGIN,
+            AS_PATH,
+            NEXT_HOP,
+            &well_known_aggregator
+        ]))),
+        (3, 4)
+    );
+}
+
+/// An IPv6 unicast MP_REACH_NLRI: next hop 2001:db8::1, NLRI 2001:db8::/64.
+const MP_REACH: &[u8] = &[
+    0x80, 14, 30, 0, 2, 1, 16, 0x20, 0x01, 0x0D, 0xB8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 64,
+    0x20, 0x01, 0x0D, 0xB8, 0, 0, 0, 0,
+];
+/// An IPv6 unicast MP_UNREACH_NLRI withdrawing nothing.
+const MP_UNREACH: &[u8] = &[0x80, 15, 3, 0, 2, 1];
+
+/// RFC 7606 §3 (g): a repeated MP_REACH_NLRI or MP_UNREACH_NLRI stays a NOTIFICATION with
+/// "Malformed Attribute List" (3/1). Fails if MP repeats are discarded like the others.
+#[test]
+fn update_duplicate_mp_attribute_is_3_1() {
+    let once = attrs(&[ORIGIN, AS_PATH, NEXT_HOP, MP_REACH]);
+    assert!(decode(&update_with_attrs(&once), true).is_ok());
+    let twice = attrs(&[ORIGIN, AS_PATH, NEXT_HOP, MP_REACH, MP_REACH]);
+    let n = notification_of(&update_with_attrs(&twice));
+    assert_eq!((n.code, n.subcode), (3, 1));
+    let twice = attrs(&[ORIGIN, AS_PATH, NEXT_HOP, MP_UNREACH, MP_UNREACH]);
+    assert_eq!(code(&update_with_attrs(&twice)), (3, 1));
 }
 
 #[test]
@@ -470,6 +695,7 @@ fn arb_update() -> impl Strategy<Value = Update> {
                 withdrawn,
                 attributes,
                 nlri,
+                discarded: Vec::new(),
             }
         })
 }

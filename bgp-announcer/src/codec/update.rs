@@ -1,4 +1,6 @@
-//! UPDATE messages (RFC 4271 §4.3) with strict decoding (RFC 4271 §6.3). Pure: no I/O.
+//! UPDATE messages (RFC 4271 §4.3) with strict decoding (RFC 4271 §6.3) as revised by
+//! RFC 7606: a repeated attribute, or a malformed one whose RFC says "attribute discard", is
+//! dropped rather than refused. Pure: no I/O.
 
 use std::collections::BTreeSet;
 
@@ -18,12 +20,33 @@ pub struct Update {
     pub attributes: Vec<PathAttribute>,
     /// Reachable IPv4 prefixes (share `attributes`).
     pub nlri: Vec<IpNetwork>,
+    /// Attributes dropped while decoding, in wire order (RFC 7606: the UPDATE itself was
+    /// accepted). Always empty on UPDATEs we build; ignored when encoding.
+    pub discarded: Vec<DiscardedAttribute>,
+}
+
+/// An attribute the decoder dropped while keeping the UPDATE, and why, so the session can
+/// count what a peer sends that does not count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiscardedAttribute {
+    /// A repeat of an attribute type seen earlier in the same UPDATE: RFC 7606 §3 (g) keeps
+    /// the first occurrence and discards the others unparsed (MP_REACH_NLRI/MP_UNREACH_NLRI
+    /// repeats are an error instead).
+    Duplicate {
+        /// Attribute type code.
+        type_code: u8,
+    },
+    /// A malformed attribute whose RFC asks for "attribute discard" rather than
+    /// treat-as-withdraw (RFC 7606 §7.6/§7.7: ATOMIC_AGGREGATE, AGGREGATOR; RFC 6793 §6:
+    /// AS4_PATH); what was wrong with it.
+    Malformed(UpdateError),
 }
 
 impl Update {
     /// If this UPDATE is an End-of-RIB marker (RFC 4724 §2), its AFI/SAFI.
     pub fn end_of_rib(&self) -> Option<(u16, u8)> {
-        if !self.withdrawn.is_empty() || !self.nlri.is_empty() {
+        // An UPDATE whose attributes were all discarded still carried attributes: no marker.
+        if !self.withdrawn.is_empty() || !self.nlri.is_empty() || !self.discarded.is_empty() {
             return None;
         }
         match self.attributes.as_slice() {
@@ -54,13 +77,17 @@ impl Update {
         let (attr_bytes, nlri_bytes) = rest.split_at(attrs_len);
         let withdrawn = nlri::decode_prefixes(withdrawn_bytes, false)
             .map_err(|_| UpdateError::InvalidNetworkField)?;
-        let attributes = decode_attributes(attr_bytes, four_octet_as)?;
+        // The NLRI field is found through the Total Path Attribute Length alone, so it is
+        // parsed first: an unparseable NLRI field (session reset) outranks any attribute
+        // error, which at most asks for treat-as-withdraw (RFC 7606 §4, §5.3).
         let nlri = nlri::decode_prefixes(nlri_bytes, false)
             .map_err(|_| UpdateError::InvalidNetworkField)?;
+        let (attributes, discarded) = decode_attributes(attr_bytes, four_octet_as)?;
         let update = Update {
             withdrawn,
             attributes,
             nlri,
+            discarded,
         };
         update.check_mandatory()?;
         Ok(update)
@@ -110,44 +137,58 @@ fn len16(len: usize) -> u16 {
     u16::try_from(len).unwrap_or(u16::MAX)
 }
 
+/// Decodes the path attribute list: the attributes kept, and those dropped on the way.
 fn decode_attributes(
     mut buf: &[u8],
     four_octet_as: bool,
-) -> Result<Vec<PathAttribute>, UpdateError> {
+) -> Result<(Vec<PathAttribute>, Vec<DiscardedAttribute>), UpdateError> {
     let malformed = |reason| UpdateError::MalformedAttributeList { reason };
+    let overrun = |type_code, reason| UpdateError::AttributeListOverrun { type_code, reason };
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
+    let mut discarded = Vec::new();
     while !buf.is_empty() {
         let [flags, code, rest @ ..] = buf else {
-            return Err(malformed("truncated attribute header"));
+            return Err(overrun(None, "truncated attribute header"));
         };
         let (len, header_len) = if flags & 0x10 != 0 {
             let [l0, l1, ..] = rest else {
-                return Err(malformed("truncated attribute length"));
+                return Err(overrun(Some(*code), "truncated attribute length"));
             };
             (usize::from(u16::from_be_bytes([*l0, *l1])), 4)
         } else {
             let [l0, ..] = rest else {
-                return Err(malformed("truncated attribute length"));
+                return Err(overrun(Some(*code), "truncated attribute length"));
             };
             (usize::from(*l0), 3)
         };
         if buf.len() < header_len + len {
-            return Err(malformed("attribute overruns the attribute list"));
+            return Err(overrun(
+                Some(*code),
+                "attribute overruns the total path attribute length",
+            ));
         }
         let raw = &buf[..header_len + len];
         let value = &raw[header_len..];
-        if !seen.insert(*code) {
-            return Err(malformed("attribute appears more than once"));
-        }
-        out.push(attributes::decode_attribute(
-            *flags,
-            *code,
-            value,
-            raw,
-            four_octet_as,
-        )?);
         buf = &buf[header_len + len..];
+        if !seen.insert(*code) {
+            // RFC 7606 §3 (g): a repeated MP_REACH_NLRI/MP_UNREACH_NLRI is a Malformed
+            // Attribute List; any other repeat is dropped unparsed and the UPDATE goes on.
+            if *code == type_code::MP_REACH_NLRI || *code == type_code::MP_UNREACH_NLRI {
+                return Err(malformed(
+                    "MP_REACH_NLRI or MP_UNREACH_NLRI appears more than once",
+                ));
+            }
+            discarded.push(DiscardedAttribute::Duplicate { type_code: *code });
+            continue;
+        }
+        match attributes::decode_attribute(*flags, *code, value, raw, four_octet_as) {
+            Ok(attribute) => out.push(attribute),
+            Err(err) if attributes::is_discarded_when_malformed(&err) => {
+                discarded.push(DiscardedAttribute::Malformed(err));
+            }
+            Err(err) => return Err(err),
+        }
     }
-    Ok(out)
+    Ok((out, discarded))
 }

@@ -13,9 +13,12 @@
 //!
 //! Inbound UPDATEs are decoded strictly, counted and dropped (we never install routes).
 //! Following RFC 7606, an inbound UPDATE error resets the session only when the message
-//! cannot be parsed reliably (attribute list or NLRI framing, MP_REACH/MP_UNREACH); other
-//! attribute errors are "treat-as-withdraw", which for an announce-only speaker means the
-//! UPDATE is ignored and counted.
+//! cannot be parsed reliably (withdrawn/attribute/NLRI field lengths, MP_REACH/MP_UNREACH, a
+//! repeated MP_REACH/MP_UNREACH); other attribute errors, including an attribute running
+//! past the Total Path Attribute Length (§4), are "treat-as-withdraw", which for
+//! an announce-only speaker means the UPDATE is ignored and counted. A repeated attribute
+//! of any other type (RFC 7606 §3 (g)), and a malformed ATOMIC_AGGREGATE, AGGREGATOR or
+//! AS4_PATH ("attribute discard"), are dropped by the decoder and the UPDATE accepted.
 
 mod negotiate;
 mod rib_out;
@@ -30,8 +33,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::codec::{
-    self, AFI_IPV4, AFI_IPV6, DecodeError, Message, Notification, SAFI_UNICAST, UpdateError,
-    type_code,
+    self, AFI_IPV4, AFI_IPV6, DecodeError, DiscardedAttribute, Message, Notification, SAFI_UNICAST,
+    Update, UpdateError, type_code,
 };
 use crate::config::Announcements;
 
@@ -286,8 +289,9 @@ impl Session {
                 self.establish(now);
             }
             (State::Established, Message::Keepalive) => self.arm_hold(now),
-            (State::Established, Message::Update(_)) => {
+            (State::Established, Message::Update(update)) => {
                 self.counters.updates_received += 1;
+                self.count_discarded(&update);
                 self.arm_hold(now);
             }
             (State::Established, Message::RouteRefresh { afi, safi }) => {
@@ -305,6 +309,29 @@ impl Session {
                 };
                 let n = Notification::new(codec::FSM_ERROR, subcode);
                 self.send_notification_and_close(n, now);
+            }
+        }
+    }
+
+    /// Counts what the decoder dropped from an accepted UPDATE (RFC 7606); the session and
+    /// the rest of the UPDATE are unaffected.
+    fn count_discarded(&mut self, update: &Update) {
+        if update.discarded.is_empty() {
+            return;
+        }
+        let dropped = u64::try_from(update.discarded.len()).unwrap_or(u64::MAX);
+        self.counters.attributes_discarded =
+            self.counters.attributes_discarded.saturating_add(dropped);
+        for attribute in &update.discarded {
+            match attribute {
+                DiscardedAttribute::Duplicate { type_code } => tracing::debug!(
+                    type_code,
+                    "dropped a repeated attribute from an inbound UPDATE (RFC 7606)"
+                ),
+                DiscardedAttribute::Malformed(error) => tracing::warn!(
+                    error = %error,
+                    "dropped a malformed attribute from an inbound UPDATE (attribute discard)"
+                ),
             }
         }
     }
@@ -495,13 +522,15 @@ impl Session {
 
 /// RFC 7606 §3/§5: errors after which the rest of the message cannot be trusted.
 fn resets_session(err: &UpdateError) -> bool {
+    let is_mp = |code: u8| code == type_code::MP_REACH_NLRI || code == type_code::MP_UNREACH_NLRI;
     match err {
         UpdateError::MalformedAttributeList { .. }
         | UpdateError::InvalidNetworkField
         | UpdateError::UnrecognizedWellKnownAttribute { .. } => true,
-        UpdateError::OptionalAttribute { type_code, .. } => {
-            *type_code == type_code::MP_REACH_NLRI || *type_code == type_code::MP_UNREACH_NLRI
-        }
+        UpdateError::OptionalAttribute { type_code, .. } => is_mp(*type_code),
+        // §4: treat-as-withdraw, unless the cut-off attribute is MP_REACH/MP_UNREACH, whose
+        // routes then cannot be parsed (§5.3).
+        UpdateError::AttributeListOverrun { type_code, .. } => type_code.is_some_and(is_mp),
         _ => false,
     }
 }

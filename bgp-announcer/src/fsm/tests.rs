@@ -434,6 +434,120 @@ fn malformed_attribute_in_established_is_ignored_per_rfc7606() {
     );
 }
 
+/// An UPDATE frame with these attribute bytes and one IPv4 NLRI (10.9.0.0/16).
+fn update_frame(attributes: &[&[u8]]) -> Vec<u8> {
+    let attrs = attributes.concat();
+    let mut body = vec![0, 0];
+    body.extend_from_slice(&u16::try_from(attrs.len()).unwrap().to_be_bytes());
+    body.extend_from_slice(&attrs);
+    body.extend_from_slice(&[16, 10, 9]);
+    let mut frame = vec![0xFF; 16];
+    frame.extend_from_slice(&u16::try_from(19 + body.len()).unwrap().to_be_bytes());
+    frame.push(2);
+    frame.extend_from_slice(&body);
+    frame
+}
+
+const ORIGIN_IGP: &[u8] = &[0x40, 1, 1, 0];
+const ORIGIN_EGP: &[u8] = &[0x40, 1, 1, 1];
+/// AS_SEQUENCE [65002], 4-octet AS numbers.
+const AS_PATH_65002: &[u8] = &[0x40, 2, 6, 2, 1, 0, 0, 0xFD, 0xEA];
+const NEXT_HOP_B: &[u8] = &[0x40, 3, 4, 192, 0, 2, 2];
+
+fn notifications_from_a(pair: &Pair) -> Vec<&Notification> {
+    pair.wire
+        .iter()
+        .filter_map(|(who, m)| match (who, m) {
+            ('a', Message::Notification(n)) => Some(n),
+            _ => None,
+        })
+        .collect()
+}
+
+/// RFC 7606 §3 (g) at session level: UPDATEs repeating ORIGIN, AS_PATH or an unknown
+/// optional attribute are accepted; the session stays Established, sends no NOTIFICATION
+/// and counts the dropped repeats. Fails (3/1 NOTIFICATION, Idle) with the RFC 4271 rule.
+#[test]
+fn duplicate_non_mp_attribute_keeps_the_session_established() {
+    let mut pair = established_pair();
+    pair.wire.clear();
+    let before = pair.a.counters().clone();
+    let unknown = [0xC0, 99, 1, 7];
+    let frames = [
+        update_frame(&[ORIGIN_IGP, ORIGIN_EGP, AS_PATH_65002, NEXT_HOP_B]),
+        update_frame(&[ORIGIN_IGP, AS_PATH_65002, AS_PATH_65002, NEXT_HOP_B]),
+        update_frame(&[ORIGIN_IGP, AS_PATH_65002, NEXT_HOP_B, &unknown, &unknown]),
+    ];
+    for frame in &frames {
+        pair.a.handle_bytes(frame, pair.now);
+        pair.drive();
+    }
+    assert_eq!(pair.a.state(), State::Established);
+    assert!(notifications_from_a(&pair).is_empty(), "{:?}", pair.wire);
+    assert!(!pair.a_closed);
+    let counters = pair.a.counters();
+    assert_eq!(counters.updates_received, before.updates_received + 3);
+    assert_eq!(counters.updates_ignored, before.updates_ignored);
+    assert_eq!(counters.attributes_discarded, 3);
+    // A malformed AGGREGATOR is "attribute discard": accepted and counted the same way.
+    let short_aggregator: &[u8] = &[0xC0, 7, 7, 0, 0, 0xFD, 0xEA, 192, 0, 2];
+    let frame = update_frame(&[ORIGIN_IGP, AS_PATH_65002, NEXT_HOP_B, short_aggregator]);
+    pair.a.handle_bytes(&frame, pair.now);
+    pair.drive();
+    let counters = pair.a.counters();
+    assert_eq!(counters.updates_ignored, before.updates_ignored);
+    assert_eq!(counters.attributes_discarded, 4);
+    // Still exchanging keepalives afterwards: the hold timer never fires.
+    pair.advance(Duration::from_secs(600));
+    assert_eq!(pair.a.state(), State::Established);
+}
+
+/// A repeated MP_REACH_NLRI still resets with 3/1 (Malformed Attribute List).
+#[test]
+fn duplicate_mp_reach_resets_with_malformed_attribute_list() {
+    let mut pair = established_pair();
+    pair.wire.clear();
+    let mp_reach: &[u8] = &[
+        0x80, 14, 30, 0, 2, 1, 16, 0x20, 0x01, 0x0D, 0xB8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0,
+        64, 0x20, 0x01, 0x0D, 0xB8, 0, 0, 0, 9,
+    ];
+    let frame = update_frame(&[ORIGIN_IGP, AS_PATH_65002, NEXT_HOP_B, mp_reach, mp_reach]);
+    pair.a.handle_bytes(&frame, pair.now);
+    pair.drive();
+    assert_ne!(pair.a.state(), State::Established);
+    let sent = notifications_from_a(&pair);
+    assert_eq!(sent.len(), 1);
+    assert_eq!((sent[0].code, sent[0].subcode), (3, 1));
+}
+
+/// RFC 7606 §4: an attribute running past the Total Path Attribute Length is
+/// treat-as-withdraw (ignored, counted, session up), unless it is MP_REACH/MP_UNREACH,
+/// which resets with 3/1. Fails if overruns reset the session again.
+#[test]
+fn attribute_overrun_is_ignored_unless_it_is_an_mp_attribute() {
+    let mut pair = established_pair();
+    pair.wire.clear();
+    let before = pair.a.counters().clone();
+    let cut_unknown: &[u8] = &[0xC0, 99, 5, 1];
+    let frame = update_frame(&[ORIGIN_IGP, AS_PATH_65002, NEXT_HOP_B, cut_unknown]);
+    pair.a.handle_bytes(&frame, pair.now);
+    pair.drive();
+    assert_eq!(pair.a.state(), State::Established);
+    assert!(notifications_from_a(&pair).is_empty());
+    assert_eq!(
+        pair.a.counters().updates_ignored,
+        before.updates_ignored + 1
+    );
+    let cut_mp_reach: &[u8] = &[0x80, 14, 30, 0, 2, 1];
+    let frame = update_frame(&[ORIGIN_IGP, AS_PATH_65002, NEXT_HOP_B, cut_mp_reach]);
+    pair.a.handle_bytes(&frame, pair.now);
+    pair.drive();
+    assert_ne!(pair.a.state(), State::Established);
+    let sent = notifications_from_a(&pair);
+    assert_eq!(sent.len(), 1);
+    assert_eq!((sent[0].code, sent[0].subcode), (3, 1));
+}
+
 #[test]
 fn graceful_restart_capability_has_f_bit_and_r_bit_when_restarting() {
     let mut speaker = SpeakerConfig::new(65001, Ipv4Addr::new(1, 1, 1, 1));

@@ -93,6 +93,9 @@ pub struct SessionCounters {
     pub updates_received: u64,
     /// Malformed inbound UPDATEs ignored under RFC 7606.
     pub updates_ignored: u64,
+    /// Attributes dropped from accepted inbound UPDATEs under RFC 7606 (repeats of an
+    /// attribute type, "attribute discard"); the UPDATE itself counts in `updates_received`.
+    pub attributes_discarded: u64,
     /// Times the session reached Established.
     pub established_count: u64,
 }
