@@ -4,6 +4,7 @@
 //! unknown keys are errors, so typos are caught instead of silently ignored.
 
 mod http;
+mod ranges;
 mod sections;
 mod sysctls;
 
@@ -17,6 +18,7 @@ use ipnetwork::IpNetwork;
 use serde::{Deserialize, Serialize};
 
 pub use self::http::HttpSettings;
+pub use self::ranges::{MIN_IPV4_PREFIX, MIN_IPV6_PREFIX, check_director_addresses};
 pub use self::sections::{
     BgpSettings, ExecCheckSettings, HealthCheckDefaults, KubernetesSettings, MetricsSettings,
     NetfilterBackend,
@@ -30,7 +32,8 @@ use crate::model::{ForwardMethod, Scheduler};
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// VIPs the daemon may program. Empty (the default) = nothing is managed: every entry is
-    /// rejected, so a fresh install can never touch foreign addresses.
+    /// rejected, so a fresh install can never touch foreign addresses. At least /8 (IPv4) or
+    /// /16 (IPv6), and never holding the director's own addresses (checked at start).
     pub managed_vip_ranges: Vec<IpNetwork>,
     /// Scheduler for entries without `scheduler=`.
     pub default_scheduler: Scheduler,
@@ -118,6 +121,7 @@ impl Settings {
                 message: message.to_owned(),
             })
         };
+        ranges::check_prefixes(&self.managed_vip_ranges)?;
         if !(0.0..=1.0).contains(&self.max_delete_share) {
             return invalid("max_delete_share", "expected a fraction from 0 to 1");
         }
