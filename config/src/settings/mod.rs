@@ -52,7 +52,8 @@ pub struct Settings {
     pub udp_drain_timeout_secs: u64,
     /// Seconds between full resyncs against the kernel (repairs drift).
     pub resync_period_secs: u64,
-    /// Largest share (0..=1) of managed services one sync may delete without `--force`.
+    /// Largest share (0..=1) of managed services, and of managed real servers (beyond 2), one
+    /// sync may start removing without `--force`.
     pub max_delete_share: f64,
     /// How NOTRACK/SNAT rules are installed.
     pub netfilter_backend: NetfilterBackend,
