@@ -165,7 +165,11 @@ async fn daemon(args: RunArgs, settings: Settings, exec: ExecPolicy) -> Result<(
         ));
         Arc::new(LogSink)
     } else {
-        let client = crate::kube::client(args.kubeconfig.as_deref()).await?;
+        let client = crate::kube::client(
+            args.kubeconfig.as_deref(),
+            settings.kubernetes.allow_insecure_http,
+        )
+        .await?;
         let outputs = crate::kube::KubeOutputs {
             config: senders.config,
             endpoints: senders.endpoints,
