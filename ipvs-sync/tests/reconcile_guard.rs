@@ -2,8 +2,11 @@
 
 mod reconcile_support;
 
-use lb_ipvs_sync::Operation;
-use lb_ipvs_sync::reconcile::{DrainBook, GuardRefusal, Plan, PlanOptions, guard, plan};
+use lb_ipvs_sync::fake::FakeKernel;
+use lb_ipvs_sync::reconcile::{
+    DrainBook, Focus, GuardRefusal, Guarded, Plan, PlanOptions, guard, plan, sync_focused,
+};
+use lb_ipvs_sync::{IpvsTable, Operation};
 use reconcile_support::*;
 
 /// Four managed services, of which the target keeps `keep`; one destination changes weight and
@@ -50,6 +53,7 @@ fn within_the_share_passes_beyond_it_refuses() {
     assert_eq!(
         refusal,
         GuardRefusal {
+            what: Guarded::Services,
             removals: 2,
             managed: 4,
             max_delete_share: 0.25
@@ -153,4 +157,158 @@ fn without_deletions_keeps_constructive_work_only() {
     assert_eq!(later.drain.services, started.drain.services);
     assert!(later.draining.iter().all(|d| d.service == tcp(4)));
     assert!(!later.draining.is_empty());
+}
+
+/// `services` TCP services on 10.0.0.1.. with `per_service` real servers each (10.0.1.1..,
+/// each with one connection), and the target that keeps every service but leaves the first
+/// `emptied` of them without real servers (an EndpointSlice emptied by mistake).
+fn emptied_slices(services: u8, per_service: u8, emptied: u8) -> (IpvsTable, Target) {
+    let addrs: Vec<String> = (1..=per_service).map(|n| format!("10.0.1.{n}")).collect();
+    let full: Vec<(&str, u32)> = addrs.iter().map(|a| (a.as_str(), 1)).collect();
+    let all: Vec<_> = (1..=services)
+        .map(|n| target_service(tcp(n), &full))
+        .collect();
+    let mut kernel = observed(&target(all));
+    kernel.services.extend(foreign().services);
+    for n in 1..=services {
+        for a in &addrs {
+            with_conns(&mut kernel, tcp(n), rs(a, 8080), 1, 0);
+        }
+    }
+    let kept = (1..=services)
+        .map(|n| target_service(tcp(n), if n <= emptied { &[] } else { &full }))
+        .collect();
+    (kernel, target(kept))
+}
+
+fn plan_of((kernel, wanted): &(IpvsTable, Target), book: &DrainBook) -> Plan {
+    plan(wanted, kernel, &scope(), book, NOW, &options())
+}
+
+/// Mutation: a guard that counts services only lets these plans pass.
+#[test]
+fn emptying_the_real_servers_of_staying_services_is_refused_beyond_the_share() {
+    // 3 services x 2 real servers; two emptied: 4 of 6 real servers, no service removed.
+    let p = plan_of(&emptied_slices(3, 2, 2), &DrainBook::default());
+    assert_eq!((p.deletes_services, p.managed_services_before), (0, 3));
+    assert_eq!(
+        (p.deletes_destinations, p.managed_destinations_before),
+        (4, 6)
+    );
+    let refusal = guard(&p, &with_share(0.5)).unwrap_err();
+    assert_eq!(refusal.what, Guarded::RealServers);
+    assert_eq!(
+        refusal.to_string(),
+        "refusing to remove 4 of 6 managed real servers (67%, limit 50%); nothing was deleted \
+         or drained. Check the configuration, or re-run with --force to apply the removal"
+    );
+    let forced = PlanOptions {
+        force: true,
+        ..with_share(0.5)
+    };
+    assert_eq!(guard(&p, &forced), Ok(()));
+    assert_eq!(guard(&p, &with_share(0.7)), Ok(()), "4 of 6 is within 70%");
+    // The refused plan keeps no quiesce: every real server keeps its weight.
+    assert!(p.without_deletions().operations.is_empty());
+
+    // Every real server of a single service: all 3 of 3, refused even at a full share.
+    let all = plan_of(&emptied_slices(1, 3, 1), &DrainBook::default());
+    let refusal = guard(&all, &with_share(1.0)).unwrap_err();
+    assert_eq!(
+        (refusal.what, refusal.removals, refusal.managed),
+        (Guarded::RealServers, 3, 3)
+    );
+    assert!(
+        refusal.to_string().contains(
+            "refusing to remove all 3 managed real servers: removing every managed real server \
+             always needs --force"
+        ),
+        "{refusal}"
+    );
+}
+
+/// Mutation: without the free count, a two-server table could never lose a server.
+#[test]
+fn removing_one_or_two_real_servers_is_never_held_back() {
+    // 1 service x 2 real servers, both emptied: 2 of 2, within the free count.
+    let p = plan_of(&emptied_slices(1, 2, 1), &DrainBook::default());
+    assert_eq!(p.deletes_destinations, 2);
+    assert_eq!(guard(&p, &with_share(0.0)), Ok(()));
+}
+
+/// A real server counts when its removal starts (its quiesce), not again when the drain ends
+/// in its delete; the real servers of a removed service count with it.
+#[test]
+fn real_servers_count_once_when_their_removal_starts() {
+    let slices = emptied_slices(3, 2, 2);
+    let first = plan_of(&slices, &DrainBook::default());
+    assert_eq!(
+        first
+            .operations
+            .iter()
+            .filter(|op| first.is_quiesce(op))
+            .count(),
+        4
+    );
+    let later = plan_of(&slices, &first.drain);
+    assert_eq!(later.deletes_destinations, 0);
+    assert_eq!(guard(&later, &with_share(0.0)), Ok(()));
+
+    // 1 of 2 services removed (within 50%), but it holds 5 of the 6 real servers.
+    let big = target_service(
+        tcp(1),
+        &[
+            ("10.0.1.1", 1),
+            ("10.0.1.2", 1),
+            ("10.0.1.3", 1),
+            ("10.0.1.4", 1),
+            ("10.0.1.5", 1),
+        ],
+    );
+    let small = target_service(tcp(2), &[("10.0.1.1", 1)]);
+    let kernel = observed(&target(vec![big, small.clone()]));
+    let p = plan(
+        &target(vec![small]),
+        &kernel,
+        &scope(),
+        &DrainBook::default(),
+        NOW,
+        &options(),
+    );
+    assert_eq!((p.deletes_services, p.deletes_destinations), (1, 5));
+    let refusal = guard(&p, &with_share(0.5)).unwrap_err();
+    assert_eq!(
+        (refusal.what, refusal.removals, refusal.managed),
+        (Guarded::RealServers, 5, 6)
+    );
+}
+
+/// A focused pass counts against the whole table's real servers. Mutation: dropping
+/// `Focus::managed_destinations` judges 4 of the focus's 4 and refuses.
+#[test]
+fn a_focused_pass_guards_real_servers_against_the_whole_table() {
+    // 5 services x 2 real servers; the focus empties two: 4 of 10 (40%) passes at 50%.
+    let (kernel, wanted) = emptied_slices(5, 2, 2);
+    let focus = Focus::between(&wanted, &wanted, &kernel, &DrainBook::default(), &scope());
+    assert_eq!(
+        (focus.managed_services, focus.managed_destinations),
+        (5, 10)
+    );
+    let focus = Focus {
+        services: [tcp(1), tcp(2)].into(),
+        ..focus
+    };
+    let mut fake = FakeKernel::new(kernel);
+    let report = sync_focused(
+        &mut fake,
+        &wanted,
+        &scope(),
+        &DrainBook::default(),
+        NOW,
+        &options(),
+        &focus,
+    )
+    .unwrap();
+    assert_eq!(report.guard_refusal, None);
+    assert_eq!(report.plan.deletes_destinations, 4);
 }

@@ -15,7 +15,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use lb_config::{Protocol, RealServerKey};
 use lb_ipvs_sync::fake::FakeKernel;
 use lb_ipvs_sync::reconcile::{
-    DrainBook, Focus, PlanOptions, Scope, plan, sync_focused, sync_once,
+    DrainBook, Focus, MAX_FREE_REAL_SERVER_REMOVALS, PlanOptions, Scope, guard, plan, sync_focused,
+    sync_once,
 };
 use lb_ipvs_sync::target::TargetService;
 use lb_ipvs_sync::{
@@ -348,6 +349,40 @@ proptest! {
         prop_assert_eq!(second.deletes_services, 0);
     }
 
+    /// The guard's real-server count is every managed destination the target does not keep
+    /// (from a fresh drain book), removed services' destinations included, and a plan it
+    /// passes removes at most the share of them or the free count. Mutation: not counting
+    /// the destinations of removed services (or those deleted at once) fails the first check.
+    #[test]
+    fn the_guard_counts_every_real_server_a_plan_starts_removing(
+        observed in observed_table(),
+        target in target_table(),
+        share in prop_oneof![Just(0.0), Just(0.3), Just(0.5), Just(1.0)],
+    ) {
+        let scope = scope();
+        let options = PlanOptions { max_delete_share: share, ..reconcile_support::options() };
+        let p = plan(&target, &observed, &scope, &DrainBook::default(), NOW, &options);
+        let managed: Vec<(ServiceId, RealServerKey)> = observed
+            .services
+            .iter()
+            .filter(|(id, _)| scope.contains(id))
+            .flat_map(|(id, s)| s.destinations.keys().map(move |k| (*id, *k)))
+            .collect();
+        let leaving = managed
+            .iter()
+            .filter(|(id, k)| !target.get(id).is_some_and(|t| t.destinations.contains_key(k)))
+            .count();
+        prop_assert_eq!(p.managed_destinations_before, managed.len());
+        prop_assert_eq!(p.deletes_destinations, leaving);
+        if guard(&p, &options).is_ok() && leaving > MAX_FREE_REAL_SERVER_REMOVALS {
+            prop_assert!(leaving < managed.len());
+            prop_assert!(leaving as f64 <= share * managed.len() as f64 + 1e-9);
+        }
+        let again = plan(&target, &observed, &scope, &p.drain, NOW, &options);
+        // A removal counts once: planned again from its drain book, nothing is new.
+        prop_assert_eq!(again.deletes_destinations, 0);
+    }
+
     #[test]
     fn a_focused_pass_writes_what_a_full_pass_writes_for_its_services(
         observed in observed_table(),
@@ -357,8 +392,10 @@ proptest! {
     ) {
         let scope = scope();
         let options = PlanOptions { force, ..reconcile_support::options() };
-        let managed_services = observed.services.keys().filter(|id| scope.contains(id)).count();
-        let focus = Focus { services: focus, managed_services };
+        let managed = observed.services.iter().filter(|(id, _)| scope.contains(id));
+        let managed_services = managed.clone().count();
+        let managed_destinations = managed.map(|(_, s)| s.destinations.len()).sum();
+        let focus = Focus { services: focus, managed_services, managed_destinations };
 
         let mut full_kernel = FakeKernel::new(observed.clone());
         let full = sync_once(&mut full_kernel, &target, &scope, &DrainBook::default(), NOW, &options)

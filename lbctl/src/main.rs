@@ -16,6 +16,7 @@ mod kube;
 mod log_limit;
 mod metrics;
 mod netfilter_sync;
+mod own_addresses;
 mod state_file;
 mod writer_lock;
 

@@ -203,3 +203,82 @@ fn every_command_has_help_with_an_example() {
         );
     }
 }
+
+/// Without settings, `validate --endpoints` widens the managed ranges to everything (the range
+/// check is skipped): the settings' refusal of `0.0.0.0/0` must not reach this path.
+#[test]
+fn validate_with_endpoints_and_no_settings_checks_everything_but_the_ranges() {
+    let out = lbctl(&[
+        "validate",
+        "--endpoints",
+        "examples/endpoints.yaml",
+        "examples/lab/configmap.yaml",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A managed range that holds one of this host's addresses (loopback, which every host has)
+/// is refused before anything is written: exit 64, the clash named, no state or lock file.
+/// Mutation: removing the check in `apply` makes it reach the writer lock (a file appears) and
+/// fail on IPVS instead.
+#[test]
+fn apply_refuses_a_range_holding_an_own_address_and_writes_nothing() {
+    let dir = std::env::temp_dir().join(format!("lbctl-cli-own-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let settings = dir.join("own.toml");
+    std::fs::write(
+        &settings,
+        format!(
+            "managed_vip_ranges = [\"127.0.0.0/8\"]\nstate_file = \"{}\"\n",
+            dir.join("state.json").display()
+        ),
+    )
+    .unwrap();
+    let out = lbctl(&[
+        "apply",
+        "-c",
+        "examples/lab/configmap.yaml",
+        "-s",
+        settings.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
+    assert!(
+        stderr.contains("127.0.0.0/8 holds 127.0.0.1, an address of this director on lo"),
+        "{stderr}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("own.toml")]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn settings_refuse_a_managed_range_of_everything() {
+    let dir = std::env::temp_dir().join(format!("lbctl-cli-wide-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let settings = dir.join("wide.toml");
+    std::fs::write(&settings, "managed_vip_ranges = [\"0.0.0.0/0\"]\n").unwrap();
+    let out = lbctl(&[
+        "plan",
+        "-c",
+        "examples/lab/configmap.yaml",
+        "-s",
+        settings.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("0.0.0.0/0 is too wide"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

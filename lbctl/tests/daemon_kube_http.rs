@@ -74,7 +74,8 @@ async fn plain_http_api_server_works_without_a_system_trust_store() {
         &settings,
         format!(
             "managed_vip_ranges = [\"10.0.0.96/28\"]\nstate_file = \"{}\"\n\
-             [kubernetes]\nnamespace = \"lb-system\"\nconfigmap = \"lab-vips\"\n",
+             [kubernetes]\nnamespace = \"lb-system\"\nconfigmap = \"lab-vips\"\n\
+             allow_insecure_http = true\n",
             dir.join("state.json").display()
         ),
     )
@@ -130,4 +131,68 @@ async fn plain_http_api_server_works_without_a_system_trust_store() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Without `allow_insecure_http`, an `http://` API server is refused at start with a usage
+/// error (exit 64) that names the setting; nothing is contacted. Mutation: dropping the check
+/// makes the daemon start (the test then fails on the timeout below).
+#[test]
+fn plain_http_api_server_is_refused_without_the_setting() {
+    let dir = scratch_dir().join("refused");
+    std::fs::create_dir_all(&dir).unwrap();
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"http://127.0.0.1:9\"}\n\
+         contexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {}\n",
+    )
+    .unwrap();
+    let settings = dir.join("settings.toml");
+    std::fs::write(
+        &settings,
+        format!(
+            "managed_vip_ranges = [\"10.0.0.96/28\"]\nstate_file = \"{}\"\n",
+            dir.join("state.json").display()
+        ),
+    )
+    .unwrap();
+    let mut daemon = Daemon(
+        Command::new(env!("CARGO_BIN_EXE_lbctl"))
+            .args(["run", "--no-vips", "--settings"])
+            .arg(&settings)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["--listen", &free_port().to_string()])
+            .arg("--control-socket")
+            .arg(dir.join("control.sock"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start lbctl run"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = daemon.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "lbctl run did not refuse the http:// server"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    daemon
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(64), "{stderr}");
+    assert!(
+        stderr.contains("http://127.0.0.1:9/ is not https")
+            && stderr.contains("allow_insecure_http = true"),
+        "{stderr}"
+    );
 }

@@ -137,8 +137,10 @@ fn resolve(
 fn outside_ranges(entry: &Entry, settings: &Settings) -> Problem {
     let message = if settings.managed_vip_ranges.is_empty() {
         format!(
-            "VIP {} is not managed: the settings have no managed_vip_ranges, so no VIP is",
-            entry.vip
+            "VIP {vip} is not managed: the settings have no managed_vip_ranges, so no VIP is \
+             managed; add a range that holds it, e.g. managed_vip_ranges = [\"{vip}/{host}\"]",
+            vip = entry.vip,
+            host = if entry.vip.is_ipv4() { 32 } else { 128 }
         )
     } else {
         let ranges: Vec<String> = settings

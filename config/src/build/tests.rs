@@ -216,7 +216,8 @@ fn vips_outside_managed_ranges_are_rejected() {
         messages(&o),
         vec![
             "203.0.113.1-80: VIP 203.0.113.1 is not managed: the settings have no \
-             managed_vip_ranges, so no VIP is"
+             managed_vip_ranges, so no VIP is managed; add a range that holds it, e.g. \
+             managed_vip_ranges = [\"203.0.113.1/32\"]"
         ]
     );
     let s = settings("managed_vip_ranges = [\"203.0.113.0/28\"]");

@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use super::text::{Piece, column};
+use super::text::{ColumnCursor, Piece};
 use crate::problem::{Position, Problem};
 
 /// Collects the problems of one value.
@@ -18,6 +18,8 @@ pub(crate) struct ValueCtx<'a> {
     pub(crate) vip: Option<IpAddr>,
     /// Problems found so far.
     pub(crate) problems: Vec<Problem>,
+    /// Where the last problem was, so columns cost one walk over the value in all.
+    columns: ColumnCursor,
 }
 
 impl<'a> ValueCtx<'a> {
@@ -28,13 +30,14 @@ impl<'a> ValueCtx<'a> {
             value,
             vip,
             problems: Vec::new(),
+            columns: ColumnCursor::default(),
         }
     }
 
     /// Records an error at the start of `piece`.
     pub(crate) fn error(&mut self, piece: Piece<'_>, message: impl Into<String>) {
         let position = Position::Column {
-            column: column(self.value, piece.offset),
+            column: self.columns.column(self.value, piece.offset),
         };
         self.problems
             .push(Problem::error(self.key, Some(position), message));

@@ -3,6 +3,7 @@
 //! Pure. `ADDR[:PORT] [weight=N] [upper-threshold=N] [lower-threshold=N], ...` or
 //! `NAMESPACE/SERVICE:s|PORTNAME|PORTNUMBER`. A `/` tells the two apart (addresses have none).
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::ctx::{ValueCtx, parse_port, parse_u32};
@@ -50,6 +51,9 @@ pub(crate) fn parse_target(ctx: &mut ValueCtx<'_>, part: Piece<'_>) -> Option<Wr
 
 fn parse_real_servers(ctx: &mut ValueCtx<'_>, part: Piece<'_>) -> Option<Vec<WrittenRealServer>> {
     let mut servers: Vec<WrittenRealServer> = Vec::new();
+    // Address and port as written -> 1-based item number: one lookup per item, so a value with
+    // tens of thousands of real servers is not a quadratic scan.
+    let mut listed: HashMap<(IpAddr, Option<u16>), usize> = HashMap::new();
     let mut ok = true;
     for item in part.split(',') {
         let item = item.trim();
@@ -63,19 +67,18 @@ fn parse_real_servers(ctx: &mut ValueCtx<'_>, part: Piece<'_>) -> Option<Vec<Wri
         }
         match parse_real_server(ctx, item) {
             Some(rs) => {
-                if let Some(first) = servers
-                    .iter()
-                    .position(|s| s.addr == rs.addr && s.port == rs.port)
-                {
+                let number = servers.len() + 1;
+                if let Some(first) = listed.get(&(rs.addr, rs.port)) {
                     ctx.error(
                         item,
                         format!(
-                            "real server {} is already listed as item {}",
+                            "real server {} is already listed as item {first}",
                             item.words()[0].text,
-                            first + 1
                         ),
                     );
                     ok = false;
+                } else {
+                    listed.insert((rs.addr, rs.port), number);
                 }
                 servers.push(rs);
             }

@@ -4,6 +4,7 @@
 //! unknown keys are errors, so typos are caught instead of silently ignored.
 
 mod http;
+mod ranges;
 mod sections;
 mod sysctls;
 
@@ -17,6 +18,7 @@ use ipnetwork::IpNetwork;
 use serde::{Deserialize, Serialize};
 
 pub use self::http::HttpSettings;
+pub use self::ranges::{MIN_IPV4_PREFIX, MIN_IPV6_PREFIX, check_director_addresses};
 pub use self::sections::{
     BgpSettings, ExecCheckSettings, HealthCheckDefaults, KubernetesSettings, MetricsSettings,
     NetfilterBackend,
@@ -30,7 +32,8 @@ use crate::model::{ForwardMethod, Scheduler};
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// VIPs the daemon may program. Empty (the default) = nothing is managed: every entry is
-    /// rejected, so a fresh install can never touch foreign addresses.
+    /// rejected, so a fresh install can never touch foreign addresses. At least /8 (IPv4) or
+    /// /16 (IPv6), and never holding the director's own addresses (checked at start).
     pub managed_vip_ranges: Vec<IpNetwork>,
     /// Scheduler for entries without `scheduler=`.
     pub default_scheduler: Scheduler,
@@ -49,7 +52,8 @@ pub struct Settings {
     pub udp_drain_timeout_secs: u64,
     /// Seconds between full resyncs against the kernel (repairs drift).
     pub resync_period_secs: u64,
-    /// Largest share (0..=1) of managed services one sync may delete without `--force`.
+    /// Largest share (0..=1) of managed services, and of managed real servers (beyond 2), one
+    /// sync may start removing without `--force`.
     pub max_delete_share: f64,
     /// How NOTRACK/SNAT rules are installed.
     pub netfilter_backend: NetfilterBackend,
@@ -118,6 +122,7 @@ impl Settings {
                 message: message.to_owned(),
             })
         };
+        ranges::check_prefixes(&self.managed_vip_ranges)?;
         if !(0.0..=1.0).contains(&self.max_delete_share) {
             return invalid("max_delete_share", "expected a fraction from 0 to 1");
         }

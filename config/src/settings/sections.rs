@@ -33,6 +33,10 @@ pub struct KubernetesSettings {
     pub namespace: String,
     /// Name of the ConfigMap.
     pub configmap: String,
+    /// Accept an `http://` API server (tests, `kubectl proxy` on loopback). Off by default:
+    /// over plain HTTP anyone on the path can read the credentials and rewrite the ConfigMap
+    /// and the endpoints the director programs.
+    pub allow_insecure_http: bool,
 }
 
 impl Default for KubernetesSettings {
@@ -40,6 +44,7 @@ impl Default for KubernetesSettings {
         KubernetesSettings {
             namespace: "kube-system".to_owned(),
             configmap: "lvs-vips".to_owned(),
+            allow_insecure_http: false,
         }
     }
 }

@@ -29,6 +29,8 @@ pub struct Focus {
     pub services: BTreeSet<ServiceId>,
     /// Managed services in the whole kernel table: the delete guard's denominator.
     pub managed_services: usize,
+    /// Real servers of those services: the guard's other denominator.
+    pub managed_destinations: usize,
 }
 
 impl Focus {
@@ -57,14 +59,15 @@ impl Focus {
                 .keys()
                 .filter(|id| scope.contains(id) && !target.contains_key(id)),
         );
-        let managed_services = table
-            .services
-            .keys()
-            .filter(|id| scope.contains(id))
-            .count();
+        let managed = table.services.iter().filter(|(id, _)| scope.contains(id));
+        let (managed_services, managed_destinations) =
+            managed.fold((0, 0), |(services, destinations), (_, have)| {
+                (services + 1, destinations + have.destinations.len())
+            });
         Focus {
             services,
             managed_services,
+            managed_destinations,
         }
     }
 
@@ -96,6 +99,9 @@ pub fn sync_focused<K: IpvsKernel>(
     let (inside, outside) = drain.split(&focus.services);
     let mut planned = plan(&focused, &observed, scope, &inside, now, options);
     planned.managed_services_before = planned.managed_services_before.max(focus.managed_services);
+    planned.managed_destinations_before = planned
+        .managed_destinations_before
+        .max(focus.managed_destinations);
     let mut report = execute(kernel, planned, options);
     report.drain.merge(outside);
     Ok(report)

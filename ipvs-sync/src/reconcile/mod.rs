@@ -27,7 +27,7 @@ mod sync;
 pub use compare::{same_destination, same_service};
 pub use drain::{DrainBook, DrainBookError, DrainStatus};
 pub use focus::{Focus, sync_focused};
-pub use guard::{GuardRefusal, guard};
+pub use guard::{GuardRefusal, Guarded, MAX_FREE_REAL_SERVER_REMOVALS, guard};
 pub use plan::{Plan, PlanOptions, Refusal, RefusalReason, plan};
 pub use scope::Scope;
 pub use sync::{FailedOperation, OperationCounts, SyncError, SyncReport, sync_once};

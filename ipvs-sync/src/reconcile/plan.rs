@@ -33,8 +33,9 @@ use crate::target::TargetService;
 /// Knobs of planning and of the delete guard.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanOptions {
-    /// Largest share (0.0..=1.0) of the managed services one plan may start removing; beyond it
-    /// [`guard`](super::guard) refuses. Removing every managed service always needs `force`.
+    /// Largest share (0.0..=1.0) of the managed services, and of the managed real servers, one
+    /// plan may start removing; beyond it [`guard`](super::guard) refuses. Removing every
+    /// managed service always needs `force`.
     pub max_delete_share: f64,
     /// Skip the guard (`--force`).
     pub force: bool,
@@ -102,6 +103,14 @@ pub struct Plan {
     pub deletes_services: usize,
     /// Managed (in-scope) services in the dump.
     pub managed_services_before: usize,
+    /// Real servers this plan starts removing (quiescing for a drain, or deleting at once)
+    /// that no earlier plan had started, those of removed services included: what the delete
+    /// guard counts besides services.
+    #[serde(default)]
+    pub deletes_destinations: usize,
+    /// Real servers of the managed services in the dump.
+    #[serde(default)]
+    pub managed_destinations_before: usize,
     /// The drain book the plan started from; [`Plan::without_deletions`] falls back to it.
     #[serde(default)]
     pub drain_before: DrainBook,
@@ -176,6 +185,8 @@ impl Plan {
             refused: self.refused.clone(),
             deletes_services: 0,
             managed_services_before: self.managed_services_before,
+            deletes_destinations: 0,
+            managed_destinations_before: self.managed_destinations_before,
             drain_before: self.drain_before.clone(),
         }
     }
@@ -201,6 +212,7 @@ pub fn plan(
         book: DrainBook::default(),
         draining: Vec::new(),
         deletes_services: 0,
+        deletes_destinations: 0,
     };
     let mut refused = Vec::new();
     for (id, want) in target {
@@ -217,11 +229,13 @@ pub fn plan(
         }
     }
     let mut managed_services_before = 0;
+    let mut managed_destinations_before = 0;
     for (id, have) in &observed.services {
         if !scope.contains(id) {
             continue;
         }
         managed_services_before += 1;
+        managed_destinations_before += have.destinations.len();
         if !target.contains_key(id) {
             planner.remove_service(id, have);
         }
@@ -235,6 +249,8 @@ pub fn plan(
         refused,
         deletes_services: planner.deletes_services,
         managed_services_before,
+        deletes_destinations: planner.deletes_destinations,
+        managed_destinations_before,
         drain_before: drain.clone(),
     }
 }
@@ -289,6 +305,7 @@ struct Planner<'a> {
     book: DrainBook,
     draining: Vec<DrainStatus>,
     deletes_services: usize,
+    deletes_destinations: usize,
 }
 
 impl Planner<'_> {
@@ -354,12 +371,11 @@ impl Planner<'_> {
         seen: &ObservedDestination,
     ) {
         let book_key = (*id, *key);
-        let deadline = self
-            .before
-            .destinations
-            .get(&book_key)
-            .copied()
-            .unwrap_or_else(|| self.fresh_deadline(id));
+        let known = self.before.destinations.get(&book_key).copied();
+        if known.is_none() {
+            self.deletes_destinations += 1;
+        }
+        let deadline = known.unwrap_or_else(|| self.fresh_deadline(id));
         self.book.destinations.insert(book_key, deadline);
         if connections(seen) == 0 || self.now >= deadline {
             self.groups
@@ -378,6 +394,12 @@ impl Planner<'_> {
         let known = self.before.services.get(id).copied();
         if known.is_none() {
             self.deletes_services += 1;
+            // Its real servers leave with it, except those already draining on their own.
+            self.deletes_destinations += have
+                .destinations
+                .keys()
+                .filter(|key| !self.before.destinations.contains_key(&(*id, **key)))
+                .count();
         }
         let deadline = known.unwrap_or_else(|| self.fresh_deadline(id));
         self.book.services.insert(*id, deadline);

@@ -122,6 +122,7 @@ pub(super) fn execute<K: IpvsKernel>(
     let guard_refusal = guard(&planned, options).err();
     if let Some(refusal) = &guard_refusal {
         warn!(
+            what = %refusal.what,
             removals = refusal.removals,
             managed = refusal.managed,
             max_delete_share = refusal.max_delete_share,

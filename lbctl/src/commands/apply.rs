@@ -29,6 +29,8 @@ pub(crate) fn run(
     output: Output,
 ) -> Result<i32> {
     let prepared = prepare(inputs, state_file_path, force).map_err(anyhow::Error::new)?;
+    // Before the lock and any write: a range holding the director's own address is refused.
+    crate::own_addresses::refuse_ranges_holding_own_addresses(&prepared.loaded.settings)?;
     let _lock = WriterLock::acquire(
         &prepared.state_file,
         "lbctl apply",

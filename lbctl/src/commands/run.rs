@@ -95,6 +95,7 @@ pub(crate) fn run(args: RunArgs) -> Result<i32> {
         .require_managed_ranges()
         .context("the daemon needs managed_vip_ranges in the settings")
         .map_err(UsageError)?;
+    crate::own_addresses::refuse_ranges_holding_own_addresses(&settings)?;
     crate::bgp::check_settings(&settings.bgp).map_err(UsageError)?;
     let exec = ExecPolicy::from_settings(&settings.exec_checks)
         .context("exec checks are enabled in the settings but cannot run safely")
@@ -164,7 +165,11 @@ async fn daemon(args: RunArgs, settings: Settings, exec: ExecPolicy) -> Result<(
         ));
         Arc::new(LogSink)
     } else {
-        let client = crate::kube::client(args.kubeconfig.as_deref()).await?;
+        let client = crate::kube::client(
+            args.kubeconfig.as_deref(),
+            settings.kubernetes.allow_insecure_http,
+        )
+        .await?;
         let outputs = crate::kube::KubeOutputs {
             config: senders.config,
             endpoints: senders.endpoints,
@@ -289,15 +294,20 @@ async fn wait_for_stop(
         tokio::select! {
             _ = term.recv() => { info!("SIGTERM: stopping"); return Ok(()); }
             _ = int.recv() => { info!("SIGINT: stopping"); return Ok(()); }
-            _ = hup.recv() => reload_settings(settings_path, settings_tx, bgp.as_deref_mut()),
+            _ = hup.recv() => {
+                let own = crate::own_addresses::list().await;
+                reload_settings(settings_path, &own, settings_tx, bgp.as_deref_mut());
+            }
         }
     }
 }
 
-/// SIGHUP: checks the whole file first (an invalid one, `[bgp]` included, changes nothing),
-/// then publishes it and hands `[bgp.policy]` to the announcer.
+/// SIGHUP: checks the whole file first (an invalid one, `[bgp]` included, or managed ranges
+/// holding one of `own` addresses, changes nothing), then publishes it and hands
+/// `[bgp.policy]` to the announcer.
 fn reload_settings(
     path: Option<&Path>,
+    own: &Result<Vec<(String, std::net::IpAddr)>>,
     tx: &watch::Sender<Arc<Settings>>,
     bgp: Option<&mut crate::bgp::BgpAnnouncer>,
 ) {
@@ -308,6 +318,10 @@ fn reload_settings(
     match load_settings(Some(path)).and_then(|s| {
         s.require_managed_ranges()
             .map_err(|e| UsageError(anyhow::Error::new(e)))?;
+        let own = own
+            .as_ref()
+            .map_err(|e| UsageError(anyhow::anyhow!("{e:#}")))?;
+        crate::own_addresses::refuse(&s, own)?;
         let bgp_config = crate::bgp::check_settings(&s.bgp).map_err(UsageError)?;
         Ok((s, bgp_config))
     }) {

@@ -7,8 +7,11 @@ use anyhow::{Context, Result};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
-/// Builds a client; plain `http://` servers work too (the test API server, `kubectl proxy`).
-pub(crate) async fn client(kubeconfig: Option<&Path>) -> Result<Client> {
+use crate::inputs::UsageError;
+
+/// Builds a client; a plain `http://` server (the test API server, `kubectl proxy`) only with
+/// `allow_insecure_http` (`[kubernetes]` in the settings), else a usage error.
+pub(crate) async fn client(kubeconfig: Option<&Path>, allow_insecure_http: bool) -> Result<Client> {
     let config = match kubeconfig {
         Some(path) => {
             let file = Kubeconfig::read_from(path)
@@ -21,8 +24,24 @@ pub(crate) async fn client(kubeconfig: Option<&Path>) -> Result<Client> {
             .await
             .context("no Kubernetes configuration found (use --kubeconfig)")?,
     };
+    refuse_plain_http(&config, allow_insecure_http)?;
     Client::try_from(without_tls_roots_for_plain_http(config))
         .context("cannot build the Kubernetes client")
+}
+
+/// Refuses an `http://` cluster URL unless the settings allow it: the ConfigMap decides what
+/// the director forwards, and plain HTTP lets anyone on the path change it.
+fn refuse_plain_http(config: &Config, allow_insecure_http: bool) -> Result<()> {
+    if config.cluster_url.scheme_str() == Some("https") || allow_insecure_http {
+        return Ok(());
+    }
+    Err(anyhow::Error::new(UsageError(anyhow::anyhow!(
+        "the Kubernetes API server {} is not https: over plain HTTP anyone on the path can \
+         read the credentials and rewrite the ConfigMap and endpoints this director programs; \
+         use an https:// server, or set allow_insecure_http = true in [kubernetes] of the \
+         settings (tests, kubectl proxy on loopback)",
+        config.cluster_url
+    ))))
 }
 
 /// kube builds its TLS setup even for an `http://` server, and without a CA in the
@@ -54,6 +73,21 @@ mod tests {
             https.root_cert, None,
             "https must keep using the trust store"
         );
+    }
+
+    /// Mutation: without the check, the http:// server is used without a word.
+    #[test]
+    fn plain_http_needs_the_setting() {
+        let error = refuse_plain_http(&config("http://10.0.0.1:8080"), false).unwrap_err();
+        assert!(error.downcast_ref::<UsageError>().is_some(), "{error:#}");
+        let text = format!("{error:#}");
+        assert!(
+            text.contains("http://10.0.0.1:8080/ is not https")
+                && text.contains("allow_insecure_http = true"),
+            "{text}"
+        );
+        assert!(refuse_plain_http(&config("http://127.0.0.1:6443"), true).is_ok());
+        assert!(refuse_plain_http(&config("https://10.0.0.1:6443"), false).is_ok());
     }
 
     #[test]

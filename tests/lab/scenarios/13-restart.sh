@@ -49,8 +49,12 @@ step "an apply killed with SIGKILL in the middle"
 in_ns director "$LBCTL" apply --config /tmp/cm.yaml --settings "$LAB_SETTINGS" >/dev/null 2>&1 &
 killer=$!
 sleep 0.05
+# The lbctl process itself, found in the namespace: `$!` is the background subshell, and
+# killing only that left the apply running (it then held the writer lock against the next).
+for pid in $(lbctl_pid); do kill -9 "$pid"; done
 kill -9 "$killer" 2>/dev/null || true
 wait "$killer" 2>/dev/null || true
+wait_until 10 no_lbctl_running || fail "the killed apply is still running"
 lbctl_apply_ok --config /tmp/cm.yaml -o json
 assert_eq 0 "$(netlink_writes)" "netlink writes after the killed run"
 

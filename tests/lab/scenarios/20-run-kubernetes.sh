@@ -100,6 +100,8 @@ SETTINGS_RUN=/tmp/run-settings.toml
     echo "[kubernetes]"
     echo 'namespace = "lb-system"'
     echo 'configmap = "lab-vips"'
+    # The fake API server speaks plain HTTP (refused without this, issue 11).
+    echo 'allow_insecure_http = true'
 } >"$SETTINGS_RUN"
 
 step "lbctl run --kubeconfig programs the Service's endpoints"
