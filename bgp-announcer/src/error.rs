@@ -62,6 +62,14 @@ pub enum BirdError {
         #[source]
         source: std::io::Error,
     },
+    /// `birdc configure` did not finish in time and was killed.
+    #[error("`{program} configure` did not finish within {after:?}: killed")]
+    Timeout {
+        /// The program.
+        program: String,
+        /// The deadline it outlasted.
+        after: std::time::Duration,
+    },
     /// `birdc configure` ran but BIRD refused the configuration.
     #[error("`{program} configure` failed: {output}")]
     Reload {

@@ -30,6 +30,17 @@ pub enum IpvsError {
         #[source]
         source: std::io::Error,
     },
+    /// The kernel did not answer a request in time. The client reopens its socket before the
+    /// next request, so a late reply cannot be taken for the answer to another one.
+    #[error("no reply to {request} on {object} within {after:?} (the IPVS kernel side hangs?)")]
+    Timeout {
+        /// What we asked, e.g. `GET_SERVICE` or `CTRL_CMD_GETFAMILY`.
+        request: &'static str,
+        /// The service or destination concerned.
+        object: String,
+        /// How long one receive waited.
+        after: std::time::Duration,
+    },
     /// The kernel sent something we could not decode.
     #[error("malformed netlink reply to {context}: {detail}")]
     Decode {
@@ -67,5 +78,10 @@ impl IpvsError {
             IpvsError::Kernel { errno, .. } => Some(*errno),
             _ => None,
         }
+    }
+
+    /// Whether the kernel did not answer in time (logs and metrics name timeouts apart).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, IpvsError::Timeout { .. })
     }
 }

@@ -29,6 +29,7 @@ pub struct FakeKernel {
     applied: Vec<Operation>,
     apply_calls: usize,
     scripted: BTreeMap<usize, i32>,
+    timeouts: BTreeSet<usize>,
     dump_errno: Option<i32>,
     reports_tunnel_always: bool,
     full_dumps: usize,
@@ -80,6 +81,12 @@ impl FakeKernel {
     /// `errno`, leaving the table unchanged.
     pub fn fail_apply_call(&mut self, index: usize, errno: i32) {
         self.scripted.insert(index, errno);
+    }
+
+    /// Makes the `apply` call with this 0-based index time out ([`IpvsError::Timeout`]),
+    /// leaving the table unchanged: a kernel that stopped answering.
+    pub fn time_out_apply_call(&mut self, index: usize) {
+        self.timeouts.insert(index);
     }
 
     /// How many full dumps were taken.
@@ -232,6 +239,13 @@ impl IpvsKernel for FakeKernel {
     fn apply(&mut self, op: &Operation) -> Result<(), IpvsError> {
         let call = self.apply_calls;
         self.apply_calls += 1;
+        if self.timeouts.remove(&call) {
+            return Err(IpvsError::Timeout {
+                request: command(op),
+                object: object(op),
+                after: std::time::Duration::from_secs(10),
+            });
+        }
         let result = match self.scripted.remove(&call) {
             Some(errno) => Err(errno),
             None => self.perform(op),

@@ -525,3 +525,118 @@ fn tunnel_types_an_old_kernel_would_ignore_are_refused_before_sending() {
     c.add_destination(&tcp("10.0.0.1", 80), &gue).unwrap();
     assert_eq!(sent.borrow().len(), before + 1);
 }
+
+/// A socket whose kernel stops answering a service dump half-way, as far as the kernel goes:
+/// the rest of the dump arrives late on the same socket, and until it has been read out a new
+/// dump on that socket is refused with EBUSY. Reopening gives a fresh socket.
+struct Hanging {
+    queue: VecDeque<Vec<u8>>,
+    /// The part of the dump that arrives only after the client gave up.
+    late: Vec<Vec<u8>>,
+    dump_busy: bool,
+    hang_next_dump: bool,
+    reopens: Rc<RefCell<usize>>,
+}
+
+impl std::fmt::Debug for Hanging {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Hanging({} queued)", self.queue.len())
+    }
+}
+
+impl NetlinkTransport for Hanging {
+    fn send(&mut self, request: &[u8]) -> io::Result<()> {
+        let seq = seq_of(request);
+        if u16::from_le_bytes([request[4], request[5]]) == 0x10 {
+            self.queue
+                .push_back([ctrl_family_reply(seq, FAMILY), nlmsg_error(seq, 0)].concat());
+            return Ok(());
+        }
+        assert_eq!(request[16], 4, "GET_SERVICE dump");
+        if self.dump_busy {
+            self.queue.push_back(nlmsg_error(seq, -16));
+        } else if std::mem::take(&mut self.hang_next_dump) {
+            self.dump_busy = true;
+            self.queue.push_back(service_msg(seq, [10, 0, 0, 1], "rr"));
+            self.late = vec![[service_msg(seq, [10, 0, 0, 2], "rr"), nlmsg_done(seq, 0)].concat()];
+        } else {
+            self.queue.push_back(service_msg(seq, [10, 0, 0, 3], "rr"));
+            self.queue.push_back(nlmsg_done(seq, 0));
+        }
+        Ok(())
+    }
+
+    fn recv(&mut self, datagram: &mut Vec<u8>) -> io::Result<()> {
+        match self.queue.pop_front() {
+            Some(d) => {
+                *datagram = d;
+                Ok(())
+            }
+            None => {
+                // Too late for this receive, but it will be there for the next one.
+                self.queue.extend(self.late.drain(..));
+                Err(io::Error::new(io::ErrorKind::TimedOut, "nothing in time"))
+            }
+        }
+    }
+
+    fn reply_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(7)
+    }
+
+    fn reopen(&mut self) -> io::Result<()> {
+        *self.reopens.borrow_mut() += 1;
+        self.queue.clear();
+        self.late.clear();
+        self.dump_busy = false;
+        Ok(())
+    }
+}
+
+/// A receive that times out is `IpvsError::Timeout` naming the request, its object and the
+/// timeout, and the client works again afterwards: it reopens the socket, so neither the late
+/// rest of the abandoned dump nor its busy dump slot reaches the next request. Fails without
+/// the reopen (the next dump gets EBUSY) or if the timeout is reported as a plain I/O error.
+#[test]
+fn a_timed_out_dump_is_named_and_the_next_request_gets_a_fresh_socket() {
+    let reopens = Rc::new(RefCell::new(0));
+    let transport = Hanging {
+        queue: VecDeque::new(),
+        late: Vec::new(),
+        dump_busy: false,
+        hang_next_dump: true,
+        reopens: Rc::clone(&reopens),
+    };
+    let mut client = IpvsClient::with_transport(transport).unwrap();
+    let error = client.dump_services().unwrap_err();
+    assert!(error.is_timeout(), "{error:?}");
+    match &error {
+        IpvsError::Timeout {
+            request,
+            object,
+            after,
+        } => {
+            assert_eq!(*request, "GET_SERVICE");
+            assert_eq!(object, "services");
+            assert_eq!(*after, std::time::Duration::from_secs(7));
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    let text = error.to_string();
+    assert!(
+        text.contains("GET_SERVICE") && text.contains("7s"),
+        "{text}"
+    );
+    assert_eq!(
+        *reopens.borrow(),
+        0,
+        "reopened lazily, before the next request"
+    );
+
+    let services = client.dump_services().unwrap();
+    let ids: Vec<_> = services.iter().map(|(s, _)| s.id).collect();
+    assert_eq!(ids, vec![tcp("10.0.0.3", 80)], "only the new dump's answer");
+    assert_eq!(*reopens.borrow(), 1);
+    client.dump_services().unwrap();
+    assert_eq!(*reopens.borrow(), 1, "no reopen without a timeout");
+}

@@ -141,6 +141,37 @@ fn a_failed_service_add_skips_its_destinations_and_the_pass_goes_on() {
     assert_eq!(next.counts.add_destination, 2);
 }
 
+/// A kernel that stops answering costs one timeout per pass, not one per operation: after the
+/// first timeout the rest of the plan is skipped, and the next pass completes it. Fails if the
+/// pass goes on applying after a timeout (5 apply calls instead of 2).
+#[test]
+fn a_timeout_skips_the_rest_of_the_pass() {
+    let mut kernel = FakeKernel::new(IpvsTable::default());
+    kernel.time_out_apply_call(1); // the first AddDestination of 10.0.0.1
+    let r = sync_once(
+        &mut kernel,
+        &web(),
+        &scope(),
+        &DrainBook::default(),
+        NOW,
+        &options(),
+    )
+    .unwrap();
+    assert_eq!(
+        kernel.apply_calls(),
+        2,
+        "nothing is tried after the timeout"
+    );
+    assert_eq!(r.failed.len(), 1);
+    assert!(r.failed[0].error.is_timeout(), "{}", r.failed[0].error);
+    assert_eq!(r.skipped.len(), 3);
+    assert!(!r.is_clean());
+
+    let next = sync_once(&mut kernel, &web(), &scope(), &r.drain, NOW + 1, &options()).unwrap();
+    assert!(next.is_clean());
+    assert_eq!(next.counts.add_service + next.counts.add_destination, 4);
+}
+
 #[test]
 fn guard_refusal_still_programs_new_services_but_removes_nothing() {
     let mut kernel = FakeKernel::new(observed(&web()));

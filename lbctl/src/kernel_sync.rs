@@ -140,10 +140,31 @@ pub(crate) struct StepError {
     pub(crate) error: anyhow::Error,
 }
 
+impl StepError {
+    /// Whether the step failed because the kernel or a tool did not answer in time (a hang,
+    /// reported as such in logs and metrics).
+    pub(crate) fn is_timeout(&self) -> bool {
+        self.error.chain().any(|cause| {
+            cause
+                .downcast_ref::<lb_ipvs_sync::IpvsError>()
+                .is_some_and(lb_ipvs_sync::IpvsError::is_timeout)
+                || cause
+                    .downcast_ref::<lb_ipvs_sync::netfilter::NetfilterError>()
+                    .is_some_and(lb_ipvs_sync::netfilter::NetfilterError::is_timeout)
+        })
+    }
+}
+
 impl KernelSyncOutcome {
     /// Whether the IPVS pass and every follow-up step succeeded without failures.
     pub(crate) fn is_clean(&self) -> bool {
         self.report.is_clean() && self.step_errors.is_empty()
+    }
+
+    /// Whether an IPVS write or a follow-up step timed out.
+    pub(crate) fn timed_out(&self) -> bool {
+        self.report.failed.iter().any(|f| f.error.is_timeout())
+            || self.step_errors.iter().any(StepError::is_timeout)
     }
 }
 
@@ -361,6 +382,39 @@ mod tests {
     use lb_ipvs_sync::{IpvsError, KernelForward};
 
     use super::*;
+
+    /// A netfilter tool that hung is a timeout through the step's context; other failures are
+    /// not. Fails if `is_timeout` looks only at the outer error.
+    #[test]
+    fn a_step_error_knows_a_timeout_under_its_context() {
+        use lb_ipvs_sync::netfilter::NetfilterError;
+        let hung = StepError {
+            step: "netfilter",
+            error: anyhow::Error::new(NetfilterError::Timeout {
+                program: "iptables-restore".into(),
+                args: "--noflush".into(),
+                after: std::time::Duration::from_secs(30),
+            })
+            .context("cannot install the rules"),
+        };
+        assert!(hung.is_timeout());
+        let refused = StepError {
+            step: "netfilter",
+            error: anyhow::Error::new(NetfilterError::Render { detail: "x".into() })
+                .context("cannot install the rules"),
+        };
+        assert!(!refused.is_timeout());
+        let dump = StepError {
+            step: "dump",
+            error: anyhow::Error::new(IpvsError::Timeout {
+                request: "GET_SERVICE",
+                object: "services".into(),
+                after: std::time::Duration::from_secs(10),
+            })
+            .context("cannot dump the IPVS table after the sync"),
+        };
+        assert!(dump.is_timeout());
+    }
 
     /// A kernel that accepts weight edits but keeps the old weight, like an old kernel that
     /// silently ignores an attribute.

@@ -3,6 +3,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +28,10 @@ pub struct BirdOptions {
     /// BIRD's control socket (`birdc -s`), if not the default.
     #[serde(default)]
     pub socket: Option<PathBuf>,
+    /// How long `birdc configure` may take before it is killed and the reload counts as
+    /// failed (retried later). Why: a BIRD that does not answer must not stall the announcer.
+    #[serde(default = "default_reload_timeout_secs")]
+    pub reload_timeout_secs: u64,
 }
 
 fn default_prefix() -> String {
@@ -35,6 +40,10 @@ fn default_prefix() -> String {
 
 fn default_birdc() -> String {
     "birdc".to_owned()
+}
+
+fn default_reload_timeout_secs() -> u64 {
+    10
 }
 
 impl BirdOptions {
@@ -46,6 +55,7 @@ impl BirdOptions {
             via_interface: None,
             birdc: default_birdc(),
             socket: None,
+            reload_timeout_secs: default_reload_timeout_secs(),
         }
     }
 }
@@ -94,11 +104,27 @@ async fn reload(options: &BirdOptions) -> Result<(), BirdError> {
     if let Some(socket) = &options.socket {
         command.arg("-s").arg(socket);
     }
-    command.arg("configure");
-    let output = command.output().await.map_err(|source| BirdError::Spawn {
-        program: options.birdc.clone(),
-        source,
-    })?;
+    // Dropping the timed-out `output()` future drops the child: it is killed, not left behind.
+    command.arg("configure").kill_on_drop(true);
+    let after = Duration::from_secs(options.reload_timeout_secs.max(1));
+    let output = match tokio::time::timeout(after, command.output()).await {
+        Ok(output) => output.map_err(|source| BirdError::Spawn {
+            program: options.birdc.clone(),
+            source,
+        })?,
+        Err(_) => {
+            tracing::warn!(
+                program = %options.birdc,
+                timeout = ?after,
+                reason = "timeout",
+                "birdc configure hung: killed"
+            );
+            return Err(BirdError::Timeout {
+                program: options.birdc.clone(),
+                after,
+            });
+        }
+    };
     let text = String::from_utf8_lossy(&output.stdout).into_owned()
         + &String::from_utf8_lossy(&output.stderr);
     // birdc exits 0 even when BIRD rejects the configuration; BIRD says "Reconfigured" or

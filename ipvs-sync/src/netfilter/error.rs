@@ -29,6 +29,17 @@ pub enum NetfilterError {
         /// What it printed on stderr (trimmed).
         stderr: String,
     },
+    /// A tool did not finish in time; it was killed. Our rules are replaced in one
+    /// transaction per table, so the old ones stay in force.
+    #[error("{program} {args} did not finish within {after:?}: killed")]
+    Timeout {
+        /// The program.
+        program: String,
+        /// Its arguments, joined by spaces.
+        args: String,
+        /// The deadline it outlasted.
+        after: std::time::Duration,
+    },
     /// A tool printed something we do not understand.
     #[error("cannot parse the output of {program}: {detail}")]
     Parse {
@@ -58,4 +69,11 @@ pub enum NetfilterError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl NetfilterError {
+    /// Whether a tool hung and was killed (logs and metrics name timeouts apart).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, NetfilterError::Timeout { .. })
+    }
 }

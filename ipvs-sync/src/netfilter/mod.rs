@@ -11,6 +11,7 @@
 //!   each; a sync replaces them in one transaction per table, skips the write when the kernel
 //!   already matches, and never edits anyone else's rules.
 
+mod child;
 pub mod conntrack_stats;
 pub mod detect;
 pub mod director;
@@ -31,7 +32,7 @@ pub use nft::NftBackend;
 pub use node_bypass::node_bypass_rules;
 pub use outcome::{Change, SyncOutcome, TableChange};
 pub use ruleset::{Family, Owner, RuleSet, Selector, SnatRule};
-pub use runner::ToolRunner;
+pub use runner::{DEFAULT_TOOL_TIMEOUT, ToolRunner};
 
 /// The netfilter boundary: installs one owner's rule set, or removes it.
 ///

@@ -44,6 +44,8 @@ pub struct IpvsClient<T: NetlinkTransport = SocketTransport> {
     /// The running kernel's release, for features the IPVS version cannot show (`None`:
     /// unknown, assumed recent).
     kernel: Option<KernelVersion>,
+    /// A request timed out: the transport is reopened before the next one.
+    stale: bool,
 }
 
 /// The display name of a destination in errors: `TCP  10.0.0.1:80 -> 10.0.1.1:80`.
@@ -53,12 +55,19 @@ pub(crate) fn dest_object(service: &ServiceId, dest: &RealServerKey) -> String {
 
 impl IpvsClient<SocketTransport> {
     /// Opens the socket and resolves the "IPVS" family ([`IpvsError::FamilyNotFound`] if the
-    /// kernel has no IPVS or `ip_vs` is not loaded).
+    /// kernel has no IPVS or `ip_vs` is not loaded). Each receive waits at most
+    /// [`DEFAULT_REPLY_TIMEOUT`](super::transport::DEFAULT_REPLY_TIMEOUT).
     pub fn connect() -> Result<Self, IpvsError> {
-        let transport = SocketTransport::open().map_err(|source| IpvsError::Io {
-            context: "opening the NETLINK_GENERIC socket",
-            source,
-        })?;
+        Self::connect_with_timeout(super::transport::DEFAULT_REPLY_TIMEOUT)
+    }
+
+    /// [`IpvsClient::connect`] with another per-receive timeout.
+    pub fn connect_with_timeout(reply_timeout: std::time::Duration) -> Result<Self, IpvsError> {
+        let transport =
+            SocketTransport::open_with_timeout(reply_timeout).map_err(|source| IpvsError::Io {
+                context: "opening the NETLINK_GENERIC socket",
+                source,
+            })?;
         let mut client = Self::with_transport(transport)?;
         client.kernel = kernel_version(Path::new(PROC_SYS));
         if client.kernel.is_none() {
@@ -82,6 +91,7 @@ impl<T: NetlinkTransport> IpvsClient<T> {
             counts: OpCounts::default(),
             datagram: Vec::new(),
             kernel: None,
+            stale: false,
         })
     }
 
@@ -113,9 +123,20 @@ impl<T: NetlinkTransport> IpvsClient<T> {
         flags: u16,
         object: &str,
     ) -> Result<Vec<IpvsMessage>, IpvsError> {
+        let operation = message.cmd.name();
+        if self.stale {
+            self.transport.reopen().map_err(|source| IpvsError::Io {
+                context: "reopening the netlink socket after a timeout",
+                source,
+            })?;
+            self.stale = false;
+            tracing::info!(
+                operation,
+                "reopened the IPVS netlink socket after a timeout"
+            );
+        }
         self.sequence = self.sequence.wrapping_add(1).max(1);
         let sequence = self.sequence;
-        let operation = message.cmd.name();
         let request = encode_request(message, self.family_id, sequence, flags);
         self.transport
             .send(&request)
@@ -129,12 +150,29 @@ impl<T: NetlinkTransport> IpvsClient<T> {
         // kernel (a new dump would get EBUSY) or in the socket.
         let mut failure: Option<IpvsError> = None;
         loop {
-            self.transport
-                .recv(&mut self.datagram)
-                .map_err(|source| IpvsError::Io {
-                    context: "receiving an IPVS reply",
-                    source,
-                })?;
+            if let Err(source) = self.transport.recv(&mut self.datagram) {
+                if source.kind() != std::io::ErrorKind::TimedOut {
+                    return Err(IpvsError::Io {
+                        context: "receiving an IPVS reply",
+                        source,
+                    });
+                }
+                // Sequence numbers already skip a late reply, but an abandoned dump would keep
+                // the socket's dump slot busy: a fresh socket has neither.
+                self.stale = true;
+                let after = self.transport.reply_timeout();
+                tracing::warn!(
+                    operation,
+                    object,
+                    timeout = ?after,
+                    "IPVS request timed out"
+                );
+                return Err(IpvsError::Timeout {
+                    request: operation,
+                    object: object.to_owned(),
+                    after,
+                });
+            }
             for frame in split_frames(&self.datagram)? {
                 let header = NetlinkBuffer::new(frame);
                 if header.sequence_number() != sequence {

@@ -83,12 +83,20 @@ pub fn resolve_family(
     let mut family = None;
     let mut datagram = Vec::new();
     loop {
-        transport
-            .recv(&mut datagram)
-            .map_err(|source| IpvsError::Io {
-                context: "receiving CTRL_CMD_GETFAMILY reply",
-                source,
-            })?;
+        transport.recv(&mut datagram).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::TimedOut {
+                IpvsError::Timeout {
+                    request: "CTRL_CMD_GETFAMILY",
+                    object: IPVS_GENL_NAME.to_owned(),
+                    after: transport.reply_timeout(),
+                }
+            } else {
+                IpvsError::Io {
+                    context: "receiving CTRL_CMD_GETFAMILY reply",
+                    source,
+                }
+            }
+        })?;
         for frame in split_frames(&datagram)? {
             match ctrl_event(frame, sequence)? {
                 CtrlEvent::FamilyId(id) => family = Some(id),

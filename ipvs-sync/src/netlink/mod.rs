@@ -58,6 +58,8 @@ pub use reply::{
 pub use requests::{FLAGS_ACKED, FLAGS_DUMP, encode_request};
 pub use service_attr::{IpVsFlags, ServiceAttribute};
 pub use stats_attr::{StatValue, StatsAttribute, StatsCounter};
-pub use transport::{NetlinkTransport, RECEIVE_BUFFER_BYTES, SocketTransport};
+pub use transport::{
+    DEFAULT_REPLY_TIMEOUT, NetlinkTransport, RECEIVE_BUFFER_BYTES, SocketTransport,
+};
 pub use types::{IpvsInfo, OpCounts, Timeouts};
 pub use verify::{compare_destination, compare_service};

@@ -5,6 +5,7 @@
 //! dumps, errno) is tested byte-for-byte with a scripted transport on hosts without IPVS.
 
 use std::io;
+use std::time::Duration;
 
 use netlink_sys::{Socket, protocols::NETLINK_GENERIC};
 
@@ -13,6 +14,11 @@ use netlink_sys::{Socket, protocols::NETLINK_GENERIC};
 /// `net.core.rmem_max`.
 pub const RECEIVE_BUFFER_BYTES: i32 = 8 * 1024 * 1024;
 
+/// How long one receive waits for the kernel before the request is given up. Per datagram, not
+/// per dump: a dump of 10,000 services arrives as many datagrams, each well within it, so only
+/// a kernel that stops answering hits it.
+pub const DEFAULT_REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Initial capacity for one datagram; grown on demand (the kernel's dump chunks are ~32 KiB).
 const INITIAL_DATAGRAM_CAPACITY: usize = 64 * 1024;
 
@@ -20,26 +26,68 @@ const INITIAL_DATAGRAM_CAPACITY: usize = 64 * 1024;
 pub trait NetlinkTransport {
     /// Sends one request (one or more netlink messages).
     fn send(&mut self, request: &[u8]) -> io::Result<()>;
-    /// Replaces `datagram` with the next datagram received; blocks until one arrives.
+    /// Replaces `datagram` with the next datagram received; blocks until one arrives, or fails
+    /// with [`io::ErrorKind::TimedOut`] after [`NetlinkTransport::reply_timeout`].
     fn recv(&mut self, datagram: &mut Vec<u8>) -> io::Result<()>;
+
+    /// How long one `recv` waits (named in the timeout error).
+    fn reply_timeout(&self) -> Duration {
+        DEFAULT_REPLY_TIMEOUT
+    }
+
+    /// Replaces the connection with a fresh one. Why: after a timeout the old socket may still
+    /// receive the abandoned reply, and an abandoned dump keeps the socket's dump slot busy
+    /// (the kernel answers a new dump with EBUSY until the old one is read out).
+    fn reopen(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
-/// A bound, blocking generic-netlink socket.
+/// A bound, blocking generic-netlink socket whose receives time out.
 #[derive(Debug)]
 pub struct SocketTransport {
     socket: Socket,
+    reply_timeout: Duration,
 }
 
 impl SocketTransport {
-    /// Opens and binds the socket (port id chosen by the kernel) and enlarges its receive buffer.
+    /// Opens the socket with [`DEFAULT_REPLY_TIMEOUT`].
     pub fn open() -> io::Result<Self> {
-        let mut socket = Socket::new(NETLINK_GENERIC)?;
-        socket.bind_auto()?;
-        if let Err(error) = socket.set_rx_buf_sz(RECEIVE_BUFFER_BYTES) {
-            // Not fatal: the default buffer works for small tables.
-            tracing::warn!(%error, bytes = RECEIVE_BUFFER_BYTES, "could not raise SO_RCVBUF");
-        }
-        Ok(SocketTransport { socket })
+        Self::open_with_timeout(DEFAULT_REPLY_TIMEOUT)
+    }
+
+    /// Opens and binds the socket (port id chosen by the kernel), enlarges its receive buffer
+    /// and makes every receive give up after `reply_timeout` (SO_RCVTIMEO; zero is raised to
+    /// 1 ms, since zero would mean "wait forever").
+    pub fn open_with_timeout(reply_timeout: Duration) -> io::Result<Self> {
+        let reply_timeout = reply_timeout.max(Duration::from_millis(1));
+        Ok(SocketTransport {
+            socket: open_socket(reply_timeout)?,
+            reply_timeout,
+        })
+    }
+}
+
+fn open_socket(reply_timeout: Duration) -> io::Result<Socket> {
+    let mut socket = Socket::new(NETLINK_GENERIC)?;
+    socket.bind_auto()?;
+    if let Err(error) = socket.set_rx_buf_sz(RECEIVE_BUFFER_BYTES) {
+        // Not fatal: the default buffer works for small tables.
+        tracing::warn!(%error, bytes = RECEIVE_BUFFER_BYTES, "could not raise SO_RCVBUF");
+    }
+    socket2::SockRef::from(&socket).set_read_timeout(Some(reply_timeout))?;
+    Ok(socket)
+}
+
+/// A receive that hit SO_RCVTIMEO (EAGAIN on a blocking socket) becomes `TimedOut`.
+fn timed_out(error: io::Error, after: Duration) -> io::Error {
+    if error.kind() == io::ErrorKind::WouldBlock {
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("no datagram within {after:?}"),
+        )
+    } else {
+        error
     }
 }
 
@@ -72,13 +120,15 @@ impl NetlinkTransport for SocketTransport {
         let size = retry_eintr(|| {
             datagram.clear();
             self.socket.recv(datagram, libc::MSG_PEEK | libc::MSG_TRUNC)
-        })?;
+        })
+        .map_err(|e| timed_out(e, self.reply_timeout))?;
         datagram.clear();
         datagram.reserve(size);
         let read = retry_eintr(|| {
             datagram.clear();
             self.socket.recv(datagram, 0)
-        })?;
+        })
+        .map_err(|e| timed_out(e, self.reply_timeout))?;
         if read != datagram.len() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -86,5 +136,47 @@ impl NetlinkTransport for SocketTransport {
             ));
         }
         Ok(())
+    }
+
+    fn reply_timeout(&self) -> Duration {
+        self.reply_timeout
+    }
+
+    fn reopen(&mut self) -> io::Result<()> {
+        // The old socket closes when replaced: whatever the kernel still had for it goes too.
+        self.socket = open_socket(self.reply_timeout)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    /// A real generic-netlink socket to which nothing answers (no request sent): the receive
+    /// gives up after the timeout instead of blocking forever. Fails without SO_RCVTIMEO (the
+    /// test hangs) or without the EAGAIN -> TimedOut mapping.
+    #[test]
+    fn a_receive_nobody_answers_times_out() {
+        let mut transport = SocketTransport::open_with_timeout(Duration::from_millis(200))
+            .expect("NETLINK_GENERIC socket");
+        let started = Instant::now();
+        let error = transport
+            .recv(&mut Vec::new())
+            .expect_err("nothing to receive");
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut, "{error}");
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(150), "{waited:?}");
+        assert!(waited < Duration::from_secs(5), "{waited:?}");
+        assert_eq!(transport.reply_timeout(), Duration::from_millis(200));
+        transport.reopen().expect("reopen");
+        let error = transport.recv(&mut Vec::new()).expect_err("still nothing");
+        assert_eq!(
+            error.kind(),
+            io::ErrorKind::TimedOut,
+            "the new socket times out too"
+        );
     }
 }

@@ -135,7 +135,14 @@ pub(super) fn execute<K: IpvsKernel>(
     }
     let mut outcome = Outcome::default();
     let mut failed_adds: BTreeSet<ServiceId> = BTreeSet::new();
+    // After a timeout the kernel is not answering: the rest waits for the next pass, so one
+    // hang costs one timeout per pass, not one per operation.
+    let mut timed_out = false;
     for op in &planned.operations {
+        if timed_out {
+            outcome.skipped.push(op.clone());
+            continue;
+        }
         if failed_adds.contains(op.service()) {
             debug!(service = %op.service(), ?op, "skipped: the service could not be added");
             outcome.skipped.push(op.clone());
@@ -155,7 +162,8 @@ pub(super) fn execute<K: IpvsKernel>(
                 });
             }
             Err(error) => {
-                warn!(service = %op.service(), ?op, error = %error, "IPVS operation failed");
+                warn!(service = %op.service(), ?op, error = %error, timed_out = error.is_timeout(), "IPVS operation failed");
+                timed_out = error.is_timeout();
                 if matches!(op, Operation::AddService { .. }) {
                     failed_adds.insert(*op.service());
                 }

@@ -39,6 +39,16 @@ pub(crate) enum KernelError {
     Task(#[source] tokio::task::JoinError),
 }
 
+impl KernelError {
+    /// Whether the kernel did not answer in time.
+    pub(crate) fn is_timeout(&self) -> bool {
+        match self {
+            KernelError::Connect(e) | KernelError::Sync(SyncError::Dump(e)) => e.is_timeout(),
+            KernelError::Task(_) => false,
+        }
+    }
+}
+
 /// Everything one sync needs, owned (it crosses into a blocking thread).
 pub(crate) struct SyncJob {
     /// The IPVS table to reach.
@@ -191,7 +201,11 @@ impl<K: IpvsKernel + Send + 'static> KernelSlot<K> {
     }
 }
 
-/// Errors after which the socket is not trusted any more.
+/// Errors after which the socket is not trusted any more (after a timeout the client reopens
+/// its socket itself; reconnecting also resolves the family again).
 fn is_socket_error(e: &IpvsError) -> bool {
-    matches!(e, IpvsError::Io { .. } | IpvsError::Decode { .. })
+    matches!(
+        e,
+        IpvsError::Io { .. } | IpvsError::Decode { .. } | IpvsError::Timeout { .. }
+    )
 }

@@ -367,8 +367,12 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
                 ok
             }
             Err(e) => {
-                error!(error = %e, "sync failed: the kernel is left as it is");
-                self.metrics.syncs_total.with_label_values(&["error"]).inc();
+                let reason = if e.is_timeout() { "timeout" } else { "error" };
+                error!(error = %e, reason, "sync failed: the kernel is left as it is");
+                self.metrics
+                    .syncs_total
+                    .with_label_values(&["error", reason])
+                    .inc();
                 self.snapshot.controller.last_sync = Some(SyncSummary {
                     pass: pass.kind.to_owned(),
                     ..summary("error", 0, 0, secs, Some(e.to_string()))
@@ -406,10 +410,11 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
             }
         }
         for f in &report.failed {
-            let errno = f
-                .error
-                .errno()
-                .map_or_else(|| "none".to_owned(), |e| e.to_string());
+            let errno = match f.error.errno() {
+                Some(errno) => errno.to_string(),
+                None if f.error.is_timeout() => "timeout".to_owned(),
+                None => "none".to_owned(),
+            };
             m.netlink_errors_total
                 .with_label_values(&[operation_kind(&f.operation), errno.as_str()])
                 .inc();
@@ -431,6 +436,11 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
         for step in &outcome.step_errors {
             warn!(
                 step = step.step,
+                reason = if step.is_timeout() {
+                    "timeout"
+                } else {
+                    "error"
+                },
                 error = format!("{:#}", step.error),
                 "sync step failed"
             );
@@ -444,7 +454,12 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
         } else {
             "ok"
         };
-        m.syncs_total.with_label_values(&[result]).inc();
+        let reason = match result {
+            "ok" | "guarded" => "none",
+            _ if outcome.timed_out() => "timeout",
+            _ => "error",
+        };
+        m.syncs_total.with_label_values(&[result, reason]).inc();
         let error = report
             .guard_refusal
             .as_ref()

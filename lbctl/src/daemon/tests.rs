@@ -314,6 +314,53 @@ async fn one_change_reads_and_writes_only_what_it_touches() {
     task.await.unwrap();
 }
 
+/// A write the kernel does not answer is reported as a timeout: the pass's result carries
+/// `reason="timeout"` and the write's errno label is `timeout`; the next pass programs the
+/// service. Fails if timeouts are counted as plain errors (`reason="error"`, `errno="none"`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kernel_timeout_is_reported_as_such_and_the_next_pass_recovers() {
+    let dir = tempdir("timeout");
+    let Running {
+        senders,
+        slot,
+        metrics,
+        outputs,
+        stop_tx,
+        task,
+    } = start(settings(), &dir);
+    slot.inspect(|k| k.time_out_apply_call(0));
+    senders
+        .config
+        .send_replace(Some(Arc::new(ConfigInput::from_text(
+            "10.0.0.1-80: 10.1.0.1:80\n",
+        ))));
+    senders
+        .endpoints
+        .send_replace(Some(Arc::new(EndpointsInput::default())));
+    wait_table(&slot, "programmed after the timeout", |t| {
+        dests(t, "10.0.0.1", 80).is_some()
+    })
+    .await;
+    assert_eq!(
+        metrics
+            .syncs_total
+            .with_label_values(&["failed", "timeout"])
+            .get(),
+        1
+    );
+    assert_eq!(
+        metrics
+            .netlink_errors_total
+            .with_label_values(&["add_service", "timeout"])
+            .get(),
+        1
+    );
+    wait_status(&outputs, "a clean pass after the timeout", |c| c.ready).await;
+    assert!(metrics.syncs_total.with_label_values(&["ok", "none"]).get() >= 1);
+    stop_tx.send_replace(true);
+    task.await.unwrap();
+}
+
 // === the Kubernetes source against the fake API server ===
 
 fn service() -> Value {

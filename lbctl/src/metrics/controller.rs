@@ -12,7 +12,8 @@ use prometheus::{
 pub(crate) struct ControllerMetrics {
     /// `lbctl_sync_duration_seconds`: one reconcile pass (dump, plan, apply).
     pub(crate) sync_duration_seconds: Histogram,
-    /// `lbctl_syncs_total{result="ok|failed|guarded|error"}`.
+    /// `lbctl_syncs_total{result="ok|failed|guarded|error", reason="none|timeout|error"}`:
+    /// `timeout` when the kernel or a netfilter tool did not answer in time (a hang).
     pub(crate) syncs_total: IntCounterVec,
     /// `lbctl_sync_passes_total{pass="full|focused"}`: full passes dump the whole table;
     /// focused ones read only the services that changed since the last clean pass.
@@ -21,7 +22,8 @@ pub(crate) struct ControllerMetrics {
     pub(crate) sync_services_read: Histogram,
     /// `lbctl_netlink_operations_total{kind="add_service|edit_service|..."}`: applied writes.
     pub(crate) netlink_operations_total: IntCounterVec,
-    /// `lbctl_netlink_errors_total{kind, errno}`: writes the kernel refused.
+    /// `lbctl_netlink_errors_total{kind, errno}`: writes the kernel refused (`errno="timeout"`:
+    /// it did not answer in time).
     pub(crate) netlink_errors_total: IntCounterVec,
     /// `lbctl_drift_repairs_total`: writes a resync made although the desired state had not
     /// changed since the last clean sync (someone changed the kernel behind our back).
@@ -73,8 +75,11 @@ impl ControllerMetrics {
                 .buckets(secs.clone()),
             )?,
             syncs_total: IntCounterVec::new(
-                Opts::new("lbctl_syncs_total", "Reconcile passes by result."),
-                &["result"],
+                Opts::new(
+                    "lbctl_syncs_total",
+                    "Reconcile passes by result; reason=timeout when something hung.",
+                ),
+                &["result", "reason"],
             )?,
             sync_passes_total: IntCounterVec::new(
                 Opts::new(
