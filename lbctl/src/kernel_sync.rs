@@ -131,6 +131,9 @@ pub(crate) struct KernelSyncOutcome {
     pub(crate) step_errors: Vec<StepError>,
 }
 
+/// The longest the VIP step (rtnetlink) may take; it is a handful of requests.
+const VIP_STEP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A follow-up step of a sync that failed.
 #[derive(Debug)]
 pub(crate) struct StepError {
@@ -151,6 +154,9 @@ impl StepError {
                 || cause
                     .downcast_ref::<lb_ipvs_sync::netfilter::NetfilterError>()
                     .is_some_and(lb_ipvs_sync::netfilter::NetfilterError::is_timeout)
+                || cause
+                    .downcast_ref::<VipError>()
+                    .is_some_and(VipError::is_timeout)
         })
     }
 }
@@ -247,7 +253,14 @@ pub(crate) async fn sync_kernel<K: IpvsKernel>(
             vip_set = Some(wanted);
         } else {
             let mut confirmed = BTreeSet::new();
-            match sync_vips(interface, &wanted, request.scope, &mut confirmed).await {
+            // Bounded like every kernel call: a hung rtnetlink must not hold the kernel slot.
+            let step = tokio::time::timeout(
+                VIP_STEP_TIMEOUT,
+                sync_vips(interface, &wanted, request.scope, &mut confirmed),
+            )
+            .await
+            .unwrap_or(Err(VipError::Timeout(VIP_STEP_TIMEOUT)));
+            match step {
                 Ok(plan) => {
                     vips = Some(plan);
                     vip_set = Some(wanted);
@@ -414,6 +427,12 @@ mod tests {
             .context("cannot dump the IPVS table after the sync"),
         };
         assert!(dump.is_timeout());
+        let vips = StepError {
+            step: "vips",
+            error: anyhow::Error::new(VipError::Timeout(VIP_STEP_TIMEOUT))
+                .context("cannot sync the VIPs on lbvip0"),
+        };
+        assert!(vips.is_timeout());
     }
 
     /// A kernel that accepts weight edits but keeps the old weight, like an old kernel that

@@ -28,6 +28,9 @@ pub enum VipError {
         #[source]
         source: rtnetlink::Error,
     },
+    /// rtnetlink did not answer in time (the whole VIP step is bounded by the caller).
+    #[error("no rtnetlink answer within {0:?} on the VIP interface")]
+    Timeout(std::time::Duration),
     /// The interface vanished between creation and lookup.
     #[error("interface {0} not found after creating it")]
     Missing(String),
@@ -43,6 +46,13 @@ pub enum VipError {
         /// Its link kind (`physical` when it has none).
         kind: String,
     },
+}
+
+impl VipError {
+    /// Whether rtnetlink did not answer in time.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, VipError::Timeout(_))
+    }
 }
 
 /// The interface that carries the VIPs (a dummy link, `lbvip0` by default).
