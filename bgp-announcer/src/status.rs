@@ -22,6 +22,8 @@ pub struct PeerStatus {
     pub updates_received: u64,
     /// Malformed inbound UPDATEs ignored under RFC 7606.
     pub updates_ignored: u64,
+    /// Repeated path attributes dropped from inbound UPDATEs under RFC 7606 (first kept).
+    pub attributes_discarded: u64,
     /// Prefixes the peer has from us right now.
     pub announced_prefixes: usize,
     /// Times the session reached Established (flaps = this minus one).
@@ -43,6 +45,7 @@ impl PeerStatus {
             updates_sent: counters.updates_sent,
             updates_received: counters.updates_received,
             updates_ignored: counters.updates_ignored,
+            attributes_discarded: counters.attributes_discarded,
             announced_prefixes: session.announced_prefixes(),
             established_count: counters.established_count,
             hold_time_secs: session.negotiated_hold_time(),

@@ -46,6 +46,12 @@ pub(crate) struct BgpPeerStatus {
     pub(crate) updates_sent: u64,
     /// Times the session came up.
     pub(crate) established_count: u64,
+    /// Malformed UPDATEs from the router that were ignored (RFC 7606 treat-as-withdraw).
+    #[serde(default)]
+    pub(crate) updates_ignored: u64,
+    /// Repeated attributes dropped from the router's UPDATEs (RFC 7606: first kept).
+    #[serde(default)]
+    pub(crate) attributes_discarded: u64,
     /// Why it last went down, if it did.
     pub(crate) last_error: Option<String>,
 }
@@ -59,6 +65,8 @@ impl From<&PeerStatus> for BgpPeerStatus {
             announced_prefixes: p.announced_prefixes,
             updates_sent: p.updates_sent,
             established_count: p.established_count,
+            updates_ignored: p.updates_ignored,
+            attributes_discarded: p.attributes_discarded,
             last_error: p.last_error.clone(),
         }
     }

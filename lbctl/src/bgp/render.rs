@@ -79,6 +79,8 @@ mod tests {
                 announced_prefixes: usize::from(!draining),
                 updates_sent: 3,
                 established_count: 1,
+                updates_ignored: 0,
+                attributes_discarded: 0,
                 last_error: None,
             }],
             last_error: None,
