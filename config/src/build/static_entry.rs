@@ -61,6 +61,17 @@ pub(crate) fn resolve_static(
             addr: rs.addr,
             port: rs.port,
         };
+        // `ADDR` takes the virtual port, so `ADDR` and `ADDR:VPORT` name one real server: the
+        // parser cannot see that (it does not know the effective port), so it is caught here
+        // instead of the later item silently replacing the earlier one.
+        if service.real_servers.contains_key(&rs_key) {
+            resolved.problems.push(Problem::error(
+                &entry.key,
+                at,
+                format!("{shown} is listed twice (ADDR alone means ADDR:{port})"),
+            ));
+            continue;
+        }
         let weight = rs.weight.or(entry.options.weight).unwrap_or(1);
         let mut real = weigh(&service, rs_key, weight, RealServerState::Active, health);
         real.upper_threshold = rs.upper_threshold.unwrap_or(0);

@@ -563,3 +563,23 @@ fn keys_asking_for_more_than_the_settings_allow_are_rejected_alone() {
             .is_some()
     );
 }
+
+/// `ADDR` alone takes the virtual port, so it and `ADDR:VPORT` are one real server: the key is
+/// rejected instead of the second item silently replacing the first (with its weight).
+/// Mutation: without the check in `resolve_static` the key builds with weight 5 and no problem.
+#[test]
+fn a_real_server_named_with_and_without_the_virtual_port_is_a_duplicate() {
+    let o = build(
+        "203.0.113.1-80: 198.51.100.1, 198.51.100.1:80 weight=5\n",
+        &managed(),
+        "",
+    );
+    assert!(o.state.services.is_empty());
+    assert_eq!(
+        messages(&o),
+        vec![
+            "203.0.113.1-80: real server 2: 198.51.100.1:80 is listed twice (ADDR alone \
+             means ADDR:80)"
+        ]
+    );
+}
