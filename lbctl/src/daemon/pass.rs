@@ -315,7 +315,8 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
     ) -> bool {
         let started = Instant::now();
         self.view = None;
-        let netfilter_job = job.netfilter.as_ref().map(|nf| nf.planned.clone());
+        // The job carries the same rules as `pass.netfilter`, but only when this pass syncs them.
+        let netfilter_synced = job.netfilter.is_some();
         let result = self.kernel.sync(job).await;
         let secs = started.elapsed().as_secs_f64();
         self.metrics.sync_duration_seconds.observe(secs);
@@ -337,7 +338,8 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
                 self.drain = Some(outcome.report.drain.clone());
                 self.snapshot.drain = outcome.report.drain;
                 self.gate.record_vips(outcome.vips_confirmed.as_ref());
-                if let Some(rules) = &netfilter_job
+                if netfilter_synced
+                    && let Some(rules) = &pass.netfilter
                     && !outcome.step_errors.iter().any(|e| e.step == "netfilter")
                 {
                     self.gate.record_netfilter(rules);
