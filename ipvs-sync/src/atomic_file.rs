@@ -2,7 +2,8 @@
 //! never half of one: a uniquely named temporary file in the same directory (two writers never
 //! share it), written and flushed to disk, renamed over the target, and the directory flushed
 //! so the rename itself is durable. Built on `tempfile` for the unique name and its clean-up
-//! when a step fails.
+//! when a step fails. Shared by every file the director keeps: the state and drain files
+//! (lbctl) and the sysctl ownership record ([`crate::sysctl`]).
 
 use std::fs::{File, Permissions};
 use std::io::{self, Write};
@@ -10,7 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 /// Replaces `path` with `bytes`, creating its directory if needed; the file gets `mode`.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),

@@ -6,6 +6,7 @@
 //! ([`netlink::IpvsClient`]) and by an in-memory fake for unit tests. Nothing in this crate ever
 //! flushes the IPVS table or touches a virtual service outside the managed VIP ranges.
 
+pub mod atomic_file;
 pub mod error;
 pub mod model;
 

@@ -4,7 +4,6 @@
 //! the Kubernetes controller). Exit codes: 0 success, 1 problems found or operations failed, 2 `diff`
 //! found pending changes, 3 the delete guard held back deletions, 64 unusable input.
 
-mod atomic_file;
 mod bgp;
 mod cli;
 mod commands;

@@ -149,7 +149,11 @@ impl BgpControl {
                 _ => Ok(()),
             };
         }
-        crate::atomic_file::write_atomically(&self.drain_file, state.render().as_bytes(), 0o600)
+        lb_ipvs_sync::atomic_file::write_atomically(
+            &self.drain_file,
+            state.render().as_bytes(),
+            0o600,
+        )
     }
 
     /// The switch the announcer task watches.
