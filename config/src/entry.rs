@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::desired::HealthCheckKind;
 use crate::model::{ForwardMethod, Persistence, Protocol, Scheduler, SchedulerFlags, TunnelType};
+use crate::settings::Settings;
 
 /// One ConfigMap key and its parsed value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,6 +123,13 @@ pub struct CheckSpec {
 }
 
 impl Entry {
+    /// The forwarding method of the entry (its option, else the settings' default).
+    pub fn forward_method(&self, settings: &Settings) -> ForwardMethod {
+        self.options
+            .forward
+            .unwrap_or(settings.default_forward_method)
+    }
+
     /// The virtual port, for static entries (Service entries take ports from the Service).
     pub fn port(&self) -> Option<u16> {
         match &self.target {

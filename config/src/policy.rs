@@ -98,11 +98,7 @@ pub fn entry_policy_problems(entry: &Entry, settings: &Settings) -> Vec<Problem>
         }
     }
     // pool= of an entry that does not end up FullNAT is ignored (with a warning elsewhere).
-    let fullnat = entry
-        .options
-        .forward
-        .unwrap_or(settings.default_forward_method)
-        == ForwardMethod::Fullnat;
+    let fullnat = entry.forward_method(settings) == ForwardMethod::Fullnat;
     let allowed = settings
         .fullnat_pool
         .iter()

@@ -31,14 +31,6 @@ impl Resolved {
     }
 }
 
-/// The forwarding method of an entry (its option, else the settings' default).
-pub(crate) fn forward_method(entry: &Entry, settings: &Settings) -> ForwardMethod {
-    entry
-        .options
-        .forward
-        .unwrap_or(settings.default_forward_method)
-}
-
 /// A virtual service with the entry's effective options and no real servers yet.
 pub(crate) fn empty_service(
     entry: &Entry,
@@ -47,7 +39,7 @@ pub(crate) fn empty_service(
     origin: Origin,
 ) -> VirtualService {
     let opts = &entry.options;
-    let forward = forward_method(entry, settings);
+    let forward = entry.forward_method(settings);
     VirtualService {
         key,
         origin,
@@ -78,7 +70,7 @@ pub(crate) fn snat_pool(
     settings: &Settings,
     problems: &mut Vec<Problem>,
 ) -> Option<Vec<IpNetwork>> {
-    let method = forward_method(entry, settings);
+    let method = entry.forward_method(settings);
     if method != ForwardMethod::Fullnat {
         if !entry.options.snat_pool.is_empty() {
             problems.push(Problem::warning(
