@@ -6,7 +6,6 @@
 //! ([`netlink::IpvsClient`]) and by an in-memory fake for unit tests. Nothing in this crate ever
 //! flushes the IPVS table or touches a virtual service outside the managed VIP ranges.
 
-pub mod atomic_file;
 pub mod error;
 pub mod model;
 
@@ -16,8 +15,6 @@ pub mod vip;
 
 #[cfg(any(test, feature = "test-util"))]
 pub mod fake;
-pub mod netfilter;
 pub mod netlink;
 pub mod reconcile;
-pub mod sysctl;
 pub mod target;

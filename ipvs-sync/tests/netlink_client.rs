@@ -496,7 +496,7 @@ fn a_malformed_dump_part_fails_the_dump_after_draining_it() {
 #[test]
 fn tunnel_types_an_old_kernel_would_ignore_are_refused_before_sending() {
     use lb_ipvs_sync::TunnelSpec;
-    use lb_ipvs_sync::sysctl::KernelVersion;
+    use lb_ipvs_sync::netlink::features::KernelVersion;
     let (mut c, sent) = client(|_, seq, _| ack(seq));
     let before = sent.borrow().len();
     let mut gue = dest("10.0.1.1", 1);

@@ -152,8 +152,8 @@ impl StepError {
                 .downcast_ref::<lb_ipvs_sync::IpvsError>()
                 .is_some_and(lb_ipvs_sync::IpvsError::is_timeout)
                 || cause
-                    .downcast_ref::<lb_ipvs_sync::netfilter::NetfilterError>()
-                    .is_some_and(lb_ipvs_sync::netfilter::NetfilterError::is_timeout)
+                    .downcast_ref::<lb_director::netfilter::NetfilterError>()
+                    .is_some_and(lb_director::netfilter::NetfilterError::is_timeout)
                 || cause
                     .downcast_ref::<VipError>()
                     .is_some_and(VipError::is_timeout)
@@ -400,7 +400,7 @@ mod tests {
     /// not. Fails if `is_timeout` looks only at the outer error.
     #[test]
     fn a_step_error_knows_a_timeout_under_its_context() {
-        use lb_ipvs_sync::netfilter::NetfilterError;
+        use lb_director::netfilter::NetfilterError;
         let hung = StepError {
             step: "netfilter",
             error: anyhow::Error::new(NetfilterError::Timeout {

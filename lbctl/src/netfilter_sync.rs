@@ -1,23 +1,23 @@
 //! The netfilter step of a director sync: NOTRACK and FullNAT SNAT rules, the IPVS sysctls each
 //! mode needs, and the conntrack counters that reveal SNAT port exhaustion.
 //!
-//! Wiring only: the rules are rendered by `lb_ipvs_sync::netfilter` (pure) and written by its
+//! Wiring only: the rules are rendered by `lb_director::netfilter` (pure) and written by its
 //! backends; this file picks the backend from the settings and shapes the report.
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use lb_config::{DesiredState, Settings};
-use lb_ipvs_sync::netfilter::conntrack_stats::CONNTRACK_STAT_PATH;
-use lb_ipvs_sync::netfilter::director::{DirectorRules, Exemption};
-use lb_ipvs_sync::netfilter::{
+use lb_director::netfilter::conntrack_stats::CONNTRACK_STAT_PATH;
+use lb_director::netfilter::director::{DirectorRules, Exemption};
+use lb_director::netfilter::{
     ConntrackStats, Netfilter, Owner, SyncOutcome, ToolRunner, backend_for, director_rules,
     read_conntrack_stats,
 };
-use lb_ipvs_sync::sysctl::{
-    PROC_SYS, SysctlAction, SysctlChange, SysctlSync, host_scope, kernel_version, record_path_for,
-    wanted_sysctls,
+use lb_director::sysctl::{
+    SysctlAction, SysctlChange, SysctlSync, host_scope, record_path_for, wanted_sysctls,
 };
+use lb_ipvs_sync::netlink::features::{PROC_SYS, kernel_version};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -149,7 +149,7 @@ pub(crate) fn changed_tables(outcome: &SyncOutcome) -> Vec<String> {
     outcome
         .tables
         .iter()
-        .filter(|t| t.change != lb_ipvs_sync::netfilter::Change::Unchanged)
+        .filter(|t| t.change != lb_director::netfilter::Change::Unchanged)
         .map(|t| match t.family {
             Some(family) => format!("{family:?} {} {:?}", t.table, t.change),
             None => format!("{} {:?}", t.table, t.change),

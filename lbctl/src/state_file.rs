@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use lb_ipvs_sync::reconcile::DrainBook;
 
-use lb_ipvs_sync::atomic_file::write_atomically;
+use lb_director::atomic_file::write_atomically;
 
 /// Reads the drain book; a missing file is an empty book (first run, or state lost: drains then
 /// get fresh deadlines, never shorter ones).
@@ -18,7 +18,7 @@ pub(crate) fn read(path: &Path) -> Result<DrainBook> {
     }
 }
 
-/// Writes the drain book atomically and durably (see [`lb_ipvs_sync::atomic_file`]), so a crash never
+/// Writes the drain book atomically and durably (see [`lb_director::atomic_file`]), so a crash never
 /// leaves half a file.
 pub(crate) fn write(path: &Path, book: &DrainBook) -> Result<()> {
     let text = book.to_json().context("cannot serialize the drain state")?;

@@ -16,6 +16,7 @@ use super::convert::service_family;
 use super::errno::kernel_error;
 use super::family::resolve_family;
 use super::features::check_destination;
+use super::features::{KernelVersion, PROC_SYS, kernel_version};
 use super::message::IpvsMessage;
 use super::reply::{
     decode_frame, destination_from_message, info_from_message, service_from_message, split_frames,
@@ -26,7 +27,6 @@ use super::transport::{NetlinkTransport, SocketTransport};
 use super::types::{IpvsInfo, OpCounts, Timeouts};
 use crate::IpvsError;
 use crate::model::{DestinationSpec, ObservedDestination, ServiceId, ServiceSpec, Stats};
-use crate::sysctl::{KernelVersion, PROC_SYS, kernel_version};
 
 /// errno of GET_SERVICE for a service that does not exist.
 const ESRCH: i32 = 3;

@@ -4,19 +4,55 @@
 //! Why a gate and not only the read-back: kernels before 5.2/5.3 ignore `TUN_*` silently, so a
 //! GUE or GRE destination would be created as a plain IPIP one and forward traffic the real
 //! server cannot decapsulate until the read-back noticed. Refusing before the write leaves the
-//! kernel as it was and names the release needed. Pure.
+//! kernel as it was and names the release needed. Every kernel-version check of the project
+//! lives here; all is pure except [`kernel_version`], which reads the release.
+
+use std::path::Path;
+
+use serde::Serialize;
 
 use crate::IpvsError;
 use crate::model::{DestinationSpec, KernelForward};
-use crate::sysctl::KernelVersion;
 
 use super::constants::{
     IP_VS_CONN_F_TUNNEL_TYPE_GRE as IPVS_TUNNEL_TYPE_GRE,
     IP_VS_CONN_F_TUNNEL_TYPE_GUE as IPVS_TUNNEL_TYPE_GUE,
 };
 
+/// The production root of the sysctl files, where `kernel/osrelease` names the release.
+pub const PROC_SYS: &str = "/proc/sys";
+
+/// A kernel release, `major.minor` (from `/proc/sys/kernel/osrelease`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct KernelVersion {
+    /// Major version.
+    pub major: u32,
+    /// Minor version.
+    pub minor: u32,
+}
+
+impl KernelVersion {
+    /// Parses `6.1.0-28-cloud-amd64` style releases.
+    pub fn parse(release: &str) -> Option<KernelVersion> {
+        let mut parts = release.trim().split(['.', '-']);
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next()?.parse().ok()?;
+        Some(KernelVersion { major, minor })
+    }
+}
+
+/// Before 5.9, `conn_reuse_mode=1` with `conntrack=1` dropped the first SYN of a reused port.
+pub const CONN_REUSE_WITH_CONNTRACK: KernelVersion = KernelVersion { major: 5, minor: 9 };
+
 const GUE: KernelVersion = KernelVersion { major: 5, minor: 2 };
 const GRE_AND_FLAGS: KernelVersion = KernelVersion { major: 5, minor: 3 };
+
+/// The running kernel's version, from `ROOT/kernel/osrelease`.
+pub fn kernel_version(root: &Path) -> Option<KernelVersion> {
+    std::fs::read_to_string(root.join("kernel/osrelease"))
+        .ok()
+        .and_then(|text| KernelVersion::parse(&text))
+}
 
 /// `Ok` when `kernel` can program `dest` as written. An unknown kernel (`None`) is assumed to
 /// be recent; the read-back still checks what it kept.

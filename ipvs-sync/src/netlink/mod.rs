@@ -26,7 +26,7 @@ mod convert;
 mod dest_attr;
 mod errno;
 mod family;
-mod features;
+pub mod features;
 pub mod fullnat;
 mod kernel;
 mod message;

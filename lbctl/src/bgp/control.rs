@@ -149,7 +149,7 @@ impl BgpControl {
                 _ => Ok(()),
             };
         }
-        lb_ipvs_sync::atomic_file::write_atomically(
+        lb_director::atomic_file::write_atomically(
             &self.drain_file,
             state.render().as_bytes(),
             0o600,

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use anyhow::{Context, Result};
-use lb_ipvs_sync::netfilter::director_rules;
+use lb_director::netfilter::director_rules;
 use lb_ipvs_sync::netlink::IpvsClient;
 use lb_ipvs_sync::reconcile::SyncReport;
 use lb_ipvs_sync::vip::VipPlan;

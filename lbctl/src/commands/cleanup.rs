@@ -5,7 +5,7 @@
 //! rules; cleanup must find them wherever they are. Tools that are not installed are skipped.
 
 use anyhow::Result;
-use lb_ipvs_sync::netfilter::{
+use lb_director::netfilter::{
     IptablesBackend, IptablesVariant, Netfilter, NetfilterError, NftBackend, Owner, SyncOutcome,
     ToolRunner,
 };
@@ -50,7 +50,7 @@ pub(crate) fn run(output: Output) -> Result<i32> {
                 for table in outcome
                     .tables
                     .iter()
-                    .filter(|t| t.change != lb_ipvs_sync::netfilter::Change::Unchanged)
+                    .filter(|t| t.change != lb_director::netfilter::Change::Unchanged)
                 {
                     let family = table.family.map(|f| format!("{f:?} ")).unwrap_or_default();
                     println!("removed: {} {family}{}", outcome.backend, table.table);

@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use clap::ValueEnum;
 use ipnetwork::IpNetwork;
 use lb_config::NetfilterBackend;
-use lb_ipvs_sync::netfilter::{
+use lb_director::netfilter::{
     Netfilter, Owner, RuleSet, SyncOutcome, ToolRunner, backend_for, node_bypass_rules,
 };
 use serde_json::json;

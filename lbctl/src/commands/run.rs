@@ -224,7 +224,7 @@ async fn daemon(args: RunArgs, settings: Settings, exec: ExecPolicy) -> Result<(
         .context("cannot register the IPVS metrics collector")?;
     metrics
         .register(Box::new(
-            ConntrackCollector::new(lb_ipvs_sync::netfilter::conntrack_stats::CONNTRACK_STAT_PATH)
+            ConntrackCollector::new(lb_director::netfilter::conntrack_stats::CONNTRACK_STAT_PATH)
                 .context("cannot create the conntrack metrics collector")?,
         ))
         .context("cannot register the conntrack metrics collector")?;

@@ -14,8 +14,8 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use lb_config::{DesiredState, ServiceKey};
+use lb_director::netfilter::DirectorRules;
 use lb_ipvs_sync::IpvsTable;
-use lb_ipvs_sync::netfilter::DirectorRules;
 use lb_ipvs_sync::reconcile::Scope;
 
 /// What the passes confirmed so far.
@@ -86,9 +86,9 @@ impl AnnounceGate {
 #[cfg(test)]
 mod tests {
     use lb_config::{EndpointSnapshot, HealthResults, Settings, build_desired_state};
+    use lb_director::netfilter::director_rules;
     use lb_ipvs_sync::IpvsKernel;
     use lb_ipvs_sync::fake::FakeKernel;
-    use lb_ipvs_sync::netfilter::director_rules;
     use lb_ipvs_sync::reconcile::{DrainBook, PlanOptions, plan};
     use lb_ipvs_sync::target::target_table;
 

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use lb_config::Settings;
-use lb_ipvs_sync::netfilter::DirectorRules;
+use lb_director::netfilter::DirectorRules;
 use lb_ipvs_sync::reconcile::{DrainBook, Focus, PlanOptions, Scope, SyncError};
 use lb_ipvs_sync::{IpvsError, IpvsKernel, IpvsTable};
 use thiserror::Error;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use lb_config::{DesiredState, Settings};
-use lb_ipvs_sync::netfilter::{DirectorRules, director_rules};
+use lb_director::netfilter::{DirectorRules, director_rules};
 use lb_ipvs_sync::reconcile::{DrainBook, PlanOptions, Scope};
 use lb_ipvs_sync::target::target_table;
 use lb_ipvs_sync::{IpvsKernel, Operation};

@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use lb_config::Settings;
-use lb_ipvs_sync::netfilter::DirectorRules;
+use lb_director::netfilter::DirectorRules;
 use lb_ipvs_sync::reconcile::{DrainBook, Focus, Scope};
 use lb_ipvs_sync::target::TargetService;
 use lb_ipvs_sync::{IpvsTable, ServiceId};
@@ -88,7 +88,7 @@ pub(crate) fn netfilter_unchanged(view: Option<&KernelView>, planned: &DirectorR
 #[cfg(test)]
 mod tests {
     use lb_config::{DesiredState, Protocol, ServiceKey};
-    use lb_ipvs_sync::netfilter::director_rules;
+    use lb_director::netfilter::director_rules;
     use lb_ipvs_sync::target::target_table;
 
     use super::*;

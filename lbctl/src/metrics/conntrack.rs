@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 
-use lb_ipvs_sync::netfilter::{ConntrackStats, read_conntrack_stats};
+use lb_director::netfilter::{ConntrackStats, read_conntrack_stats};
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{IntCounter, Opts};

@@ -12,9 +12,9 @@ use lb_config::{
     DesiredState, ForwardMethod, Origin, Protocol, Scheduler, SchedulerFlags, ServiceKey,
     VirtualService,
 };
-use lb_ipvs_sync::netfilter::conntrack_stats::parse_conntrack_stats;
-use lb_ipvs_sync::netfilter::nft::render::table_listing;
-use lb_ipvs_sync::netfilter::{
+use lb_director::netfilter::conntrack_stats::parse_conntrack_stats;
+use lb_director::netfilter::nft::render::table_listing;
+use lb_director::netfilter::{
     Change, Netfilter, NftBackend, Owner, director_rules, node_bypass_rules,
 };
 use netfilter_support::Netns;

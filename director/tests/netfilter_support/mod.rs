@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use lb_ipvs_sync::netfilter::ToolRunner;
+use lb_director::netfilter::ToolRunner;
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 

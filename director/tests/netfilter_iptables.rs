@@ -13,7 +13,7 @@ use lb_config::{
     DesiredState, ForwardMethod, Origin, Protocol, Scheduler, SchedulerFlags, ServiceKey,
     VirtualService,
 };
-use lb_ipvs_sync::netfilter::{
+use lb_director::netfilter::{
     Change, IptablesBackend, IptablesVariant, Netfilter, Owner, director_rules, node_bypass_rules,
 };
 use netfilter_support::{Netns, have};

@@ -5,11 +5,11 @@
 use lb_config::{
     DesiredState, EndpointSnapshot, HealthResults, Settings, build_desired_state, parse_configmap,
 };
-use lb_ipvs_sync::netfilter::iptables::plan::{removal_input, restore_input};
-use lb_ipvs_sync::netfilter::iptables::render::{owner_tables, table_specs};
-use lb_ipvs_sync::netfilter::iptables::save::parse_table;
-use lb_ipvs_sync::netfilter::nft::render::{replace_script, table_listing};
-use lb_ipvs_sync::netfilter::{Family, Owner, director_rules, node_bypass_rules};
+use lb_director::netfilter::iptables::plan::{removal_input, restore_input};
+use lb_director::netfilter::iptables::render::{owner_tables, table_specs};
+use lb_director::netfilter::iptables::save::parse_table;
+use lb_director::netfilter::nft::render::{replace_script, table_listing};
+use lb_director::netfilter::{Family, Owner, director_rules, node_bypass_rules};
 
 fn desired(data: &str, settings: &str) -> DesiredState {
     let settings = Settings::from_toml_str(settings).unwrap();

@@ -5,9 +5,8 @@
 
 use std::path::PathBuf;
 
-use lb_ipvs_sync::sysctl::{
-    KernelVersion, SysctlAction, SysctlSync, read_sysctl, record_path_for, wanted_sysctls,
-};
+use lb_director::sysctl::{SysctlAction, SysctlSync, read_sysctl, record_path_for, wanted_sysctls};
+use lb_ipvs_sync::netlink::features::KernelVersion;
 
 const KERNEL: Option<KernelVersion> = Some(KernelVersion { major: 6, minor: 1 });
 
@@ -48,7 +47,7 @@ impl Root {
         SysctlSync {
             root: self.0.clone(),
             record: Some(record_path_for(&self.0.join("state.json"))),
-            scope: lb_ipvs_sync::sysctl::host_scope(&self.0),
+            scope: lb_director::sysctl::host_scope(&self.0),
             manage,
         }
     }
@@ -64,7 +63,7 @@ impl Drop for Root {
     }
 }
 
-fn changed(changes: &[lb_ipvs_sync::sysctl::SysctlChange]) -> Vec<&str> {
+fn changed(changes: &[lb_director::sysctl::SysctlChange]) -> Vec<&str> {
     changes
         .iter()
         .filter(|c| c.changed())

@@ -27,32 +27,12 @@ use serde::Serialize;
 
 pub use self::ownership::{Need, OwnedSysctls, SysctlAction};
 pub use self::sync::{SysctlChange, SysctlSync, host_scope, record_path_for};
-use crate::netfilter::NetfilterError;
+use lb_ipvs_sync::netlink::features::{CONN_REUSE_WITH_CONNTRACK, KernelVersion};
 
-/// The production root of the sysctl files.
-pub const PROC_SYS: &str = "/proc/sys";
+use crate::netfilter::NetfilterError;
 
 /// The directory of the IPVS sysctls below the root.
 const IPVS_DIR: &str = "net/ipv4/vs";
-
-/// A kernel release, `major.minor` (from `/proc/sys/kernel/osrelease`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct KernelVersion {
-    /// Major version.
-    pub major: u32,
-    /// Minor version.
-    pub minor: u32,
-}
-
-impl KernelVersion {
-    /// Parses `6.1.0-28-cloud-amd64` style releases.
-    pub fn parse(release: &str) -> Option<KernelVersion> {
-        let mut parts = release.trim().split(['.', '-']);
-        let major = parts.next()?.parse().ok()?;
-        let minor = parts.next()?.parse().ok()?;
-        Some(KernelVersion { major, minor })
-    }
-}
 
 /// One IPVS sysctl we want, with the reason an operator sees.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -71,7 +51,7 @@ pub struct WantedSysctl {
 /// [`needs_vs_conntrack`](crate::netfilter::needs_vs_conntrack). An unknown kernel version is
 /// assumed to be recent.
 pub fn wanted_sysctls(needs_conntrack: bool, kernel: Option<KernelVersion>) -> Vec<WantedSysctl> {
-    let old_kernel = kernel.is_some_and(|k| k < KernelVersion { major: 5, minor: 9 });
+    let old_kernel = kernel.is_some_and(|k| k < CONN_REUSE_WITH_CONNTRACK);
     let (reuse, reuse_need, reuse_reason) = if needs_conntrack && old_kernel {
         (
             0,
@@ -136,11 +116,4 @@ pub fn read_sysctl(root: &Path, name: &str) -> Result<u32, NetfilterError> {
         program: path.display().to_string(),
         detail: format!("expected an integer, found {:?}", text.trim()),
     })
-}
-
-/// The running kernel's version, from `ROOT/kernel/osrelease`.
-pub fn kernel_version(root: &Path) -> Option<KernelVersion> {
-    std::fs::read_to_string(root.join("kernel/osrelease"))
-        .ok()
-        .and_then(|text| KernelVersion::parse(&text))
 }
