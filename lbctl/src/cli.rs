@@ -42,6 +42,17 @@ pub(crate) struct Inputs {
     pub(crate) endpoints: Option<PathBuf>,
 }
 
+impl Inputs {
+    /// The same paths for the controller library.
+    pub(crate) fn files(&self) -> lb_controller::inputs::InputFiles {
+        lb_controller::inputs::InputFiles {
+            config: self.config.clone(),
+            settings: self.settings.clone(),
+            endpoints: self.endpoints.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Check a VIP ConfigMap and print one line per problem (`key: position: message`).

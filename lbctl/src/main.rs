@@ -4,20 +4,8 @@
 //! the Kubernetes controller). Exit codes: 0 success, 1 problems found or operations failed, 2 `diff`
 //! found pending changes, 3 the delete guard held back deletions, 64 unusable input.
 
-mod bgp;
 mod cli;
 mod commands;
-mod daemon;
-mod health;
-mod inputs;
-mod kernel_sync;
-mod kube;
-mod log_limit;
-mod metrics;
-mod netfilter_sync;
-mod own_addresses;
-mod state_file;
-mod writer_lock;
 
 use std::process::ExitCode;
 
@@ -25,7 +13,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command};
-use crate::inputs::UsageError;
+use lb_controller::inputs::UsageError;
 
 /// Exit code for input that cannot be used at all (sysexits EX_USAGE).
 const EXIT_USAGE: u8 = 64;

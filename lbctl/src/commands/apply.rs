@@ -11,9 +11,9 @@ use lb_ipvs_sync::vip::VipPlan;
 use serde_json::json;
 
 use crate::cli::{Inputs, Output};
-use crate::kernel_sync::{KernelSyncRequest, now_secs, prepare, sync_kernel};
-use crate::state_file;
-use crate::writer_lock::WriterLock;
+use lb_controller::kernel_sync::{KernelSyncRequest, now_secs, prepare, sync_kernel};
+use lb_controller::state_file;
+use lb_controller::writer_lock::WriterLock;
 
 /// Exit codes of `apply`.
 pub(crate) const EXIT_FAILED_OPS: i32 = 1;
@@ -28,9 +28,10 @@ pub(crate) fn run(
     manage_vips: bool,
     output: Output,
 ) -> Result<i32> {
-    let prepared = prepare(inputs, state_file_path, force).map_err(anyhow::Error::new)?;
+    let prepared = prepare(&inputs.files(), state_file_path, force).map_err(anyhow::Error::new)?;
+    crate::commands::report_problems(&prepared.loaded.problems);
     // Before the lock and any write: a range holding the director's own address is refused.
-    crate::own_addresses::refuse_ranges_holding_own_addresses(&prepared.loaded.settings)?;
+    lb_controller::own_addresses::refuse_ranges_holding_own_addresses(&prepared.loaded.settings)?;
     let _lock = WriterLock::acquire(
         &prepared.state_file,
         "lbctl apply",
@@ -41,7 +42,7 @@ pub(crate) fn run(
     let mut client = IpvsClient::connect().context("cannot open IPVS")?;
     // Netfilter (NOTRACK, FullNAT SNAT) and IPVS sysctls first: SNAT must exist before a
     // FullNAT service forwards its first connection.
-    let netfilter = crate::netfilter_sync::sync_netfilter(
+    let netfilter = lb_controller::netfilter_sync::sync_netfilter(
         &prepared.loaded.settings,
         &director_rules(&prepared.loaded.outcome.state),
         Some(&prepared.state_file),
@@ -88,7 +89,7 @@ pub(crate) fn run(
 fn print_report(
     report: &SyncReport,
     vips: Option<&VipPlan>,
-    netfilter: &crate::netfilter_sync::NetfilterReport,
+    netfilter: &lb_controller::netfilter_sync::NetfilterReport,
     writes: u64,
     output: Output,
 ) -> Result<()> {

@@ -8,9 +8,9 @@ use lb_ipvs_sync::reconcile::{guard, plan};
 use serde_json::json;
 
 use crate::cli::{Inputs, Output};
-use crate::kernel_sync::{now_secs, prepare};
-use crate::netfilter_sync::{changed_tables, check_netfilter, check_sysctls, sysctl_text};
-use crate::state_file;
+use lb_controller::kernel_sync::{now_secs, prepare};
+use lb_controller::netfilter_sync::{changed_tables, check_netfilter, check_sysctls, sysctl_text};
+use lb_controller::state_file;
 
 /// Exit code: 0 the kernel matches, 2 changes are pending.
 pub(crate) fn run(
@@ -18,7 +18,8 @@ pub(crate) fn run(
     state_file_path: Option<std::path::PathBuf>,
     output: Output,
 ) -> Result<i32> {
-    let prepared = prepare(inputs, state_file_path, false).map_err(anyhow::Error::new)?;
+    let prepared = prepare(&inputs.files(), state_file_path, false).map_err(anyhow::Error::new)?;
+    crate::commands::report_problems(&prepared.loaded.problems);
     let book = state_file::read(&prepared.state_file)?;
     let mut client = IpvsClient::connect().context("cannot open IPVS")?;
     let observed = client.dump().context("cannot dump the IPVS table")?;

@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use crate::commands::daemon_client::{DaemonEndpoint, request};
 use crate::commands::status::timeout_arg;
-use crate::daemon::StatusDocument;
-use crate::inputs::load_settings;
+use lb_controller::client::{DaemonEndpoint, request};
+use lb_controller::daemon::StatusDocument;
+use lb_controller::inputs::load_settings;
 
 /// How long to wait for the daemon to report the drain as applied.
 const APPLY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -88,7 +88,7 @@ pub(crate) fn run(args: &DrainArgs) -> Result<i32> {
             }
         };
         if applied {
-            print!("{}", crate::bgp::render_status(&bgp));
+            print!("{}", lb_controller::bgp::render_status(&bgp));
             if let (Some(vip), true) = (args.vip, want) {
                 warn_if_covered(vip, &bgp.announced);
             }

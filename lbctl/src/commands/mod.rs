@@ -2,7 +2,6 @@
 
 pub(crate) mod apply;
 pub(crate) mod cleanup;
-pub(crate) mod daemon_client;
 pub(crate) mod diff;
 pub(crate) mod drain;
 pub(crate) mod node_bypass;
@@ -10,3 +9,10 @@ pub(crate) mod plan;
 pub(crate) mod run;
 pub(crate) mod status;
 pub(crate) mod validate;
+
+/// Prints problems on stderr, one per line, prefixed with their severity.
+pub(crate) fn report_problems(problems: &[lb_config::Problem]) {
+    for p in problems {
+        eprintln!("{}: {p}", p.severity);
+    }
+}

@@ -8,7 +8,9 @@ use lb_ipvs_sync::{Operation, ServiceId};
 use serde::Serialize;
 
 use crate::cli::{Inputs, Output};
-use crate::inputs::{UsageError, load, report_problems};
+use lb_controller::inputs::{UsageError, load};
+
+use crate::commands::report_problems;
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -18,7 +20,7 @@ struct Report<'a> {
 
 /// Prints the desired table; returns the exit code (0; problems are reported on stderr).
 pub(crate) fn run(inputs: &Inputs, output: Output) -> Result<i32, UsageError> {
-    let loaded = load(inputs)?;
+    let loaded = load(&inputs.files())?;
     let desired = &loaded.outcome.state;
     match output {
         Output::Json => {

@@ -13,9 +13,9 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use crate::cli::Output;
-use crate::commands::daemon_client::{DaemonEndpoint, request};
-use crate::daemon::StatusDocument;
-use crate::inputs::load_settings;
+use lb_controller::client::{DaemonEndpoint, request};
+use lb_controller::daemon::StatusDocument;
+use lb_controller::inputs::load_settings;
 
 /// Options of `lbctl status`.
 #[derive(Debug, Args)]
@@ -84,7 +84,7 @@ pub(crate) fn timeout_arg(secs: f64) -> Result<Duration> {
         .ok()
         .filter(|d| !d.is_zero())
         .ok_or_else(|| {
-            crate::inputs::UsageError(anyhow::anyhow!(
+            lb_controller::inputs::UsageError(anyhow::anyhow!(
                 "--timeout {secs}: expected a positive number of seconds"
             ))
             .into()
@@ -142,7 +142,7 @@ pub(crate) fn render(doc: &StatusDocument) -> String {
         let _ = writeln!(out, "{}: {p}", p.severity);
     }
     if let Some(bgp) = &doc.bgp {
-        out.push_str(&crate::bgp::render_status(bgp));
+        out.push_str(&lb_controller::bgp::render_status(bgp));
     }
     for svc in &doc.services {
         let origin = match (&svc.config_key, &svc.kubernetes_service) {
@@ -247,7 +247,7 @@ fn table<const N: usize>(out: &mut String, header: [&str; N], rows: &[[String; N
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::{RealServerStatus, ServiceStatus};
+    use lb_controller::daemon::{RealServerStatus, ServiceStatus};
 
     #[test]
     fn renders_services_real_servers_weights_and_drains() {
@@ -266,7 +266,7 @@ mod tests {
                 outpkts: 38,
                 inbytes: 4000,
                 outbytes: 9000,
-                rates: crate::daemon::Rates {
+                rates: lb_controller::daemon::Rates {
                     cps: 3,
                     inbps: 1500,
                     ..Default::default()
@@ -281,7 +281,7 @@ mod tests {
                         active_conns: 3,
                         inactive_conns: 1,
                         conns: 10,
-                        rates: crate::daemon::Rates {
+                        rates: lb_controller::daemon::Rates {
                             cps: 2,
                             inbps: 125_000,
                             ..Default::default()

@@ -7,7 +7,9 @@ use lb_config::{HealthResults, build_desired_state};
 use serde::Serialize;
 
 use crate::cli::Output;
-use crate::inputs::{UsageError, load_configmap, load_endpoints, load_settings, merge_problems};
+use lb_controller::inputs::{
+    UsageError, load_configmap, load_endpoints, load_settings, merge_problems,
+};
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -32,7 +34,7 @@ pub(crate) fn run(
         let widen = settings.is_none();
         let mut settings = load_settings(settings)?;
         // The [bgp] table is read by the announcer's own types: check it here too.
-        crate::bgp::check_settings(&settings.bgp).map_err(UsageError)?;
+        lb_controller::bgp::check_settings(&settings.bgp).map_err(UsageError)?;
         let endpoints = load_endpoints(endpoints)?;
         if widen {
             settings.managed_vip_ranges = vec![

@@ -92,7 +92,7 @@ pub(crate) enum StopMode {
 
 /// The announcer's whole configuration, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct BgpConfig {
+pub struct BgpConfig {
     /// Speaker or BIRD.
     pub(crate) announcer: AnnouncerConfig,
     /// Health -> routes.

@@ -15,111 +15,111 @@ use serde::{Deserialize, Serialize};
 
 /// Controller facts that are not derived from the tables.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub(crate) struct ControllerStatus {
+pub struct ControllerStatus {
     /// Complete view, connected, last sync succeeded.
-    pub(crate) ready: bool,
+    pub ready: bool,
     /// Every source finished its initial list.
-    pub(crate) listed: bool,
+    pub listed: bool,
     /// The sources reach their origin (API server).
-    pub(crate) connected: bool,
+    pub connected: bool,
     /// The last sync, if any ran.
-    pub(crate) last_sync: Option<SyncSummary>,
+    pub last_sync: Option<SyncSummary>,
     /// Current ConfigMap problems.
-    pub(crate) problems: Vec<Problem>,
+    pub problems: Vec<Problem>,
     /// Keys running on their last good version.
-    pub(crate) kept_keys: Vec<String>,
+    pub kept_keys: Vec<String>,
     /// The whole ConfigMap is kept (deleted or unreadable).
-    pub(crate) configmap_kept: bool,
+    pub configmap_kept: bool,
 }
 
 /// What the last sync did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct SyncSummary {
+pub struct SyncSummary {
     /// When it finished (seconds since the Unix epoch).
-    pub(crate) finished_at: u64,
+    pub finished_at: u64,
     /// `ok`, `failed` (some writes refused), `guarded` (deletions held back) or `error`.
-    pub(crate) result: String,
+    pub result: String,
     /// Writes applied.
-    pub(crate) applied: usize,
+    pub applied: usize,
     /// Writes the kernel refused.
-    pub(crate) failed: usize,
+    pub failed: usize,
     /// Duration in seconds.
-    pub(crate) duration_secs: f64,
+    pub duration_secs: f64,
     /// Why it failed, if it did.
-    pub(crate) error: Option<String>,
+    pub error: Option<String>,
     /// `full` (whole table dumped) or `focused` (only what changed read).
     #[serde(default)]
-    pub(crate) pass: String,
+    pub pass: String,
     /// IPVS services read from the kernel before planning.
     #[serde(default)]
-    pub(crate) services_read: usize,
+    pub services_read: usize,
 }
 
 /// The whole `/status` document.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub(crate) struct StatusDocument {
+pub struct StatusDocument {
     /// Controller state.
-    pub(crate) controller: ControllerStatus,
+    pub controller: ControllerStatus,
     /// Whether `services` carry kernel counters (a table was read after a sync).
-    pub(crate) kernel_dump: bool,
+    pub kernel_dump: bool,
     /// When that table was read (seconds since the Unix epoch): the counters are this old.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) table_at: Option<u64>,
+    pub table_at: Option<u64>,
     /// Age of that table in seconds when the document was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) table_age_secs: Option<f64>,
+    pub table_age_secs: Option<f64>,
     /// Every managed virtual service, desired or still in the kernel.
-    pub(crate) services: Vec<ServiceStatus>,
+    pub services: Vec<ServiceStatus>,
     /// The BGP announcer: drain state, announced prefixes, sessions (absent: BGP disabled).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) bgp: Option<crate::bgp::BgpStatus>,
+    pub bgp: Option<crate::bgp::BgpStatus>,
 }
 
 /// One virtual service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct ServiceStatus {
+pub struct ServiceStatus {
     /// `VIP:PORT/proto`.
-    pub(crate) service: String,
+    pub service: String,
     /// The ConfigMap key that defines it (`None`: leaving, no longer desired).
-    pub(crate) config_key: Option<String>,
+    pub config_key: Option<String>,
     /// `namespace/name:port` of the Kubernetes Service behind it.
-    pub(crate) kubernetes_service: Option<String>,
+    pub kubernetes_service: Option<String>,
     /// Scheduler (desired, else the kernel's).
-    pub(crate) scheduler: String,
+    pub scheduler: String,
     /// Forwarding method (desired), e.g. `nat`.
-    pub(crate) forward: Option<String>,
+    pub forward: Option<String>,
     /// Present in the kernel dump.
-    pub(crate) in_kernel: bool,
+    pub in_kernel: bool,
     /// Connections scheduled in total (kernel counter).
-    pub(crate) conns: u64,
+    pub conns: u64,
     /// Packets in / out and bytes in / out (kernel counters).
-    pub(crate) inpkts: u64,
+    pub inpkts: u64,
     /// Packets out.
-    pub(crate) outpkts: u64,
+    pub outpkts: u64,
     /// Bytes in.
-    pub(crate) inbytes: u64,
+    pub inbytes: u64,
     /// Bytes out.
-    pub(crate) outbytes: u64,
+    pub outbytes: u64,
     /// The kernel's rate estimates (about 2 s average).
     #[serde(default)]
-    pub(crate) rates: Rates,
+    pub rates: Rates,
     /// The real servers.
-    pub(crate) real_servers: Vec<RealServerStatus>,
+    pub real_servers: Vec<RealServerStatus>,
 }
 
 /// Rates the kernel's estimator computes for a service or real server.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub(crate) struct Rates {
+pub struct Rates {
     /// New connections per second.
-    pub(crate) cps: u64,
+    pub cps: u64,
     /// Packets per second in (client to real server).
-    pub(crate) inpps: u64,
+    pub inpps: u64,
     /// Packets per second out.
-    pub(crate) outpps: u64,
+    pub outpps: u64,
     /// Bytes per second in.
-    pub(crate) inbps: u64,
+    pub inbps: u64,
     /// Bytes per second out.
-    pub(crate) outbps: u64,
+    pub outbps: u64,
 }
 
 impl From<&lb_ipvs_sync::Stats> for Rates {
@@ -136,28 +136,28 @@ impl From<&lb_ipvs_sync::Stats> for Rates {
 
 /// One real server of a service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct RealServerStatus {
+pub struct RealServerStatus {
     /// `ADDR:PORT`.
-    pub(crate) address: String,
+    pub address: String,
     /// Desired weight (`None`: leaving).
-    pub(crate) weight: Option<u32>,
+    pub weight: Option<u32>,
     /// Weight in the kernel (`None`: not in the kernel).
-    pub(crate) kernel_weight: Option<u32>,
+    pub kernel_weight: Option<u32>,
     /// `active`, `terminating`, `unhealthy` (desired) or `leaving` (draining out).
-    pub(crate) state: String,
+    pub state: String,
     /// `healthy`, `failing` or `unchecked`.
-    pub(crate) health: String,
+    pub health: String,
     /// Active connections.
-    pub(crate) active_conns: u32,
+    pub active_conns: u32,
     /// Inactive connections.
-    pub(crate) inactive_conns: u32,
+    pub inactive_conns: u32,
     /// Connections scheduled in total.
-    pub(crate) conns: u64,
+    pub conns: u64,
     /// The kernel's rate estimates (about 2 s average).
     #[serde(default)]
-    pub(crate) rates: Rates,
+    pub rates: Rates,
     /// When a drain ends at the latest (seconds since the Unix epoch).
-    pub(crate) drain_deadline: Option<u64>,
+    pub drain_deadline: Option<u64>,
 }
 
 /// What a pass publishes for `/status`.

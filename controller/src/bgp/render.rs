@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use super::control::BgpStatus;
 
 /// `bgp (speaker): announcing 2 prefixes ...` and one line per session.
-pub(crate) fn render_status(status: &BgpStatus) -> String {
+pub fn render_status(status: &BgpStatus) -> String {
     let mut out = String::new();
     if status.draining {
         let _ = writeln!(

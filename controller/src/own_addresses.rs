@@ -17,7 +17,7 @@ use crate::inputs::UsageError;
 /// an interface other than the VIP interface; for a command's start, outside any runtime.
 /// Listing the addresses needs rtnetlink; when that fails nothing is started either: an
 /// unchecked range is not assumed safe.
-pub(crate) fn refuse_ranges_holding_own_addresses(settings: &Settings) -> Result<()> {
+pub fn refuse_ranges_holding_own_addresses(settings: &Settings) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -28,10 +28,7 @@ pub(crate) fn refuse_ranges_holding_own_addresses(settings: &Settings) -> Result
 }
 
 /// The check itself, on addresses listed already.
-pub(crate) fn refuse(
-    settings: &Settings,
-    addresses: &[(String, IpAddr)],
-) -> Result<(), UsageError> {
+pub fn refuse(settings: &Settings, addresses: &[(String, IpAddr)]) -> Result<(), UsageError> {
     check_director_addresses(
         &settings.managed_vip_ranges,
         &settings.vip_interface,
@@ -42,7 +39,7 @@ pub(crate) fn refuse(
 
 /// Every address of every interface, as `(interface name, address)`. For point-to-point
 /// links both the local and the peer address are listed (the check errs on the safe side).
-pub(crate) async fn list() -> Result<Vec<(String, IpAddr)>> {
+pub async fn list() -> Result<Vec<(String, IpAddr)>> {
     list_all()
         .await
         .context("cannot list this director's addresses to check managed_vip_ranges")

@@ -18,22 +18,26 @@ use lb_ipvs_sync::vip::{VipError, VipInterface, VipPlan, plan_vips};
 use lb_ipvs_sync::{IpvsKernel, IpvsTable, Operation, ServiceId};
 use tracing::info;
 
-use crate::cli::Inputs;
-use crate::inputs::{Loaded, UsageError, load, report_problems};
+use crate::inputs::{InputFiles, Loaded, UsageError, load};
 use crate::state_file;
 
 /// Inputs resolved for a kernel sync.
-pub(crate) struct SyncInputs {
-    pub(crate) loaded: Loaded,
-    pub(crate) target: BTreeMap<ServiceId, TargetService>,
-    pub(crate) scope: Scope,
-    pub(crate) options: PlanOptions,
-    pub(crate) state_file: PathBuf,
+pub struct SyncInputs {
+    /// The files as loaded, with their problems.
+    pub loaded: Loaded,
+    /// The IPVS table the inputs describe.
+    pub target: BTreeMap<ServiceId, TargetService>,
+    /// The managed VIP ranges: nothing outside them is read or written.
+    pub scope: Scope,
+    /// Delete guard and drain timeouts from the settings.
+    pub options: PlanOptions,
+    /// Where drain deadlines are kept between runs.
+    pub state_file: PathBuf,
 }
 
 /// Loads the inputs; refuses settings without managed ranges (nothing could be synced safely).
-pub(crate) fn prepare(
-    inputs: &Inputs,
+pub fn prepare(
+    inputs: &InputFiles,
     state_file: Option<PathBuf>,
     force: bool,
 ) -> Result<SyncInputs, UsageError> {
@@ -43,7 +47,6 @@ pub(crate) fn prepare(
         .require_managed_ranges()
         .context("a sync needs managed_vip_ranges in the settings")
         .map_err(UsageError)?;
-    report_problems(&loaded.problems);
     let target = target_table(&loaded.outcome.state);
     let scope = Scope::new(loaded.settings.managed_vip_ranges.clone());
     let options = plan_options(&loaded.settings, force);
@@ -69,7 +72,7 @@ pub(crate) fn plan_options(settings: &Settings, force: bool) -> PlanOptions {
 
 /// Seconds since the Unix epoch: the reconciler's notion of now.
 #[allow(clippy::disallowed_methods)]
-pub(crate) fn now_secs() -> u64 {
+pub fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -77,58 +80,58 @@ pub(crate) fn now_secs() -> u64 {
 }
 
 /// What one kernel sync needs besides the kernel: shared by `lbctl apply` and `lbctl run`.
-pub(crate) struct KernelSyncRequest<'a> {
+pub struct KernelSyncRequest<'a> {
     /// The IPVS table to reach.
-    pub(crate) target: &'a BTreeMap<ServiceId, TargetService>,
+    pub target: &'a BTreeMap<ServiceId, TargetService>,
     /// The VIPs the desired state binds (the sync adds those still serving in the kernel).
-    pub(crate) desired_vips: &'a BTreeSet<IpAddr>,
+    pub desired_vips: &'a BTreeSet<IpAddr>,
     /// Managed VIP ranges: nothing outside them is ever touched.
-    pub(crate) scope: &'a Scope,
+    pub scope: &'a Scope,
     /// Drain timeouts and the delete guard.
-    pub(crate) options: &'a PlanOptions,
+    pub options: &'a PlanOptions,
     /// Drain deadlines from the previous pass.
-    pub(crate) drain: &'a DrainBook,
+    pub drain: &'a DrainBook,
     /// Seconds since the Unix epoch.
-    pub(crate) now: u64,
+    pub now: u64,
     /// Where to persist the drain book after the pass (`None`: keep it in memory only).
-    pub(crate) state_file: Option<&'a Path>,
+    pub state_file: Option<&'a Path>,
     /// The VIP interface to manage (`None`: leave addresses alone).
-    pub(crate) vip_interface: Option<&'a str>,
+    pub vip_interface: Option<&'a str>,
     /// A focused pass instead of a full one (the daemon, between resyncs).
-    pub(crate) incremental: Option<Incremental<'a>>,
+    pub incremental: Option<Incremental<'a>>,
 }
 
 /// What a focused pass starts from: the services that changed, and what the last clean pass
 /// left behind. Only the focus is read from the kernel; the rest of the table is taken as the
 /// last pass left it (a full pass every resync period checks that belief).
-pub(crate) struct Incremental<'a> {
+pub struct Incremental<'a> {
     /// The services to read, plan and write.
-    pub(crate) focus: &'a Focus,
+    pub focus: &'a Focus,
     /// The table after the last clean pass.
-    pub(crate) table: &'a IpvsTable,
+    pub table: &'a IpvsTable,
     /// The VIPs the last clean pass left on the interface (`None`: unknown, sync them).
-    pub(crate) vips: Option<&'a BTreeSet<IpAddr>>,
+    pub vips: Option<&'a BTreeSet<IpAddr>>,
 }
 
 /// What one kernel sync did.
-pub(crate) struct KernelSyncOutcome {
+pub struct KernelSyncOutcome {
     /// The IPVS pass.
-    pub(crate) report: SyncReport,
+    pub report: SyncReport,
     /// The table right after the pass (for VIPs, status and BGP); `None` if that dump failed.
-    pub(crate) after: Option<IpvsTable>,
+    pub after: Option<IpvsTable>,
     /// VIP changes, when VIPs are managed and that step succeeded.
-    pub(crate) vips: Option<VipPlan>,
+    pub vips: Option<VipPlan>,
     /// The VIPs on the interface after the pass, when VIPs are managed and known to be right
     /// (the step succeeded, or a focused pass found the wanted set unchanged).
-    pub(crate) vip_set: Option<BTreeSet<IpAddr>>,
+    pub vip_set: Option<BTreeSet<IpAddr>>,
     /// The wanted VIPs known to be on the interface after the pass, also when the VIP step
     /// failed part-way (`None`: VIPs not managed, or the table after the pass is unknown). BGP
     /// announces only these.
-    pub(crate) vips_confirmed: Option<BTreeSet<IpAddr>>,
+    pub vips_confirmed: Option<BTreeSet<IpAddr>>,
     /// Services read from the kernel before planning (a full dump reads them all).
-    pub(crate) services_read: usize,
+    pub services_read: usize,
     /// Steps after the IPVS pass that failed (state file, dump, VIPs): the pass itself stands.
-    pub(crate) step_errors: Vec<StepError>,
+    pub step_errors: Vec<StepError>,
 }
 
 /// The longest the VIP step (rtnetlink) may take; it is a handful of requests.
@@ -136,11 +139,11 @@ const VIP_STEP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10)
 
 /// A follow-up step of a sync that failed.
 #[derive(Debug)]
-pub(crate) struct StepError {
+pub struct StepError {
     /// `state_file`, `dump` or `vips`.
-    pub(crate) step: &'static str,
+    pub step: &'static str,
     /// What went wrong, with its causes.
-    pub(crate) error: anyhow::Error,
+    pub error: anyhow::Error,
 }
 
 impl StepError {
@@ -180,7 +183,7 @@ impl KernelSyncOutcome {
 /// The IPVS calls block (the netlink client is synchronous): the daemon runs this on a blocking
 /// thread. A failed first dump is an error and nothing is written; later steps that fail are
 /// collected in [`KernelSyncOutcome::step_errors`].
-pub(crate) async fn sync_kernel<K: IpvsKernel>(
+pub async fn sync_kernel<K: IpvsKernel>(
     kernel: &mut K,
     request: &KernelSyncRequest<'_>,
 ) -> Result<KernelSyncOutcome, SyncError> {

@@ -34,6 +34,7 @@ mod kernel;
 mod memory;
 mod pass;
 mod problems;
+mod run;
 mod status;
 mod view;
 
@@ -48,6 +49,6 @@ pub(crate) use self::http::{ControlSocket, HttpState, ServeLimits, bind, serve_c
 pub(crate) use self::input::{ConfigInput, EndpointsInput, channels};
 pub(crate) use self::kernel::KernelSlot;
 pub(crate) use self::problems::{LogSink, ProblemSink};
-pub(crate) use self::status::StatusDocument;
-#[cfg(test)]
-pub(crate) use self::status::{Rates, RealServerStatus, ServiceStatus};
+pub use self::run::{DaemonOptions, OnDelete, run};
+pub use self::status::StatusDocument;
+pub use self::status::{Rates, RealServerStatus, ServiceStatus};

@@ -9,7 +9,7 @@ use lb_director::atomic_file::write_atomically;
 
 /// Reads the drain book; a missing file is an empty book (first run, or state lost: drains then
 /// get fresh deadlines, never shorter ones).
-pub(crate) fn read(path: &Path) -> Result<DrainBook> {
+pub fn read(path: &Path) -> Result<DrainBook> {
     match std::fs::read_to_string(path) {
         Ok(text) => DrainBook::from_json(&text)
             .with_context(|| format!("invalid state file {}", path.display())),
@@ -20,7 +20,7 @@ pub(crate) fn read(path: &Path) -> Result<DrainBook> {
 
 /// Writes the drain book atomically and durably (see [`lb_director::atomic_file`]), so a crash never
 /// leaves half a file.
-pub(crate) fn write(path: &Path, book: &DrainBook) -> Result<()> {
+pub fn write(path: &Path, book: &DrainBook) -> Result<()> {
     let text = book.to_json().context("cannot serialize the drain state")?;
     write_atomically(path, text.as_bytes(), 0o600)
         .with_context(|| format!("cannot write the state file {}", path.display()))

@@ -9,55 +9,55 @@ use prometheus::{
 
 /// Metrics the daemon's tasks record into.
 #[derive(Clone)]
-pub(crate) struct ControllerMetrics {
+pub struct ControllerMetrics {
     /// `lbctl_sync_duration_seconds`: one reconcile pass (dump, plan, apply).
-    pub(crate) sync_duration_seconds: Histogram,
+    pub sync_duration_seconds: Histogram,
     /// `lbctl_syncs_total{result="ok|failed|guarded|error", reason="none|timeout|error"}`:
     /// `timeout` when the kernel or a netfilter tool did not answer in time (a hang).
-    pub(crate) syncs_total: IntCounterVec,
+    pub syncs_total: IntCounterVec,
     /// `lbctl_sync_passes_total{pass="full|focused"}`: full passes dump the whole table;
     /// focused ones read only the services that changed since the last clean pass.
-    pub(crate) sync_passes_total: IntCounterVec,
+    pub sync_passes_total: IntCounterVec,
     /// `lbctl_sync_services_read`: IPVS services read from the kernel per pass.
-    pub(crate) sync_services_read: Histogram,
+    pub sync_services_read: Histogram,
     /// `lbctl_netlink_operations_total{kind="add_service|edit_service|..."}`: applied writes.
-    pub(crate) netlink_operations_total: IntCounterVec,
+    pub netlink_operations_total: IntCounterVec,
     /// `lbctl_netlink_errors_total{kind, errno}`: writes the kernel refused (`errno="timeout"`:
     /// it did not answer in time).
-    pub(crate) netlink_errors_total: IntCounterVec,
+    pub netlink_errors_total: IntCounterVec,
     /// `lbctl_drift_repairs_total`: writes a resync made although the desired state had not
     /// changed since the last clean sync (someone changed the kernel behind our back).
-    pub(crate) drift_repairs_total: IntCounter,
+    pub drift_repairs_total: IntCounter,
     /// `lbctl_delete_guard_refusals_total`.
-    pub(crate) guard_refusals_total: IntCounter,
+    pub guard_refusals_total: IntCounter,
     /// `lbctl_config_problems{key, severity}`: current problems per ConfigMap key (1 = present).
-    pub(crate) config_problems: IntGaugeVec,
+    pub config_problems: IntGaugeVec,
     /// `lbctl_endpoint_programming_latency_seconds`: from an endpoint change (EndpointSlice
     /// trigger time, or the event's arrival) to the kernel being programmed.
-    pub(crate) endpoint_programming_latency_seconds: Histogram,
+    pub endpoint_programming_latency_seconds: Histogram,
     /// `lbctl_ready`: 1 when the daemon has a complete view and its last sync succeeded.
-    pub(crate) ready: IntGauge,
+    pub ready: IntGauge,
     /// `lbctl_health_check_up{vip, vport, protocol, endpoint}`: 1 healthy, 0 failing.
-    pub(crate) health_check_up: IntGaugeVec,
+    pub health_check_up: IntGaugeVec,
     /// `lbctl_health_probes_without_verdict_total{reason}`: probes that failed for lack of a
     /// local resource (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`): they say nothing about the
     /// real server, so they neither fail nor pass it.
-    pub(crate) health_probes_without_verdict_total: IntCounterVec,
+    pub health_probes_without_verdict_total: IntCounterVec,
     /// `lbctl_bgp_session_established{peer}`: 1 when the session is Established.
-    pub(crate) bgp_session_established: IntGaugeVec,
+    pub bgp_session_established: IntGaugeVec,
     /// `lbctl_bgp_updates_sent_total{peer}`: UPDATE messages sent to the router.
-    pub(crate) bgp_updates_sent_total: IntCounterVec,
+    pub bgp_updates_sent_total: IntCounterVec,
     /// `lbctl_bgp_announced_prefixes{peer}`: prefixes the router has from us (`peer="bird"`
     /// in routing-daemon mode: routes in BIRD's include file).
-    pub(crate) bgp_announced_prefixes: IntGaugeVec,
+    pub bgp_announced_prefixes: IntGaugeVec,
     /// `lbctl_bgp_draining`: 1 while `lbctl drain` withholds every route.
-    pub(crate) bgp_draining: IntGauge,
+    pub bgp_draining: IntGauge,
     /// `lbctl_watch_errors_total{resource}`: Kubernetes watch/list failures.
-    pub(crate) watch_errors_total: IntCounterVec,
+    pub watch_errors_total: IntCounterVec,
     /// `lbctl_events_total{resource, type}`: Kubernetes watch events received.
-    pub(crate) events_total: IntCounterVec,
+    pub events_total: IntCounterVec,
     /// `lbctl_stage_duration_seconds{stage="build|apply"}`: the desired state, the kernel sync.
-    pub(crate) latency_by_stage: HistogramVec,
+    pub latency_by_stage: HistogramVec,
 }
 
 impl ControllerMetrics {

@@ -10,7 +10,7 @@ mod http;
 mod ipvs;
 
 pub(crate) use conntrack::ConntrackCollector;
-pub(crate) use controller::ControllerMetrics;
+pub use controller::ControllerMetrics;
 pub(crate) use http::HttpMetrics;
 #[allow(unused_imports)] // the daemon registers the collector (`lbctl run`)
 pub(crate) use ipvs::{IpvsCollector, IpvsCollectorOptions, LazyNetlinkSource, TableSource};

@@ -33,7 +33,7 @@ pub(crate) use runner::HealthCheckerOptions;
 /// Starts the health checker with the default limits (256 probes, 8 exec checks at once)
 /// and the exec checks' policy from the settings. The task ends when the desired-state sender
 /// is dropped; aborting the handle stops every check.
-pub(crate) fn spawn_health_checker(
+pub fn spawn_health_checker(
     desired_rx: watch::Receiver<Arc<DesiredState>>,
     defaults: HealthCheckDefaults,
     metrics: ControllerMetrics,

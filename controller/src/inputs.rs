@@ -1,6 +1,6 @@
 //! Loading the operator's files (ConfigMap, settings, endpoints) into a desired state.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use lb_config::{
@@ -8,19 +8,30 @@ use lb_config::{
     build_desired_state, parse_configmap,
 };
 
-use crate::cli::Inputs;
+/// The files that describe what the director should run (`lbctl plan/diff/apply`).
+#[derive(Debug, Clone)]
+pub struct InputFiles {
+    /// The VIP ConfigMap: a manifest or just its data map.
+    pub config: PathBuf,
+    /// Daemon settings (TOML); `None` is the built-in defaults.
+    pub settings: Option<PathBuf>,
+    /// Offline endpoints of the Services the ConfigMap references.
+    pub endpoints: Option<PathBuf>,
+}
 
 /// Everything derived from the input files.
-pub(crate) struct Loaded {
-    pub(crate) settings: Settings,
-    pub(crate) outcome: DesiredOutcome,
+pub struct Loaded {
+    /// The settings in force.
+    pub settings: Settings,
+    /// The desired state and its problems.
+    pub outcome: DesiredOutcome,
     /// Parse problems followed by desired-state problems, sorted and de-duplicated.
-    pub(crate) problems: Vec<Problem>,
+    pub problems: Vec<Problem>,
 }
 
 /// A file we cannot use at all (unreadable, not YAML, bad settings): exit code 64.
 #[derive(Debug)]
-pub(crate) struct UsageError(pub(crate) anyhow::Error);
+pub struct UsageError(pub anyhow::Error);
 
 impl std::fmt::Display for UsageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -36,7 +47,7 @@ fn read(path: &Path, what: &str) -> Result<String> {
 }
 
 /// Reads the settings file, or the defaults when none is given.
-pub(crate) fn load_settings(path: Option<&Path>) -> Result<Settings, UsageError> {
+pub fn load_settings(path: Option<&Path>) -> Result<Settings, UsageError> {
     let Some(path) = path else {
         return Ok(Settings::default());
     };
@@ -47,7 +58,7 @@ pub(crate) fn load_settings(path: Option<&Path>) -> Result<Settings, UsageError>
 }
 
 /// Reads the offline endpoints file, or an empty snapshot when none is given.
-pub(crate) fn load_endpoints(path: Option<&Path>) -> Result<EndpointSnapshot, UsageError> {
+pub fn load_endpoints(path: Option<&Path>) -> Result<EndpointSnapshot, UsageError> {
     let Some(path) = path else {
         return Ok(EndpointSnapshot::default());
     };
@@ -58,13 +69,13 @@ pub(crate) fn load_endpoints(path: Option<&Path>) -> Result<EndpointSnapshot, Us
 }
 
 /// Reads and parses the ConfigMap file.
-pub(crate) fn load_configmap(path: &Path) -> Result<ParsedConfigMap, UsageError> {
+pub fn load_configmap(path: &Path) -> Result<ParsedConfigMap, UsageError> {
     let text = read(path, "ConfigMap").map_err(UsageError)?;
     Ok(parse_configmap(&text))
 }
 
 /// Loads all inputs and builds the desired state (no health results offline).
-pub(crate) fn load(inputs: &Inputs) -> Result<Loaded, UsageError> {
+pub fn load(inputs: &InputFiles) -> Result<Loaded, UsageError> {
     let settings = load_settings(inputs.settings.as_deref())?;
     let endpoints = load_endpoints(inputs.endpoints.as_deref())?;
     let parsed = load_configmap(&inputs.config)?;
@@ -83,16 +94,9 @@ pub(crate) fn load(inputs: &Inputs) -> Result<Loaded, UsageError> {
 }
 
 /// Parse problems plus builder problems, sorted, without duplicates.
-pub(crate) fn merge_problems(mut problems: Vec<Problem>, more: &[Problem]) -> Vec<Problem> {
+pub fn merge_problems(mut problems: Vec<Problem>, more: &[Problem]) -> Vec<Problem> {
     problems.extend(more.iter().cloned());
     problems.sort();
     problems.dedup();
     problems
-}
-
-/// Prints problems on stderr, one per line, prefixed with their severity.
-pub(crate) fn report_problems(problems: &[Problem]) {
-    for p in problems {
-        eprintln!("{}: {p}", p.severity);
-    }
 }

@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 
 /// Where the daemon answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum DaemonEndpoint {
+pub enum DaemonEndpoint {
     /// The TCP listener (read endpoints only).
     Tcp(SocketAddr),
     /// The Unix control socket (reads and operator actions).
@@ -31,7 +31,7 @@ impl fmt::Display for DaemonEndpoint {
 
 /// One request; the body of a 200 answer, else an error with the status line and body.
 /// `timeout` bounds the whole exchange (connect, send, receive).
-pub(crate) fn request(
+pub fn request(
     endpoint: &DaemonEndpoint,
     method: &str,
     path: &str,

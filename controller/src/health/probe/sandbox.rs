@@ -50,7 +50,7 @@ pub(crate) enum SandboxError {
 
 /// Whether exec checks may run here (from the settings' `[exec_checks]`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) enum ExecPolicy {
+pub enum ExecPolicy {
     /// Exec checks are off (the default): every exec check is refused.
     #[default]
     Disabled,
@@ -60,7 +60,7 @@ pub(crate) enum ExecPolicy {
 
 /// The allowed directories and the user the programs run as.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ExecSandbox {
+pub struct ExecSandbox {
     allowed: Vec<PathBuf>,
     user: String,
     pub(super) uid: u32,

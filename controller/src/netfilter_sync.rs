@@ -23,7 +23,7 @@ use serde_json::Value;
 
 /// What the netfilter step did.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct NetfilterReport {
+pub struct NetfilterReport {
     /// The backend used; `None` when `netfilter_backend = "none"`.
     pub(crate) backend: Option<&'static str>,
     /// Per-table results; `None` when no backend is used.
@@ -40,7 +40,7 @@ pub(crate) struct NetfilterReport {
 /// settings' backend, then sets the IPVS sysctls (as `manage_sysctls` allows; lbctl's record of
 /// the values it wrote lives next to `state_file`). Call it after IPVS is loaded and before the
 /// IPVS pass, so that a FullNAT service's SNAT exists before its first connection is forwarded.
-pub(crate) fn sync_netfilter(
+pub fn sync_netfilter(
     settings: &Settings,
     planned: &DirectorRules,
     state_file: Option<&Path>,
@@ -71,10 +71,7 @@ pub(crate) fn sync_netfilter(
 
 /// What a sync would change in the director's netfilter rules for `desired`, without writing
 /// (`lbctl diff`); `None` when the settings' backend is `none`.
-pub(crate) fn check_netfilter(
-    settings: &Settings,
-    desired: &DesiredState,
-) -> Result<Option<SyncOutcome>> {
+pub fn check_netfilter(settings: &Settings, desired: &DesiredState) -> Result<Option<SyncOutcome>> {
     let planned = director_rules(desired);
     let Some(mut backend) = director_backend(settings)? else {
         return Ok(None);
@@ -86,7 +83,7 @@ pub(crate) fn check_netfilter(
 }
 
 /// What a sync would do to the IPVS sysctls for `desired`, without writing (`lbctl diff`).
-pub(crate) fn check_sysctls(
+pub fn check_sysctls(
     settings: &Settings,
     desired: &DesiredState,
     state_file: &Path,
@@ -114,7 +111,7 @@ fn sysctl_sync(settings: &Settings, state_file: Option<&Path>) -> SysctlSync {
 
 /// One sysctl for a report line: `NAME=VALUE`, with what was or would be done when it is
 /// not simply in place.
-pub(crate) fn sysctl_text(change: &SysctlChange) -> String {
+pub fn sysctl_text(change: &SysctlChange) -> String {
     let SysctlChange {
         name,
         before,
@@ -145,7 +142,7 @@ fn director_backend(settings: &Settings) -> Result<Option<Box<dyn Netfilter + Se
 }
 
 /// The tables a sync changed (or would change), e.g. `V4 raw Replaced`; empty when none.
-pub(crate) fn changed_tables(outcome: &SyncOutcome) -> Vec<String> {
+pub fn changed_tables(outcome: &SyncOutcome) -> Vec<String> {
     outcome
         .tables
         .iter()
@@ -159,12 +156,12 @@ pub(crate) fn changed_tables(outcome: &SyncOutcome) -> Vec<String> {
 
 impl NetfilterReport {
     /// The report as one JSON value (the `netfilter` member of `apply -o json`).
-    pub(crate) fn to_json(&self) -> Value {
+    pub fn to_json(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
 
     /// Comment lines for `apply`'s text output.
-    pub(crate) fn text_lines(&self) -> Vec<String> {
+    pub fn text_lines(&self) -> Vec<String> {
         let mut lines = Vec::new();
         match (&self.backend, &self.rules) {
             (Some(name), Some(outcome)) => {

@@ -18,7 +18,7 @@ use super::routes::Api;
 use super::serve::{Listener, Peer, serve};
 use super::{ControlSocket, HttpState, ServeLimits, bind, serve_control};
 use crate::bgp::BgpControl;
-use crate::commands::daemon_client::{DaemonEndpoint, request};
+use crate::client::{DaemonEndpoint, request};
 use crate::daemon::status::StatusSnapshot;
 use crate::metrics::Metrics;
 

@@ -40,14 +40,16 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use self::backend::Backend;
-pub(crate) use self::control::{BgpControl, BgpStatus};
-pub(crate) use self::render::render_status;
-pub(crate) use self::settings::{AnnouncerConfig, BgpConfig, StopMode};
+pub(crate) use self::control::BgpControl;
+pub use self::control::BgpStatus;
+pub use self::render::render_status;
+pub use self::settings::BgpConfig;
+pub(crate) use self::settings::{AnnouncerConfig, StopMode};
 use crate::daemon::DaemonOutputs;
 use crate::metrics::ControllerMetrics;
 
 /// The running announcer, held by `lbctl run` until SIGTERM.
-pub(crate) struct BgpAnnouncer {
+pub struct BgpAnnouncer {
     control: Arc<BgpControl>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<Option<Backend>>,
@@ -71,7 +73,7 @@ pub(crate) enum BgpReload {
 
 /// Checks `[bgp]` (for startup, before anything runs, and for a SIGHUP): an error names the
 /// key. Returns the checked configuration (`None`: BGP disabled).
-pub(crate) fn check_settings(settings: &BgpSettings) -> Result<Option<BgpConfig>> {
+pub fn check_settings(settings: &BgpSettings) -> Result<Option<BgpConfig>> {
     BgpConfig::from_settings(settings).context("invalid [bgp] settings")
 }
 

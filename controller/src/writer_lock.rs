@@ -12,7 +12,7 @@ use thiserror::Error;
 
 /// Why the lock was not taken.
 #[derive(Debug, Error)]
-pub(crate) enum LockError {
+pub enum LockError {
     /// Another lbctl holds it.
     #[error(
         "another lbctl is writing this director's IPVS table ({holder}; lock {path}): \
@@ -39,7 +39,7 @@ pub(crate) enum LockError {
 
 /// The held lock; dropping it releases the lock.
 #[derive(Debug)]
-pub(crate) struct WriterLock {
+pub struct WriterLock {
     _file: File,
 }
 
@@ -53,7 +53,7 @@ pub(crate) fn lock_path(state_file: &Path) -> PathBuf {
 impl WriterLock {
     /// Takes the lock of `state_file` without waiting; `who` (e.g. "lbctl run") is recorded
     /// for the message another writer gets, and `advice` is what that writer is told to do.
-    pub(crate) fn acquire(
+    pub fn acquire(
         state_file: &Path,
         who: &str,
         advice: &'static str,

@@ -14,46 +14,46 @@ use super::drain::DrainState;
 
 /// The `bgp` section of `/status` (also parsed back by `lbctl status`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct BgpStatus {
+pub struct BgpStatus {
     /// `speaker` (our own BGP sessions) or `bird` (routes handed to a local BIRD).
-    pub(crate) mode: String,
+    pub mode: String,
     /// `lbctl drain` is in effect: nothing is announced.
-    pub(crate) draining: bool,
+    pub draining: bool,
     /// VIPs withdrawn by `lbctl drain --vip` (filled in by [`BgpControl::status`] from the
     /// drain switch).
     #[serde(default)]
-    pub(crate) drained_vips: Vec<IpAddr>,
+    pub drained_vips: Vec<IpAddr>,
     /// Prefixes the policy wants announced (withheld while draining).
-    pub(crate) announced: Vec<String>,
+    pub announced: Vec<String>,
     /// One entry per configured peer (speaker mode).
-    pub(crate) peers: Vec<BgpPeerStatus>,
+    pub peers: Vec<BgpPeerStatus>,
     /// The last failure to hand routes over (BIRD mode: write or reload errors).
-    pub(crate) last_error: Option<String>,
+    pub last_error: Option<String>,
 }
 
 /// One BGP session, as `/status` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct BgpPeerStatus {
+pub struct BgpPeerStatus {
     /// The router's address.
-    pub(crate) address: IpAddr,
+    pub address: IpAddr,
     /// The router's AS.
-    pub(crate) remote_as: u32,
+    pub remote_as: u32,
     /// Session state (`established`, `active`, ...).
-    pub(crate) state: String,
+    pub state: String,
     /// Prefixes the router has from us.
-    pub(crate) announced_prefixes: usize,
+    pub announced_prefixes: usize,
     /// UPDATE messages sent since the daemon started.
-    pub(crate) updates_sent: u64,
+    pub updates_sent: u64,
     /// Times the session came up.
-    pub(crate) established_count: u64,
+    pub established_count: u64,
     /// Malformed UPDATEs from the router that were ignored (RFC 7606 treat-as-withdraw).
     #[serde(default)]
-    pub(crate) updates_ignored: u64,
+    pub updates_ignored: u64,
     /// Repeated attributes dropped from the router's UPDATEs (RFC 7606: first kept).
     #[serde(default)]
-    pub(crate) attributes_discarded: u64,
+    pub attributes_discarded: u64,
     /// Why it last went down, if it did.
-    pub(crate) last_error: Option<String>,
+    pub last_error: Option<String>,
 }
 
 impl From<&PeerStatus> for BgpPeerStatus {

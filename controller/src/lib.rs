@@ -1,0 +1,20 @@
+//! The LVS director's controller: the daemon that keeps IPVS, netfilter, the VIP addresses and
+//! the BGP routes equal to the ConfigMap, the endpoints and the health checks, continuously.
+//!
+//! Promise: one sync path for every caller ([`kernel_sync`]); the kernel is reached only through
+//! `lb-ipvs-sync` and `lb-director`, the routers only through `lb-bgp-announcer`; an unreachable
+//! API server or an invalid key never empties the table. `lbctl` is a thin binary over this crate.
+
+pub mod bgp;
+pub mod client;
+pub mod daemon;
+pub mod health;
+pub mod inputs;
+pub mod kernel_sync;
+pub mod kube;
+pub(crate) mod log_limit;
+pub mod metrics;
+pub mod netfilter_sync;
+pub mod own_addresses;
+pub mod state_file;
+pub mod writer_lock;
