@@ -1,5 +1,6 @@
-//! The director's kernel state beside IPVS: netfilter rules (NOTRACK, FullNAT SNAT, node
-//! bypass), conntrack statistics, the IPVS sysctls, and atomic writes of the state files.
+//! The director's kernel state beside the IPVS writes themselves: netfilter rules (NOTRACK,
+//! FullNAT SNAT, node bypass), conntrack statistics, the IPVS sysctls, atomic writes of the
+//! state files, and [`sync::sync_director`], the one pass from a target to the kernel.
 //!
 //! Promise: rendering and planning are pure; all netfilter I/O goes through the
 //! [`netfilter::Netfilter`] trait and all sysctl I/O through files below a root passed in, so
@@ -8,4 +9,5 @@
 
 pub mod atomic_file;
 pub mod netfilter;
+pub mod sync;
 pub mod sysctl;

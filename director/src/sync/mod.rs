@@ -1,0 +1,118 @@
+//! One pass of the director, from a target to the kernel: [`sync_director`], the one entry
+//! point `lbctl apply` and the daemon share, and its plan-only twin [`preview`] for
+//! `lbctl diff`.
+//!
+//! A pass runs, in order: netfilter rules and IPVS sysctls (when asked), the IPVS pass (a whole
+//! table or a focus), the drain book written to the state file, the table read again, and the
+//! read-back check. It is plain blocking code (the netlink client and the tools are
+//! synchronous): callers run it on a thread that may block. The VIP addresses (rtnetlink,
+//! async) are the caller's next step, fed by [`PassOutcome::after`] and [`wanted_vips`].
+//!
+//! One policy for partial failures: only a failed first read of the kernel stops a pass
+//! (nothing is written then). A failed netfilter step is recorded and the IPVS pass still runs:
+//! rules are replaced atomically, so the old ones stay in force, and endpoint changes must
+//! still reach the kernel. Failed later steps are recorded too; the writes stand.
+
+mod input;
+mod netfilter;
+mod outcome;
+mod preview;
+mod read_back;
+pub mod state_file;
+mod vips;
+
+#[cfg(test)]
+mod tests;
+
+use lb_ipvs_sync::IpvsKernel;
+use lb_ipvs_sync::reconcile::{SyncError, sync_focused, sync_once};
+
+pub use self::input::{FocusRead, NetfilterJob, PassInput, ReadMode, Target};
+pub use self::netfilter::{
+    NetfilterHost, NetfilterReport, NetfilterStepError, changed_tables, check_netfilter,
+    check_sysctls, sync_netfilter, sysctl_text,
+};
+pub use self::outcome::{PassOutcome, Step, StepError, StepFailure};
+pub use self::preview::{Preview, preview};
+pub use self::state_file::StateFileError;
+pub use self::vips::wanted_vips;
+
+/// Runs one pass of the director (see the module doc for its steps and failure policy).
+///
+/// Errors only when the first read of the kernel fails: nothing was written then (the
+/// netfilter step may have run). Everything after it reports into
+/// [`PassOutcome::step_errors`].
+pub fn sync_director<K: IpvsKernel>(
+    kernel: &mut K,
+    input: &PassInput,
+    read: &ReadMode,
+) -> Result<PassOutcome, SyncError> {
+    let mut step_errors = Vec::new();
+    // Netfilter first: a FullNAT service's SNAT must exist before its first connection.
+    let netfilter = input.netfilter.as_ref().and_then(|job| {
+        sync_netfilter(
+            &job.settings,
+            &job.rules,
+            input.state_file.as_deref(),
+            &job.host,
+        )
+        .map_err(|e| step_errors.push(StepError::new(Step::Netfilter, e.into())))
+        .ok()
+    });
+    let report = match read {
+        ReadMode::Whole => sync_once(
+            kernel,
+            &input.target,
+            &input.scope,
+            &input.drain,
+            input.now,
+            &input.options,
+        )?,
+        ReadMode::Focus(focus) => sync_focused(
+            kernel,
+            &input.target,
+            &input.scope,
+            &input.drain,
+            input.now,
+            &input.options,
+            &focus.focus,
+        )?,
+    };
+    if let Some(path) = &input.state_file
+        && let Err(e) = state_file::write(path, &report.drain)
+    {
+        step_errors.push(StepError::new(Step::StateFile, e.into()));
+    }
+    let after = match read_back::table_after(kernel, read) {
+        Ok(table) => Some(table),
+        Err(e) => {
+            step_errors.push(StepError::new(Step::Dump, StepFailure::Dump(e)));
+            None
+        }
+    };
+    let services_read = match (read, &after) {
+        (ReadMode::Focus(focus), _) => focus.focus.services.len(),
+        // A whole pass read every service of the dump (the table after it is the same size).
+        (ReadMode::Whole, Some(table)) => table.services.len(),
+        (ReadMode::Whole, None) => 0,
+    };
+    if report.failed.is_empty()
+        && report.skipped.is_empty()
+        && let Some(after) = &after
+    {
+        let pending = read_back::pending_after(input, &report, after);
+        if !pending.is_empty() {
+            step_errors.push(StepError::new(
+                Step::ReadBack,
+                StepFailure::ReadBack { pending },
+            ));
+        }
+    }
+    Ok(PassOutcome {
+        report,
+        after,
+        netfilter,
+        services_read,
+        step_errors,
+    })
+}

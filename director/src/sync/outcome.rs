@@ -1,0 +1,151 @@
+//! What one pass did: the IPVS report, the table after it, and the steps that failed while the
+//! pass itself stood.
+
+use std::fmt;
+
+use lb_ipvs_sync::reconcile::SyncReport;
+use lb_ipvs_sync::vip::VipError;
+use lb_ipvs_sync::{IpvsError, IpvsTable};
+use thiserror::Error;
+
+use super::netfilter::{NetfilterReport, NetfilterStepError};
+use super::state_file::StateFileError;
+
+/// What one pass of the director did.
+#[derive(Debug)]
+pub struct PassOutcome {
+    /// The IPVS pass.
+    pub report: SyncReport,
+    /// The table right after the pass (for VIPs, status and BGP); `None` if that read failed.
+    pub after: Option<IpvsTable>,
+    /// The netfilter step, when it ran and succeeded.
+    pub netfilter: Option<NetfilterReport>,
+    /// Services read from the kernel before planning (a whole read counts them all).
+    pub services_read: usize,
+    /// Steps around the IPVS pass that failed (netfilter, state file, dump, read-back, VIPs):
+    /// the pass itself stands, and these are reported.
+    pub step_errors: Vec<StepError>,
+}
+
+impl PassOutcome {
+    /// Whether the IPVS pass and every step around it succeeded.
+    pub fn is_clean(&self) -> bool {
+        self.report.is_clean() && self.step_errors.is_empty()
+    }
+
+    /// Whether an IPVS write or a step timed out (a hang, reported as such).
+    pub fn timed_out(&self) -> bool {
+        self.report.failed.iter().any(|f| f.error.is_timeout())
+            || self.step_errors.iter().any(StepError::is_timeout)
+    }
+
+    /// Whether the netfilter step failed (its rules must not be taken as installed).
+    pub fn netfilter_failed(&self) -> bool {
+        self.step_errors.iter().any(|e| e.step == Step::Netfilter)
+    }
+}
+
+/// A step of a pass besides the IPVS writes themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Netfilter rules and IPVS sysctls, before the IPVS pass.
+    Netfilter,
+    /// The drain book written to the state file.
+    StateFile,
+    /// The table read again after the pass.
+    Dump,
+    /// The plan made again against that table found writes the kernel did not keep.
+    ReadBack,
+    /// The VIP addresses on the interface (the async step after the pass).
+    Vips,
+}
+
+impl Step {
+    /// The step's name in logs (`step=`) and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Netfilter => "netfilter",
+            Step::StateFile => "state_file",
+            Step::Dump => "dump",
+            Step::ReadBack => "read_back",
+            Step::Vips => "vips",
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A step of a pass that failed.
+#[derive(Debug)]
+pub struct StepError {
+    /// Which step.
+    pub step: Step,
+    /// What went wrong.
+    pub error: StepFailure,
+}
+
+impl StepError {
+    /// A failed step.
+    pub fn new(step: Step, error: StepFailure) -> Self {
+        StepError { step, error }
+    }
+
+    /// Whether the step failed because the kernel or a tool did not answer in time.
+    pub fn is_timeout(&self) -> bool {
+        match &self.error {
+            StepFailure::Netfilter(e) => e.is_timeout(),
+            StepFailure::Dump(e) => e.is_timeout(),
+            StepFailure::Vips { source, .. } => source.is_timeout(),
+            StepFailure::StateFile(_) | StepFailure::ReadBack { .. } => false,
+        }
+    }
+
+    /// The error with its causes, `outer: inner: ...` (as `{:#}` of an `anyhow::Error`).
+    pub fn text(&self) -> String {
+        let mut text = self.error.to_string();
+        let mut cause = std::error::Error::source(&self.error);
+        while let Some(e) = cause {
+            text.push_str(": ");
+            text.push_str(&e.to_string());
+            cause = e.source();
+        }
+        text
+    }
+}
+
+/// Why a step failed.
+#[derive(Debug, Error)]
+pub enum StepFailure {
+    /// Netfilter rules or IPVS sysctls (the old rules stay in force: they are replaced
+    /// atomically).
+    #[error(transparent)]
+    Netfilter(#[from] NetfilterStepError),
+    /// The drain book could not be persisted.
+    #[error(transparent)]
+    StateFile(#[from] StateFileError),
+    /// The table could not be read after the pass.
+    #[error("cannot dump the IPVS table after the sync")]
+    Dump(#[source] IpvsError),
+    /// Writes the kernel accepted but does not hold (`ipvsadm`-like lines).
+    #[error(
+        "read back after the sync: the kernel does not hold what was written, still pending: {}",
+        pending.join("; ")
+    )]
+    ReadBack {
+        /// The operations a new plan still wants.
+        pending: Vec<String>,
+    },
+    /// The VIP addresses could not be brought in line.
+    #[error("cannot sync the VIPs on {interface}")]
+    Vips {
+        /// The VIP interface.
+        interface: String,
+        /// What rtnetlink said.
+        #[source]
+        source: VipError,
+    },
+}

@@ -1,0 +1,69 @@
+//! The drain-deadline state file: read at start, written atomically after each pass.
+
+use std::path::{Path, PathBuf};
+
+use lb_ipvs_sync::reconcile::{DrainBook, DrainBookError};
+use thiserror::Error;
+
+use crate::atomic_file::write_atomically;
+
+/// The state file could not be read or written.
+#[derive(Debug, Error)]
+pub enum StateFileError {
+    /// The file exists but is not a drain book.
+    #[error("invalid state file {}", path.display())]
+    Invalid {
+        /// The state file.
+        path: PathBuf,
+        /// Why it does not parse.
+        #[source]
+        source: DrainBookError,
+    },
+    /// The file exists but cannot be read.
+    #[error("cannot read state file {}", path.display())]
+    Read {
+        /// The state file.
+        path: PathBuf,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The drain book cannot be rendered.
+    #[error("cannot serialize the drain state")]
+    Serialize(#[source] DrainBookError),
+    /// The file cannot be replaced.
+    #[error("cannot write the state file {}", path.display())]
+    Write {
+        /// The state file.
+        path: PathBuf,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Reads the drain book; a missing file is an empty book (first run, or state lost: drains then
+/// get fresh deadlines, never shorter ones).
+pub fn read(path: &Path) -> Result<DrainBook, StateFileError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => DrainBook::from_json(&text).map_err(|source| StateFileError::Invalid {
+            path: path.to_path_buf(),
+            source,
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DrainBook::default()),
+        Err(source) => Err(StateFileError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Writes the drain book atomically and durably (see [`crate::atomic_file`]), so a crash never
+/// leaves half a file.
+pub fn write(path: &Path, book: &DrainBook) -> Result<(), StateFileError> {
+    let text = book.to_json().map_err(StateFileError::Serialize)?;
+    write_atomically(path, text.as_bytes(), 0o600).map_err(|source| StateFileError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
