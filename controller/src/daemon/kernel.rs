@@ -3,24 +3,20 @@
 //!
 //! Generic over [`IpvsKernel`], so the daemon runs unchanged on the netlink client and on the
 //! in-memory fake. The client is synchronous: every use runs in `spawn_blocking` under a mutex,
-//! so a sync and a `/status` dump never interleave on the socket.
+//! so a sync and a `/status` dump never interleave on the socket. The VIP step (rtnetlink, its
+//! own socket) follows outside the mutex, in async context.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use lb_config::Settings;
-use lb_director::netfilter::DirectorRules;
-use lb_ipvs_sync::reconcile::{DrainBook, Focus, PlanOptions, Scope, SyncError};
-use lb_ipvs_sync::{IpvsError, IpvsKernel, IpvsTable};
+use lb_director::sync::{PassInput, PassOutcome, ReadMode, sync_director};
+use lb_ipvs_sync::reconcile::SyncError;
+use lb_ipvs_sync::{IpvsError, IpvsKernel};
 use thiserror::Error;
 use tracing::warn;
 
-use super::view::Target;
-use crate::kernel_sync::{
-    Incremental, KernelSyncOutcome, KernelSyncRequest, StepError, sync_kernel,
-};
+use crate::vip_step::{VipOutcome, sync_vips_after};
 
 /// Opens a kernel client (the netlink socket, or a fake).
 pub(crate) type Connect<K> = Arc<dyn Fn() -> Result<K, IpvsError> + Send + Sync>;
@@ -49,48 +45,25 @@ impl KernelError {
     }
 }
 
-/// Everything one sync needs, owned (it crosses into a blocking thread).
-pub(crate) struct SyncJob {
-    /// The IPVS table to reach.
-    pub(crate) target: Target,
-    /// VIPs of the desired state.
-    pub(crate) desired_vips: BTreeSet<IpAddr>,
-    /// Managed ranges.
-    pub(crate) scope: Scope,
-    /// Plan options.
-    pub(crate) options: PlanOptions,
-    /// Drain deadlines so far.
-    pub(crate) drain: DrainBook,
-    /// Seconds since the Unix epoch.
-    pub(crate) now: u64,
-    /// Where to persist the drain book.
-    pub(crate) state_file: Option<PathBuf>,
-    /// The VIP interface to manage.
-    pub(crate) vip_interface: Option<String>,
-    /// Netfilter rules and IPVS sysctls to install before the IPVS pass (None in tests that run
-    /// on the fake kernel, when netfilter is not managed, or when a focused pass finds the
-    /// rules unchanged).
-    pub(crate) netfilter: Option<NetfilterJob>,
-    /// For a focused pass: the services to read and what the last clean pass left.
-    pub(crate) incremental: Option<IncrementalJob>,
+/// What one sync of the daemon did: the director's pass, then the VIP step.
+pub(crate) struct SyncOutcome {
+    /// The pass (its step errors include the VIP step's).
+    pub(crate) pass: PassOutcome,
+    /// The VIP step; `None` when VIPs are not managed or the table after the pass is unknown.
+    pub(crate) vips: Option<VipOutcome>,
 }
 
-/// A focused pass's inputs, owned.
-pub(crate) struct IncrementalJob {
-    /// The services to read, plan and write.
-    pub(crate) focus: Focus,
-    /// The table after the last clean pass.
-    pub(crate) table: Arc<IpvsTable>,
-    /// The VIPs on the interface after the last clean pass.
-    pub(crate) vips: Option<BTreeSet<IpAddr>>,
-}
+impl SyncOutcome {
+    /// The wanted VIPs known to be on the interface (`None`: VIPs not managed, or the table
+    /// after the pass is unknown): the BGP announce gate's input.
+    pub(crate) fn vips_confirmed(&self) -> Option<&BTreeSet<IpAddr>> {
+        self.vips.as_ref().map(|v| &v.confirmed)
+    }
 
-/// What the netfilter step needs: the settings (backend) and the rules to install.
-pub(crate) struct NetfilterJob {
-    /// Settings of this pass.
-    pub(crate) settings: Settings,
-    /// The NOTRACK/SNAT rules of the desired state.
-    pub(crate) planned: DirectorRules,
+    /// The VIPs on the interface after the pass, when known to be right.
+    pub(crate) fn vips_on_interface(&self) -> Option<BTreeSet<IpAddr>> {
+        self.vips.as_ref().and_then(|v| v.on_interface.clone())
+    }
 }
 
 /// The shared kernel client.
@@ -133,51 +106,33 @@ impl<K: IpvsKernel + Send + 'static> KernelSlot<K> {
         guard.as_mut().map(f)
     }
 
-    /// Runs one sync on a blocking thread.
-    pub(crate) async fn sync(&self, job: SyncJob) -> Result<KernelSyncOutcome, KernelError> {
+    /// Runs one pass of the director on a blocking thread, then the VIP step on
+    /// `vip_interface` (when VIPs are managed) back in async context.
+    pub(crate) async fn sync(
+        &self,
+        input: PassInput,
+        read: ReadMode,
+        vip_interface: Option<String>,
+    ) -> Result<SyncOutcome, KernelError> {
         let slot = self.clone();
-        let handle = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || {
-            slot.with_kernel_blocking(|kernel| {
-                // Netfilter first, as `lbctl apply` does: a FullNAT service's SNAT must exist
-                // before its first connection. A failure is reported, but does not hold back
-                // the IPVS pass: rules are replaced atomically, so the old ones stay in force,
-                // and endpoint changes must still reach the kernel.
-                let netfilter = job.netfilter.as_ref().map(|nf| {
-                    crate::netfilter_sync::sync_netfilter(
-                        &nf.settings,
-                        &nf.planned,
-                        job.state_file.as_deref(),
-                    )
-                });
-                let request = KernelSyncRequest {
-                    target: &job.target,
-                    desired_vips: &job.desired_vips,
-                    scope: &job.scope,
-                    options: &job.options,
-                    drain: &job.drain,
-                    now: job.now,
-                    state_file: job.state_file.as_deref(),
-                    vip_interface: job.vip_interface.as_deref(),
-                    incremental: job.incremental.as_ref().map(|i| Incremental {
-                        focus: &i.focus,
-                        table: &i.table,
-                        vips: i.vips.as_ref(),
-                    }),
-                };
-                let mut result = handle.block_on(sync_kernel(kernel, &request));
-                if let (Ok(outcome), Some(Err(error))) = (&mut result, netfilter) {
-                    outcome.step_errors.push(StepError {
-                        step: "netfilter",
-                        error,
-                    });
-                }
+        let (result, input, read) = tokio::task::spawn_blocking(move || {
+            let result = slot.with_kernel_blocking(|kernel| {
+                let result = sync_director(kernel, &input, &read);
                 let broken = matches!(&result, Err(SyncError::Dump(e)) if is_socket_error(e));
                 (result.map_err(KernelError::from), broken)
-            })
+            });
+            (result, input, read)
         })
         .await
-        .map_err(KernelError::Task)?
+        .map_err(KernelError::Task)?;
+        let mut pass = result?;
+        let vips = match vip_interface {
+            Some(interface) => {
+                sync_vips_after(&mut pass, &input, &interface, read.last_vips()).await
+            }
+            None => None,
+        };
+        Ok(SyncOutcome { pass, vips })
     }
 
     /// Locks, connects if needed, runs `f`; drops the client when `f` says the socket broke.

@@ -9,9 +9,10 @@
 //!                         v  watch channels (input::DaemonInputs)   settings <- SIGHUP
 //!                 core::Controller  -- coalesce (debounce) + resync tick --
 //!                         | pass::PassState: memory::KeyMemory (last good per key) -> build
-//!                         |   -> problems (metric, Events once) -> kernel::KernelSlot
-//!                         |   -> view::next_pass (full, or focused on what changed)
-//!                         |   -> kernel_sync::sync_kernel (IPVS, state file, VIPs)
+//!                         |   -> problems (metric, Events once)
+//!                         |   -> view::next_pass (ReadMode: whole, or a focus on what changed)
+//!                         |   -> kernel::KernelSlot: lb_director::sync::sync_director
+//!                         |      (netfilter, IPVS, state file; blocking), then vip_step (VIPs)
 //!                         v
 //!     outputs: desired (Arc<DesiredState>), status (StatusSnapshot), serving VIPs (BGP)
 //!                         v
@@ -36,6 +37,7 @@ mod pass;
 mod problems;
 mod run;
 mod status;
+mod verdict;
 mod view;
 
 #[cfg(test)]

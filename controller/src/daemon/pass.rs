@@ -1,8 +1,10 @@
 //! One pass of the daemon: build the desired state (keeping last good keys), publish it, sync
 //! the kernel, record metrics, publish status and the serving VIPs.
 //!
-//! I/O only through the [`KernelSlot`] and the [`ProblemSink`]; the clock is read here (the
-//! reconciler itself takes time as a parameter).
+//! The kernel and the VIP interface are reached only through the [`KernelSlot`], problems leave
+//! through the [`ProblemSink`]. Besides those, this file reads the clock (the reconciler takes
+//! time as a parameter; latencies and `finished_at` are measured here) and, on the first pass,
+//! the drain state file.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -12,6 +14,9 @@ use std::time::SystemTime;
 
 use lb_config::{DesiredState, Settings};
 use lb_director::netfilter::{DirectorRules, director_rules};
+use lb_director::sync::{
+    NetfilterHost, NetfilterJob, PassInput, PassOutcome, ReadMode, Step, StepError, state_file,
+};
 use lb_ipvs_sync::reconcile::{DrainBook, PlanOptions, Scope};
 use lb_ipvs_sync::target::target_table;
 use lb_ipvs_sync::{IpvsKernel, Operation};
@@ -22,14 +27,14 @@ use tracing::{error, info, warn};
 use super::announce_gate::AnnounceGate;
 use super::core::{CoreOptions, DaemonOutputs};
 use super::input::DaemonInputs;
-use super::kernel::{IncrementalJob, KernelSlot, NetfilterJob, SyncJob};
+use super::kernel::{KernelSlot, SyncOutcome};
 use super::memory::KeyMemory;
 use super::problems::{ProblemSink, ProblemTracker, record_metric};
 use super::status::{StatusSnapshot, SyncSummary};
-use super::view::{KernelView, PassKind, Target, netfilter_unchanged, next_pass};
-use crate::kernel_sync::{KernelSyncOutcome, now_secs, plan_options};
+use super::verdict::{Reason, Verdict};
+use super::view::{KernelView, Target, next_pass, rules_to_install};
 use crate::metrics::ControllerMetrics;
-use crate::state_file;
+use crate::sync_inputs::{now_secs, plan_options};
 
 /// State kept between passes.
 pub(crate) struct PassState<K> {
@@ -146,7 +151,7 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
         if settings.managed_vip_ranges.is_empty() {
             error!("no managed_vip_ranges in the settings: nothing may be programmed");
             self.snapshot.controller.last_sync = Some(summary(
-                "error",
+                Verdict::Error,
                 0,
                 0,
                 0.0,
@@ -158,43 +163,33 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
         let options = plan_options(&settings, self.options.force);
         let target: Target = Arc::new(target_table(&desired));
         let drain = self.drain_book(&settings);
-        let kind = next_pass(
+        let read = next_pass(
             self.view.as_ref(),
             resync || self.full_due,
             &settings,
             &target,
             &drain,
         );
+        if read == ReadMode::Whole {
+            self.full_due = false;
+        }
         let planned = self.options.netfilter.then(|| director_rules(&desired));
-        let mut job = self.job(
+        let install = rules_to_install(self.view.as_ref(), &read, planned.as_ref());
+        let input = self.pass_input(
             &settings,
             &desired,
             Arc::clone(&target),
             drain,
-            planned.clone(),
+            install,
             options,
         );
-        if let PassKind::Focused(focus) = &kind {
-            if let Some(planned) = &planned
-                && netfilter_unchanged(self.view.as_ref(), planned)
-            {
-                job.netfilter = None;
-            }
-            job.incremental = self.view.as_ref().map(|view| IncrementalJob {
-                focus: focus.clone(),
-                table: Arc::clone(&view.table),
-                vips: view.vips.clone(),
-            });
-        } else {
-            self.full_due = false;
-        }
         let pass = PassMeta {
-            kind: kind.label(),
+            kind: read.label(),
             settings: Arc::clone(&settings),
             target,
             netfilter: planned,
         };
-        let ok = self.sync(job, &desired, resync, pass).await;
+        let ok = self.sync(input, read, &desired, resync, pass).await;
         if ok
             && let Some(t) = endpoints.changed_at
             && self.latency_mark != Some(t)
@@ -224,7 +219,7 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
                 ..plan_options(&settings, true)
             };
             let drain = self.drain_book(&settings);
-            let job = self.job(
+            let input = self.pass_input(
                 &settings,
                 &empty,
                 Arc::new(target_table(&empty)),
@@ -233,13 +228,19 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
                 options,
             );
             self.view = None;
-            match self.kernel.sync(job).await {
+            let vip_interface = self.vip_interface(&settings);
+            match self
+                .kernel
+                .sync(input, ReadMode::Whole, vip_interface)
+                .await
+            {
                 Ok(outcome) => {
-                    info!(applied = outcome.report.applied.len(), "cleanup pass");
-                    if outcome.report.applied.is_empty() {
+                    let report = outcome.pass.report;
+                    info!(applied = report.applied.len(), "cleanup pass");
+                    if report.applied.is_empty() {
                         break;
                     }
-                    self.drain = Some(outcome.report.drain);
+                    self.drain = Some(report.drain);
                 }
                 Err(e) => {
                     error!(error = %e, "cleanup failed");
@@ -260,6 +261,7 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
         self.drain
             .get_or_insert_with(|| {
                 state_file::read(&state_file).unwrap_or_else(|e| {
+                    let e = anyhow::Error::new(e);
                     warn!(error = format!("{e:#}"), "ignoring the drain state file");
                     DrainBook::default()
                 })
@@ -274,18 +276,18 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
             .unwrap_or_else(|| settings.state_file.clone())
     }
 
-    /// A full pass's job; the caller narrows it to a focused one. `planned`: the netfilter
-    /// rules to install (`None` when netfilter is not managed).
-    fn job(
+    /// The input of a pass. `install`: the netfilter rules to install (`None` when netfilter
+    /// is not managed, or a focus finds them unchanged).
+    fn pass_input(
         &self,
         settings: &Settings,
         desired: &DesiredState,
         target: Target,
         drain: DrainBook,
-        planned: Option<DirectorRules>,
+        install: Option<DirectorRules>,
         options: PlanOptions,
-    ) -> SyncJob {
-        SyncJob {
+    ) -> PassInput {
+        PassInput {
             target,
             desired_vips: desired.vips.clone(),
             scope: Scope::new(settings.managed_vip_ranges.clone()),
@@ -293,31 +295,37 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
             drain,
             now: now_secs(),
             state_file: Some(self.state_file(settings)),
-            vip_interface: self
-                .options
-                .manage_vips
-                .then(|| settings.vip_interface.clone()),
-            netfilter: planned.map(|planned| NetfilterJob {
-                settings: settings.clone(),
-                planned,
+            netfilter: install.map(|rules| NetfilterJob {
+                settings: Arc::new(settings.clone()),
+                rules,
+                host: NetfilterHost::default(),
             }),
-            incremental: None,
         }
+    }
+
+    /// The VIP interface to manage (`None`: VIPs are left alone).
+    fn vip_interface(&self, settings: &Settings) -> Option<String> {
+        self.options
+            .manage_vips
+            .then(|| settings.vip_interface.clone())
     }
 
     /// Syncs and records; returns whether the pass succeeded (ok or guarded).
     async fn sync(
         &mut self,
-        job: SyncJob,
+        input: PassInput,
+        read: ReadMode,
         desired: &Arc<DesiredState>,
         resync: bool,
         pass: PassMeta,
     ) -> bool {
         let started = Instant::now();
         self.view = None;
-        // The job carries the same rules as `pass.netfilter`, but only when this pass syncs them.
-        let netfilter_synced = job.netfilter.is_some();
-        let result = self.kernel.sync(job).await;
+        // The input carries the same rules as `pass.netfilter`, but only when this pass syncs
+        // them.
+        let netfilter_synced = input.netfilter.is_some();
+        let vip_interface = self.vip_interface(&pass.settings);
+        let result = self.kernel.sync(input, read, vip_interface).await;
         let secs = started.elapsed().as_secs_f64();
         self.metrics.sync_duration_seconds.observe(secs);
         self.metrics
@@ -332,19 +340,21 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
                     .inc();
                 self.metrics
                     .sync_services_read
-                    .observe(outcome.services_read as f64);
-                let ok = self.record(&outcome, desired, resync, secs, &pass);
-                let clean = outcome.is_clean();
-                self.drain = Some(outcome.report.drain.clone());
-                self.snapshot.drain = outcome.report.drain;
-                self.gate.record_vips(outcome.vips_confirmed.as_ref());
+                    .observe(outcome.pass.services_read as f64);
+                let ok = self.record(&outcome.pass, desired, resync, secs, &pass);
+                let clean = outcome.pass.is_clean();
+                self.gate.record_vips(outcome.vips_confirmed());
+                let vips_on_interface = outcome.vips_on_interface();
+                let SyncOutcome { pass: done, .. } = outcome;
+                self.drain = Some(done.report.drain.clone());
+                self.snapshot.drain = done.report.drain;
                 if netfilter_synced
                     && let Some(rules) = &pass.netfilter
-                    && !outcome.step_errors.iter().any(|e| e.step == "netfilter")
+                    && !done.step_errors.iter().any(|e| e.step == Step::Netfilter)
                 {
                     self.gate.record_netfilter(rules);
                 }
-                if let Some(after) = outcome.after {
+                if let Some(after) = done.after {
                     let vips = self
                         .gate
                         .announceable(&after, &self.snapshot.scope, desired);
@@ -359,7 +369,7 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
                             settings: pass.settings,
                             target: pass.target,
                             table: Arc::clone(&after),
-                            vips: outcome.vip_set,
+                            vips: vips_on_interface,
                             netfilter: pass.netfilter,
                         });
                     }
@@ -369,15 +379,23 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
                 ok
             }
             Err(e) => {
-                let reason = if e.is_timeout() { "timeout" } else { "error" };
-                error!(error = %e, reason, "sync failed: the kernel is left as it is");
+                let reason = if e.is_timeout() {
+                    Reason::Timeout
+                } else {
+                    Reason::Error
+                };
+                error!(
+                    error = %e,
+                    reason = reason.label(),
+                    "sync failed: the kernel is left as it is"
+                );
                 self.metrics
                     .syncs_total
-                    .with_label_values(&["error", reason])
+                    .with_label_values(&[Verdict::Error.label(), reason.label()])
                     .inc();
                 self.snapshot.controller.last_sync = Some(SyncSummary {
                     pass: pass.kind.to_owned(),
-                    ..summary("error", 0, 0, secs, Some(e.to_string()))
+                    ..summary(Verdict::Error, 0, 0, secs, Some(e.to_string()))
                 });
                 self.last_clean = None;
                 false
@@ -387,7 +405,7 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
 
     fn record(
         &mut self,
-        outcome: &KernelSyncOutcome,
+        outcome: &PassOutcome,
         desired: &Arc<DesiredState>,
         resync: bool,
         secs: f64,
@@ -436,55 +454,40 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
         }
         self.last_clean = outcome.is_clean().then(|| Arc::clone(desired));
         for step in &outcome.step_errors {
+            let reason = if step.is_timeout() {
+                Reason::Timeout
+            } else {
+                Reason::Error
+            };
             warn!(
-                step = step.step,
-                reason = if step.is_timeout() {
-                    "timeout"
-                } else {
-                    "error"
-                },
-                error = format!("{:#}", step.error),
+                step = step.step.name(),
+                reason = reason.label(),
+                error = step.text(),
                 "sync step failed"
             );
         }
-        let result = if !report.failed.is_empty() || !report.skipped.is_empty() {
-            "failed"
-        } else if report.guard_refusal.is_some() {
-            "guarded"
-        } else if !outcome.step_errors.is_empty() {
-            "failed"
-        } else {
-            "ok"
-        };
-        let reason = match result {
-            "ok" | "guarded" => "none",
-            _ if outcome.timed_out() => "timeout",
-            _ => "error",
-        };
-        m.syncs_total.with_label_values(&[result, reason]).inc();
+        let (verdict, reason) = Verdict::of(outcome);
+        m.syncs_total
+            .with_label_values(&[verdict.label(), reason.label()])
+            .inc();
         let error = report
             .guard_refusal
             .as_ref()
             .map(ToString::to_string)
             .or_else(|| report.failed.first().map(|f| f.error.to_string()))
-            .or_else(|| {
-                outcome
-                    .step_errors
-                    .first()
-                    .map(|s| format!("{:#}", s.error))
-            });
+            .or_else(|| outcome.step_errors.first().map(StepError::text));
         self.snapshot.controller.last_sync = Some(SyncSummary {
             pass: pass.kind.to_owned(),
             services_read: outcome.services_read,
             ..summary(
-                result,
+                verdict,
                 report.applied.len(),
                 report.failed.len(),
                 secs,
                 error,
             )
         });
-        matches!(result, "ok" | "guarded")
+        verdict.succeeded()
     }
 
     fn publish(&mut self, ready: bool) {
@@ -495,7 +498,7 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
 }
 
 fn summary(
-    result: &str,
+    verdict: Verdict,
     applied: usize,
     failed: usize,
     duration_secs: f64,
@@ -503,7 +506,7 @@ fn summary(
 ) -> SyncSummary {
     SyncSummary {
         finished_at: now_secs(),
-        result: result.to_owned(),
+        result: verdict.label().to_owned(),
         applied,
         failed,
         duration_secs,

@@ -15,12 +15,12 @@ use std::sync::Arc;
 
 use lb_config::Settings;
 use lb_director::netfilter::DirectorRules;
+use lb_director::sync::{FocusRead, ReadMode};
 use lb_ipvs_sync::reconcile::{DrainBook, Focus, Scope};
 use lb_ipvs_sync::target::TargetService;
 use lb_ipvs_sync::{IpvsTable, ServiceId};
 
-/// The target table of a pass, shared with the sync job and kept for the next focus.
-pub(crate) type Target = Arc<BTreeMap<ServiceId, TargetService>>;
+pub(crate) use lb_director::sync::Target;
 
 /// The kernel as the last clean pass left it.
 #[derive(Debug, Clone)]
@@ -37,52 +37,41 @@ pub(crate) struct KernelView {
     pub(crate) netfilter: Option<DirectorRules>,
 }
 
-/// How the next pass reads the kernel.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum PassKind {
-    /// Dump everything, install netfilter rules, sync the VIPs.
-    Full,
-    /// Read and plan only these services.
-    Focused(Focus),
-}
-
-impl PassKind {
-    /// `full` or `focused`, the label of `lbctl_sync_passes_total`.
-    pub(crate) fn label(&self) -> &'static str {
-        match self {
-            PassKind::Full => "full",
-            PassKind::Focused(_) => "focused",
-        }
-    }
-}
-
-/// Chooses the next pass (see the module doc for when it is full).
+/// Chooses how the next pass reads the kernel (see the module doc for when it is whole). The
+/// one place the choice is made: the pass carries it as its [`ReadMode`].
 pub(crate) fn next_pass(
     view: Option<&KernelView>,
     full_due: bool,
     settings: &Arc<Settings>,
     target: &BTreeMap<ServiceId, TargetService>,
     drain: &DrainBook,
-) -> PassKind {
+) -> ReadMode {
     match view {
         Some(view) if !full_due && *view.settings == **settings => {
             let scope = Scope::new(settings.managed_vip_ranges.clone());
-            PassKind::Focused(Focus::between(
-                &view.target,
-                target,
-                &view.table,
-                drain,
-                &scope,
-            ))
+            ReadMode::Focus(FocusRead {
+                focus: Focus::between(&view.target, target, &view.table, drain, &scope),
+                table: Arc::clone(&view.table),
+                vips: view.vips.clone(),
+            })
         }
-        _ => PassKind::Full,
+        _ => ReadMode::Whole,
     }
 }
 
-/// Whether a focused pass may skip the netfilter step: the rules it would install are those
-/// the last clean pass installed.
-pub(crate) fn netfilter_unchanged(view: Option<&KernelView>, planned: &DirectorRules) -> bool {
-    view.and_then(|v| v.netfilter.as_ref()) == Some(planned)
+/// The netfilter rules a pass installs: `planned`, except on a focus whose rules are those the
+/// last clean pass installed (then the step is skipped).
+pub(crate) fn rules_to_install(
+    view: Option<&KernelView>,
+    read: &ReadMode,
+    planned: Option<&DirectorRules>,
+) -> Option<DirectorRules> {
+    let planned = planned?;
+    let unchanged = view.and_then(|v| v.netfilter.as_ref()) == Some(planned);
+    match read {
+        ReadMode::Focus(_) if unchanged => None,
+        _ => Some(planned.clone()),
+    }
 }
 
 #[cfg(test)]
@@ -138,10 +127,11 @@ mod tests {
         let view = view(&s, &before);
         let after = target_table(&desired(&[80, 81, 83]));
         let pass = next_pass(Some(&view), false, &s, &after, &DrainBook::default());
-        let PassKind::Focused(focus) = pass else {
+        let ReadMode::Focus(read) = pass else {
             panic!("expected a focused pass, got {pass:?}");
         };
-        assert_eq!(focus.services, BTreeSet::from([id(82), id(83)]));
+        assert_eq!(read.focus.services, BTreeSet::from([id(82), id(83)]));
+        assert_eq!(read.table, view.table);
     }
 
     #[test]
@@ -150,8 +140,17 @@ mod tests {
         let state = desired(&[80, 81]);
         let view = view(&s, &state);
         let pass = next_pass(Some(&view), false, &s, &view.target, &DrainBook::default());
-        assert_eq!(pass, PassKind::Focused(Focus::default()));
-        assert!(netfilter_unchanged(Some(&view), &director_rules(&state)));
+        let ReadMode::Focus(read) = &pass else {
+            panic!("expected a focused pass, got {pass:?}");
+        };
+        assert_eq!(read.focus, Focus::default());
+        let rules = director_rules(&state);
+        assert_eq!(rules_to_install(Some(&view), &pass, Some(&rules)), None);
+        // A whole pass installs them all the same.
+        assert_eq!(
+            rules_to_install(Some(&view), &ReadMode::Whole, Some(&rules)),
+            Some(rules)
+        );
     }
 
     #[test]
@@ -161,15 +160,15 @@ mod tests {
         let view = view(&s, &state);
         let target = target_table(&state);
         let drain = DrainBook::default();
-        assert_eq!(next_pass(None, false, &s, &target, &drain), PassKind::Full);
+        assert_eq!(next_pass(None, false, &s, &target, &drain), ReadMode::Whole);
         assert_eq!(
             next_pass(Some(&view), true, &s, &target, &drain),
-            PassKind::Full
+            ReadMode::Whole
         );
         let other = settings("managed_vip_ranges = [\"10.0.0.0/24\"]\ndrain_timeout_secs = 5\n");
         assert_eq!(
             next_pass(Some(&view), false, &other, &target, &drain),
-            PassKind::Full
+            ReadMode::Whole
         );
     }
 
@@ -177,10 +176,15 @@ mod tests {
     fn new_netfilter_rules_are_not_skipped() {
         let s = settings("managed_vip_ranges = [\"10.0.0.0/24\"]\n");
         let view = view(&s, &desired(&[80]));
-        assert!(!netfilter_unchanged(
-            Some(&view),
-            &director_rules(&desired(&[80, 81]))
-        ));
-        assert!(!netfilter_unchanged(None, &director_rules(&desired(&[80]))));
+        let focus = ReadMode::Focus(FocusRead {
+            focus: Focus::default(),
+            table: Arc::clone(&view.table),
+            vips: None,
+        });
+        let new = director_rules(&desired(&[80, 81]));
+        assert_eq!(rules_to_install(Some(&view), &focus, Some(&new)), Some(new));
+        let old = director_rules(&desired(&[80]));
+        assert_eq!(rules_to_install(None, &focus, Some(&old)), Some(old));
+        assert_eq!(rules_to_install(Some(&view), &focus, None), None);
     }
 }

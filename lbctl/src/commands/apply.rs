@@ -1,18 +1,23 @@
-//! `lbctl apply`: one sync of IPVS and the VIP addresses, then exit.
+//! `lbctl apply`: one pass of the director (netfilter, IPVS, state file) and the VIP
+//! addresses, then exit.
+//!
+//! The same pass as the daemon's (`lb_director::sync::sync_director`), with the same policy
+//! for partial failures: a netfilter or sysctl failure does not hold back the IPVS pass (the
+//! old rules stay in force); every failed step is printed and the exit code is 1.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use anyhow::{Context, Result};
-use lb_director::netfilter::director_rules;
+use lb_director::sync::{NetfilterReport, ReadMode, StepError, state_file, sync_director};
 use lb_ipvs_sync::netlink::IpvsClient;
 use lb_ipvs_sync::reconcile::SyncReport;
 use lb_ipvs_sync::vip::VipPlan;
 use serde_json::json;
 
 use crate::cli::{Inputs, Output};
-use lb_controller::kernel_sync::{KernelSyncRequest, now_secs, prepare, sync_kernel};
-use lb_controller::state_file;
+use lb_controller::sync_inputs::{now_secs, prepare};
+use lb_controller::vip_step::sync_vips_after;
 use lb_controller::writer_lock::WriterLock;
 
 /// Exit codes of `apply`.
@@ -40,41 +45,36 @@ pub(crate) fn run(
     )?;
     let book = state_file::read(&prepared.state_file)?;
     let mut client = IpvsClient::connect().context("cannot open IPVS")?;
-    // Netfilter (NOTRACK, FullNAT SNAT) and IPVS sysctls first: SNAT must exist before a
-    // FullNAT service forwards its first connection.
-    let netfilter = lb_controller::netfilter_sync::sync_netfilter(
-        &prepared.loaded.settings,
-        &director_rules(&prepared.loaded.outcome.state),
-        Some(&prepared.state_file),
-    )?;
-    let request = KernelSyncRequest {
-        target: &prepared.target,
-        desired_vips: &prepared.loaded.outcome.state.vips,
-        scope: &prepared.scope,
-        options: &prepared.options,
-        drain: &book,
-        now: now_secs(),
-        state_file: Some(&prepared.state_file),
-        vip_interface: manage_vips.then_some(prepared.loaded.settings.vip_interface.as_str()),
-        incremental: None,
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime for rtnetlink")?;
-    let outcome = runtime
-        .block_on(sync_kernel(&mut client, &request))
-        .context("sync failed")?;
+    // Netfilter (NOTRACK, FullNAT SNAT) and IPVS sysctls first, then IPVS, then the VIPs.
+    let input = prepared.pass_input(book, now_secs(), true);
+    let mut outcome =
+        sync_director(&mut client, &input, &ReadMode::Whole).context("sync failed")?;
     let writes = client.op_count().writes;
+    let vips = if manage_vips {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime for rtnetlink")?;
+        let interface = prepared.loaded.settings.vip_interface.as_str();
+        runtime
+            .block_on(sync_vips_after(&mut outcome, &input, interface, None))
+            .and_then(|v| v.plan)
+    } else {
+        None
+    };
     print_report(
         &outcome.report,
-        outcome.vips.as_ref(),
-        &netfilter,
+        vips.as_ref(),
+        outcome.netfilter.as_ref(),
+        &outcome.step_errors,
         writes,
         output,
     )?;
-    if let Some(step) = outcome.step_errors.into_iter().next() {
-        return Err(step.error);
+    if !outcome.step_errors.is_empty() {
+        for step in &outcome.step_errors {
+            eprintln!("error: {}", step.text());
+        }
+        return Ok(EXIT_FAILED_OPS);
     }
     let report = &outcome.report;
     Ok(if !report.failed.is_empty() || !report.skipped.is_empty() {
@@ -89,7 +89,8 @@ pub(crate) fn run(
 fn print_report(
     report: &SyncReport,
     vips: Option<&VipPlan>,
-    netfilter: &lb_controller::netfilter_sync::NetfilterReport,
+    netfilter: Option<&NetfilterReport>,
+    step_errors: &[StepError],
     writes: u64,
     output: Output,
 ) -> Result<()> {
@@ -106,12 +107,16 @@ fn print_report(
                 "draining": report.plan.draining,
                 "guard_refusal": report.guard_refusal.as_ref().map(ToString::to_string),
                 "vips": vips,
-                "netfilter": netfilter.to_json(),
+                "netfilter": netfilter.map(NetfilterReport::to_json),
+                "step_errors": step_errors.iter().map(|e| json!({"step": e.step.name(), "error": e.text()})).collect::<Vec<_>>(),
             });
             println!("{}", serde_json::to_string_pretty(&doc)?);
         }
         Output::Text => {
-            for line in netfilter.text_lines() {
+            for line in netfilter
+                .map(NetfilterReport::text_lines)
+                .unwrap_or_default()
+            {
                 println!("{line}");
             }
             print!("{}", report.plan.render_ipvsadm());
@@ -148,6 +153,9 @@ fn print_report(
             }
             if let Some(refusal) = &report.guard_refusal {
                 println!("# GUARD: {refusal}");
+            }
+            for step in step_errors {
+                println!("# FAILED step {}: {}", step.step, step.text());
             }
             if let Some(v) = vips {
                 let fmt = |s: &BTreeSet<IpAddr>| {

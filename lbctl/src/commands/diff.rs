@@ -2,15 +2,15 @@
 //! director's netfilter rules (NOTRACK/SNAT) and the IPVS sysctls. Reads them, writes nothing.
 
 use anyhow::{Context, Result};
-use lb_ipvs_sync::IpvsKernel;
+use lb_director::sync::{
+    NetfilterHost, Preview, changed_tables, check_netfilter, check_sysctls, preview, state_file,
+    sysctl_text,
+};
 use lb_ipvs_sync::netlink::IpvsClient;
-use lb_ipvs_sync::reconcile::{guard, plan};
 use serde_json::json;
 
 use crate::cli::{Inputs, Output};
-use lb_controller::kernel_sync::{now_secs, prepare};
-use lb_controller::netfilter_sync::{changed_tables, check_netfilter, check_sysctls, sysctl_text};
-use lb_controller::state_file;
+use lb_controller::sync_inputs::{now_secs, prepare};
 
 /// Exit code: 0 the kernel matches, 2 changes are pending.
 pub(crate) fn run(
@@ -22,18 +22,20 @@ pub(crate) fn run(
     crate::commands::report_problems(&prepared.loaded.problems);
     let book = state_file::read(&prepared.state_file)?;
     let mut client = IpvsClient::connect().context("cannot open IPVS")?;
-    let observed = client.dump().context("cannot dump the IPVS table")?;
-    let planned = plan(
-        &prepared.target,
-        &observed,
-        &prepared.scope,
-        &book,
-        now_secs(),
-        &prepared.options,
-    );
-    let refusal = guard(&planned, &prepared.options).err();
+    // The input `apply` would pass, planned the way its pass plans, stopped before any write.
+    let input = prepared.pass_input(book, now_secs(), false);
+    let Preview {
+        plan: planned,
+        refusal,
+    } = preview(&mut client, &input).context("cannot dump the IPVS table")?;
+    let host = NetfilterHost::default();
     // Netfilter rules that cannot be read do not hide the IPVS diff: they are reported.
-    let netfilter = check_netfilter(&prepared.loaded.settings, &prepared.loaded.outcome.state);
+    let netfilter = check_netfilter(
+        &prepared.loaded.settings,
+        &prepared.loaded.outcome.state,
+        &host,
+    )
+    .map_err(anyhow::Error::new);
     let netfilter_changes = match &netfilter {
         Ok(Some(outcome)) => changed_tables(outcome),
         Ok(None) | Err(_) => Vec::new(),
@@ -42,7 +44,9 @@ pub(crate) fn run(
         &prepared.loaded.settings,
         &prepared.loaded.outcome.state,
         &prepared.state_file,
-    );
+        &host,
+    )
+    .map_err(anyhow::Error::new);
     let sysctl_writes: Vec<String> = match &sysctls {
         Ok(changes) => changes
             .iter()

@@ -1,0 +1,97 @@
+//! What `diff`, `apply` and the daemon share before a pass: inputs -> target table, scope,
+//! plan options, the clock; [`SyncInputs::pass_input`] shapes them into the
+//! [`PassInput`] of `lb_director::sync`, the one pass every caller runs.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use lb_config::Settings;
+use lb_director::netfilter::director_rules;
+use lb_director::sync::{NetfilterHost, NetfilterJob, PassInput, Target};
+use lb_ipvs_sync::reconcile::{DrainBook, PlanOptions, Scope};
+use lb_ipvs_sync::target::target_table;
+
+use crate::inputs::{InputFiles, Loaded, UsageError, load};
+
+/// Inputs resolved for a kernel sync.
+pub struct SyncInputs {
+    /// The files as loaded, with their problems.
+    pub loaded: Loaded,
+    /// The IPVS table the inputs describe.
+    pub target: Target,
+    /// The managed VIP ranges: nothing outside them is read or written.
+    pub scope: Scope,
+    /// Delete guard and drain timeouts from the settings.
+    pub options: PlanOptions,
+    /// Where drain deadlines are kept between runs.
+    pub state_file: PathBuf,
+}
+
+/// Loads the inputs; refuses settings without managed ranges (nothing could be synced safely).
+pub fn prepare(
+    inputs: &InputFiles,
+    state_file: Option<PathBuf>,
+    force: bool,
+) -> Result<SyncInputs, UsageError> {
+    let loaded = load(inputs)?;
+    loaded
+        .settings
+        .require_managed_ranges()
+        .context("a sync needs managed_vip_ranges in the settings")
+        .map_err(UsageError)?;
+    let target = Arc::new(target_table(&loaded.outcome.state));
+    let scope = Scope::new(loaded.settings.managed_vip_ranges.clone());
+    let options = plan_options(&loaded.settings, force);
+    let state_file = state_file.unwrap_or_else(|| loaded.settings.state_file.clone());
+    Ok(SyncInputs {
+        loaded,
+        target,
+        scope,
+        options,
+        state_file,
+    })
+}
+
+/// Plan options from the settings.
+pub(crate) fn plan_options(settings: &Settings, force: bool) -> PlanOptions {
+    PlanOptions {
+        max_delete_share: settings.max_delete_share,
+        force,
+        drain_timeout_secs: settings.drain_timeout_secs,
+        udp_drain_timeout_secs: settings.udp_drain_timeout_secs,
+    }
+}
+
+/// Seconds since the Unix epoch: the reconciler's notion of now.
+#[allow(clippy::disallowed_methods)]
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl SyncInputs {
+    /// The pass these inputs ask for: drains from `drain`, time `now`, the drain book persisted
+    /// to the state file; with `netfilter`, the director's rules and sysctls installed first
+    /// (`apply`), without, IPVS only (`diff`'s preview).
+    pub fn pass_input(&self, drain: DrainBook, now: u64, netfilter: bool) -> PassInput {
+        let settings = &self.loaded.settings;
+        PassInput {
+            target: Arc::clone(&self.target),
+            desired_vips: self.loaded.outcome.state.vips.clone(),
+            scope: self.scope.clone(),
+            options: self.options.clone(),
+            drain,
+            now,
+            state_file: Some(self.state_file.clone()),
+            netfilter: netfilter.then(|| NetfilterJob {
+                settings: Arc::new(settings.clone()),
+                rules: director_rules(&self.loaded.outcome.state),
+                host: NetfilterHost::default(),
+            }),
+        }
+    }
+}
