@@ -1,8 +1,8 @@
 //! The LVS director's controller: the daemon that keeps IPVS, netfilter, the VIP addresses and
 //! the BGP routes equal to the ConfigMap, the endpoints and the health checks, continuously.
 //!
-//! Promise: one sync path for every caller (`lb_director::sync::sync_director`, prepared by
-//! [`sync_inputs`], followed by [`vip_step`]); the kernel is reached only through
+//! Promise: one sync path for every caller (`lb_director::sync::sync_director` then
+//! `sync_vips_after`, prepared by [`sync_inputs`]); the kernel is reached only through
 //! `lb-ipvs-sync` and `lb-director`, the routers only through `lb-bgp-announcer`; an unreachable
 //! API server or an invalid key never empties the table. `lbctl` is a thin binary over this crate.
 
@@ -16,5 +16,4 @@ pub(crate) mod log_limit;
 pub mod metrics;
 pub mod own_addresses;
 pub mod sync_inputs;
-pub mod vip_step;
 pub mod writer_lock;

@@ -27,21 +27,21 @@ use crate::metrics::ControllerMetrics;
 
 /// Knobs of the core loop that do not come from the settings file.
 #[derive(Debug, Clone)]
-pub(crate) struct CoreOptions {
+pub struct CoreOptions {
     /// Quiet time after the last change before a sync.
-    pub(crate) debounce: Duration,
+    pub debounce: Duration,
     /// Longest delay between the first change of a burst and its sync.
-    pub(crate) max_delay: Duration,
+    pub max_delay: Duration,
     /// Skip the delete guard (`--force`).
-    pub(crate) force: bool,
+    pub force: bool,
     /// Manage the VIP addresses on the settings' interface.
-    pub(crate) manage_vips: bool,
+    pub manage_vips: bool,
     /// Override of the settings' state file.
-    pub(crate) state_file: Option<PathBuf>,
+    pub state_file: Option<PathBuf>,
     /// Keep the last good entries when the ConfigMap is deleted (else: no entries).
-    pub(crate) keep_on_configmap_delete: bool,
+    pub keep_on_configmap_delete: bool,
     /// Install the netfilter rules and IPVS sysctls with every sync (off for the fake kernel).
-    pub(crate) netfilter: bool,
+    pub netfilter: bool,
 }
 
 impl Default for CoreOptions {
@@ -60,18 +60,18 @@ impl Default for CoreOptions {
 
 /// What the daemon publishes for the HTTP endpoint, the health checker and BGP.
 #[derive(Clone)]
-pub(crate) struct DaemonOutputs {
+pub struct DaemonOutputs {
     /// The desired state after every successful build (health checker, metrics labels).
     #[allow(dead_code)] // read by the health checker and the metrics labels once wired
-    pub(crate) desired: watch::Receiver<Arc<DesiredState>>,
+    pub desired: watch::Receiver<Arc<DesiredState>>,
     /// Controller status after every pass (`/status`, `/readyz`).
-    pub(crate) status: watch::Receiver<Arc<StatusSnapshot>>,
+    pub status: watch::Receiver<Arc<StatusSnapshot>>,
     /// VIPs with at least one real server of weight > 0 in the kernel (BGP announcements).
-    pub(crate) serving_vips: watch::Receiver<BTreeSet<IpAddr>>,
+    pub serving_vips: watch::Receiver<BTreeSet<IpAddr>>,
 }
 
 /// The core loop with its inputs, kernel and outputs.
-pub(crate) struct Controller<K> {
+pub struct Controller<K> {
     inputs: DaemonInputs,
     pass: PassState<K>,
     options: CoreOptions,
@@ -79,7 +79,7 @@ pub(crate) struct Controller<K> {
 
 impl<K: IpvsKernel + Send + 'static> Controller<K> {
     /// Wires a controller; returns it with the receiving ends of its outputs.
-    pub(crate) fn new(
+    pub fn new(
         inputs: DaemonInputs,
         kernel: KernelSlot<K>,
         metrics: ControllerMetrics,
@@ -98,7 +98,7 @@ impl<K: IpvsKernel + Send + 'static> Controller<K> {
     }
 
     /// Runs until `shutdown` becomes true (or its sender is dropped).
-    pub(crate) async fn run(&mut self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(&mut self, mut shutdown: watch::Receiver<bool>) {
         let mut coalescer = Coalescer::new(self.options.debounce, self.options.max_delay);
         let mut resync = resync_timer(&self.inputs);
         let mut open = [true; 5];

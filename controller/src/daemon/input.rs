@@ -19,7 +19,7 @@ use tokio::sync::watch;
 
 /// The ConfigMap as its source last saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum ConfigInput {
+pub enum ConfigInput {
     /// The ConfigMap exists; every key was parsed on its own.
     Present {
         /// Keys that parsed without errors.
@@ -57,7 +57,7 @@ impl ConfigInput {
     }
 
     /// From file text: a manifest or the bare data map (the file source).
-    pub(crate) fn from_text(text: &str) -> Self {
+    pub fn from_text(text: &str) -> Self {
         let parsed = parse_configmap(text);
         if parsed
             .problems
@@ -95,45 +95,45 @@ impl ConfigInput {
 
 /// The Services the ConfigMap references, with endpoints, and when their last change happened.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct EndpointsInput {
+pub struct EndpointsInput {
     /// Services and their EndpointSlices.
-    pub(crate) snapshot: Arc<EndpointSnapshot>,
+    pub snapshot: Arc<EndpointSnapshot>,
     /// The earliest trigger time of the changes folded into this snapshot since the previous
     /// one (EndpointSlice annotation, else the event's arrival): the start of the programming
     /// latency. `None` when nothing endpoint-related changed (e.g. a relist).
-    pub(crate) changed_at: Option<SystemTime>,
+    pub changed_at: Option<SystemTime>,
 }
 
 /// The receiving ends the core loop watches (see the module docs).
-pub(crate) struct DaemonInputs {
+pub struct DaemonInputs {
     /// `None` until the ConfigMap source has completed its initial list.
-    pub(crate) config: watch::Receiver<Option<Arc<ConfigInput>>>,
+    pub config: watch::Receiver<Option<Arc<ConfigInput>>>,
     /// `None` until the endpoint sources have completed their initial lists.
-    pub(crate) endpoints: watch::Receiver<Option<Arc<EndpointsInput>>>,
+    pub endpoints: watch::Receiver<Option<Arc<EndpointsInput>>>,
     /// Health-check verdicts (default: never changes; the health checker feeds it).
-    pub(crate) health: watch::Receiver<Arc<HealthResults>>,
+    pub health: watch::Receiver<Arc<HealthResults>>,
     /// `false` while a source cannot reach its origin (API server down): not ready.
-    pub(crate) connected: watch::Receiver<bool>,
+    pub connected: watch::Receiver<bool>,
     /// The settings (SIGHUP reloads them).
-    pub(crate) settings: watch::Receiver<Arc<Settings>>,
+    pub settings: watch::Receiver<Arc<Settings>>,
 }
 
 /// The sending ends matching [`DaemonInputs`], for sources and tests.
-pub(crate) struct InputSenders {
+pub struct InputSenders {
     /// ConfigMap source.
-    pub(crate) config: watch::Sender<Option<Arc<ConfigInput>>>,
+    pub config: watch::Sender<Option<Arc<ConfigInput>>>,
     /// Endpoint source.
-    pub(crate) endpoints: watch::Sender<Option<Arc<EndpointsInput>>>,
+    pub endpoints: watch::Sender<Option<Arc<EndpointsInput>>>,
     /// Health checker.
-    pub(crate) health: watch::Sender<Arc<HealthResults>>,
+    pub health: watch::Sender<Arc<HealthResults>>,
     /// Connectivity of the sources.
-    pub(crate) connected: watch::Sender<bool>,
+    pub connected: watch::Sender<bool>,
     /// Settings reloads.
-    pub(crate) settings: watch::Sender<Arc<Settings>>,
+    pub settings: watch::Sender<Arc<Settings>>,
 }
 
 /// Creates the channels: nothing listed yet, no health verdicts, connected.
-pub(crate) fn channels(settings: Settings) -> (InputSenders, DaemonInputs) {
+pub fn channels(settings: Settings) -> (InputSenders, DaemonInputs) {
     let (config_tx, config) = watch::channel(None);
     let (endpoints_tx, endpoints) = watch::channel(None);
     let (health_tx, health) = watch::channel(Arc::new(HealthResults::default()));

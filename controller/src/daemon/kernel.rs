@@ -16,10 +16,10 @@ use lb_ipvs_sync::{IpvsError, IpvsKernel};
 use thiserror::Error;
 use tracing::warn;
 
-use crate::vip_step::{VipOutcome, sync_vips_after};
+use lb_director::sync::{VipOutcome, sync_vips_after};
 
 /// Opens a kernel client (the netlink socket, or a fake).
-pub(crate) type Connect<K> = Arc<dyn Fn() -> Result<K, IpvsError> + Send + Sync>;
+pub type Connect<K> = Arc<dyn Fn() -> Result<K, IpvsError> + Send + Sync>;
 
 /// A kernel operation of the daemon failed.
 #[derive(Debug, Error)]
@@ -67,7 +67,7 @@ impl SyncOutcome {
 }
 
 /// The shared kernel client.
-pub(crate) struct KernelSlot<K> {
+pub struct KernelSlot<K> {
     kernel: Arc<Mutex<Option<K>>>,
     connect: Connect<K>,
 }
@@ -83,7 +83,7 @@ impl<K> Clone for KernelSlot<K> {
 
 impl<K: IpvsKernel + Send + 'static> KernelSlot<K> {
     /// A slot that connects on first use.
-    pub(crate) fn new(connect: Connect<K>) -> Self {
+    pub fn new(connect: Connect<K>) -> Self {
         KernelSlot {
             kernel: Arc::new(Mutex::new(None)),
             connect,
@@ -91,8 +91,8 @@ impl<K: IpvsKernel + Send + 'static> KernelSlot<K> {
     }
 
     /// A slot that starts with `kernel` (tests: a fake whose table they inspect).
-    #[cfg(test)]
-    pub(crate) fn with_kernel(kernel: K, connect: Connect<K>) -> Self {
+    #[cfg(any(test, feature = "test-util"))]
+    pub fn with_kernel(kernel: K, connect: Connect<K>) -> Self {
         KernelSlot {
             kernel: Arc::new(Mutex::new(Some(kernel))),
             connect,
@@ -100,8 +100,8 @@ impl<K: IpvsKernel + Send + 'static> KernelSlot<K> {
     }
 
     /// Runs `f` on the kernel (tests inspect the fake's table with it).
-    #[cfg(test)]
-    pub(crate) fn inspect<R>(&self, f: impl FnOnce(&mut K) -> R) -> Option<R> {
+    #[cfg(any(test, feature = "test-util"))]
+    pub fn inspect<R>(&self, f: impl FnOnce(&mut K) -> R) -> Option<R> {
         let mut guard = self.kernel.lock().unwrap_or_else(PoisonError::into_inner);
         guard.as_mut().map(f)
     }

@@ -12,7 +12,7 @@
 //!                         |   -> problems (metric, Events once)
 //!                         |   -> view::next_pass (ReadMode: whole, or a focus on what changed)
 //!                         |   -> kernel::KernelSlot: lb_director::sync::sync_director
-//!                         |      (netfilter, IPVS, state file; blocking), then vip_step (VIPs)
+//!                         |      (netfilter, IPVS, state file; blocking), then sync_vips_after (VIPs)
 //!                         v
 //!     outputs: desired (Arc<DesiredState>), status (StatusSnapshot), serving VIPs (BGP)
 //!                         v
@@ -40,17 +40,16 @@ mod status;
 mod verdict;
 mod view;
 
-#[cfg(test)]
-mod tests;
-
-pub(crate) use self::core::{Controller, CoreOptions, DaemonOutputs};
+pub use self::core::{Controller, CoreOptions, DaemonOutputs};
 pub(crate) use self::files::{
     read_config, read_endpoints, watch_config_file, watch_endpoints_file,
 };
 pub(crate) use self::http::{ControlSocket, HttpState, ServeLimits, bind, serve_control};
-pub(crate) use self::input::{ConfigInput, EndpointsInput, channels};
-pub(crate) use self::kernel::KernelSlot;
-pub(crate) use self::problems::{LogSink, ProblemSink};
+pub use self::input::{ConfigInput, DaemonInputs, EndpointsInput, InputSenders, channels};
+pub use self::kernel::{Connect, KernelSlot};
+pub use self::problems::{LogSink, ProblemSink};
 pub use self::run::{DaemonOptions, OnDelete, run};
 pub use self::status::StatusDocument;
-pub use self::status::{Rates, RealServerStatus, ServiceStatus};
+pub use self::status::{
+    ControllerStatus, Rates, RealServerStatus, ServiceStatus, StatusSnapshot, SyncSummary,
+};

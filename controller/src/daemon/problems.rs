@@ -11,14 +11,14 @@ use tracing::warn;
 use crate::metrics::ControllerMetrics;
 
 /// Where new problems go (Kubernetes Events, or the log).
-pub(crate) trait ProblemSink: Send + Sync {
+pub trait ProblemSink: Send + Sync {
     /// Reports problems that were not present at the previous build. Must not block.
     fn report(&self, problems: Vec<Problem>);
 }
 
 /// Logs each new problem (file mode, tests).
 #[derive(Debug, Default)]
-pub(crate) struct LogSink;
+pub struct LogSink;
 
 impl ProblemSink for LogSink {
     fn report(&self, problems: Vec<Problem>) {

@@ -162,9 +162,9 @@ pub struct RealServerStatus {
 
 /// What a pass publishes for `/status`.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct StatusSnapshot {
+pub struct StatusSnapshot {
     /// Controller facts.
-    pub(crate) controller: ControllerStatus,
+    pub controller: ControllerStatus,
     /// The desired state of the last build.
     pub(crate) desired: std::sync::Arc<DesiredState>,
     /// Health verdicts used by that build.

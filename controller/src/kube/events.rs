@@ -13,14 +13,14 @@ use tracing::warn;
 use crate::daemon::ProblemSink;
 
 /// Publishes problems as Events on the watched ConfigMap.
-pub(crate) struct EventSink {
+pub struct EventSink {
     recorder: Recorder,
     reference: ObjectReference,
 }
 
 impl EventSink {
     /// A sink for the ConfigMap named in the settings; `instance` names this director.
-    pub(crate) fn new(client: Client, k8s: &KubernetesSettings, instance: Option<String>) -> Self {
+    pub fn new(client: Client, k8s: &KubernetesSettings, instance: Option<String>) -> Self {
         let reporter = Reporter {
             controller: "lbctl".to_owned(),
             instance,

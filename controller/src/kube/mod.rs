@@ -8,5 +8,5 @@ mod events;
 mod source;
 
 pub(crate) use client::client;
-pub(crate) use events::EventSink;
-pub(crate) use source::{KubeOutputs, run};
+pub use events::EventSink;
+pub use source::{KubeOutputs, run};

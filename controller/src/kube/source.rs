@@ -33,13 +33,13 @@ const PROBE_PERIOD: Duration = Duration::from_secs(2);
 const MAX_BATCH: usize = 512;
 
 /// Where the source publishes.
-pub(crate) struct KubeOutputs {
+pub struct KubeOutputs {
     /// ConfigMap input.
-    pub(crate) config: watch::Sender<Option<Arc<ConfigInput>>>,
+    pub config: watch::Sender<Option<Arc<ConfigInput>>>,
     /// Endpoint input.
-    pub(crate) endpoints: watch::Sender<Option<Arc<EndpointsInput>>>,
+    pub endpoints: watch::Sender<Option<Arc<EndpointsInput>>>,
     /// Connectivity.
-    pub(crate) connected: watch::Sender<bool>,
+    pub connected: watch::Sender<bool>,
 }
 
 type Item<K> = Result<Event<K>, watcher::Error>;
@@ -53,7 +53,7 @@ enum Incoming {
 }
 
 /// Runs the watchers until `shutdown`.
-pub(crate) async fn run(
+pub async fn run(
     client: Client,
     k8s: KubernetesSettings,
     outputs: KubeOutputs,

@@ -62,7 +62,7 @@ pub struct ControllerMetrics {
 
 impl ControllerMetrics {
     /// Creates the metrics (not yet registered).
-    pub(crate) fn new() -> Result<Self, prometheus::Error> {
+    pub fn new() -> Result<Self, prometheus::Error> {
         let secs = vec![
             0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
         ];

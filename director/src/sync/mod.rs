@@ -6,7 +6,7 @@
 //! table or a focus), the drain book written to the state file, the table read again, and the
 //! read-back check. It is plain blocking code (the netlink client and the tools are
 //! synchronous): callers run it on a thread that may block. The VIP addresses (rtnetlink,
-//! async) are the caller's next step, fed by [`PassOutcome::after`] and [`wanted_vips`].
+//! async) are the caller's next step, [`sync_vips_after`], in async context: no runtime is nested.
 //!
 //! One policy for partial failures: only a failed first read of the kernel stops a pass
 //! (nothing is written then). A failed netfilter step is recorded and the IPVS pass still runs:
@@ -19,6 +19,7 @@ mod outcome;
 mod preview;
 mod read_back;
 pub mod state_file;
+mod vip_step;
 mod vips;
 
 #[cfg(test)]
@@ -35,6 +36,7 @@ pub use self::netfilter::{
 pub use self::outcome::{PassOutcome, Step, StepError, StepFailure};
 pub use self::preview::{Preview, preview};
 pub use self::state_file::StateFileError;
+pub use self::vip_step::{VIP_STEP_TIMEOUT, VipOutcome, sync_vips_after};
 pub use self::vips::wanted_vips;
 
 /// Runs one pass of the director (see the module doc for its steps and failure policy).

@@ -17,8 +17,8 @@ use serde_json::json;
 
 use crate::cli::{Inputs, Output};
 use lb_controller::sync_inputs::{now_secs, prepare};
-use lb_controller::vip_step::sync_vips_after;
 use lb_controller::writer_lock::WriterLock;
+use lb_director::sync::sync_vips_after;
 
 /// Exit codes of `apply`.
 pub(crate) const EXIT_FAILED_OPS: i32 = 1;

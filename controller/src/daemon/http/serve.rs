@@ -153,12 +153,13 @@ pub(super) async fn serve<L: Listener>(
             Ok((stream, peer)) => {
                 backoff.succeeded();
                 let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-                    // Closing at once keeps the descriptors for health probes and BGP.
-                    drop(stream);
+                    // Counted before the close, so a client that sees the close also sees
+                    // the count. Closing at once keeps the descriptors for health probes and BGP.
                     metrics
                         .connections_refused_total
                         .with_label_values(&label)
                         .inc();
+                    drop(stream);
                     if let Some(held_back) = refused_log.allow(Instant::now()) {
                         warn!(listener = api.label(), max_connections = limits.max_connections,
                             peer = %peer, refused_since_last_warning = held_back,

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use lb_director::sync::{PassInput, PassOutcome, Step, StepError, StepFailure, wanted_vips};
+use super::{PassInput, PassOutcome, Step, StepError, StepFailure, wanted_vips};
 use lb_ipvs_sync::reconcile::Scope;
 use lb_ipvs_sync::vip::{VipError, VipInterface, VipPlan, plan_vips};
 use tracing::info;

@@ -18,11 +18,11 @@ use lb_tests::fake_apiserver::store::Resource;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use super::core::{Controller, CoreOptions, DaemonOutputs};
-use super::input::{ConfigInput, EndpointsInput, channels};
-use super::kernel::KernelSlot;
-use super::problems::LogSink;
-use crate::metrics::ControllerMetrics;
+use lb_controller::daemon::{
+    ConfigInput, Controller, ControllerStatus, CoreOptions, DaemonOutputs, EndpointsInput,
+    InputSenders, KernelSlot, LogSink, SyncSummary, channels,
+};
+use lb_controller::metrics::ControllerMetrics;
 
 const SETTINGS: &str = "managed_vip_ranges = [\"10.0.0.0/24\"]\nresync_period_secs = 1\n";
 
@@ -84,7 +84,7 @@ async fn wait_table(
 async fn wait_status(
     outputs: &DaemonOutputs,
     what: &str,
-    cond: impl Fn(&super::status::ControllerStatus) -> bool,
+    cond: impl Fn(&ControllerStatus) -> bool,
 ) {
     for _ in 0..400 {
         if cond(&outputs.status.borrow().controller) {
@@ -106,7 +106,7 @@ fn tempdir(name: &str) -> std::path::PathBuf {
 
 /// A controller on the fake kernel with file-like inputs, running on its own task.
 struct Running {
-    senders: super::input::InputSenders,
+    senders: InputSenders,
     slot: KernelSlot<FakeKernel>,
     metrics: ControllerMetrics,
     outputs: DaemonOutputs,
@@ -194,7 +194,7 @@ async fn file_inputs_program_the_kernel_and_resync_repairs_drift() {
 }
 
 /// The status's last sync (there must be one).
-fn last_sync(outputs: &DaemonOutputs) -> super::status::SyncSummary {
+fn last_sync(outputs: &DaemonOutputs) -> SyncSummary {
     outputs
         .status
         .borrow()
@@ -446,19 +446,19 @@ async fn kubernetes_watchers_drive_the_kernel_through_edits_outages_and_relists(
     ))
     .unwrap();
     let (stop_tx, stop) = watch::channel(false);
-    let source = crate::kube::KubeOutputs {
+    let source = lb_controller::kube::KubeOutputs {
         config: senders.config,
         endpoints: senders.endpoints,
         connected: senders.connected,
     };
-    tokio::spawn(crate::kube::run(
+    tokio::spawn(lb_controller::kube::run(
         client.clone(),
         settings().kubernetes,
         source,
         metrics.clone(),
         stop.clone(),
     ));
-    let sink = Arc::new(crate::kube::EventSink::new(
+    let sink = Arc::new(lb_controller::kube::EventSink::new(
         client,
         &settings().kubernetes,
         None,
