@@ -25,36 +25,33 @@ const DEFAULT_DRAIN_FILE: &str = "/var/lib/lbctl/bgp-drained";
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum BgpSettingsError {
     /// A key has the wrong type or is unknown.
-    #[error("bgp{section}: {source}")]
+    #[error("bgp{section}: {cause}")]
     Toml {
         /// `""`, `".policy"` or `".bird"`.
         section: &'static str,
-        /// The deserializer's message (names the field).
-        #[source]
-        source: toml::de::Error,
+        /// The deserializer's message, naming the field (in the message, so not a `source()`).
+        cause: toml::de::Error,
     },
     /// Values the announcer rejects (all problems at once).
-    #[error("bgp{section}: {source}")]
+    #[error("bgp{section}: {cause}")]
     Invalid {
         /// Which part was checked.
         section: &'static str,
-        /// The announcer's list of problems.
-        #[source]
-        source: ConfigError,
+        /// The announcer's list of problems (in the message, so not a `source()`).
+        cause: ConfigError,
     },
     /// A combination that makes no sense.
     #[error("bgp: {0}")]
     Conflict(String),
     /// A peer's key file cannot be read.
-    #[error("bgp.peers[{peer}].md5_password_file {path}: {source}")]
+    #[error("bgp.peers[{peer}].md5_password_file {path}: {cause}")]
     Md5File {
         /// The peer's address as written.
         peer: String,
         /// The file.
         path: PathBuf,
-        /// Why it failed.
-        #[source]
-        source: std::io::Error,
+        /// Why it failed (in the message, so not a `source()`).
+        cause: std::io::Error,
     },
 }
 
@@ -125,9 +122,9 @@ impl BgpConfig {
         let policy = take::<PolicySettings>(&mut rest, "policy", ".policy")?
             .map(PolicySettings::into_config)
             .unwrap_or_default();
-        AnnouncePolicy::new(policy.clone()).map_err(|source| BgpSettingsError::Invalid {
+        AnnouncePolicy::new(policy.clone()).map_err(|cause| BgpSettingsError::Invalid {
             section: ".policy",
-            source,
+            cause,
         })?;
         let bird: Option<BirdOptions> = take(&mut rest, "bird", ".bird")?;
         let on_stop: StopMode = take(&mut rest, "on_stop", "")?.unwrap_or_default();
@@ -149,10 +146,10 @@ impl BgpConfig {
                         "mode = \"bird\" needs [bgp.bird] with at least `path`".to_owned(),
                     )
                 })?;
-                lb_bgp_announcer::bird::render(&Default::default(), &bird).map_err(|source| {
+                lb_bgp_announcer::bird::render(&Default::default(), &bird).map_err(|cause| {
                     BgpSettingsError::Invalid {
                         section: ".bird",
-                        source,
+                        cause,
                     }
                 })?;
                 AnnouncerConfig::Bird(bird)
@@ -196,19 +193,12 @@ fn speaker_config(mut rest: toml::Table) -> Result<SpeakerConfig, BgpSettingsErr
             }
         }
     }
-    let config: SpeakerConfig =
-        toml::Value::Table(rest)
-            .try_into()
-            .map_err(|source| BgpSettingsError::Toml {
-                section: "",
-                source,
-            })?;
+    let config: SpeakerConfig = toml::Value::Table(rest)
+        .try_into()
+        .map_err(|cause| BgpSettingsError::Toml { section: "", cause })?;
     config
         .validate()
-        .map_err(|source| BgpSettingsError::Invalid {
-            section: "",
-            source,
-        })?;
+        .map_err(|cause| BgpSettingsError::Invalid { section: "", cause })?;
     Ok(config)
 }
 
@@ -232,10 +222,10 @@ fn read_md5_file(peer: &mut toml::Table) -> Result<(), BgpSettingsError> {
         )));
     }
     let key =
-        std::fs::read_to_string(Path::new(path)).map_err(|source| BgpSettingsError::Md5File {
+        std::fs::read_to_string(Path::new(path)).map_err(|cause| BgpSettingsError::Md5File {
             peer: name,
             path: PathBuf::from(path),
-            source,
+            cause,
         })?;
     // One trailing newline is an editor's, not part of the key.
     let key = key.strip_suffix('\n').unwrap_or(&key);
@@ -252,14 +242,14 @@ fn take<T: DeserializeOwned>(
     table
         .remove(key)
         .map(|value| {
-            value.try_into().map_err(|source: toml::de::Error| {
+            value.try_into().map_err(|cause: toml::de::Error| {
                 // The value alone has lost its key: put it back into the message.
-                let source = if section.is_empty() {
-                    <toml::de::Error as serde::de::Error>::custom(format!("{key}: {source}"))
+                let cause = if section.is_empty() {
+                    <toml::de::Error as serde::de::Error>::custom(format!("{key}: {cause}"))
                 } else {
-                    source
+                    cause
                 };
-                BgpSettingsError::Toml { section, source }
+                BgpSettingsError::Toml { section, cause }
             })
         })
         .transpose()

@@ -289,3 +289,18 @@ fn vips_the_kernel_serves_but_nobody_wants_are_left_out() {
         [ip("10.0.0.100")]
     );
 }
+
+/// A `[bgp]` settings error prints the announcer's problems once under anyhow's `{:#}`, as
+/// `lbctl validate` and the daemon's reload log show it. Mutation: mark the cause `#[source]`.
+#[test]
+fn a_bgp_settings_error_prints_its_cause_once() {
+    let settings =
+        Settings::from_toml_str(&SPEAKER.replace("local_as = 64512", "local_as = 0")).unwrap();
+    let Err(error) = BgpConfig::from_settings(&settings.bgp) else {
+        panic!("local_as = 0 accepted");
+    };
+    let plain = error.to_string();
+    let text = format!("{:#}", anyhow::Error::new(error));
+    assert_eq!(text, plain, "no cause is printed a second time");
+    assert!(text.contains("local_as"), "{text}");
+}
