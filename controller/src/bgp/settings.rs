@@ -17,9 +17,10 @@ use serde::de::DeserializeOwned;
 /// Where the daemon remembers that its speaker ran and did not withdraw (see docs/bgp.md).
 const DEFAULT_RESTART_MARKER: &str = "/run/lbctl/bgp-graceful-restart";
 
-/// Where `lbctl drain` is remembered, so a drained director stays drained across restarts
-/// and reboots until `lbctl drain --undo`.
-const DEFAULT_DRAIN_FILE: &str = "/var/lib/lbctl/bgp-drained";
+/// Where `lbctl withdraw` is remembered, so a withdrawn director stays withdrawn across
+/// restarts and reboots until `lbctl withdraw --undo`. The file keeps the name it had when the
+/// command was `lbctl drain`, so a withdrawal made before an upgrade survives it.
+const DEFAULT_WITHDRAW_FILE: &str = "/var/lib/lbctl/bgp-drained";
 
 /// Why `[bgp]` cannot be used; every message names the key.
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +84,7 @@ pub(crate) enum StopMode {
     #[default]
     Withdraw,
     /// Close without withdrawing: graceful-restart helpers keep the routes while IPVS keeps
-    /// forwarding (for restarts/upgrades); `lbctl drain` first to leave for good.
+    /// forwarding (for restarts/upgrades); `lbctl withdraw` first to leave for good.
     GracefulRestart,
 }
 
@@ -98,8 +99,8 @@ pub struct BgpConfig {
     pub(crate) on_stop: StopMode,
     /// File whose presence at startup sets the graceful-restart R-bit.
     pub(crate) restart_marker: PathBuf,
-    /// File whose presence means `lbctl drain` is in effect.
-    pub(crate) drain_file: PathBuf,
+    /// File whose presence means `lbctl withdraw` is in effect.
+    pub(crate) withdraw_file: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -130,8 +131,7 @@ impl BgpConfig {
         let on_stop: StopMode = take(&mut rest, "on_stop", "")?.unwrap_or_default();
         let restart_marker: PathBuf = take(&mut rest, "restart_marker", "")?
             .unwrap_or_else(|| PathBuf::from(DEFAULT_RESTART_MARKER));
-        let drain_file: PathBuf =
-            take(&mut rest, "drain_file", "")?.unwrap_or_else(|| PathBuf::from(DEFAULT_DRAIN_FILE));
+        let withdraw_file = withdraw_file(&mut rest)?;
         let announcer = match mode {
             Mode::Bird => {
                 if !rest.is_empty() {
@@ -171,7 +171,7 @@ impl BgpConfig {
             policy,
             on_stop,
             restart_marker,
-            drain_file,
+            withdraw_file,
         }))
     }
 }
@@ -231,6 +231,21 @@ fn read_md5_file(peer: &mut toml::Table) -> Result<(), BgpSettingsError> {
     let key = key.strip_suffix('\n').unwrap_or(&key);
     peer.insert("md5_password".to_owned(), toml::Value::from(key));
     Ok(())
+}
+
+/// `withdraw_file`, or `drain_file`: its name from when `lbctl withdraw` was `lbctl drain`,
+/// still read so that existing settings files keep working. Both at once is a conflict.
+fn withdraw_file(rest: &mut toml::Table) -> Result<PathBuf, BgpSettingsError> {
+    let new: Option<PathBuf> = take(rest, "withdraw_file", "")?;
+    let old: Option<PathBuf> = take(rest, "drain_file", "")?;
+    match (new, old) {
+        (Some(_), Some(_)) => Err(BgpSettingsError::Conflict(
+            "withdraw_file and drain_file (its former name) are both set: keep withdraw_file"
+                .to_owned(),
+        )),
+        (Some(path), None) | (None, Some(path)) => Ok(path),
+        (None, None) => Ok(PathBuf::from(DEFAULT_WITHDRAW_FILE)),
+    }
 }
 
 /// Removes `key` from `table` and deserializes it.
