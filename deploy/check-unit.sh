@@ -63,7 +63,7 @@ refuse() { # refuse REGEX WHY
 need '^RuntimeDirectory=lbctl$' "graceful-restart marker and control socket under /run/lbctl"
 need '^RuntimeDirectoryPreserve=yes$' "the marker must survive a stop/start to claim the R-bit"
 need '^ReadOnlyPaths=/run$' "ProtectProc= leaves /run writable on systemd 252 (tests/unit-sandbox)"
-need '^StateDirectory=lbctl$' "state file, sysctl record, drain file, BIRD include file"
+need '^StateDirectory=lbctl$' "state file, sysctl record, withdraw file, BIRD include file"
 need '^ExecStartPre=\+/sbin/modprobe ip_vs$' "the module load runs privileged, outside the sandbox"
 need '^CapabilityBoundingSet=.*CAP_NET_ADMIN' "IPVS, addresses, netfilter, sysctls"
 need '^CapabilityBoundingSet=.*CAP_NET_BIND_SERVICE' "passive BGP on port 179"

@@ -5,7 +5,7 @@
 //!     --peer 127.0.0.2,65002,port=1179 --prefix 10.0.0.1/32 --med 10
 //! ```
 //! Then type commands on stdin (one per line):
-//! `announce PREFIX [med=N] [community=A:B]...`, `withdraw PREFIX`, `drain on|off`,
+//! `announce PREFIX [med=N] [community=A:B]...`, `withdraw PREFIX`, `withdraw-all on|off`,
 //! `status` (prints one JSON line per peer), `shutdown` (withdraw, Cease, exit),
 //! `restart` (close without NOTIFICATION so GR helpers keep the routes, exit).
 //! SIGTERM/SIGINT act like `shutdown`.
@@ -173,8 +173,8 @@ async fn main() -> Result<()> {
                         handle.set_announcements(routes.clone());
                         None
                     }),
-                    ["drain", "on"] => { handle.drain(true); Ok(None) }
-                    ["drain", "off"] => { handle.drain(false); Ok(None) }
+                    ["withdraw-all", "on"] => { handle.withdraw_all(true); Ok(None) }
+                    ["withdraw-all", "off"] => { handle.withdraw_all(false); Ok(None) }
                     ["status"] => {
                         for status in handle.status() {
                             println!("{}", serde_json::to_string(&status)?);

@@ -21,7 +21,7 @@ pub type Announcements = BTreeMap<IpNetwork, RouteAttributes>;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RouteAttributes {
-    /// MULTI_EXIT_DISC: lets a director ask to be less preferred (e.g. while draining).
+    /// MULTI_EXIT_DISC: lets a director ask to be less preferred (e.g. before maintenance).
     pub med: Option<u32>,
     /// LOCAL_PREF for iBGP peers; `None` uses the peer's `local_pref`.
     pub local_pref: Option<u32>,

@@ -1,4 +1,5 @@
-//! Errors of the speaker's public API. Causes are kept (`#[source]`), never flattened.
+//! Errors of the speaker's public API. Each cause is printed once: in the message, kept as a typed
+//! field (not a `source()`, which anyhow's `{:#}` would print a second time).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -19,22 +20,20 @@ pub enum SpeakerError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// Binding the listener for passive peers failed.
-    #[error("cannot listen on {address}: {source}")]
+    #[error("cannot listen on {address}: {cause}")]
     Listen {
         /// The listen address.
         address: SocketAddr,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
+        /// The cause (in the message, so not a `source()`).
+        cause: std::io::Error,
     },
     /// Installing a TCP MD5 key failed (kernel without `CONFIG_TCP_MD5SIG`, or bad key).
-    #[error("cannot set TCP MD5 key for peer {peer}: {source}")]
+    #[error("cannot set TCP MD5 key for peer {peer}: {cause}")]
     Md5 {
         /// The peer the key is for.
         peer: IpAddr,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
+        /// The cause (in the message, so not a `source()`).
+        cause: std::io::Error,
     },
     /// The speaker task is gone (it panicked or was shut down already).
     #[error("the BGP speaker is not running")]
@@ -45,22 +44,20 @@ pub enum SpeakerError {
 #[derive(Debug, Error)]
 pub enum BirdError {
     /// Writing or renaming the include file failed.
-    #[error("cannot write BIRD include file {path}: {source}")]
+    #[error("cannot write BIRD include file {path}: {cause}")]
     Write {
         /// The file.
         path: std::path::PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
+        /// The cause (in the message, so not a `source()`).
+        cause: std::io::Error,
     },
     /// `birdc` could not be run.
-    #[error("cannot run {program}: {source}")]
+    #[error("cannot run {program}: {cause}")]
     Spawn {
         /// The program.
         program: String,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
+        /// The cause (in the message, so not a `source()`).
+        cause: std::io::Error,
     },
     /// `birdc configure` did not finish in time and was killed.
     #[error("`{program} configure` did not finish within {after:?}: killed")]

@@ -5,7 +5,7 @@
 //! withdrawn as soon as fewer than `withdraw_below` are (hysteresis: `withdraw_below <=
 //! announce_at`). Withdrawals are immediate, so traffic never goes to a director that cannot
 //! serve it; re-announcing after a withdrawal waits `hold_down_ms` so a flapping backend
-//! does not flap routes. A drained VIP is withdrawn.
+//! does not flap routes. A VIP the operator withdrew is withdrawn.
 //!
 //! Aggregate mode (the original design): the configured ranges are announced as they are,
 //! either always ("pre-announce": fewest route changes; IPVS answers for what it has) or
@@ -26,8 +26,9 @@ use crate::error::ConfigError;
 pub struct VipHealth {
     /// Real servers that pass their checks and have weight > 0.
     pub healthy: u32,
-    /// The operator drained this VIP: withdraw it regardless of health.
-    pub drained: bool,
+    /// The operator withdrew this VIP (`lbctl withdraw --vip`): withdraw it regardless of
+    /// health.
+    pub withdrawn: bool,
 }
 
 /// How prefixes are derived from VIPs.
@@ -138,7 +139,7 @@ impl AnnouncePolicy {
         let mut announced = Vec::new();
         for (vip, h) in health {
             let state = self.vips.entry(*vip).or_default();
-            if h.drained || h.healthy < self.config.withdraw_below {
+            if h.withdrawn || h.healthy < self.config.withdraw_below {
                 if state.announced {
                     state.announced = false;
                     state.withdrawn_at = Some(now);
@@ -216,12 +217,12 @@ mod tests {
     fn health(entries: &[(&str, u32, bool)]) -> BTreeMap<IpAddr, VipHealth> {
         entries
             .iter()
-            .map(|(v, healthy, drained)| {
+            .map(|(v, healthy, withdrawn)| {
                 (
                     vip(v),
                     VipHealth {
                         healthy: *healthy,
-                        drained: *drained,
+                        withdrawn: *withdrawn,
                     },
                 )
             })
@@ -317,13 +318,13 @@ mod tests {
     }
 
     #[test]
-    fn drained_and_missing_vips_are_withdrawn() {
+    fn withdrawn_and_missing_vips_are_withdrawn() {
         let mut p = policy(1, 1, 0);
         let t = Instant::now();
         let both = health(&[("10.0.0.1", 5, false), ("10.0.0.2", 5, false)]);
         assert_eq!(p.evaluate(&both, t).len(), 2);
-        let drained = health(&[("10.0.0.1", 5, true), ("10.0.0.2", 5, false)]);
-        assert_eq!(keys(&p.evaluate(&drained, t)), ["10.0.0.2/32"]);
+        let withdrawn = health(&[("10.0.0.1", 5, true), ("10.0.0.2", 5, false)]);
+        assert_eq!(keys(&p.evaluate(&withdrawn, t)), ["10.0.0.2/32"]);
         assert!(p.evaluate(&BTreeMap::new(), t).is_empty());
     }
 

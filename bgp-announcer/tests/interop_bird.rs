@@ -184,7 +184,7 @@ async fn bird_follows_health_within_a_second_without_resetting_the_session() {
             vip,
             VipHealth {
                 healthy,
-                drained: false,
+                withdrawn: false,
             },
         )])
     };
@@ -218,14 +218,14 @@ async fn bird_follows_health_within_a_second_without_resetting_the_session() {
     .await;
     let announce_took = t.elapsed();
 
-    // Drain withdraws, undrain re-announces; none of this reset the session.
-    handle.drain(true);
-    wait_for("drained", Duration::from_secs(1), || {
+    // Withdrawing everything and undoing it re-announces; none of this reset the session.
+    handle.withdraw_all(true);
+    wait_for("withdrawn", Duration::from_secs(1), || {
         (!bird.has("10.0.2.10/32")).then_some(())
     })
     .await;
-    handle.drain(false);
-    wait_for("undrained", Duration::from_secs(1), || {
+    handle.withdraw_all(false);
+    wait_for("announced again", Duration::from_secs(1), || {
         bird.has("10.0.2.10/32").then_some(())
     })
     .await;

@@ -27,13 +27,12 @@ pub enum LockError {
         advice: &'static str,
     },
     /// The lock file could not be opened or locked.
-    #[error("cannot take the writer lock {path}: {source}")]
+    #[error("cannot take the writer lock {path}: {cause}")]
     Io {
         /// The lock file.
         path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
+        /// The cause (in the message, so not a `source()`).
+        cause: std::io::Error,
     },
 }
 
@@ -59,9 +58,9 @@ impl WriterLock {
         advice: &'static str,
     ) -> Result<WriterLock, LockError> {
         let path = lock_path(state_file);
-        let io = |source| LockError::Io {
+        let io = |cause| LockError::Io {
             path: path.clone(),
-            source,
+            cause,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;

@@ -1,5 +1,6 @@
 //! Errors of the IPVS layer. The errno always survives, so callers can treat EEXIST/ENOENT races
-//! idempotently, and the object concerned is always named.
+//! idempotently, and the object concerned is always named. A cause is printed once, in the message
+//! (it is a typed field, not a `source()`, so anyhow's `{:#}` does not repeat it).
 
 use thiserror::Error;
 
@@ -22,13 +23,12 @@ pub enum IpvsError {
     #[error("the IPVS generic netlink family is not available (is the ip_vs module loaded?)")]
     FamilyNotFound,
     /// Socket-level failure.
-    #[error("netlink socket error during {context}: {source}")]
+    #[error("netlink socket error during {context}: {cause}")]
     Io {
         /// What we were doing.
         context: &'static str,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
+        /// The cause (in the message, so not a `source()`).
+        cause: std::io::Error,
     },
     /// The kernel did not answer a request in time. The client reopens its socket before the
     /// next request, so a late reply cannot be taken for the answer to another one.

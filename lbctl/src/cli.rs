@@ -145,7 +145,7 @@ pub(crate) enum Command {
     /// Services it references and their EndpointSlices); with it, it reloads local files on
     /// change. SIGTERM stops gracefully (IPVS is kept unless --cleanup-on-exit), SIGHUP reloads
     /// the settings. HTTP on the settings' listen_address (read-only): /healthz /readyz
-    /// /status /metrics; operator actions (`lbctl drain`) on the Unix control socket
+    /// /status /metrics; operator actions (`lbctl withdraw`) on the Unix control socket
     /// (http.control_socket, mode 0600). With [bgp] enabled it announces the served VIPs.
     ///
     /// Example:
@@ -165,17 +165,17 @@ pub(crate) enum Command {
     /// Withdraw every BGP route (or one VIP's) of a running daemon for maintenance.
     ///
     /// Sessions stay up and IPVS keeps forwarding; routers move new flows to other
-    /// directors. The drain lasts until `--undo`, across daemon restarts; `--undo` without
-    /// `--vip` ends every drain. Uses POST /drain on the daemon's control socket (a Unix
-    /// socket for root and the daemon's user; never TCP) and waits until /status shows it
-    /// applied.
+    /// directors. The withdrawal lasts until `--undo`, across daemon restarts; `--undo`
+    /// without `--vip` ends every withdrawal. Uses POST /withdraw on the daemon's control
+    /// socket (a Unix socket for root and the daemon's user; never TCP) and waits until
+    /// /status shows it applied. `lbctl drain` is the former name and still works.
     ///
     /// Example:
-    ///   lbctl drain
-    ///   lbctl drain --vip 203.0.113.10
-    ///   lbctl drain --undo --socket /run/lbctl/control.sock
-    #[command(verbatim_doc_comment)]
-    Drain(crate::commands::drain::DrainArgs),
+    ///   lbctl withdraw
+    ///   lbctl withdraw --vip 203.0.113.10
+    ///   lbctl withdraw --undo --socket /run/lbctl/control.sock
+    #[command(verbatim_doc_comment, visible_alias = "drain")]
+    Withdraw(crate::commands::withdraw::WithdrawArgs),
     /// Remove every netfilter rule lbctl installed (director and node-bypass chains, our
     /// nftables tables), from every backend, and nothing else.
     ///

@@ -1,6 +1,6 @@
 //! `lbctl`: the one binary of the LVS/IPVS load-balancer control plane.
 //!
-//! Operator commands (`validate`, `plan`, `diff`, `apply`, `status`, `drain`) and the daemon (`run`,
+//! Operator commands (`validate`, `plan`, `diff`, `apply`, `status`, `withdraw`) and the daemon (`run`,
 //! the Kubernetes controller). Exit codes: 0 success, 1 problems found or operations failed, 2 `diff`
 //! found pending changes, 3 the delete guard held back deletions, 64 unusable input.
 
@@ -65,7 +65,7 @@ fn run(command: Command) -> anyhow::Result<i32> {
         } => commands::apply::run(&inputs, state_file, force, !no_vips, output),
         Command::Run(args) => commands::run::run(args),
         Command::Status(args) => commands::status::run(&args),
-        Command::Drain(args) => commands::drain::run(&args),
+        Command::Withdraw(args) => commands::withdraw::run(&args),
         Command::Cleanup { output } => commands::cleanup::run(output),
         Command::NodeBypass {
             director_ranges,

@@ -1,6 +1,7 @@
 //! CLI tests of the BGP wiring that need no kernel: `lbctl run` refuses a bad `[bgp]` before
-//! touching anything (exit 64, naming the key), and `lbctl drain` without a daemon fails
-//! cleanly.
+//! touching anything (exit 64, naming the key), `lbctl withdraw` (and its former name
+//! `lbctl drain`) asks the daemon's control socket for `POST /withdraw`, and fails cleanly
+//! without a daemon.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
@@ -80,19 +81,79 @@ fn run_refuses_inverted_policy_thresholds() {
 }
 
 #[test]
-fn drain_without_a_daemon_fails_and_says_where_it_looked() {
-    let dir = scratch("drain");
+fn withdraw_without_a_daemon_fails_and_says_where_it_looked() {
+    let dir = scratch("withdraw");
     let socket = dir.0.join("control.sock");
-    let out = lbctl(&["drain", "--socket", socket.to_str().unwrap()]);
+    for command in ["withdraw", "drain"] {
+        let out = lbctl(&[command, "--socket", socket.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+        let want = format!(
+            "cannot connect to the daemon's control socket {}",
+            socket.display()
+        );
+        assert!(stderr(&out).contains(&want), "{}", stderr(&out));
+        // Over TCP there is nothing to withdraw with: the old flag is gone.
+        let out = lbctl(&[command, "--address", "127.0.0.1:9"]);
+        assert_eq!(out.status.code(), Some(2), "stderr: {}", stderr(&out));
+    }
+}
+
+/// `lbctl withdraw` and its alias `lbctl drain` send `POST /withdraw` (with `undo` and `vip`)
+/// and report the daemon's refusal. Mutation: drop the `visible_alias` (then `drain` is an
+/// unknown command, exit 2) or send the old path.
+#[test]
+fn withdraw_and_its_alias_drain_post_to_withdraw() {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixListener;
+
+    let dir = scratch("withdraw-path");
+    let socket = dir.0.join("control.sock");
+    let listener = UnixListener::bind(&socket).unwrap();
+    let server = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for _ in 0..2 {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut chunk = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = stream.read(&mut chunk).unwrap();
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&chunk[..n]);
+            }
+            let text = String::from_utf8_lossy(&request).into_owned();
+            lines.push(text.lines().next().unwrap_or_default().to_owned());
+            stream
+                .write_all(b"HTTP/1.0 409 Conflict\r\n\r\nBGP is not enabled\n")
+                .unwrap();
+        }
+        lines
+    });
+    let path = socket.to_str().unwrap();
+    let out = lbctl(&["withdraw", "--socket", path, "--vip", "10.0.0.1"]);
     assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
-    let want = format!(
-        "cannot connect to the daemon's control socket {}",
-        socket.display()
+    assert!(
+        stderr(&out).contains("BGP is not enabled"),
+        "{}",
+        stderr(&out)
     );
-    assert!(stderr(&out).contains(&want), "{}", stderr(&out));
-    // Over TCP there is nothing to drain with: the old flag is gone.
-    let out = lbctl(&["drain", "--address", "127.0.0.1:9"]);
-    assert_eq!(out.status.code(), Some(2), "stderr: {}", stderr(&out));
+    let out = lbctl(&["drain", "--undo", "--socket", path]);
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+    let lines = server.join().unwrap();
+    assert_eq!(
+        lines,
+        [
+            "POST /withdraw?vip=10.0.0.1 HTTP/1.0",
+            "POST /withdraw?undo HTTP/1.0"
+        ]
+    );
+    let help = lbctl(&["--help"]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        text.contains("withdraw") && text.contains("[alias: drain]"),
+        "{text}"
+    );
 }
 
 #[test]

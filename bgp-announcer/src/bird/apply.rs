@@ -65,7 +65,7 @@ impl BirdOptions {
 pub async fn apply(routes: &Announcements, options: &BirdOptions) -> Result<bool, BirdError> {
     let text = super::render(routes, options).map_err(|e| BirdError::Write {
         path: options.path.clone(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+        cause: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
     })?;
     if tokio::fs::read_to_string(&options.path)
         .await
@@ -81,9 +81,9 @@ pub async fn apply(routes: &Announcements, options: &BirdOptions) -> Result<bool
 }
 
 async fn write_atomically(path: &Path, text: &str) -> Result<(), BirdError> {
-    let err = |source| BirdError::Write {
+    let err = |cause| BirdError::Write {
         path: path.to_owned(),
-        source,
+        cause,
     };
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
@@ -108,9 +108,9 @@ async fn reload(options: &BirdOptions) -> Result<(), BirdError> {
     command.arg("configure").kill_on_drop(true);
     let after = Duration::from_secs(options.reload_timeout_secs.max(1));
     let output = match tokio::time::timeout(after, command.output()).await {
-        Ok(output) => output.map_err(|source| BirdError::Spawn {
+        Ok(output) => output.map_err(|cause| BirdError::Spawn {
             program: options.birdc.clone(),
-            source,
+            cause,
         })?,
         Err(_) => {
             tracing::warn!(

@@ -17,7 +17,7 @@ pub(crate) fn bind(
     address: SocketAddr,
     peers: &[&PeerConfig],
 ) -> Result<TcpListener, SpeakerError> {
-    let listen_err = |source| SpeakerError::Listen { address, source };
+    let listen_err = |cause| SpeakerError::Listen { address, cause };
     let socket = match address {
         SocketAddr::V4(_) => TcpSocket::new_v4(),
         SocketAddr::V6(_) => TcpSocket::new_v6(),
@@ -27,9 +27,9 @@ pub(crate) fn bind(
     for peer in peers {
         if let Some(key) = &peer.md5_password {
             md5::set_md5_key(&socket, address.is_ipv6(), peer.address, key.0.as_bytes()).map_err(
-                |source| SpeakerError::Md5 {
+                |cause| SpeakerError::Md5 {
                     peer: peer.address,
-                    source,
+                    cause,
                 },
             )?;
         }

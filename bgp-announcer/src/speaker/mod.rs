@@ -55,10 +55,10 @@ struct PeerEntry {
 #[derive(Debug, Default)]
 struct Wanted {
     routes: Announcements,
-    draining: bool,
+    withdrawn_all: bool,
 }
 
-/// What the daemon holds: set announcements, drain, read status, shut down.
+/// What the daemon holds: set announcements, withdraw them all, read status, shut down.
 pub struct SpeakerHandle {
     published: watch::Sender<Arc<Announcements>>,
     wanted: Mutex<Wanted>,
@@ -138,24 +138,24 @@ impl Speaker {
 
 impl SpeakerHandle {
     /// Replaces the announced set; established sessions get incremental UPDATEs at once.
-    /// While draining the set is remembered and announced when the drain ends.
+    /// While everything is withdrawn the set is remembered and announced when that ends.
     pub fn set_announcements(&self, routes: Announcements) {
         let mut wanted = self.lock_wanted();
         wanted.routes = routes;
         self.publish(&wanted);
     }
 
-    /// Maintenance drain: `true` withdraws everything (sessions stay up), `false` announces
+    /// For maintenance: `true` withdraws every route (sessions stay up), `false` announces
     /// the current set again.
-    pub fn drain(&self, draining: bool) {
+    pub fn withdraw_all(&self, withdrawn: bool) {
         let mut wanted = self.lock_wanted();
-        wanted.draining = draining;
+        wanted.withdrawn_all = withdrawn;
         self.publish(&wanted);
     }
 
-    /// Whether a drain is in effect.
-    pub fn is_draining(&self) -> bool {
-        self.lock_wanted().draining
+    /// Whether every route is withdrawn ([`SpeakerHandle::withdraw_all`]).
+    pub fn is_withdrawn_all(&self) -> bool {
+        self.lock_wanted().withdrawn_all
     }
 
     /// One entry per configured peer, in configuration order.
@@ -227,7 +227,7 @@ impl SpeakerHandle {
     }
 
     fn publish(&self, wanted: &Wanted) {
-        let effective = if wanted.draining {
+        let effective = if wanted.withdrawn_all {
             Announcements::new()
         } else {
             wanted.routes.clone()

@@ -34,23 +34,23 @@ impl Backend {
         })
     }
 
-    /// Hands `routes` over (nothing while `draining`). The speaker sends incremental UPDATEs;
+    /// Hands `routes` over (nothing while `withdrawn_all`, `lbctl withdraw`). The speaker sends incremental UPDATEs;
     /// BIRD is rewritten and reloaded only when the set changed.
     pub(crate) async fn publish(
         &mut self,
         routes: &Announcements,
-        draining: bool,
+        withdrawn_all: bool,
     ) -> Result<(), BirdError> {
         match self {
             Backend::Speaker(handle) => {
                 handle.set_announcements(routes.clone());
-                if handle.is_draining() != draining {
-                    handle.drain(draining);
+                if handle.is_withdrawn_all() != withdrawn_all {
+                    handle.withdraw_all(withdrawn_all);
                 }
                 Ok(())
             }
             Backend::Bird { options, applied } => {
-                let target = if draining {
+                let target = if withdrawn_all {
                     Announcements::new()
                 } else {
                     routes.clone()

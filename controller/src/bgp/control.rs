@@ -1,5 +1,5 @@
-//! What the HTTP endpoint shares with the announcer task: the drain switch and the latest
-//! BGP status for `/status`. The only I/O is the drain file, which keeps a drain across
+//! What the HTTP endpoint shares with the announcer task: the withdraw switch and the latest
+//! BGP status for `/status`. The only I/O is the withdraw file, which keeps a withdrawal across
 //! restarts.
 
 use std::net::IpAddr;
@@ -10,20 +10,22 @@ use lb_bgp_announcer::PeerStatus;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::drain::DrainState;
+use super::withdrawals::Withdrawals;
 
 /// The `bgp` section of `/status` (also parsed back by `lbctl status`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BgpStatus {
     /// `speaker` (our own BGP sessions) or `bird` (routes handed to a local BIRD).
     pub mode: String,
-    /// `lbctl drain` is in effect: nothing is announced.
-    pub draining: bool,
-    /// VIPs withdrawn by `lbctl drain --vip` (filled in by [`BgpControl::status`] from the
-    /// drain switch).
-    #[serde(default)]
-    pub drained_vips: Vec<IpAddr>,
-    /// Prefixes the policy wants announced (withheld while draining).
+    /// `lbctl withdraw` is in effect: nothing is announced. The JSON keeps its first name,
+    /// `draining`, so scripts that read `/status` go on working.
+    #[serde(rename = "draining")]
+    pub withdrawn_all: bool,
+    /// VIPs withdrawn by `lbctl withdraw --vip` (filled in by [`BgpControl::status`] from the
+    /// withdraw switch). JSON name kept: `drained_vips`.
+    #[serde(rename = "drained_vips", default)]
+    pub withdrawn_vips: Vec<IpAddr>,
+    /// Prefixes the policy wants announced (withheld while everything is withdrawn).
     pub announced: Vec<String>,
     /// One entry per configured peer (speaker mode).
     pub peers: Vec<BgpPeerStatus>,
@@ -72,33 +74,33 @@ impl From<&PeerStatus> for BgpPeerStatus {
     }
 }
 
-/// Shared between the announcer task (writes status, reads the drain switch) and HTTP.
+/// Shared between the announcer task (writes status, reads the withdraw switch) and HTTP.
 #[derive(Debug)]
 pub(crate) struct BgpControl {
-    drain: watch::Sender<DrainState>,
-    drain_file: PathBuf,
+    withdrawals: watch::Sender<Withdrawals>,
+    withdraw_file: PathBuf,
     status: Mutex<BgpStatus>,
 }
 
 impl BgpControl {
-    /// A control for `mode` with an empty status, drained as `drain_file` says (absent:
+    /// A control for `mode` with an empty status, withdrawn as `withdraw_file` says (absent:
     /// nothing; unreadable: everything, so a director under maintenance stays out).
-    pub(crate) fn new(mode: &str, drain_file: PathBuf) -> Self {
-        let state = match std::fs::read_to_string(&drain_file) {
-            Ok(text) => DrainState::parse(&text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => DrainState::default(),
+    pub(crate) fn new(mode: &str, withdraw_file: PathBuf) -> Self {
+        let state = match std::fs::read_to_string(&withdraw_file) {
+            Ok(text) => Withdrawals::parse(&text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Withdrawals::default(),
             Err(e) => {
-                tracing::warn!(file = %drain_file.display(), error = %e,
-                    "cannot read the drain file: draining everything");
-                DrainState {
+                tracing::warn!(file = %withdraw_file.display(), error = %e,
+                    "cannot read the withdraw file: withdrawing everything");
+                Withdrawals {
                     all: true,
-                    ..DrainState::default()
+                    ..Withdrawals::default()
                 }
             }
         };
         BgpControl {
-            drain: watch::Sender::new(state),
-            drain_file,
+            withdrawals: watch::Sender::new(state),
+            withdraw_file,
             status: Mutex::new(BgpStatus {
                 mode: mode.to_owned(),
                 ..BgpStatus::default()
@@ -106,33 +108,33 @@ impl BgpControl {
         }
     }
 
-    /// Whether the whole director is drained (also right after startup, from the drain file).
-    pub(crate) fn is_draining(&self) -> bool {
-        self.drain.borrow().all
+    /// Whether every route is withdrawn (also right after startup, from the withdraw file).
+    pub(crate) fn is_withdrawn_all(&self) -> bool {
+        self.withdrawals.borrow().all
     }
 
-    /// The drains in effect.
-    pub(crate) fn drain_state(&self) -> DrainState {
-        self.drain.borrow().clone()
+    /// The withdrawals in effect.
+    pub(crate) fn withdrawals(&self) -> Withdrawals {
+        self.withdrawals.borrow().clone()
     }
 
-    /// `lbctl drain` (true) and `lbctl drain --undo` (false, which also ends every per-VIP
-    /// drain): the task applies it at once; the error says the drain file could not be
-    /// written or removed (the switch holds until the daemon restarts).
-    pub(crate) fn set_drain(&self, draining: bool) -> std::io::Result<()> {
+    /// `lbctl withdraw` (true) and `lbctl withdraw --undo` (false, which also ends every
+    /// per-VIP withdrawal): the task applies it at once; the error says the withdraw file could
+    /// not be written or removed (the switch holds until the daemon restarts).
+    pub(crate) fn set_withdraw_all(&self, withdrawn: bool) -> std::io::Result<()> {
         self.change(|state| {
-            if draining {
+            if withdrawn {
                 state.all = true;
             } else {
-                *state = DrainState::default();
+                *state = Withdrawals::default();
             }
         })
     }
 
-    /// `lbctl drain --vip VIP` (true) and `lbctl drain --undo --vip VIP` (false).
-    pub(crate) fn set_vip_drain(&self, vip: IpAddr, draining: bool) -> std::io::Result<()> {
+    /// `lbctl withdraw --vip VIP` (true) and `lbctl withdraw --undo --vip VIP` (false).
+    pub(crate) fn set_vip_withdrawn(&self, vip: IpAddr, withdrawn: bool) -> std::io::Result<()> {
         self.change(|state| {
-            if draining {
+            if withdrawn {
                 state.vips.insert(vip);
             } else {
                 state.vips.remove(&vip);
@@ -140,25 +142,25 @@ impl BgpControl {
         })
     }
 
-    fn change(&self, edit: impl FnOnce(&mut DrainState)) -> std::io::Result<()> {
-        self.drain.send_modify(edit);
-        let state = self.drain_state();
+    fn change(&self, edit: impl FnOnce(&mut Withdrawals)) -> std::io::Result<()> {
+        self.withdrawals.send_modify(edit);
+        let state = self.withdrawals();
         if state.is_empty() {
-            return match std::fs::remove_file(&self.drain_file) {
+            return match std::fs::remove_file(&self.withdraw_file) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
                 _ => Ok(()),
             };
         }
         lb_director::atomic_file::write_atomically(
-            &self.drain_file,
+            &self.withdraw_file,
             state.render().as_bytes(),
             0o600,
         )
     }
 
     /// The switch the announcer task watches.
-    pub(crate) fn drain_switch(&self) -> watch::Receiver<DrainState> {
-        self.drain.subscribe()
+    pub(crate) fn withdraw_switch(&self) -> watch::Receiver<Withdrawals> {
+        self.withdrawals.subscribe()
     }
 
     /// The latest status (as of the task's last update).
@@ -168,7 +170,7 @@ impl BgpControl {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        status.drained_vips = self.drain.borrow().vips.iter().copied().collect();
+        status.withdrawn_vips = self.withdrawals.borrow().vips.iter().copied().collect();
         status
     }
 

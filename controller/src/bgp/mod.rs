@@ -4,7 +4,7 @@
 //!  DaemonOutputs.desired (weights after health checks) --+
 //!  DaemonOutputs.serving_vips (what IPVS really serves) --+-> health::vip_health
 //!      -> AnnouncePolicy (thresholds, hysteresis, hold-down) -> Backend (speaker | BIRD)
-//!  lbctl drain (POST /drain) -> BgpControl -> withdraw all / announce again
+//!  lbctl withdraw (POST /withdraw) -> BgpControl -> withdraw all / announce again
 //!  SIGTERM -> BgpAnnouncer::stop -> withdraw (or leave to graceful restart) -> exit
 //! ```
 //!
@@ -17,12 +17,12 @@
 
 mod backend;
 mod control;
-mod drain;
 mod health;
 mod policy_settings;
 mod render;
 mod settings;
 mod task;
+mod withdrawals;
 
 #[cfg(test)]
 mod task_tests;
@@ -90,10 +90,13 @@ pub(crate) async fn start(
     let policy = AnnouncePolicy::new(config.policy.clone()).context("invalid [bgp.policy]")?;
     let (policy_tx, policy_rx) = watch::channel(config.policy.clone());
     let (announcer, restart_marker) = with_restart_state(config.announcer, &config.restart_marker);
-    let control = Arc::new(BgpControl::new(announcer.mode(), config.drain_file.clone()));
-    if control.is_draining() {
-        warn!(file = %config.drain_file.display(),
-            "BGP drain in effect (lbctl drain): nothing is announced until lbctl drain --undo");
+    let control = Arc::new(BgpControl::new(
+        announcer.mode(),
+        config.withdraw_file.clone(),
+    ));
+    if control.is_withdrawn_all() {
+        warn!(file = %config.withdraw_file.display(),
+            "lbctl withdraw in effect: nothing is announced until lbctl withdraw --undo");
     }
     let (stop, stop_rx) = oneshot::channel();
     let mut status = outputs.status.clone();
@@ -104,7 +107,7 @@ pub(crate) async fn start(
     let inputs = task::TaskInputs {
         desired: outputs.desired.clone(),
         serving: outputs.serving_vips.clone(),
-        drain: control.drain_switch(),
+        withdrawals: control.withdraw_switch(),
         stop: stop_rx,
         first_sync,
         policy: policy_rx,
@@ -128,7 +131,7 @@ pub(crate) async fn start(
 }
 
 impl BgpAnnouncer {
-    /// For the HTTP endpoint: drain switch and status.
+    /// For the HTTP endpoint: withdraw switch and status.
     pub(crate) fn control(&self) -> Arc<BgpControl> {
         Arc::clone(&self.control)
     }
@@ -155,8 +158,8 @@ impl BgpAnnouncer {
                 "[bgp] restart_marker",
             ),
             (
-                new.drain_file != self.running.drain_file,
-                "[bgp] drain_file",
+                new.withdraw_file != self.running.withdraw_file,
+                "[bgp] withdraw_file",
             ),
         ]
         .into_iter()

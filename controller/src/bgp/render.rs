@@ -7,10 +7,10 @@ use super::control::BgpStatus;
 /// `bgp (speaker): announcing 2 prefixes ...` and one line per session.
 pub fn render_status(status: &BgpStatus) -> String {
     let mut out = String::new();
-    if status.draining {
+    if status.withdrawn_all {
         let _ = writeln!(
             out,
-            "bgp ({}): DRAINED (lbctl drain): nothing announced, {} prefix(es) held back",
+            "bgp ({}): WITHDRAWN (lbctl withdraw): nothing announced, {} prefix(es) held back",
             status.mode,
             status.announced.len()
         );
@@ -27,15 +27,15 @@ pub fn render_status(status: &BgpStatus) -> String {
             }
         );
     }
-    if !status.drained_vips.is_empty() {
+    if !status.withdrawn_vips.is_empty() {
         let vips: Vec<String> = status
-            .drained_vips
+            .withdrawn_vips
             .iter()
             .map(ToString::to_string)
             .collect();
         let _ = writeln!(
             out,
-            "  drained VIPs (lbctl drain --vip): {}",
+            "  withdrawn VIPs (lbctl withdraw --vip): {}",
             vips.join(" ")
         );
     }
@@ -66,17 +66,17 @@ mod tests {
     use super::*;
     use crate::bgp::control::BgpPeerStatus;
 
-    fn status(draining: bool) -> BgpStatus {
+    fn status(withdrawn_all: bool) -> BgpStatus {
         BgpStatus {
             mode: "speaker".into(),
-            draining,
-            drained_vips: Vec::new(),
+            withdrawn_all,
+            withdrawn_vips: Vec::new(),
             announced: vec!["10.0.0.100/32".into()],
             peers: vec![BgpPeerStatus {
                 address: "10.0.9.2".parse().unwrap(),
                 remote_as: 64513,
                 state: "established".into(),
-                announced_prefixes: usize::from(!draining),
+                announced_prefixes: usize::from(!withdrawn_all),
                 updates_sent: 3,
                 established_count: 1,
                 updates_ignored: 0,
@@ -88,7 +88,7 @@ mod tests {
     }
 
     #[test]
-    fn shows_prefixes_sessions_and_the_drain() {
+    fn shows_prefixes_sessions_and_the_withdrawal() {
         let text = render_status(&status(false));
         assert!(
             text.contains("bgp (speaker): announcing 1 prefix(es): 10.0.0.100/32"),
@@ -98,14 +98,14 @@ mod tests {
             text.contains("peer 10.0.9.2 AS64513  established  1 prefix(es)"),
             "{text}"
         );
-        let drained = render_status(&status(true));
-        assert!(drained.contains("DRAINED"), "{drained}");
-        assert!(drained.contains("0 prefix(es)"), "{drained}");
+        let withdrawn = render_status(&status(true));
+        assert!(withdrawn.contains("WITHDRAWN"), "{withdrawn}");
+        assert!(withdrawn.contains("0 prefix(es)"), "{withdrawn}");
         let mut one = status(false);
-        one.drained_vips = vec!["10.0.0.101".parse().unwrap()];
+        one.withdrawn_vips = vec!["10.0.0.101".parse().unwrap()];
         let text = render_status(&one);
         assert!(
-            text.contains("drained VIPs (lbctl drain --vip): 10.0.0.101"),
+            text.contains("withdrawn VIPs (lbctl withdraw --vip): 10.0.0.101"),
             "{text}"
         );
     }

@@ -17,44 +17,42 @@ use serde::de::DeserializeOwned;
 /// Where the daemon remembers that its speaker ran and did not withdraw (see docs/bgp.md).
 const DEFAULT_RESTART_MARKER: &str = "/run/lbctl/bgp-graceful-restart";
 
-/// Where `lbctl drain` is remembered, so a drained director stays drained across restarts
-/// and reboots until `lbctl drain --undo`.
-const DEFAULT_DRAIN_FILE: &str = "/var/lib/lbctl/bgp-drained";
+/// Where `lbctl withdraw` is remembered, so a withdrawn director stays withdrawn across
+/// restarts and reboots until `lbctl withdraw --undo`. The file keeps the name it had when the
+/// command was `lbctl drain`, so a withdrawal made before an upgrade survives it.
+const DEFAULT_WITHDRAW_FILE: &str = "/var/lib/lbctl/bgp-drained";
 
 /// Why `[bgp]` cannot be used; every message names the key.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum BgpSettingsError {
     /// A key has the wrong type or is unknown.
-    #[error("bgp{section}: {source}")]
+    #[error("bgp{section}: {cause}")]
     Toml {
         /// `""`, `".policy"` or `".bird"`.
         section: &'static str,
-        /// The deserializer's message (names the field).
-        #[source]
-        source: toml::de::Error,
+        /// The deserializer's message, naming the field (in the message, so not a `source()`).
+        cause: toml::de::Error,
     },
     /// Values the announcer rejects (all problems at once).
-    #[error("bgp{section}: {source}")]
+    #[error("bgp{section}: {cause}")]
     Invalid {
         /// Which part was checked.
         section: &'static str,
-        /// The announcer's list of problems.
-        #[source]
-        source: ConfigError,
+        /// The announcer's list of problems (in the message, so not a `source()`).
+        cause: ConfigError,
     },
     /// A combination that makes no sense.
     #[error("bgp: {0}")]
     Conflict(String),
     /// A peer's key file cannot be read.
-    #[error("bgp.peers[{peer}].md5_password_file {path}: {source}")]
+    #[error("bgp.peers[{peer}].md5_password_file {path}: {cause}")]
     Md5File {
         /// The peer's address as written.
         peer: String,
         /// The file.
         path: PathBuf,
-        /// Why it failed.
-        #[source]
-        source: std::io::Error,
+        /// Why it failed (in the message, so not a `source()`).
+        cause: std::io::Error,
     },
 }
 
@@ -86,7 +84,7 @@ pub(crate) enum StopMode {
     #[default]
     Withdraw,
     /// Close without withdrawing: graceful-restart helpers keep the routes while IPVS keeps
-    /// forwarding (for restarts/upgrades); `lbctl drain` first to leave for good.
+    /// forwarding (for restarts/upgrades); `lbctl withdraw` first to leave for good.
     GracefulRestart,
 }
 
@@ -101,8 +99,8 @@ pub struct BgpConfig {
     pub(crate) on_stop: StopMode,
     /// File whose presence at startup sets the graceful-restart R-bit.
     pub(crate) restart_marker: PathBuf,
-    /// File whose presence means `lbctl drain` is in effect.
-    pub(crate) drain_file: PathBuf,
+    /// File whose presence means `lbctl withdraw` is in effect.
+    pub(crate) withdraw_file: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -125,16 +123,15 @@ impl BgpConfig {
         let policy = take::<PolicySettings>(&mut rest, "policy", ".policy")?
             .map(PolicySettings::into_config)
             .unwrap_or_default();
-        AnnouncePolicy::new(policy.clone()).map_err(|source| BgpSettingsError::Invalid {
+        AnnouncePolicy::new(policy.clone()).map_err(|cause| BgpSettingsError::Invalid {
             section: ".policy",
-            source,
+            cause,
         })?;
         let bird: Option<BirdOptions> = take(&mut rest, "bird", ".bird")?;
         let on_stop: StopMode = take(&mut rest, "on_stop", "")?.unwrap_or_default();
         let restart_marker: PathBuf = take(&mut rest, "restart_marker", "")?
             .unwrap_or_else(|| PathBuf::from(DEFAULT_RESTART_MARKER));
-        let drain_file: PathBuf =
-            take(&mut rest, "drain_file", "")?.unwrap_or_else(|| PathBuf::from(DEFAULT_DRAIN_FILE));
+        let withdraw_file = withdraw_file(&mut rest)?;
         let announcer = match mode {
             Mode::Bird => {
                 if !rest.is_empty() {
@@ -149,10 +146,10 @@ impl BgpConfig {
                         "mode = \"bird\" needs [bgp.bird] with at least `path`".to_owned(),
                     )
                 })?;
-                lb_bgp_announcer::bird::render(&Default::default(), &bird).map_err(|source| {
+                lb_bgp_announcer::bird::render(&Default::default(), &bird).map_err(|cause| {
                     BgpSettingsError::Invalid {
                         section: ".bird",
-                        source,
+                        cause,
                     }
                 })?;
                 AnnouncerConfig::Bird(bird)
@@ -174,7 +171,7 @@ impl BgpConfig {
             policy,
             on_stop,
             restart_marker,
-            drain_file,
+            withdraw_file,
         }))
     }
 }
@@ -196,19 +193,12 @@ fn speaker_config(mut rest: toml::Table) -> Result<SpeakerConfig, BgpSettingsErr
             }
         }
     }
-    let config: SpeakerConfig =
-        toml::Value::Table(rest)
-            .try_into()
-            .map_err(|source| BgpSettingsError::Toml {
-                section: "",
-                source,
-            })?;
+    let config: SpeakerConfig = toml::Value::Table(rest)
+        .try_into()
+        .map_err(|cause| BgpSettingsError::Toml { section: "", cause })?;
     config
         .validate()
-        .map_err(|source| BgpSettingsError::Invalid {
-            section: "",
-            source,
-        })?;
+        .map_err(|cause| BgpSettingsError::Invalid { section: "", cause })?;
     Ok(config)
 }
 
@@ -232,15 +222,30 @@ fn read_md5_file(peer: &mut toml::Table) -> Result<(), BgpSettingsError> {
         )));
     }
     let key =
-        std::fs::read_to_string(Path::new(path)).map_err(|source| BgpSettingsError::Md5File {
+        std::fs::read_to_string(Path::new(path)).map_err(|cause| BgpSettingsError::Md5File {
             peer: name,
             path: PathBuf::from(path),
-            source,
+            cause,
         })?;
     // One trailing newline is an editor's, not part of the key.
     let key = key.strip_suffix('\n').unwrap_or(&key);
     peer.insert("md5_password".to_owned(), toml::Value::from(key));
     Ok(())
+}
+
+/// `withdraw_file`, or `drain_file`: its name from when `lbctl withdraw` was `lbctl drain`,
+/// still read so that existing settings files keep working. Both at once is a conflict.
+fn withdraw_file(rest: &mut toml::Table) -> Result<PathBuf, BgpSettingsError> {
+    let new: Option<PathBuf> = take(rest, "withdraw_file", "")?;
+    let old: Option<PathBuf> = take(rest, "drain_file", "")?;
+    match (new, old) {
+        (Some(_), Some(_)) => Err(BgpSettingsError::Conflict(
+            "withdraw_file and drain_file (its former name) are both set: keep withdraw_file"
+                .to_owned(),
+        )),
+        (Some(path), None) | (None, Some(path)) => Ok(path),
+        (None, None) => Ok(PathBuf::from(DEFAULT_WITHDRAW_FILE)),
+    }
 }
 
 /// Removes `key` from `table` and deserializes it.
@@ -252,14 +257,14 @@ fn take<T: DeserializeOwned>(
     table
         .remove(key)
         .map(|value| {
-            value.try_into().map_err(|source: toml::de::Error| {
+            value.try_into().map_err(|cause: toml::de::Error| {
                 // The value alone has lost its key: put it back into the message.
-                let source = if section.is_empty() {
-                    <toml::de::Error as serde::de::Error>::custom(format!("{key}: {source}"))
+                let cause = if section.is_empty() {
+                    <toml::de::Error as serde::de::Error>::custom(format!("{key}: {cause}"))
                 } else {
-                    source
+                    cause
                 };
-                BgpSettingsError::Toml { section, source }
+                BgpSettingsError::Toml { section, cause }
             })
         })
         .transpose()

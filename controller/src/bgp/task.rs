@@ -1,5 +1,5 @@
 //! The announcer task: desired state + serving VIPs -> policy -> backend, on every change, at
-//! the end of a hold-down and on drain; status and metrics every few seconds; withdraw on stop.
+//! the end of a hold-down and on `lbctl withdraw`; status and metrics every few seconds; withdraw on stop.
 //!
 //! The backend starts only after the daemon's first sync: a speaker that came up earlier would
 //! send End-of-RIB with nothing announced, and routers helping a graceful restart would then
@@ -20,9 +20,9 @@ use tracing::{error, info, warn};
 
 use super::backend::Backend;
 use super::control::{BgpControl, BgpPeerStatus};
-use super::drain::DrainState;
 use super::health::vip_health;
 use super::settings::AnnouncerConfig;
+use super::withdrawals::Withdrawals;
 use crate::metrics::ControllerMetrics;
 
 /// How often session states reach `/status` and the metrics.
@@ -34,8 +34,8 @@ pub(crate) struct TaskInputs {
     pub(crate) desired: watch::Receiver<Arc<DesiredState>>,
     /// VIPs the kernel serves after the last sync.
     pub(crate) serving: watch::Receiver<BTreeSet<IpAddr>>,
-    /// `lbctl drain` switch (everything, or some VIPs).
-    pub(crate) drain: watch::Receiver<DrainState>,
+    /// `lbctl withdraw` switch (everything, or some VIPs).
+    pub(crate) withdrawals: watch::Receiver<Withdrawals>,
     /// Fires once: stop (see `StopMode`).
     pub(crate) stop: oneshot::Receiver<()>,
     /// Completes when the daemon finished its first sync (the kernel shows what it serves).
@@ -71,30 +71,30 @@ pub(crate) async fn run(
     let mut tick = tokio::time::interval(STATUS_INTERVAL);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut handed_over: Option<(Announcements, bool)> = None;
-    let (mut desired_open, mut serving_open, mut drain_open) = (true, true, true);
+    let (mut desired_open, mut serving_open, mut withdrawals_open) = (true, true, true);
     let mut policy_open = true;
     inputs.policy.mark_unchanged();
     loop {
-        let drains = inputs.drain.borrow().clone();
+        let withdrawals = inputs.withdrawals.borrow().clone();
         let mut health = vip_health(&inputs.desired.borrow(), &inputs.serving.borrow());
-        for vip in &drains.vips {
+        for vip in &withdrawals.vips {
             if let Some(h) = health.get_mut(vip) {
-                h.drained = true;
+                h.withdrawn = true;
             }
         }
         let routes = policy.evaluate(&health, std::time::Instant::now());
-        let draining = drains.all;
-        if handed_over.as_ref() != Some(&(routes.clone(), draining)) {
-            log_change(&routes, draining);
-            match backend.publish(&routes, draining).await {
+        let withdrawn_all = withdrawals.all;
+        if handed_over.as_ref() != Some(&(routes.clone(), withdrawn_all)) {
+            log_change(&routes, withdrawn_all);
+            match backend.publish(&routes, withdrawn_all).await {
                 Ok(()) => {
-                    recorder.record_handover(&backend, &routes, draining);
+                    recorder.record_handover(&backend, &routes, withdrawn_all);
                     control.update_status(|s| {
-                        s.draining = draining;
+                        s.withdrawn_all = withdrawn_all;
                         s.announced = routes.keys().map(ToString::to_string).collect();
                         s.last_error = None;
                     });
-                    handed_over = Some((routes, draining));
+                    handed_over = Some((routes, withdrawn_all));
                 }
                 // BIRD mode: retried on the next tick.
                 Err(e) => {
@@ -108,7 +108,7 @@ pub(crate) async fn run(
             _ = &mut inputs.stop => break,
             changed = inputs.desired.changed(), if desired_open => desired_open = changed.is_ok(),
             changed = inputs.serving.changed(), if serving_open => serving_open = changed.is_ok(),
-            changed = inputs.drain.changed(), if drain_open => drain_open = changed.is_ok(),
+            changed = inputs.withdrawals.changed(), if withdrawals_open => withdrawals_open = changed.is_ok(),
             changed = inputs.policy.changed(), if policy_open => {
                 policy_open = changed.is_ok();
                 if policy_open {
@@ -137,12 +137,12 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-fn log_change(routes: &Announcements, draining: bool) {
+fn log_change(routes: &Announcements, withdrawn_all: bool) {
     let prefixes: Vec<String> = routes.keys().map(ToString::to_string).collect();
-    if draining {
+    if withdrawn_all {
         info!(
             wanted = prefixes.join(" "),
-            "BGP drain in effect: every route withdrawn"
+            "lbctl withdraw in effect: every route withdrawn"
         );
     } else {
         info!(prefixes = prefixes.join(" "), "VIP routes to announce");
@@ -185,10 +185,10 @@ impl PeerMetrics {
         }
     }
 
-    fn record_handover(&mut self, backend: &Backend, routes: &Announcements, draining: bool) {
-        self.metrics.bgp_draining.set(i64::from(draining));
+    fn record_handover(&mut self, backend: &Backend, routes: &Announcements, withdrawn_all: bool) {
+        self.metrics.bgp_withdrawn_all.set(i64::from(withdrawn_all));
         if let Backend::Bird { .. } = backend {
-            let count = if draining { 0 } else { routes.len() };
+            let count = if withdrawn_all { 0 } else { routes.len() };
             self.metrics
                 .bgp_announced_prefixes
                 .with_label_values(&["bird"])

@@ -1,6 +1,6 @@
 //! The announcer task end to end in BIRD mode, with a stand-in `birdc` (a script that answers
 //! like BIRD): desired state and serving VIPs in, the include file out. Covers health
-//! withdrawal, the kernel gate, drain, a reloaded policy and the withdrawing stop without a
+//! withdrawal, the kernel gate, `lbctl withdraw`, a reloaded policy and the withdrawing stop without a
 //! kernel or a router.
 
 use std::collections::BTreeSet;
@@ -58,7 +58,7 @@ fn ip(s: &str) -> IpAddr {
 }
 
 #[tokio::test]
-async fn health_kernel_gate_drain_and_stop_reach_the_routes() {
+async fn health_kernel_gate_withdraw_and_stop_reach_the_routes() {
     let dir = Dir(std::env::temp_dir().join(format!("lbctl-bgp-task-{}", std::process::id())));
     std::fs::create_dir_all(&dir.0).unwrap();
     let include = dir.0.join("vips.conf");
@@ -75,8 +75,8 @@ async fn health_kernel_gate_drain_and_stop_reach_the_routes() {
     let (desired_tx, desired_rx) = watch::channel(Arc::new(desired(CONFIGMAP, &[])));
     let (serving_tx, serving_rx) = watch::channel(BTreeSet::from([ip("10.0.0.100")]));
     let announcer = AnnouncerConfig::Bird(options);
-    let drain_file = dir.0.join("state").join("bgp-drained");
-    let control = Arc::new(BgpControl::new(announcer.mode(), drain_file.clone()));
+    let withdraw_file = dir.0.join("state").join("bgp-drained");
+    let control = Arc::new(BgpControl::new(announcer.mode(), withdraw_file.clone()));
     let (synced_tx, synced_rx) = oneshot::channel::<()>();
     let (stop_tx, stop_rx) = oneshot::channel();
     let metrics = ControllerMetrics::new().unwrap();
@@ -86,7 +86,7 @@ async fn health_kernel_gate_drain_and_stop_reach_the_routes() {
         TaskInputs {
             desired: desired_rx,
             serving: serving_rx,
-            drain: control.drain_switch(),
+            withdrawals: control.withdraw_switch(),
             stop: stop_rx,
             first_sync: Box::pin(async move {
                 let _ = synced_rx.await;
@@ -115,15 +115,15 @@ async fn health_kernel_gate_drain_and_stop_reach_the_routes() {
     let text = file_becomes(&include, "without .101", |t| !has("10.0.0.101")(t)).await;
     assert!(has("10.0.0.100")(&text), "{text}");
 
-    // Drain empties the file and says so; undo restores.
-    control.set_drain(true).unwrap();
+    // Withdrawing everything empties the file and says so; undo restores.
+    control.set_withdraw_all(true).unwrap();
     file_becomes(&include, "empty", |t| !t.contains("route ")).await;
-    assert!(control.status().draining);
-    assert_eq!(metrics.bgp_draining.get(), 1);
-    // Persisted: a daemon started now would begin drained.
-    assert!(BgpControl::new("bird", drain_file.clone()).is_draining());
-    control.set_drain(false).unwrap();
-    assert!(!drain_file.exists());
+    assert!(control.status().withdrawn_all);
+    assert_eq!(metrics.bgp_withdrawn_all.get(), 1);
+    // Persisted: a daemon started now would begin withdrawn.
+    assert!(BgpControl::new("bird", withdraw_file.clone()).is_withdrawn_all());
+    control.set_withdraw_all(false).unwrap();
+    assert!(!withdraw_file.exists());
     file_becomes(&include, "restored", has("10.0.0.100")).await;
     assert_eq!(control.status().announced, ["10.0.0.100/32"]);
 
@@ -137,29 +137,29 @@ async fn health_kernel_gate_drain_and_stop_reach_the_routes() {
     .await;
     assert!(has("10.0.0.100")(&text), "{text}");
 
-    // A per-VIP drain withdraws that VIP only, is persisted, and its undo announces it again.
+    // A per-VIP withdrawal withdraws that VIP only, is persisted, and its undo announces it again.
     desired_tx.send_replace(Arc::new(desired(CONFIGMAP, &[])));
     file_becomes(&include, "both again", has("10.0.0.101")).await;
-    control.set_vip_drain(ip("10.0.0.101"), true).unwrap();
-    let text = file_becomes(&include, "without the drained .101", |t| {
+    control.set_vip_withdrawn(ip("10.0.0.101"), true).unwrap();
+    let text = file_becomes(&include, "without the withdrawn .101", |t| {
         !has("10.0.0.101")(t)
     })
     .await;
     assert!(has("10.0.0.100")(&text), "{text}");
-    assert_eq!(control.status().drained_vips, [ip("10.0.0.101")]);
-    assert!(!control.status().draining);
-    let restarted = BgpControl::new("bird", drain_file.clone());
+    assert_eq!(control.status().withdrawn_vips, [ip("10.0.0.101")]);
+    assert!(!control.status().withdrawn_all);
+    let restarted = BgpControl::new("bird", withdraw_file.clone());
     assert_eq!(
-        restarted.drain_state().vips,
+        restarted.withdrawals().vips,
         BTreeSet::from([ip("10.0.0.101")])
     );
     assert!(
-        !restarted.is_draining(),
-        "a per-VIP drain is not a full drain"
+        !restarted.is_withdrawn_all(),
+        "a per-VIP withdrawal does not withdraw everything"
     );
-    control.set_vip_drain(ip("10.0.0.101"), false).unwrap();
+    control.set_vip_withdrawn(ip("10.0.0.101"), false).unwrap();
     file_becomes(&include, ".101 back", has("10.0.0.101")).await;
-    assert!(!drain_file.exists(), "no drain left: no file");
+    assert!(!withdraw_file.exists(), "no withdrawal left: no file");
 
     // Stop (SIGTERM): the task hands the backend back; a withdrawing stop empties BIRD.
     stop_tx.send(()).unwrap();

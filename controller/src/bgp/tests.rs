@@ -55,8 +55,27 @@ fn every_speaker_and_policy_key_reaches_the_announcer_types() {
     assert_eq!(config.on_stop, StopMode::Withdraw);
     assert!(config.restart_marker.starts_with("/run"));
     assert!(
-        config.drain_file.starts_with("/var/lib/lbctl"),
+        config.withdraw_file.starts_with("/var/lib/lbctl"),
         "survives reboots"
+    );
+}
+
+/// `withdraw_file` is the key; `drain_file`, its name before "withdraw" meant BGP route
+/// removal, still works; both at once are refused. Mutation: drop the `drain_file` lookup and
+/// the old name becomes an unknown key.
+#[test]
+fn withdraw_file_and_its_former_name_drain_file() {
+    let with =
+        |line: &str| SPEAKER.replace("hold_time_secs = 9", &format!("hold_time_secs = 9\n{line}"));
+    let new = bgp(&with("withdraw_file = \"/tmp/w\"")).unwrap().unwrap();
+    assert_eq!(new.withdraw_file, std::path::Path::new("/tmp/w"));
+    let old = bgp(&with("drain_file = \"/tmp/d\"")).unwrap().unwrap();
+    assert_eq!(old.withdraw_file, std::path::Path::new("/tmp/d"));
+    let both = bgp(&with("withdraw_file = \"/tmp/w\"\ndrain_file = \"/tmp/d\""));
+    let err = both.unwrap_err();
+    assert!(
+        err.contains("withdraw_file") && err.contains("drain_file"),
+        "{err}"
     );
 }
 
@@ -253,7 +272,7 @@ fn healthy_counts_weighted_real_servers_of_the_best_service() {
         health[&ip("10.0.0.100")],
         VipHealth {
             healthy: 1,
-            drained: false
+            withdrawn: false
         }
     );
     assert_eq!(health[&ip("10.0.0.101")].healthy, 1);
@@ -288,4 +307,19 @@ fn vips_the_kernel_serves_but_nobody_wants_are_left_out() {
         health.keys().copied().collect::<Vec<_>>(),
         [ip("10.0.0.100")]
     );
+}
+
+/// A `[bgp]` settings error prints the announcer's problems once under anyhow's `{:#}`, as
+/// `lbctl validate` and the daemon's reload log show it. Mutation: mark the cause `#[source]`.
+#[test]
+fn a_bgp_settings_error_prints_its_cause_once() {
+    let settings =
+        Settings::from_toml_str(&SPEAKER.replace("local_as = 64512", "local_as = 0")).unwrap();
+    let Err(error) = BgpConfig::from_settings(&settings.bgp) else {
+        panic!("local_as = 0 accepted");
+    };
+    let plain = error.to_string();
+    let text = format!("{:#}", anyhow::Error::new(error));
+    assert_eq!(text, plain, "no cause is printed a second time");
+    assert!(text.contains("local_as"), "{text}");
 }

@@ -47,7 +47,7 @@ fn target() -> (TargetKey, CheckTarget) {
 fn connect_error(errno: i32) -> Result<(), ProbeFailure> {
     Err(ProbeFailure::Connect {
         addr: "192.0.2.10:80".parse().unwrap(),
-        source: io::Error::from_raw_os_error(errno),
+        cause: io::Error::from_raw_os_error(errno),
     })
 }
 
@@ -80,7 +80,7 @@ async fn local_resource_shortages_give_no_verdict_and_keep_the_counts() {
         key,
         Err(ProbeFailure::Spawn {
             program: "/usr/bin/check".to_owned(),
-            source: io::Error::from_raw_os_error(libc::EMFILE),
+            cause: io::Error::from_raw_os_error(libc::EMFILE),
         }),
     );
     assert_eq!(verdict(), Some(false));

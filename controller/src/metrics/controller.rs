@@ -50,8 +50,9 @@ pub struct ControllerMetrics {
     /// `lbctl_bgp_announced_prefixes{peer}`: prefixes the router has from us (`peer="bird"`
     /// in routing-daemon mode: routes in BIRD's include file).
     pub bgp_announced_prefixes: IntGaugeVec,
-    /// `lbctl_bgp_draining`: 1 while `lbctl drain` withholds every route.
-    pub bgp_draining: IntGauge,
+    /// `lbctl_bgp_draining`: 1 while `lbctl withdraw` withholds every route. The metric keeps
+    /// its first name so that dashboards and alerts go on working.
+    pub bgp_withdrawn_all: IntGauge,
     /// `lbctl_watch_errors_total{resource}`: Kubernetes watch/list failures.
     pub watch_errors_total: IntCounterVec,
     /// `lbctl_events_total{resource, type}`: Kubernetes watch events received.
@@ -171,9 +172,9 @@ impl ControllerMetrics {
                 ),
                 &["peer"],
             )?,
-            bgp_draining: IntGauge::new(
+            bgp_withdrawn_all: IntGauge::new(
                 "lbctl_bgp_draining",
-                "1 while lbctl drain withholds every BGP route.",
+                "1 while lbctl withdraw (formerly lbctl drain) withholds every BGP route.",
             )?,
             watch_errors_total: IntCounterVec::new(
                 Opts::new("lbctl_watch_errors_total", "Kubernetes watch failures."),
@@ -209,7 +210,7 @@ impl ControllerMetrics {
         registry.register(Box::new(self.bgp_session_established.clone()))?;
         registry.register(Box::new(self.bgp_updates_sent_total.clone()))?;
         registry.register(Box::new(self.bgp_announced_prefixes.clone()))?;
-        registry.register(Box::new(self.bgp_draining.clone()))?;
+        registry.register(Box::new(self.bgp_withdrawn_all.clone()))?;
         registry.register(Box::new(self.watch_errors_total.clone()))?;
         registry.register(Box::new(self.events_total.clone()))?;
         registry.register(Box::new(self.latency_by_stage.clone()))?;

@@ -69,9 +69,9 @@ pub fn parse_conntrack_stats(text: &str) -> Result<ConntrackStats, NetfilterErro
 
 /// Reads and parses the statistics file (absent when nf_conntrack is not loaded).
 pub fn read_conntrack_stats(path: &Path) -> Result<ConntrackStats, NetfilterError> {
-    let text = std::fs::read_to_string(path).map_err(|source| NetfilterError::Proc {
+    let text = std::fs::read_to_string(path).map_err(|cause| NetfilterError::Proc {
         path: path.to_owned(),
-        source,
+        cause,
     })?;
     parse_conntrack_stats(&text)
 }

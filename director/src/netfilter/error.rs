@@ -9,13 +9,12 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum NetfilterError {
     /// A tool could not be started (not installed, not executable).
-    #[error("cannot run {program}: {source}")]
+    #[error("cannot run {program}: {cause}")]
     Spawn {
         /// The program, e.g. `iptables-restore`.
         program: String,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
+        /// The cause (in the message, so not a `source()`).
+        cause: std::io::Error,
     },
     /// A tool ran and failed.
     #[error("{program} {args} failed ({status}): {stderr}")]
@@ -61,13 +60,12 @@ pub enum NetfilterError {
         detail: String,
     },
     /// A sysctl or `/proc` file could not be read or written.
-    #[error("cannot access {path}: {source}")]
+    #[error("cannot access {path}: {cause}")]
     Proc {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
+        /// The cause (in the message, so not a `source()`).
+        cause: std::io::Error,
     },
 }
 

@@ -96,9 +96,9 @@ impl ToolRunner {
             // Its own process group, so that a timeout kills whatever it started too.
             .process_group(0);
         debug!(program, args = %args.join(" "), with_input = stdin.is_some(), "running netfilter tool");
-        let spawn_error = |source| NetfilterError::Spawn {
+        let spawn_error = |cause| NetfilterError::Spawn {
             program: program.to_owned(),
-            source,
+            cause,
         };
         let child = command.spawn().map_err(spawn_error)?;
         let input = stdin.map(|text| text.as_bytes().to_vec());

@@ -108,9 +108,9 @@ pub(crate) fn path_of(root: &Path, name: &str) -> PathBuf {
 /// Reads `net.ipv4.vs.NAME` below `root`.
 pub fn read_sysctl(root: &Path, name: &str) -> Result<u32, NetfilterError> {
     let path = path_of(root, name);
-    let text = std::fs::read_to_string(&path).map_err(|source| NetfilterError::Proc {
+    let text = std::fs::read_to_string(&path).map_err(|cause| NetfilterError::Proc {
         path: path.clone(),
-        source,
+        cause,
     })?;
     text.trim().parse().map_err(|_| NetfilterError::Parse {
         program: path.display().to_string(),

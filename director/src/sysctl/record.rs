@@ -29,8 +29,8 @@ pub(crate) fn write_record(path: &Path, record: &OwnedSysctls) -> Result<(), Net
         program: path.display().to_string(),
         detail: e.to_string(),
     })?;
-    write_atomically(path, &text, 0o600).map_err(|source| NetfilterError::Proc {
+    write_atomically(path, &text, 0o600).map_err(|cause| NetfilterError::Proc {
         path: path.to_path_buf(),
-        source,
+        cause,
     })
 }

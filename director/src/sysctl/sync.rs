@@ -88,8 +88,8 @@ impl SysctlSync {
             let action = decide(want, before, owned, self.manage);
             if write && action == SysctlAction::Write {
                 let path = path_of(&self.root, want.name);
-                if let Err(source) = std::fs::write(&path, format!("{}\n", want.value)) {
-                    failure = Some(NetfilterError::Proc { path, source });
+                if let Err(cause) = std::fs::write(&path, format!("{}\n", want.value)) {
+                    failure = Some(NetfilterError::Proc { path, cause });
                     break;
                 }
                 tracing::info!(

@@ -64,9 +64,9 @@ impl IpvsClient<SocketTransport> {
     /// [`IpvsClient::connect`] with another per-receive timeout.
     pub fn connect_with_timeout(reply_timeout: std::time::Duration) -> Result<Self, IpvsError> {
         let transport =
-            SocketTransport::open_with_timeout(reply_timeout).map_err(|source| IpvsError::Io {
+            SocketTransport::open_with_timeout(reply_timeout).map_err(|cause| IpvsError::Io {
                 context: "opening the NETLINK_GENERIC socket",
-                source,
+                cause,
             })?;
         let mut client = Self::with_transport(transport)?;
         client.kernel = kernel_version(Path::new(PROC_SYS));
@@ -125,9 +125,9 @@ impl<T: NetlinkTransport> IpvsClient<T> {
     ) -> Result<Vec<IpvsMessage>, IpvsError> {
         let operation = message.cmd.name();
         if self.stale {
-            self.transport.reopen().map_err(|source| IpvsError::Io {
+            self.transport.reopen().map_err(|cause| IpvsError::Io {
                 context: "reopening the netlink socket after a timeout",
-                source,
+                cause,
             })?;
             self.stale = false;
             tracing::info!(
@@ -140,9 +140,9 @@ impl<T: NetlinkTransport> IpvsClient<T> {
         let request = encode_request(message, self.family_id, sequence, flags);
         self.transport
             .send(&request)
-            .map_err(|source| IpvsError::Io {
+            .map_err(|cause| IpvsError::Io {
                 context: "sending an IPVS request",
-                source,
+                cause,
             })?;
         let mut replies = Vec::new();
         // A part that fails to decode does not end the exchange at once: the rest of the reply
@@ -150,11 +150,11 @@ impl<T: NetlinkTransport> IpvsClient<T> {
         // kernel (a new dump would get EBUSY) or in the socket.
         let mut failure: Option<IpvsError> = None;
         loop {
-            if let Err(source) = self.transport.recv(&mut self.datagram) {
-                if source.kind() != std::io::ErrorKind::TimedOut {
+            if let Err(cause) = self.transport.recv(&mut self.datagram) {
+                if cause.kind() != std::io::ErrorKind::TimedOut {
                     return Err(IpvsError::Io {
                         context: "receiving an IPVS reply",
-                        source,
+                        cause,
                     });
                 }
                 // Sequence numbers already skip a late reply, but an abandoned dump would keep

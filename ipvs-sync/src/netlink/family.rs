@@ -76,15 +76,15 @@ pub fn resolve_family(
 ) -> Result<u16, IpvsError> {
     transport
         .send(&encode_family_request(sequence))
-        .map_err(|source| IpvsError::Io {
+        .map_err(|cause| IpvsError::Io {
             context: "sending CTRL_CMD_GETFAMILY",
-            source,
+            cause,
         })?;
     let mut family = None;
     let mut datagram = Vec::new();
     loop {
-        transport.recv(&mut datagram).map_err(|source| {
-            if source.kind() == std::io::ErrorKind::TimedOut {
+        transport.recv(&mut datagram).map_err(|cause| {
+            if cause.kind() == std::io::ErrorKind::TimedOut {
                 IpvsError::Timeout {
                     request: "CTRL_CMD_GETFAMILY",
                     object: IPVS_GENL_NAME.to_owned(),
@@ -93,7 +93,7 @@ pub fn resolve_family(
             } else {
                 IpvsError::Io {
                     context: "receiving CTRL_CMD_GETFAMILY reply",
-                    source,
+                    cause,
                 }
             }
         })?;

@@ -26,15 +26,16 @@ pub struct DrainBook {
     pub services: BTreeMap<ServiceId, u64>,
 }
 
-/// The state file could not be read or written.
+/// The state file could not be read or written. The serde error is in the message, so it is
+/// not also a `source()` (anyhow's `{:#}` would print it twice).
 #[derive(Debug, Error)]
 pub enum DrainBookError {
     /// The text is not a drain book.
     #[error("invalid drain state: {0}")]
-    Parse(#[source] serde_json::Error),
+    Parse(serde_json::Error),
     /// Serializing failed (not expected for this data).
     #[error("cannot serialize drain state: {0}")]
-    Serialize(#[source] serde_json::Error),
+    Serialize(serde_json::Error),
 }
 
 impl DrainBook {

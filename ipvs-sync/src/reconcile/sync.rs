@@ -22,12 +22,13 @@ use crate::error::IpvsError;
 use crate::model::{IpvsKernel, Operation, ServiceId};
 use crate::target::TargetService;
 
-/// A pass that could not even start.
+/// A pass that could not even start. The IPVS error is in the message and matched by variant
+/// (`SyncError::Dump(e)`), so it is not also a `source()`: anyhow's `{:#}` prints it once.
 #[derive(Debug, Error)]
 pub enum SyncError {
     /// The dump failed, so nothing was planned or applied.
     #[error("cannot dump the IPVS table, nothing applied: {0}")]
-    Dump(#[source] IpvsError),
+    Dump(IpvsError),
 }
 
 /// An operation the kernel refused (or a benign race), with the kernel's error.

@@ -15,18 +15,19 @@ use tracing::info;
 #[derive(Debug, Error)]
 pub enum VipError {
     /// Could not open the rtnetlink socket.
+    /// The cause is in the message, so it is not a `source()` (printed once under `{:#}`).
     #[error("cannot open rtnetlink socket: {0}")]
-    Socket(#[source] std::io::Error),
+    Socket(std::io::Error),
     /// The kernel refused a request.
-    #[error("{action} on interface {interface}: {source}")]
+    #[error("{action} on interface {interface}: {cause}")]
     Netlink {
         /// What we tried, e.g. `add address 10.0.0.100/32`.
         action: String,
         /// The interface name.
         interface: String,
-        /// The rtnetlink error (keeps the kernel's errno message).
-        #[source]
-        source: rtnetlink::Error,
+        /// The rtnetlink error (keeps the kernel's errno message; in the message, so not a
+        /// `source()`).
+        cause: rtnetlink::Error,
     },
     /// rtnetlink did not answer in time (the whole VIP step is bounded by the caller).
     #[error("no rtnetlink answer within {0:?} on the VIP interface")]
@@ -185,11 +186,11 @@ fn host_prefix(ip: &IpAddr) -> u8 {
     if ip.is_ipv4() { 32 } else { 128 }
 }
 
-fn netlink_err(action: &str, interface: &str, source: rtnetlink::Error) -> VipError {
+fn netlink_err(action: &str, interface: &str, cause: rtnetlink::Error) -> VipError {
     VipError::Netlink {
         action: action.to_string(),
         interface: interface.to_string(),
-        source,
+        cause,
     }
 }
 

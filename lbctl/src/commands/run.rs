@@ -40,7 +40,7 @@ pub(crate) struct RunArgs {
     /// HTTP listen address (default: the settings' listen_address).
     #[arg(long, value_name = "ADDR")]
     pub(crate) listen: Option<SocketAddr>,
-    /// Unix control socket for `lbctl drain` (default: the settings' http.control_socket).
+    /// Unix control socket for `lbctl withdraw` (default: the settings' http.control_socket).
     #[arg(long, value_name = "PATH")]
     pub(crate) control_socket: Option<PathBuf>,
     /// State file with drain deadlines (default: the settings' state_file).

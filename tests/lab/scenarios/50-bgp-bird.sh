@@ -2,15 +2,17 @@
 # 50-bgp-bird (issue 6): `lbctl run` announces its VIPs over BGP to a real BIRD 2 router in
 # its own namespace, following health: the router learns each VIP with the expected next hop,
 # AS path and community and reaches the service through it; a VIP whose real servers all fail
-# their health check is withdrawn and comes back when they recover; `lbctl drain` withdraws
+# their health check is withdrawn and comes back when they recover; `lbctl withdraw` withdraws
 # everything and `--undo` restores it; SIGTERM tags GRACEFUL_SHUTDOWN, withdraws and closes
 # before the daemon exits, and the IPVS table stays. With on_stop = "graceful_restart" a
 # SIGTERM leaves the routes in BIRD (graceful-restart helper) and the next start claims the
-# R-bit from the restart marker. A drain survives a restart of the daemon. A SIGHUP with a new
+# R-bit from the restart marker. A withdrawal survives a restart of the daemon (made there with
+# the former command name `lbctl drain`, which must keep working). A SIGHUP with a new
 # [bgp.policy] changes the routes' attributes on the live session (no reset); a changed peer
-# key is logged as needing a restart and changes nothing. `lbctl drain --vip` withdraws one VIP.
-# `lbctl drain` goes through the daemon's Unix control socket (mode 0600); POST /drain on the
-# TCP listener is refused and changes nothing.
+# key is logged as needing a restart and changes nothing. `lbctl withdraw --vip` withdraws one
+# VIP. `lbctl withdraw` goes through the daemon's Unix control socket (mode 0600); POST
+# /withdraw on the TCP listener is refused and changes nothing. Settings use `withdraw_file`
+# (42-http-flood still uses its former name `drain_file`).
 # lab-needs: bird
 . /lab/scenarios/lib.sh
 . /lab/scenarios/lbctl.sh
@@ -47,7 +49,7 @@ hold_time_secs = 9
 communities = ["64512:100"]
 on_stop = "$1"
 restart_marker = "/tmp/lbctl-bgp-restart-marker"
-drain_file = "/tmp/lbctl-bgp-drained"
+withdraw_file = "/tmp/lbctl-bgp-drained"
 graceful_shutdown = { tag_community = true, wait_ms = 3000 }
 
 [[bgp.peers]]
@@ -132,41 +134,41 @@ wait_until 20 has_route "$VIP_CHECKED" || fail "$VIP_CHECKED not announced again
 
 step "operator actions: only on the 0600 control socket, refused over TCP"
 assert_eq "srw-------" "$(stat -c %A "$CONTROL")" "mode of the control socket"
-refused=$(printf 'POST /drain HTTP/1.0\r\nContent-Length: 0\r\n\r\n' |
+refused=$(printf 'POST /withdraw HTTP/1.0\r\nContent-Length: 0\r\n\r\n' |
     in_ns director timeout 5 nc -w 3 127.0.0.1 9469 2>/dev/null | tr -d '\r')
-assert_contains "$refused" "403" "POST /drain over TCP"
-assert_contains "$refused" "$CONTROL" "POST /drain over TCP (names the socket)"
-has_route "$VIP_CHECKED" || fail "POST /drain over TCP withdrew $VIP_CHECKED"
-[ ! -e /tmp/lbctl-bgp-drained ] || fail "POST /drain over TCP wrote the drain file"
+assert_contains "$refused" "403" "POST /withdraw over TCP"
+assert_contains "$refused" "$CONTROL" "POST /withdraw over TCP (names the socket)"
+has_route "$VIP_CHECKED" || fail "POST /withdraw over TCP withdrew $VIP_CHECKED"
+[ ! -e /tmp/lbctl-bgp-drained ] || fail "POST /withdraw over TCP wrote the withdraw file"
 
-step "lbctl drain withdraws everything, --undo announces again"
-out=$(in_ns director "$LBCTL" drain --socket "$CONTROL" 2>&1) || fail "lbctl drain failed: $out"
+step "lbctl withdraw withdraws everything, --undo announces again"
+out=$(in_ns director "$LBCTL" withdraw --socket "$CONTROL" 2>&1) || fail "lbctl withdraw failed: $out"
 echo "$out"
-assert_contains "$out" "DRAINED" "lbctl drain"
-wait_until 10 no_route "$VIP_CHECKED" || fail "drain left $VIP_CHECKED announced"
-wait_until 10 no_route "$VIP_PLAIN" || fail "drain left $VIP_PLAIN announced"
-established || fail "the session went down on drain"
+assert_contains "$out" "WITHDRAWN" "lbctl withdraw"
+wait_until 10 no_route "$VIP_CHECKED" || fail "withdraw left $VIP_CHECKED announced"
+wait_until 10 no_route "$VIP_PLAIN" || fail "withdraw left $VIP_PLAIN announced"
+established || fail "the session went down on withdraw"
 metric "lbctl_bgp_draining 1" >/dev/null || fail "lbctl_bgp_draining is not 1"
 status=$(in_ns director "$LBCTL" status --address 127.0.0.1:9469 || true)
-assert_contains "$status" "DRAINED" "lbctl status while drained"
-out=$(in_ns director "$LBCTL" drain --undo --socket "$CONTROL" 2>&1) || fail "lbctl drain --undo failed: $out"
+assert_contains "$status" "WITHDRAWN" "lbctl status while withdrawn"
+out=$(in_ns director "$LBCTL" withdraw --undo --socket "$CONTROL" 2>&1) || fail "lbctl withdraw --undo failed: $out"
 wait_until 10 has_route "$VIP_CHECKED" || fail "--undo did not announce $VIP_CHECKED again"
 wait_until 10 has_route "$VIP_PLAIN" || fail "--undo did not announce $VIP_PLAIN again"
 
-step "lbctl drain --vip withdraws one VIP; the other stays; --undo --vip brings it back"
-out=$(in_ns director "$LBCTL" drain --vip "$VIP_CHECKED" --socket "$CONTROL" 2>&1) ||
-    fail "lbctl drain --vip failed: $out"
+step "lbctl withdraw --vip withdraws one VIP; the other stays; --undo --vip brings it back"
+out=$(in_ns director "$LBCTL" withdraw --vip "$VIP_CHECKED" --socket "$CONTROL" 2>&1) ||
+    fail "lbctl withdraw --vip failed: $out"
 echo "$out"
-assert_contains "$out" "drained VIPs (lbctl drain --vip): $VIP_CHECKED" "lbctl drain --vip"
+assert_contains "$out" "withdrawn VIPs (lbctl withdraw --vip): $VIP_CHECKED" "lbctl withdraw --vip"
 # The command returns once the announcer withholds the VIP; the UPDATE reaches BIRD just after.
-wait_until 10 no_route "$VIP_CHECKED" || fail "lbctl drain --vip left $VIP_CHECKED announced"
-has_route "$VIP_PLAIN" || fail "a per-VIP drain withdrew $VIP_PLAIN too"
-established || fail "the session went down on a per-VIP drain"
-assert_contains "$(cat /tmp/lbctl-bgp-drained)" "$VIP_CHECKED" "drain file"
-out=$(in_ns director "$LBCTL" drain --undo --vip "$VIP_CHECKED" --socket "$CONTROL" 2>&1) ||
-    fail "lbctl drain --undo --vip failed: $out"
+wait_until 10 no_route "$VIP_CHECKED" || fail "lbctl withdraw --vip left $VIP_CHECKED announced"
+has_route "$VIP_PLAIN" || fail "a per-VIP withdrawal withdrew $VIP_PLAIN too"
+established || fail "the session went down on a per-VIP withdrawal"
+assert_contains "$(cat /tmp/lbctl-bgp-drained)" "$VIP_CHECKED" "withdraw file"
+out=$(in_ns director "$LBCTL" withdraw --undo --vip "$VIP_CHECKED" --socket "$CONTROL" 2>&1) ||
+    fail "lbctl withdraw --undo --vip failed: $out"
 wait_until 10 has_route "$VIP_CHECKED" || fail "--undo --vip did not announce $VIP_CHECKED again"
-[ ! -e /tmp/lbctl-bgp-drained ] || fail "the drain file outlived the last drain"
+[ ! -e /tmp/lbctl-bgp-drained ] || fail "the withdraw file outlived the last withdrawal"
 
 step "SIGHUP with a new [bgp.policy]: new MED on the live session, no reset"
 # No reset: BIRD's session start (in ms of the day; BIRD prints it with a ms of jitter) and our
@@ -241,7 +243,7 @@ wait_until 30 established || fail "BGP session not re-established after the rest
 grep -q "R-bit" /tmp/lbctl-run-50.log || fail "the restarted daemon did not claim the R-bit: $(run_log)"
 has_route "$VIP_CHECKED" || fail "$VIP_CHECKED lost after the graceful restart"
 
-step "a drain survives a restart of the daemon"
+step "a withdrawal by the former name lbctl drain survives a restart of the daemon"
 out=$(in_ns director "$LBCTL" drain --socket "$CONTROL" 2>&1) || fail "lbctl drain failed: $out"
 wait_until 10 no_route "$VIP_CHECKED" || fail "drain after the restart left $VIP_CHECKED announced"
 [ -e /tmp/lbctl-bgp-drained ] || fail "lbctl drain left no drain file"
@@ -250,13 +252,13 @@ wait_until 15 exited || fail "lbctl did not exit after SIGTERM"
 start_lbctl
 wait_until 30 established || fail "BGP session not re-established: lbctl: $(run_log)"
 sleep 3
-no_route "$VIP_CHECKED" || fail "a restarted daemon forgot the drain: $VIP_CHECKED announced"
-no_route "$VIP_PLAIN" || fail "a restarted daemon forgot the drain: $VIP_PLAIN announced"
+no_route "$VIP_CHECKED" || fail "a restarted daemon forgot the withdrawal: $VIP_CHECKED announced"
+no_route "$VIP_PLAIN" || fail "a restarted daemon forgot the withdrawal: $VIP_PLAIN announced"
 status=$(in_ns director "$LBCTL" status --address 127.0.0.1:9469 || true)
-assert_contains "$status" "DRAINED" "lbctl status after the restart"
-out=$(in_ns director "$LBCTL" drain --undo --socket "$CONTROL" 2>&1) || fail "lbctl drain --undo failed: $out"
+assert_contains "$status" "WITHDRAWN" "lbctl status after the restart"
+out=$(in_ns director "$LBCTL" withdraw --undo --socket "$CONTROL" 2>&1) || fail "lbctl withdraw --undo failed: $out"
 wait_until 10 has_route "$VIP_CHECKED" || fail "--undo after the restart did not announce $VIP_CHECKED"
-[ ! -e /tmp/lbctl-bgp-drained ] || fail "--undo left the drain file"
+[ ! -e /tmp/lbctl-bgp-drained ] || fail "--undo left the withdraw file"
 kill -TERM "$LBCTL_PID"
 wait_until 15 exited || fail "lbctl did not exit after the last SIGTERM"
 kill "$(cat /tmp/bird-50.pid)" 2>/dev/null || true

@@ -32,15 +32,14 @@ pub(crate) enum ControlSocketError {
         path: PathBuf,
     },
     /// A file-system step failed.
-    #[error("{path}: cannot {action}: {source}")]
+    #[error("{path}: cannot {action}: {cause}")]
     Io {
         /// What was being done.
         action: &'static str,
         /// The path concerned.
         path: PathBuf,
-        /// The cause.
-        #[source]
-        source: io::Error,
+        /// The cause (in the message, so not a `source()`).
+        cause: io::Error,
     },
 }
 
@@ -59,10 +58,10 @@ impl ControlSocket {
     pub(crate) fn bind(path: &Path) -> Result<Self, ControlSocketError> {
         let io_error = |action, path: &Path| {
             let path = path.to_owned();
-            move |source| ControlSocketError::Io {
+            move |cause| ControlSocketError::Io {
                 action,
                 path,
-                source,
+                cause,
             }
         };
         if let Some(parent) = path
@@ -147,11 +146,11 @@ fn remove_if_stale(path: &Path) -> Result<(), ControlSocketError> {
     let metadata = match fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => {
+        Err(cause) => {
             return Err(ControlSocketError::Io {
                 action: "inspect",
                 path: path.to_owned(),
-                source,
+                cause,
             });
         }
     };
@@ -166,16 +165,16 @@ fn remove_if_stale(path: &Path) -> Result<(), ControlSocketError> {
         }),
         Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
             warn!(path = %path.display(), "removing a stale control socket (nobody listens on it)");
-            fs::remove_file(path).map_err(|source| ControlSocketError::Io {
+            fs::remove_file(path).map_err(|cause| ControlSocketError::Io {
                 action: "remove the stale socket",
                 path: path.to_owned(),
-                source,
+                cause,
             })
         }
-        Err(source) => Err(ControlSocketError::Io {
+        Err(cause) => Err(ControlSocketError::Io {
             action: "check whether anyone listens on",
             path: path.to_owned(),
-            source,
+            cause,
         }),
     }
 }

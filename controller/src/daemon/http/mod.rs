@@ -1,5 +1,5 @@
 //! The daemon's HTTP API, split by trust: read endpoints on TCP (`listen_address`:
-//! `/healthz`, `/readyz`, `/status`, `/metrics`), operator actions (`POST /drain`) only on a
+//! `/healthz`, `/readyz`, `/status`, `/metrics`), operator actions (`POST /withdraw`) only on a
 //! Unix control socket with mode 0600, so reaching the metrics port never lets anyone
 //! withdraw routes.
 //!
@@ -28,7 +28,7 @@ pub(crate) use self::routes::HttpState;
 pub(crate) use self::serve::ServeLimits;
 
 /// Connections served at once on the control socket: a few operators and scripts, kept apart
-/// from the TCP cap so that a flood there never locks out `lbctl drain`.
+/// from the TCP cap so that a flood there never locks out `lbctl withdraw`.
 const CONTROL_MAX_CONNECTIONS: usize = 16;
 
 /// Binds the TCP listener; returns the bound address (port 0 picks one) and the serving future.

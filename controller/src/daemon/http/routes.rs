@@ -1,7 +1,8 @@
 //! The endpoints. The TCP listener ([`Api::Read`]) serves only reads: `/healthz`, `/readyz`,
 //! `/status` (the snapshot of the last pass, never a kernel dump per request), `/metrics`.
 //! The control socket ([`Api::Control`]) serves the same reads and the one write, `POST
-//! /drain`, and refuses requests that carry a browser's cross-site markers.
+//! /withdraw` (BGP route removal; `/drain` is its former name, still served), and refuses
+//! requests that carry a browser's cross-site markers.
 
 use std::convert::Infallible;
 use std::net::IpAddr;
@@ -47,7 +48,7 @@ pub(crate) struct HttpState {
     pub(crate) metrics: Arc<Metrics>,
     /// The latest status snapshot (published by every pass).
     pub(crate) status: watch::Receiver<Arc<StatusSnapshot>>,
-    /// The BGP announcer's drain switch and status (`None`: BGP disabled).
+    /// The BGP announcer's withdraw switch and status (`None`: BGP disabled).
     pub(crate) bgp: Option<Arc<BgpControl>>,
     /// The control socket's path, named when the TCP listener refuses an operator action.
     pub(crate) control_socket: PathBuf,
@@ -82,15 +83,16 @@ pub(super) async fn handle(
             ));
         }
     }
-    if req.uri().path() == "/drain" {
+    let path = req.uri().path();
+    if path == WITHDRAW || path == WITHDRAW_FORMER {
         return Ok(match api {
-            Api::Control => drain(&state, &peer, &req),
+            Api::Control => withdraw(&state, &peer, &req),
             Api::Read => {
-                warn!(peer = %peer, method = %req.method(), "refused /drain on the TCP listener");
+                warn!(peer = %peer, method = %req.method(), path, "refused an operator action on the TCP listener");
                 text(
                     StatusCode::FORBIDDEN,
                     &format!(
-                        "/drain is not served over TCP: use `lbctl drain`, which talks to the \
+                        "{path} is not served over TCP: use `lbctl withdraw`, which talks to the \
                          control socket {}\n",
                         state.control_socket.display()
                     ),
@@ -121,7 +123,7 @@ pub(super) async fn handle(
             StatusCode::NOT_FOUND,
             match api {
                 Api::Read => "not found: try /healthz, /readyz, /status, /metrics\n",
-                Api::Control => "not found: try /status or POST /drain\n",
+                Api::Control => "not found: try /status or POST /withdraw\n",
             },
         ),
     };
@@ -173,9 +175,16 @@ fn status(state: &HttpState) -> Response<Full<Bytes>> {
     }
 }
 
-/// `POST /drain` withdraws every BGP route, `POST /drain?undo` announces again (and ends every
-/// per-VIP drain); `vip=ADDR` limits either to one VIP (`lbctl drain [--undo] --vip ADDR`).
-fn drain(state: &HttpState, peer: &Peer, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+/// The operator action that withdraws BGP routes.
+const WITHDRAW: &str = "/withdraw";
+/// Its former name, from when BGP route removal was called "drain"; served the same so that
+/// an older `lbctl drain` or a script keeps working.
+const WITHDRAW_FORMER: &str = "/drain";
+
+/// `POST /withdraw` withdraws every BGP route, `POST /withdraw?undo` announces again (and ends
+/// every per-VIP withdrawal); `vip=ADDR` limits either to one VIP (`lbctl withdraw [--undo]
+/// --vip ADDR`).
+fn withdraw(state: &HttpState, peer: &Peer, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     if req.method() != Method::POST {
         return text(StatusCode::METHOD_NOT_ALLOWED, "POST only\n");
     }
@@ -201,23 +210,25 @@ fn drain(state: &HttpState, peer: &Peer, req: &Request<Incoming>) -> Response<Fu
             }
         },
     };
-    info!(peer = %peer, draining = !undo, vip = ?vip, "BGP drain switched over the control socket");
+    info!(peer = %peer, withdrawn = !undo, vip = ?vip, "BGP withdraw switched over the control socket");
     let switched = match vip {
-        Some(vip) => bgp.set_vip_drain(vip, !undo),
-        None => bgp.set_drain(!undo),
+        Some(vip) => bgp.set_vip_withdrawn(vip, !undo),
+        None => bgp.set_withdraw_all(!undo),
     };
     if let Err(e) = switched {
-        warn!(error = %e, "BGP drain switched but not persisted");
+        warn!(error = %e, "BGP withdraw switched but not persisted");
         return text(
             StatusCode::INTERNAL_SERVER_ERROR,
-            &format!("drain switched, but the drain file could not be updated: {e}\n"),
+            &format!("withdraw switched, but the withdraw file could not be updated: {e}\n"),
         );
     }
     let answer = match (vip, undo) {
-        (None, true) => "drain ended: announcing the healthy VIPs again\n".to_owned(),
-        (None, false) => "draining: every BGP route is being withdrawn\n".to_owned(),
-        (Some(vip), true) => format!("drain of {vip} ended: announcing it again when healthy\n"),
-        (Some(vip), false) => format!("draining {vip}: its BGP route is being withdrawn\n"),
+        (None, true) => "withdrawal ended: announcing the healthy VIPs again\n".to_owned(),
+        (None, false) => "withdrawing: every BGP route is being withdrawn\n".to_owned(),
+        (Some(vip), true) => {
+            format!("withdrawal of {vip} ended: announcing it again when healthy\n")
+        }
+        (Some(vip), false) => format!("withdrawing {vip}: its BGP route is being withdrawn\n"),
     };
     text(StatusCode::OK, &answer)
 }

@@ -1,5 +1,6 @@
-//! The HTTP API over real sockets: drains over the control socket (mode 0600) and their file,
-//! reads on TCP with `POST /drain` refused there, cross-site requests refused, a slowloris
+//! The HTTP API over real sockets: BGP withdrawals over the control socket (mode 0600) and
+//! their file, `/drain` still served as the former name of `/withdraw`, reads on TCP with
+//! `POST /withdraw` (and `/drain`) refused there, cross-site requests refused, a slowloris
 //! client cut off by the header-read timeout, the connection cap under a flood of idle
 //! connections, stale and live control-socket files, and the accept backoff.
 
@@ -33,7 +34,7 @@ struct Daemon {
     socket: PathBuf,
     control: Arc<BgpControl>,
     metrics: Arc<Metrics>,
-    drain_file: PathBuf,
+    withdraw_file: PathBuf,
     _status: watch::Sender<Arc<StatusSnapshot>>,
     _shutdown: watch::Sender<bool>,
     _dir: tempfile::TempDir,
@@ -42,9 +43,9 @@ struct Daemon {
 /// Both listeners with BGP enabled; the last pass recorded a table `table_age` ago.
 async fn daemon(limits: ServeLimits) -> Daemon {
     let dir = tempfile::tempdir().unwrap();
-    let drain_file = dir.path().join("bgp-drained");
+    let withdraw_file = dir.path().join("bgp-drained");
     let socket = dir.path().join("run").join("control.sock");
-    let control = Arc::new(BgpControl::new("speaker", drain_file.clone()));
+    let control = Arc::new(BgpControl::new("speaker", withdraw_file.clone()));
     let snapshot = StatusSnapshot {
         last_table: Some(Arc::new(IpvsTable::default())),
         table_at: Some(SystemTime::now() - Duration::from_secs(7)),
@@ -76,7 +77,7 @@ async fn daemon(limits: ServeLimits) -> Daemon {
         socket,
         control,
         metrics,
-        drain_file,
+        withdraw_file,
         _status: status_tx,
         _shutdown: shutdown_tx,
         _dir: dir,
@@ -109,25 +110,25 @@ async fn raw_control(socket: &Path, head: &'static str) -> String {
 }
 
 #[tokio::test]
-async fn drain_over_the_control_socket_switches_all_or_one_vip_and_keeps_the_file_in_step() {
+async fn withdraw_over_the_control_socket_switches_all_or_one_vip_and_keeps_the_file_in_step() {
     let d = daemon(LIMITS).await;
     let mode = std::fs::metadata(&d.socket).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "the control socket is owner-only");
     let control = || DaemonEndpoint::Control(d.socket.clone());
 
-    let answer = call(control(), "POST", "/drain?vip=10.0.0.1")
+    let answer = call(control(), "POST", "/withdraw?vip=10.0.0.1")
         .await
         .unwrap();
-    assert!(answer.contains("draining 10.0.0.1"), "{answer}");
-    assert!(!d.control.is_draining());
-    assert_eq!(d.control.drain_state().vips.len(), 1);
+    assert!(answer.contains("withdrawing 10.0.0.1"), "{answer}");
+    assert!(!d.control.is_withdrawn_all());
+    assert_eq!(d.control.withdrawals().vips.len(), 1);
     assert!(
-        std::fs::read_to_string(&d.drain_file)
+        std::fs::read_to_string(&d.withdraw_file)
             .unwrap()
             .contains("10.0.0.1")
     );
 
-    let err = call(control(), "POST", "/drain?vip=10.0.0.300")
+    let err = call(control(), "POST", "/withdraw?vip=10.0.0.300")
         .await
         .unwrap_err()
         .to_string();
@@ -136,49 +137,68 @@ async fn drain_over_the_control_socket_switches_all_or_one_vip_and_keeps_the_fil
         "{err}"
     );
     assert_eq!(
-        d.control.drain_state().vips.len(),
+        d.control.withdrawals().vips.len(),
         1,
         "a bad request changes nothing"
     );
 
-    call(control(), "POST", "/drain").await.unwrap();
-    assert!(d.control.is_draining());
-    let err = call(control(), "GET", "/drain")
+    call(control(), "POST", "/withdraw").await.unwrap();
+    assert!(d.control.is_withdrawn_all());
+    let err = call(control(), "GET", "/withdraw")
         .await
         .unwrap_err()
         .to_string();
     assert!(err.contains("405"), "{err}");
-    // The control socket serves the reads `lbctl drain` polls.
+    // The control socket serves the reads `lbctl withdraw` polls.
+    // (The JSON keeps the field names from before the rename, for scripts.)
     let status = call(control(), "GET", "/status").await.unwrap();
     assert!(status.contains("\"mode\": \"speaker\""), "{status}");
+    assert!(status.contains("\"draining\": "), "{status}");
+    assert!(status.contains("\"drained_vips\""), "{status}");
 
-    let answer = call(control(), "POST", "/drain?undo").await.unwrap();
-    assert!(answer.contains("drain ended"), "{answer}");
+    let answer = call(control(), "POST", "/withdraw?undo").await.unwrap();
+    assert!(answer.contains("withdrawal ended"), "{answer}");
     assert!(
-        d.control.drain_state().is_empty(),
-        "undo without a VIP ends every drain"
+        d.control.withdrawals().is_empty(),
+        "undo without a VIP ends every withdrawal"
     );
-    assert!(!d.drain_file.exists());
+    assert!(!d.withdraw_file.exists());
+}
+
+/// `/drain`, the former name of `/withdraw`, still switches (an older `lbctl drain` or a
+/// script). Mutation: serve only `/withdraw` and this gets 404.
+#[tokio::test]
+async fn the_former_path_drain_still_withdraws() {
+    let d = daemon(LIMITS).await;
+    let control = || DaemonEndpoint::Control(d.socket.clone());
+    let answer = call(control(), "POST", "/drain?vip=10.0.0.1")
+        .await
+        .unwrap();
+    assert!(answer.contains("withdrawing 10.0.0.1"), "{answer}");
+    assert_eq!(d.control.withdrawals().vips.len(), 1);
+    call(control(), "POST", "/drain?undo").await.unwrap();
+    assert!(d.control.withdrawals().is_empty());
 }
 
 #[tokio::test]
-async fn tcp_serves_reads_from_the_snapshot_and_refuses_drain_naming_the_socket() {
+async fn tcp_serves_reads_from_the_snapshot_and_refuses_withdraw_naming_the_socket() {
     let d = daemon(LIMITS).await;
     let tcp = || DaemonEndpoint::Tcp(d.tcp);
     assert_eq!(call(tcp(), "GET", "/healthz").await.unwrap(), "ok\n");
-    for method in ["POST", "GET"] {
-        let err = call(tcp(), method, "/drain?undo")
-            .await
-            .unwrap_err()
-            .to_string();
+    for (method, path) in [
+        ("POST", "/withdraw?undo"),
+        ("GET", "/withdraw"),
+        ("POST", "/drain"),
+    ] {
+        let err = call(tcp(), method, path).await.unwrap_err().to_string();
         assert!(err.contains("403"), "{err}");
         assert!(
             err.contains(&d.socket.display().to_string()),
             "names the socket: {err}"
         );
     }
-    assert!(!d.control.is_draining());
-    assert!(!d.drain_file.exists(), "nothing switched over TCP");
+    assert!(!d.control.is_withdrawn_all());
+    assert!(!d.withdraw_file.exists(), "nothing switched over TCP");
     let err = call(tcp(), "PUT", "/status").await.unwrap_err().to_string();
     assert!(err.contains("405"), "{err}");
 
@@ -198,27 +218,27 @@ async fn the_control_socket_refuses_browser_cross_site_requests() {
     let d = daemon(LIMITS).await;
     let origin = raw_control(
         &d.socket,
-        "POST /drain HTTP/1.0\r\nOrigin: http://evil.example\r\nContent-Length: 0\r\n\r\n",
+        "POST /withdraw HTTP/1.0\r\nOrigin: http://evil.example\r\nContent-Length: 0\r\n\r\n",
     )
     .await;
     assert!(origin.contains("403"), "{origin}");
     let cross = raw_control(
         &d.socket,
-        "POST /drain HTTP/1.0\r\nSec-Fetch-Site: cross-site\r\nContent-Length: 0\r\n\r\n",
+        "POST /withdraw HTTP/1.0\r\nSec-Fetch-Site: cross-site\r\nContent-Length: 0\r\n\r\n",
     )
     .await;
     assert!(cross.contains("403"), "{cross}");
     assert!(
-        !d.control.is_draining(),
+        !d.control.is_withdrawn_all(),
         "no refused request switched anything"
     );
     let typed = raw_control(
         &d.socket,
-        "POST /drain HTTP/1.0\r\nSec-Fetch-Site: none\r\nContent-Length: 0\r\n\r\n",
+        "POST /withdraw HTTP/1.0\r\nSec-Fetch-Site: none\r\nContent-Length: 0\r\n\r\n",
     )
     .await;
     assert!(typed.contains("200"), "{typed}");
-    assert!(d.control.is_draining());
+    assert!(d.control.is_withdrawn_all());
 }
 
 /// Connects and sends `prefix`; returns how long after the send the server hung up (reading

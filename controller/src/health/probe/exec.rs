@@ -51,13 +51,13 @@ pub(super) async fn run(
         // A timed-out check drops this future: the child must not outlive it.
         .kill_on_drop(true)
         .spawn()
-        .map_err(|source| ProbeFailure::Spawn {
+        .map_err(|cause| ProbeFailure::Spawn {
             program: program.clone(),
-            source,
+            cause,
         })?;
-    let status = child.wait().await.map_err(|source| ProbeFailure::Spawn {
+    let status = child.wait().await.map_err(|cause| ProbeFailure::Spawn {
         program: program.clone(),
-        source,
+        cause,
     })?;
     if status.success() {
         Ok(())

@@ -27,7 +27,7 @@ pub(super) async fn get<S: AsyncRead + AsyncWrite + Unpin>(
     path: &str,
     expect: Expect<'_>,
 ) -> Result<(), ProbeFailure> {
-    let io = |source| ProbeFailure::Io { addr, source };
+    let io = |cause| ProbeFailure::Io { addr, cause };
     let request = format!(
         "GET {path} HTTP/1.0\r\nHost: {addr}\r\nUser-Agent: lbctl-health-check\r\n\
          Accept: */*\r\nConnection: close\r\n\r\n"
@@ -36,10 +36,10 @@ pub(super) async fn get<S: AsyncRead + AsyncWrite + Unpin>(
     stream.flush().await.map_err(io)?;
     let mut answer = Vec::with_capacity(1024);
     let mut limited = (&mut stream).take(MAX_ANSWER as u64);
-    if let Err(source) = limited.read_to_end(&mut answer).await {
+    if let Err(cause) = limited.read_to_end(&mut answer).await {
         // A server that resets after a complete answer is still a complete answer.
         if answer.is_empty() {
-            return Err(io(source));
+            return Err(io(cause));
         }
     }
     check(&answer, addr, expect)

@@ -23,31 +23,28 @@ pub(crate) use tls::TlsProbeConfig;
 #[derive(Debug, Error)]
 pub(crate) enum ProbeFailure {
     /// The TCP connection was refused, reset or unroutable.
-    #[error("connect to {addr} failed: {source}")]
+    #[error("connect to {addr} failed: {cause}")]
     Connect {
         /// Address probed.
         addr: SocketAddr,
-        /// The cause.
-        #[source]
-        source: io::Error,
+        /// The cause (in the message, so not a `source()`).
+        cause: io::Error,
     },
     /// The TLS handshake failed.
-    #[error("TLS handshake with {addr} failed: {source}")]
+    #[error("TLS handshake with {addr} failed: {cause}")]
     Tls {
         /// Address probed.
         addr: SocketAddr,
-        /// The cause.
-        #[source]
-        source: io::Error,
+        /// The cause (in the message, so not a `source()`).
+        cause: io::Error,
     },
     /// Sending the request or reading the answer failed.
-    #[error("HTTP exchange with {addr} failed: {source}")]
+    #[error("HTTP exchange with {addr} failed: {cause}")]
     Io {
         /// Address probed.
         addr: SocketAddr,
-        /// The cause.
-        #[source]
-        source: io::Error,
+        /// The cause (in the message, so not a `source()`).
+        cause: io::Error,
     },
     /// The answer was not HTTP.
     #[error("malformed HTTP answer from {addr}: {detail}")]
@@ -88,13 +85,12 @@ pub(crate) enum ProbeFailure {
         reason: String,
     },
     /// The program could not be started.
-    #[error("cannot run {program:?}: {source}")]
+    #[error("cannot run {program:?}: {cause}")]
     Spawn {
         /// The program.
         program: String,
-        /// The cause.
-        #[source]
-        source: io::Error,
+        /// The cause (in the message, so not a `source()`).
+        cause: io::Error,
     },
     /// The program exited unsuccessfully.
     #[error("{program:?} {status}")]
@@ -118,14 +114,14 @@ impl ProbeFailure {
         if matches!(self, ProbeFailure::ExecRefused { .. }) {
             return Some("exec_refused");
         }
-        let (ProbeFailure::Connect { source, .. }
-        | ProbeFailure::Tls { source, .. }
-        | ProbeFailure::Io { source, .. }
-        | ProbeFailure::Spawn { source, .. }) = self
+        let (ProbeFailure::Connect { cause, .. }
+        | ProbeFailure::Tls { cause, .. }
+        | ProbeFailure::Io { cause, .. }
+        | ProbeFailure::Spawn { cause, .. }) = self
         else {
             return None;
         };
-        match source.raw_os_error()? {
+        match cause.raw_os_error()? {
             libc::EMFILE => Some("EMFILE"),
             libc::ENFILE => Some("ENFILE"),
             libc::ENOBUFS => Some("ENOBUFS"),
@@ -169,7 +165,7 @@ pub(crate) async fn probe(
 async fn connect(addr: SocketAddr) -> Result<TcpStream, ProbeFailure> {
     TcpStream::connect(addr)
         .await
-        .map_err(|source| ProbeFailure::Connect { addr, source })
+        .map_err(|cause| ProbeFailure::Connect { addr, cause })
 }
 
 #[cfg(test)]

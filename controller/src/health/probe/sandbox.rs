@@ -24,13 +24,12 @@ pub(crate) enum SandboxError {
     #[error("exec_checks.user {0:?} does not exist on this director")]
     UnknownUser(String),
     /// The user database could not be read.
-    #[error("cannot look up exec_checks.user {user:?}: {source}")]
+    #[error("cannot look up exec_checks.user {user:?}: {cause}")]
     Lookup {
         /// The user.
         user: String,
-        /// The cause.
-        #[source]
-        source: nix::Error,
+        /// The cause (in the message, so not a `source()`).
+        cause: nix::Error,
     },
     /// The user is root (or has user ID 0 under another name).
     #[error("exec_checks.user {0:?} has user ID 0: exec checks must run unprivileged")]
@@ -75,9 +74,9 @@ impl ExecPolicy {
             return Ok(ExecPolicy::Disabled);
         }
         let user = User::from_name(&settings.user)
-            .map_err(|source| SandboxError::Lookup {
+            .map_err(|cause| SandboxError::Lookup {
                 user: settings.user.clone(),
-                source,
+                cause,
             })?
             .ok_or_else(|| SandboxError::UnknownUser(settings.user.clone()))?;
         if user.uid.is_root() {

@@ -260,3 +260,16 @@ async fn a_program_outside_the_allowed_directories_is_refused() {
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+/// A probe failure prints its I/O cause once under anyhow's `{:#}` and in plain Display (the
+/// health log and `/status` use Display). Mutation: mark the cause `#[source]` again.
+#[test]
+fn a_probe_failure_prints_its_cause_once() {
+    let failure = ProbeFailure::Connect {
+        addr: "192.0.2.10:80".parse().unwrap(),
+        cause: std::io::Error::other("no route today"),
+    };
+    assert!(failure.to_string().contains("no route today"));
+    let text = format!("{:#}", anyhow::Error::new(failure));
+    assert_eq!(text.matches("no route today").count(), 1, "{text}");
+}

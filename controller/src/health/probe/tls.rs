@@ -57,13 +57,13 @@ impl TlsProbeConfig {
     ) -> Result<TlsStream<TcpStream>, ProbeFailure> {
         let connector = self.connector.as_ref().map_err(|error| ProbeFailure::Tls {
             addr,
-            source: io::Error::other(Arc::clone(error)),
+            cause: io::Error::other(Arc::clone(error)),
         })?;
         let name = ServerName::IpAddress(addr.ip().into());
         connector
             .connect(name, stream)
             .await
-            .map_err(|source| ProbeFailure::Tls { addr, source })
+            .map_err(|cause| ProbeFailure::Tls { addr, cause })
     }
 }
 

@@ -1,10 +1,12 @@
-//! `lbctl drain [--undo] [--vip VIP]`: withdraws every BGP route of a running daemon for
-//! maintenance, or only one VIP's (the sessions stay up and IPVS keeps forwarding), or
-//! announces them again. `--undo` without `--vip` ends every drain.
+//! `lbctl withdraw [--undo] [--vip VIP]` (former name, still accepted: `lbctl drain`):
+//! withdraws every BGP route of a running daemon for maintenance, or only one VIP's (the
+//! sessions stay up and IPVS keeps forwarding), or announces them again. `--undo` without
+//! `--vip` ends every withdrawal.
 //!
-//! Talks to the daemon's `POST /drain` on its Unix control socket (mode 0600: root and the
-//! daemon's user; never over TCP), then waits until `/status` shows the switch applied (for a drain: every established session down to 0 prefixes, or the VIP's
-//! prefix gone from what is announced) and prints the BGP part of the status.
+//! Talks to the daemon's `POST /withdraw` on its Unix control socket (mode 0600: root and the
+//! daemon's user; never over TCP), then waits until `/status` shows the switch applied (when
+//! withdrawing: every established session down to 0 prefixes, or the VIP's prefix gone from
+//! what is announced) and prints the BGP part of the status.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -18,13 +20,13 @@ use lb_controller::client::{DaemonEndpoint, request};
 use lb_controller::daemon::StatusDocument;
 use lb_controller::inputs::load_settings;
 
-/// How long to wait for the daemon to report the drain as applied.
+/// How long to wait for the daemon to report the withdrawal as applied.
 const APPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Options of `lbctl drain`.
+/// Options of `lbctl withdraw`.
 #[derive(Debug, Args)]
-pub(crate) struct DrainArgs {
-    /// End the drain: announce the healthy VIPs again.
+pub(crate) struct WithdrawArgs {
+    /// End the withdrawal: announce the healthy VIPs again.
     #[arg(long)]
     pub(crate) undo: bool,
     /// Only this VIP (its route is withdrawn; the other VIPs stay announced).
@@ -41,8 +43,8 @@ pub(crate) struct DrainArgs {
     pub(crate) timeout: f64,
 }
 
-/// Switches the drain; exit code 0 once the daemon reports it applied.
-pub(crate) fn run(args: &DrainArgs) -> Result<i32> {
+/// Switches the withdrawal; exit code 0 once the daemon reports it applied.
+pub(crate) fn run(args: &WithdrawArgs) -> Result<i32> {
     let timeout = timeout_arg(args.timeout)?;
     let socket = match &args.socket {
         Some(path) => path.clone(),
@@ -57,9 +59,9 @@ pub(crate) fn run(args: &DrainArgs) -> Result<i32> {
         query.push(format!("vip={vip}"));
     }
     let path = if query.is_empty() {
-        "/drain".to_owned()
+        "/withdraw".to_owned()
     } else {
-        format!("/drain?{}", query.join("&"))
+        format!("/withdraw?{}", query.join("&"))
     };
     let answer = request(&daemon, "POST", &path, timeout)?;
     print!("{answer}");
@@ -76,7 +78,7 @@ pub(crate) fn run(args: &DrainArgs) -> Result<i32> {
             Some(vip) => {
                 let prefix = format!("{vip}/");
                 let announced = bgp.announced.iter().any(|p| p.starts_with(&prefix));
-                bgp.drained_vips.contains(&vip) == want && !(want && announced)
+                bgp.withdrawn_vips.contains(&vip) == want && !(want && announced)
             }
             None => {
                 let withdrawn = bgp
@@ -84,7 +86,7 @@ pub(crate) fn run(args: &DrainArgs) -> Result<i32> {
                     .iter()
                     .filter(|p| p.state == "established")
                     .all(|p| p.announced_prefixes == 0);
-                bgp.draining == want && (!want || withdrawn)
+                bgp.withdrawn_all == want && (!want || withdrawn)
             }
         };
         if applied {
@@ -96,7 +98,7 @@ pub(crate) fn run(args: &DrainArgs) -> Result<i32> {
         }
         if Instant::now() > deadline {
             bail!(
-                "the daemon accepted the drain switch but did not apply it within {} s",
+                "the daemon accepted the withdraw switch but did not apply it within {} s",
                 APPLY_TIMEOUT.as_secs()
             );
         }
@@ -104,13 +106,13 @@ pub(crate) fn run(args: &DrainArgs) -> Result<i32> {
     }
 }
 
-/// Aggregate mode announces ranges, not VIPs: a drained VIP inside an announced range still
+/// Aggregate mode announces ranges, not VIPs: a withdrawn VIP inside an announced range still
 /// draws traffic here, which the operator must know.
 fn warn_if_covered(vip: IpAddr, announced: &[String]) {
     for range in covering(vip, announced) {
         eprintln!(
             "warning: {vip} is inside the announced range {range} (aggregate mode): routers \
-             still send its traffic here; drain the whole director instead"
+             still send its traffic here; withdraw the whole director instead"
         );
     }
 }

@@ -1,0 +1,150 @@
+//! Each library error prints its cause once under anyhow's `{:#}` (the form lbctl and the
+//! daemon's logs use), and still prints it. Mutation: put `#[source]` back on any of these
+//! causes (or name the field `source`, which thiserror treats the same) and the count is 2.
+
+use std::io;
+use std::time::Duration;
+
+use lb_bgp_announcer::{BirdError, SpeakerError};
+use lb_config::{EndpointSnapshot, Settings};
+use lb_controller::writer_lock::LockError;
+use lb_director::netfilter::NetfilterError;
+use lb_ipvs_sync::IpvsError;
+use lb_ipvs_sync::reconcile::{DrainBook, SyncError};
+use lb_ipvs_sync::vip::VipError;
+
+/// A cause text found nowhere else in the messages.
+const CAUSE: &str = "disk on fire";
+
+fn cause() -> io::Error {
+    io::Error::other(CAUSE)
+}
+
+/// Formats `error` the way the binary does (with a context on top) and checks that `cause`
+/// appears exactly once.
+fn assert_prints_once(error: impl Into<anyhow::Error>, cause: &str) {
+    let text = format!("{:#}", error.into().context("outer step"));
+    assert_eq!(
+        text.matches(cause).count(),
+        1,
+        "{cause:?} must appear once in {text:?}"
+    );
+}
+
+#[test]
+fn ipvs_errors_print_their_cause_once() {
+    let io_error = || IpvsError::Io {
+        context: "dump",
+        cause: cause(),
+    };
+    assert_prints_once(io_error(), CAUSE);
+    // Nested: the dump error inside a sync error, inside a context.
+    assert_prints_once(SyncError::Dump(io_error()), CAUSE);
+    let timeout = IpvsError::Timeout {
+        request: "GET_SERVICE",
+        object: "TCP 10.0.0.1:80".into(),
+        after: Duration::from_secs(1),
+    };
+    assert_prints_once(SyncError::Dump(timeout), "GET_SERVICE");
+}
+
+#[test]
+fn vip_and_state_file_errors_print_their_cause_once() {
+    assert_prints_once(VipError::Socket(cause()), CAUSE);
+    let netlink = VipError::Netlink {
+        action: "add address 10.0.0.1/32".into(),
+        interface: "lb0".into(),
+        cause: rtnetlink::Error::RequestFailed,
+    };
+    assert_prints_once(netlink, &rtnetlink::Error::RequestFailed.to_string());
+    let Err(parse) = DrainBook::from_json("{ not json") else {
+        panic!("not a drain book");
+    };
+    let detail = match &parse {
+        lb_ipvs_sync::reconcile::DrainBookError::Parse(e) => e.to_string(),
+        other => panic!("unexpected {other:?}"),
+    };
+    assert_prints_once(parse, &detail);
+}
+
+#[test]
+fn netfilter_errors_print_their_cause_once() {
+    assert_prints_once(
+        NetfilterError::Spawn {
+            program: "iptables-restore".into(),
+            cause: cause(),
+        },
+        CAUSE,
+    );
+    assert_prints_once(
+        NetfilterError::Proc {
+            path: "/proc/sys/net/ipv4/vs/conntrack".into(),
+            cause: cause(),
+        },
+        CAUSE,
+    );
+}
+
+#[test]
+fn bgp_errors_print_their_cause_once() {
+    assert_prints_once(
+        SpeakerError::Listen {
+            address: "127.0.0.1:179".parse().unwrap(),
+            cause: cause(),
+        },
+        CAUSE,
+    );
+    assert_prints_once(
+        SpeakerError::Md5 {
+            peer: "192.0.2.1".parse().unwrap(),
+            cause: cause(),
+        },
+        CAUSE,
+    );
+    assert_prints_once(
+        BirdError::Write {
+            path: "/etc/bird/lbctl.conf".into(),
+            cause: cause(),
+        },
+        CAUSE,
+    );
+    assert_prints_once(
+        BirdError::Spawn {
+            program: "birdc".into(),
+            cause: cause(),
+        },
+        CAUSE,
+    );
+}
+
+#[test]
+fn settings_and_endpoint_errors_print_the_parser_message_once() {
+    let Err(settings) = Settings::from_toml_str("max_delete_share = \"lots\"\n") else {
+        panic!("accepted a string for a number");
+    };
+    let detail = match &settings {
+        lb_config::SettingsError::Toml { cause } => cause.to_string(),
+        other => panic!("unexpected {other:?}"),
+    };
+    assert!(detail.contains("max_delete_share"), "{detail}");
+    assert_prints_once(settings, &detail);
+    let Err(endpoints) = EndpointSnapshot::from_yaml_str("services: [1, 2") else {
+        panic!("accepted broken YAML");
+    };
+    let detail = match &endpoints {
+        lb_config::EndpointsError::Yaml { cause } => cause.to_string(),
+        other => panic!("unexpected {other:?}"),
+    };
+    assert_prints_once(endpoints, &detail);
+}
+
+#[test]
+fn the_writer_lock_error_prints_its_cause_once() {
+    assert_prints_once(
+        LockError::Io {
+            path: "/run/lbctl/writer.lock".into(),
+            cause: cause(),
+        },
+        CAUSE,
+    );
+}
