@@ -26,13 +26,13 @@ pub type Connect<K> = Arc<dyn Fn() -> Result<K, IpvsError> + Send + Sync>;
 pub(crate) enum KernelError {
     /// Opening the client failed (module not loaded, no permission).
     #[error("cannot open IPVS: {0}")]
-    Connect(#[source] IpvsError),
+    Connect(IpvsError),
     /// The sync pass could not start (its dump failed): nothing was written.
     #[error(transparent)]
     Sync(#[from] SyncError),
     /// The blocking task died.
     #[error("kernel task failed: {0}")]
-    Task(#[source] tokio::task::JoinError),
+    Task(tokio::task::JoinError),
 }
 
 impl KernelError {
@@ -163,4 +163,21 @@ fn is_socket_error(e: &IpvsError) -> bool {
         e,
         IpvsError::Io { .. } | IpvsError::Decode { .. } | IpvsError::Timeout { .. }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cause prints once under `{:#}` (the form logs and `lbctl` use). Fails if the variant
+    /// both interpolates its cause and returns it as `source()`.
+    #[test]
+    fn a_connect_error_prints_its_cause_once() {
+        let cause = IpvsError::FamilyNotFound.to_string();
+        let text = format!(
+            "{:#}",
+            anyhow::Error::new(KernelError::Connect(IpvsError::FamilyNotFound))
+        );
+        assert_eq!(text.matches(&cause).count(), 1, "{text}");
+    }
 }
