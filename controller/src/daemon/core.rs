@@ -62,7 +62,6 @@ impl Default for CoreOptions {
 #[derive(Clone)]
 pub(crate) struct DaemonOutputs {
     /// The desired state after every successful build (health checker, metrics labels).
-    #[allow(dead_code)] // read by the health checker and the metrics labels once wired
     pub(crate) desired: watch::Receiver<Arc<DesiredState>>,
     /// Controller status after every pass (`/status`, `/readyz`).
     pub(crate) status: watch::Receiver<Arc<StatusSnapshot>>,
