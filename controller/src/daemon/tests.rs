@@ -10,8 +10,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lb_config::{Protocol, ServiceKey, Settings};
+use lb_config::{Protocol, Settings};
 use lb_ipvs_sync::fake::FakeKernel;
+use lb_ipvs_sync::test_util::svc;
 use lb_ipvs_sync::{IpvsTable, ServiceId};
 use lb_tests::fake_apiserver::FakeApiServer;
 use lb_tests::fake_apiserver::store::Resource;
@@ -31,11 +32,7 @@ fn settings() -> Settings {
 }
 
 fn key(vip: &str, port: u16) -> ServiceId {
-    ServiceId::Inet(ServiceKey {
-        vip: vip.parse().unwrap(),
-        protocol: Protocol::Tcp,
-        port,
-    })
+    svc(vip, Protocol::Tcp, port)
 }
 
 /// `(address:port, weight)` of a service's destinations, or `None` if it is absent.
