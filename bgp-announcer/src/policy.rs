@@ -207,6 +207,7 @@ fn check(config: &PolicyConfig) -> Result<(), ConfigError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // tests take a real instant as their time origin
 mod tests {
     use super::*;
 

@@ -16,6 +16,8 @@ pub mod policy;
 pub mod problem;
 pub mod serde_map;
 pub mod settings;
+#[cfg(any(test, feature = "test-util"))]
+pub mod test_util;
 
 pub use build::{DesiredOutcome, build_desired_state};
 pub use configmap::{ParsedConfigMap, parse_configmap, parse_entry, render_entry};

@@ -7,38 +7,16 @@
 
 mod netfilter_support;
 
-use std::collections::BTreeMap;
-
-use lb_config::{
-    DesiredState, ForwardMethod, Origin, Protocol, Scheduler, SchedulerFlags, ServiceKey,
-    VirtualService,
-};
+use lb_config::test_util::virtual_service;
+use lb_config::{DesiredState, ForwardMethod, ServiceKey, VirtualService};
 use lb_director::netfilter::{
     Change, IptablesBackend, IptablesVariant, Netfilter, Owner, director_rules, node_bypass_rules,
 };
 use netfilter_support::{Netns, have};
 
 fn service(vip: &str, port: u16, forward: ForwardMethod) -> (ServiceKey, VirtualService) {
-    let key = ServiceKey {
-        vip: vip.parse().unwrap(),
-        protocol: Protocol::Tcp,
-        port,
-    };
-    let vs = VirtualService {
-        key,
-        origin: Origin {
-            config_key: format!("{vip}-{port}"),
-            service: None,
-        },
-        scheduler: Scheduler::Rr,
-        scheduler_flags: SchedulerFlags::default(),
-        persistence: None,
-        forward,
-        tunnel: None,
-        health_check: None,
-        real_servers: BTreeMap::new(),
-    };
-    (key, vs)
+    let vs = virtual_service(vip, port, forward);
+    (vs.key, vs)
 }
 
 /// A director with DR and NAT services (no FullNAT, so no `-m ipvs` rule: host-safe).

@@ -6,12 +6,8 @@
 
 mod netfilter_support;
 
-use std::collections::BTreeMap;
-
-use lb_config::{
-    DesiredState, ForwardMethod, Origin, Protocol, Scheduler, SchedulerFlags, ServiceKey,
-    VirtualService,
-};
+use lb_config::test_util::virtual_service;
+use lb_config::{DesiredState, ForwardMethod, ServiceKey};
 use lb_director::netfilter::conntrack_stats::parse_conntrack_stats;
 use lb_director::netfilter::nft::render::table_listing;
 use lb_director::netfilter::{
@@ -20,28 +16,9 @@ use lb_director::netfilter::{
 use netfilter_support::Netns;
 
 fn add(state: &mut DesiredState, vip: &str, port: u16, forward: ForwardMethod) -> ServiceKey {
-    let key = ServiceKey {
-        vip: vip.parse().unwrap(),
-        protocol: Protocol::Tcp,
-        port,
-    };
-    state.services.insert(
-        key,
-        VirtualService {
-            key,
-            origin: Origin {
-                config_key: format!("{vip}-{port}"),
-                service: None,
-            },
-            scheduler: Scheduler::Rr,
-            scheduler_flags: SchedulerFlags::default(),
-            persistence: None,
-            forward,
-            tunnel: None,
-            health_check: None,
-            real_servers: BTreeMap::new(),
-        },
-    );
+    let service = virtual_service(vip, port, forward);
+    let key = service.key;
+    state.services.insert(key, service);
     state.vips.insert(key.vip);
     key
 }

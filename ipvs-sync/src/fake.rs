@@ -307,44 +307,24 @@ fn kernel_error(operation: &'static str, object: String, errno: i32) -> IpvsErro
 
 #[cfg(test)]
 mod tests {
-    use lb_config::{Protocol, ServiceKey};
+    use lb_config::Protocol;
 
     use super::*;
-    use crate::model::{DestinationSpec, KernelForward, ServiceSpec};
+    use crate::model::DestinationSpec;
+    use crate::test_util::{self, rs, spec, svc};
 
     fn id() -> ServiceId {
-        ServiceId::Inet(ServiceKey {
-            vip: "10.0.0.1".parse().unwrap(),
-            protocol: Protocol::Tcp,
-            port: 80,
-        })
+        svc("10.0.0.1", Protocol::Tcp, 80)
     }
 
     fn add_service() -> Operation {
         Operation::AddService {
-            service: ServiceSpec {
-                id: id(),
-                scheduler: "rr".into(),
-                flags: 0,
-                timeout: 0,
-                netmask_prefix: 32,
-                pe_name: None,
-            },
+            service: spec(id(), "rr"),
         }
     }
 
     fn dest(weight: u32) -> DestinationSpec {
-        DestinationSpec {
-            key: RealServerKey {
-                addr: "10.0.1.1".parse().unwrap(),
-                port: 80,
-            },
-            forward: KernelForward::Masq,
-            weight,
-            upper_threshold: 0,
-            lower_threshold: 0,
-            tunnel: None,
-        }
+        test_util::dest(rs("10.0.1.1", 80), weight)
     }
 
     fn errno(result: Result<(), IpvsError>) -> Option<i32> {

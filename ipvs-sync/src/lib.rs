@@ -18,3 +18,5 @@ pub mod fake;
 pub mod netlink;
 pub mod reconcile;
 pub mod target;
+#[cfg(any(test, feature = "test-util"))]
+pub mod test_util;

@@ -146,42 +146,20 @@ pub fn normalized_tunnel(dest: &DestinationSpec) -> Option<TunnelSpec> {
 mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
-    use lb_config::{
-        Origin, Persistence, Protocol, RealServer, RealServerState, Scheduler, SchedulerFlags,
-        ServiceKey,
-    };
+    use lb_config::test_util::{real_server, real_server_key, virtual_service, with_real_servers};
+    use lb_config::{Persistence, RealServer, Scheduler, SchedulerFlags};
 
     use super::*;
 
     fn service(forward: ForwardMethod, tunnel: Option<TunnelType>) -> VirtualService {
-        let key = ServiceKey {
-            vip: "10.0.0.100".parse().unwrap(),
-            protocol: Protocol::Tcp,
-            port: 80,
-        };
-        let real_servers = [("10.0.1.11", 8080), ("10.0.1.12", 8081)]
-            .into_iter()
-            .map(|(a, p)| {
-                let key = RealServerKey {
-                    addr: a.parse().unwrap(),
-                    port: p,
-                };
-                let rs = RealServer {
-                    key,
-                    weight: 3,
-                    upper_threshold: 100,
-                    lower_threshold: 10,
-                    state: RealServerState::Active,
-                };
-                (key, rs)
-            })
-            .collect();
+        let real_servers = [("10.0.1.11", 8080), ("10.0.1.12", 8081)].map(|(a, p)| RealServer {
+            weight: 3,
+            upper_threshold: 100,
+            lower_threshold: 10,
+            ..real_server(real_server_key(a, p))
+        });
+        let plain = with_real_servers(virtual_service("10.0.0.100", 80, forward), real_servers);
         VirtualService {
-            key,
-            origin: Origin {
-                config_key: "10.0.0.100-80".into(),
-                service: None,
-            },
             scheduler: Scheduler::Mh,
             scheduler_flags: SchedulerFlags {
                 fallback: true,
@@ -191,10 +169,8 @@ mod tests {
                 timeout_secs: 300,
                 prefix_len: Some(24),
             }),
-            forward,
             tunnel,
-            health_check: None,
-            real_servers,
+            ..plain
         }
     }
 
@@ -270,18 +246,12 @@ mod tests {
     #[test]
     fn colliding_dr_destinations_keep_the_first() {
         let mut vs = service(ForwardMethod::Dr, None);
-        let a = RealServerKey {
-            addr: "10.0.1.11".parse().unwrap(),
-            port: 9999,
-        };
+        let a = real_server_key("10.0.1.11", 9999);
         vs.real_servers.insert(
             a,
             RealServer {
-                key: a,
                 weight: 9,
-                upper_threshold: 0,
-                lower_threshold: 0,
-                state: RealServerState::Active,
+                ..real_server(a)
             },
         );
         let t = target_service(&vs);

@@ -13,11 +13,10 @@ use std::collections::VecDeque;
 use std::io;
 use std::rc::Rc;
 
-use lb_config::{Protocol, RealServerKey, ServiceKey};
+use lb_config::Protocol;
 use lb_ipvs_sync::netlink::{IpvsClient, NetlinkTransport, OpCounts, Timeouts};
-use lb_ipvs_sync::{
-    DestinationSpec, IpvsError, IpvsKernel, KernelForward, Operation, ServiceId, ServiceSpec,
-};
+use lb_ipvs_sync::test_util::{self, rs, spec, svc};
+use lb_ipvs_sync::{DestinationSpec, IpvsError, IpvsKernel, KernelForward, Operation, ServiceId};
 use wire::*;
 
 type Responder = Box<dyn FnMut(&[u8]) -> Vec<Vec<u8>>>;
@@ -90,37 +89,14 @@ fn ack(seq: u32) -> Vec<Vec<u8>> {
     vec![nlmsg_error(seq, 0)]
 }
 
+/// TCP service `vip:port`.
 fn tcp(vip: &str, port: u16) -> ServiceId {
-    ServiceId::Inet(ServiceKey {
-        vip: vip.parse().unwrap(),
-        protocol: Protocol::Tcp,
-        port,
-    })
+    svc(vip, Protocol::Tcp, port)
 }
 
-fn spec(id: ServiceId, scheduler: &str) -> ServiceSpec {
-    ServiceSpec {
-        id,
-        scheduler: scheduler.into(),
-        flags: 0,
-        timeout: 0,
-        netmask_prefix: 32,
-        pe_name: None,
-    }
-}
-
+/// A masquerading destination `addr:80`.
 fn dest(addr: &str, weight: u32) -> DestinationSpec {
-    DestinationSpec {
-        key: RealServerKey {
-            addr: addr.parse().unwrap(),
-            port: 80,
-        },
-        forward: KernelForward::Masq,
-        weight,
-        upper_threshold: 0,
-        lower_threshold: 0,
-        tunnel: None,
-    }
+    test_util::dest(rs(addr, 80), weight)
 }
 
 /// A kernel-style NEW_SERVICE reply message for TCP `vip`:80 with scheduler `sched`.

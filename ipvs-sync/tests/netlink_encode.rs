@@ -10,54 +10,22 @@
 #[path = "fixtures/netlink/wire.rs"]
 mod wire;
 
-use lb_config::{Protocol, RealServerKey, ServiceKey};
+use lb_config::{Protocol, RealServerKey};
 use lb_ipvs_sync::netlink::{FLAGS_ACKED, FLAGS_DUMP, IpvsMessage, Timeouts, encode_request};
+use lb_ipvs_sync::test_util::{self, rs, spec as service, svc as key};
 use lb_ipvs_sync::{
     DestinationSpec, Family, IP_VS_SVC_F_PERSISTENT, IP_VS_SVC_F_SCHED1, IP_VS_SVC_F_SCHED2,
-    KernelForward, ServiceId, ServiceSpec, TunnelSpec,
+    KernelForward, ServiceId, TunnelSpec,
 };
 use wire::*;
 
 const SEQ: u32 = 1;
 
-fn key(vip: &str, protocol: Protocol, port: u16) -> ServiceId {
-    ServiceId::Inet(ServiceKey {
-        vip: vip.parse().unwrap(),
-        protocol,
-        port,
-    })
-}
-
-fn service(id: ServiceId, scheduler: &str) -> ServiceSpec {
-    let prefix = match id {
-        ServiceId::Inet(k) if k.vip.is_ipv6() => 128,
-        ServiceId::Fwmark {
-            family: Family::Inet6,
-            ..
-        } => 128,
-        _ => 32,
-    };
-    ServiceSpec {
-        id,
-        scheduler: scheduler.into(),
-        flags: 0,
-        timeout: 0,
-        netmask_prefix: prefix,
-        pe_name: None,
-    }
-}
-
+/// A destination `addr:port` with `forward` and `weight`.
 fn dest(addr: &str, port: u16, forward: KernelForward, weight: u32) -> DestinationSpec {
     DestinationSpec {
-        key: RealServerKey {
-            addr: addr.parse().unwrap(),
-            port,
-        },
         forward,
-        weight,
-        upper_threshold: 0,
-        lower_threshold: 0,
-        tunnel: None,
+        ..test_util::dest(rs(addr, port), weight)
     }
 }
 

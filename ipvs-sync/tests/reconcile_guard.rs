@@ -1,13 +1,11 @@
 //! The delete guard and the plan it leaves when it refuses.
 
-mod reconcile_support;
-
 use lb_ipvs_sync::fake::FakeKernel;
 use lb_ipvs_sync::reconcile::{
     DrainBook, Focus, GuardRefusal, Guarded, Plan, PlanOptions, guard, plan, sync_focused,
 };
+use lb_ipvs_sync::test_util::*;
 use lb_ipvs_sync::{IpvsTable, Operation};
-use reconcile_support::*;
 
 /// Four managed services, of which the target keeps `keep`; one destination changes weight and
 /// one new service appears, so the plan always has constructive work too.

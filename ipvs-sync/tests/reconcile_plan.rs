@@ -1,15 +1,13 @@
 //! The planning rules, one test per rule: adoption, drift repair, in-place edits, scope, order,
 //! drain timing and restarts, whole-service drain. Pure: no kernel involved.
 
-mod reconcile_support;
-
 use lb_config::Protocol;
 use lb_ipvs_sync::reconcile::{DrainBook, Plan, RefusalReason, plan};
 use lb_ipvs_sync::target::TUNNEL_IPIP;
+use lb_ipvs_sync::test_util::*;
 use lb_ipvs_sync::{
     IP_VS_SVC_F_HASHED, IpvsTable, KernelForward, Operation, ServiceId, TunnelSpec,
 };
-use reconcile_support::*;
 
 fn plan_now(target: &Target, observed: &IpvsTable, book: &DrainBook, now: u64) -> Plan {
     plan(target, observed, &scope(), book, now, &options())

@@ -8,8 +8,6 @@
 //!   and nothing for any other service; a focus taken from the last clean pass's target sees
 //!   every change, so the focused pass leaves the kernel where the full pass would.
 
-mod reconcile_support;
-
 use std::collections::{BTreeMap, BTreeSet};
 
 use lb_config::{Protocol, RealServerKey};
@@ -19,12 +17,12 @@ use lb_ipvs_sync::reconcile::{
     sync_once,
 };
 use lb_ipvs_sync::target::TargetService;
+use lb_ipvs_sync::test_util::{NOW, Target, fwmark, rs, scope, svc};
 use lb_ipvs_sync::{
     DestinationSpec, IpvsKernel, IpvsTable, KernelForward, ObservedDestination, ObservedService,
     Operation, ServiceId, ServiceSpec, Stats, TunnelSpec,
 };
 use proptest::prelude::*;
-use reconcile_support::{NOW, Target, fwmark, rs, scope, svc};
 
 fn managed_id() -> impl Strategy<Value = ServiceId> {
     (
@@ -331,7 +329,7 @@ proptest! {
         target in target_table(),
     ) {
         let scope = scope();
-        let options = PlanOptions { force: true, ..reconcile_support::options() };
+        let options = PlanOptions { force: true, ..lb_ipvs_sync::test_util::options() };
         let mut kernel = FakeKernel::new(observed);
         let first = plan(&target, kernel.table(), &scope, &DrainBook::default(), NOW, &options);
         for op in &first.operations {
@@ -360,7 +358,7 @@ proptest! {
         share in prop_oneof![Just(0.0), Just(0.3), Just(0.5), Just(1.0)],
     ) {
         let scope = scope();
-        let options = PlanOptions { max_delete_share: share, ..reconcile_support::options() };
+        let options = PlanOptions { max_delete_share: share, ..lb_ipvs_sync::test_util::options() };
         let p = plan(&target, &observed, &scope, &DrainBook::default(), NOW, &options);
         let managed: Vec<(ServiceId, RealServerKey)> = observed
             .services
@@ -391,7 +389,7 @@ proptest! {
         force in any::<bool>(),
     ) {
         let scope = scope();
-        let options = PlanOptions { force, ..reconcile_support::options() };
+        let options = PlanOptions { force, ..lb_ipvs_sync::test_util::options() };
         let managed = observed.services.iter().filter(|(id, _)| scope.contains(id));
         let managed_services = managed.clone().count();
         let managed_destinations = managed.map(|(_, s)| s.destinations.len()).sum();
@@ -438,7 +436,7 @@ proptest! {
         clear_connections in any::<bool>(),
     ) {
         let scope = scope();
-        let options = PlanOptions { force: true, ..reconcile_support::options() };
+        let options = PlanOptions { force: true, ..lb_ipvs_sync::test_util::options() };
         // A clean pass to `first`, as the daemon's last pass.
         let mut kernel = FakeKernel::new(observed);
         let clean = sync_once(&mut kernel, &first, &scope, &DrainBook::default(), NOW, &options)

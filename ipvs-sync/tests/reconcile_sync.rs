@@ -1,11 +1,9 @@
 //! `sync_once` against the fake kernel: applying, races, failures, guard, drains over passes.
 
-mod reconcile_support;
-
 use lb_ipvs_sync::fake::FakeKernel;
 use lb_ipvs_sync::reconcile::{DrainBook, PlanOptions, SyncError, plan, sync_once};
+use lb_ipvs_sync::test_util::*;
 use lb_ipvs_sync::{IpvsKernel, IpvsTable, Operation};
-use reconcile_support::*;
 
 const EEXIST: i32 = 17;
 const ENOENT: i32 = 2;

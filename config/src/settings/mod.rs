@@ -67,7 +67,7 @@ pub struct Settings {
     pub state_file: PathBuf,
     /// Which ConfigMap to watch.
     pub kubernetes: KubernetesSettings,
-    /// BGP announcement of VIPs (`enabled` here; the rest is read by `lbctl`'s announcer).
+    /// BGP announcement of VIPs (`enabled` here; the rest is read by `lb-controller`'s BGP glue).
     pub bgp: BgpSettings,
     /// Timings for health checks that do not set their own.
     pub health_check: HealthCheckDefaults,

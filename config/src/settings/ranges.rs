@@ -4,7 +4,7 @@
 //! Pure. Whoever edits the ConfigMap may program any address inside the managed ranges; a
 //! range that holds the director's own addresses lets a ConfigMap entry take over the
 //! director's own traffic (an IPVS service on its SSH or BGP address and port). The caller
-//! lists the director's addresses (rtnetlink, in `lbctl`) and passes them in.
+//! lists the director's addresses (rtnetlink, in `lb-controller`) and passes them in.
 
 use std::net::IpAddr;
 

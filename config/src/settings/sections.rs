@@ -2,7 +2,7 @@
 //! netfilter backend.
 //!
 //! Pure data with serde defaults; unknown keys are errors like at the top level, except in
-//! `[bgp]`, whose keys beyond `enabled` are checked by `lbctl` against the announcer's types.
+//! `[bgp]`, whose keys beyond `enabled` are checked by `lb-controller` against the announcer's types.
 
 use serde::{Deserialize, Serialize};
 

@@ -152,8 +152,8 @@ fn unknown_key_error_names_the_key_and_line() {
 }
 
 #[test]
-fn bgp_keeps_its_other_keys_as_raw_toml_for_lbctl() {
-    // lb-config does not know the announcer's keys: lbctl checks them (typos included).
+fn bgp_keeps_its_other_keys_as_raw_toml_for_the_controller() {
+    // lb-config does not know the announcer's keys: lb-controller checks them (typos included).
     let s = Settings::from_toml_str("[bgp]\nlocal_ass = 1\n[[bgp.peers]]\naddress = \"192.0.2.1\"")
         .unwrap();
     assert!(!s.bgp.enabled);

@@ -62,7 +62,6 @@ impl Default for CoreOptions {
 #[derive(Clone)]
 pub struct DaemonOutputs {
     /// The desired state after every successful build (health checker, metrics labels).
-    #[allow(dead_code)] // read by the health checker and the metrics labels once wired
     pub desired: watch::Receiver<Arc<DesiredState>>,
     /// Controller status after every pass (`/status`, `/readyz`).
     pub status: watch::Receiver<Arc<StatusSnapshot>>,

@@ -2,7 +2,7 @@
 //! continuously, and keeps working when the cluster does not.
 //!
 //! ```text
-//!  kube watchers (crate::kube)          file pollers (files)        health checker (issue 7)
+//!  kube watchers (crate::kube)          file pollers (files)        health checker (crate::health)
 //!  ConfigMap / Services / Slices        --config-file / --endpoints-file        |
 //!        | config, endpoints, connected       | config, endpoints               | health
 //!        +----------------+-------------------+---------------------------------+

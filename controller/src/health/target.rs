@@ -135,51 +135,22 @@ fn probe_spec(kind: &HealthCheckKind, rs: &RealServerKey) -> ProbeSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lb_config::{
-        ForwardMethod, Origin, Protocol, RealServer, RealServerState, Scheduler, SchedulerFlags,
-        VirtualService,
+    use lb_config::test_util::{
+        desired_state, real_server, real_server_key, virtual_service, with_real_servers,
     };
+    use lb_config::{ForwardMethod, VirtualService};
 
     fn service(check: Option<HealthCheck>) -> VirtualService {
-        let rs = RealServerKey {
-            addr: "10.1.0.7".parse().unwrap(),
-            port: 8080,
-        };
+        let rs = real_server(real_server_key("10.1.0.7", 8080));
+        let dr = virtual_service("203.0.113.1", 80, ForwardMethod::Dr);
         VirtualService {
-            key: ServiceKey {
-                vip: "203.0.113.1".parse().unwrap(),
-                protocol: Protocol::Tcp,
-                port: 80,
-            },
-            origin: Origin {
-                config_key: "203.0.113.1-80".to_owned(),
-                service: None,
-            },
-            scheduler: Scheduler::Rr,
-            scheduler_flags: SchedulerFlags::default(),
-            persistence: None,
-            forward: ForwardMethod::Dr,
-            tunnel: None,
             health_check: check,
-            real_servers: [(
-                rs,
-                RealServer {
-                    key: rs,
-                    weight: 1,
-                    upper_threshold: 0,
-                    lower_threshold: 0,
-                    state: RealServerState::Active,
-                },
-            )]
-            .into(),
+            ..with_real_servers(dr, [rs])
         }
     }
 
     fn state(check: Option<HealthCheck>) -> DesiredState {
-        let svc = service(check);
-        let mut state = DesiredState::default();
-        state.services.insert(svc.key, svc);
-        state
+        desired_state([service(check)])
     }
 
     #[test]

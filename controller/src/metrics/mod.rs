@@ -12,8 +12,7 @@ mod ipvs;
 pub(crate) use conntrack::ConntrackCollector;
 pub use controller::ControllerMetrics;
 pub(crate) use http::HttpMetrics;
-#[allow(unused_imports)] // the daemon registers the collector (`lbctl run`)
-pub(crate) use ipvs::{IpvsCollector, IpvsCollectorOptions, LazyNetlinkSource, TableSource};
+pub(crate) use ipvs::{IpvsCollector, IpvsCollectorOptions, LazyNetlinkSource};
 
 use prometheus::core::Collector;
 use prometheus::{Encoder, Registry, TextEncoder};

@@ -106,6 +106,8 @@ pub(crate) fn path_of(root: &Path, name: &str) -> PathBuf {
 }
 
 /// Reads `net.ipv4.vs.NAME` below `root`.
+// The one read of this module (see clippy.toml); the decisions around it are pure.
+#[allow(clippy::disallowed_methods)]
 pub fn read_sysctl(root: &Path, name: &str) -> Result<u32, NetfilterError> {
     let path = path_of(root, name);
     let text = std::fs::read_to_string(&path).map_err(|cause| NetfilterError::Proc {

@@ -31,38 +31,22 @@ fn pe_name(spec: &ServiceSpec) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use lb_config::{Protocol, RealServerKey, ServiceKey};
+    use lb_config::Protocol;
 
     use super::*;
-    use crate::model::{KernelForward, ServiceId, TunnelSpec};
+    use crate::model::{KernelForward, TunnelSpec};
     use crate::target::TUNNEL_IPIP;
+    use crate::test_util;
 
     fn svc() -> ServiceSpec {
-        ServiceSpec {
-            id: ServiceId::Inet(ServiceKey {
-                vip: "10.0.0.1".parse().unwrap(),
-                protocol: Protocol::Tcp,
-                port: 80,
-            }),
-            scheduler: "rr".into(),
-            flags: 0,
-            timeout: 0,
-            netmask_prefix: 32,
-            pe_name: None,
-        }
+        test_util::spec(test_util::svc("10.0.0.1", Protocol::Tcp, 80), "rr")
     }
 
     fn dest(forward: KernelForward, tunnel: Option<TunnelSpec>) -> DestinationSpec {
         DestinationSpec {
-            key: RealServerKey {
-                addr: "10.0.1.1".parse().unwrap(),
-                port: 80,
-            },
             forward,
-            weight: 1,
-            upper_threshold: 0,
-            lower_threshold: 0,
             tunnel,
+            ..test_util::dest(test_util::rs("10.0.1.1", 80), 1)
         }
     }
 

@@ -5,6 +5,9 @@
 //! (defaults 127.0.0.1:6443 and 127.0.0.1:6444; FILE holds a JSON array of objects to create).
 //! Prints `ready API ADMIN` on stdout once both ports listen. See `lb_tests::fake_apiserver`.
 
+// An I/O room as a whole (see clippy.toml): it serves a socket and reads files.
+#![allow(clippy::disallowed_methods)]
+
 use std::net::SocketAddr;
 use std::process::ExitCode;
 

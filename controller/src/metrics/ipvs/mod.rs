@@ -14,4 +14,4 @@ mod source;
 mod tests;
 
 pub(crate) use collector::{IpvsCollector, IpvsCollectorOptions};
-pub(crate) use source::{LazyNetlinkSource, TableSource};
+pub(crate) use source::LazyNetlinkSource;

@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use lb_config::test_util::{self, service_key};
 use lb_config::{
-    DesiredState, ForwardMethod, Origin, Protocol, RealServer, RealServerKey, RealServerState,
-    Scheduler, SchedulerFlags, ServiceKey, ServiceOrigin, VirtualService,
+    DesiredState, ForwardMethod, Origin, RealServerKey, ServiceKey, ServiceOrigin, VirtualService,
 };
 use lb_ipvs_sync::fake::FakeKernel;
 use lb_ipvs_sync::target::target_table;
@@ -82,39 +82,15 @@ fn rs_key(text: &str) -> RealServerKey {
     }
 }
 
-fn service_key(vip: &str, port: u16) -> ServiceKey {
-    ServiceKey {
-        vip: vip.parse().unwrap(),
-        protocol: Protocol::Tcp,
-        port,
-    }
-}
-
+/// A NAT service with these `address:port` real servers.
 fn virtual_service(key: ServiceKey, origin: Origin, real_servers: &[&str]) -> VirtualService {
+    let nat = test_util::virtual_service(&key.vip.to_string(), key.port, ForwardMethod::Nat);
     let real_servers = real_servers
         .iter()
-        .map(|rs| {
-            let key = rs_key(rs);
-            let real = RealServer {
-                key,
-                weight: 1,
-                upper_threshold: 0,
-                lower_threshold: 0,
-                state: RealServerState::Active,
-            };
-            (key, real)
-        })
-        .collect::<BTreeMap<_, _>>();
+        .map(|rs| test_util::real_server(rs_key(rs)));
     VirtualService {
-        key,
         origin,
-        scheduler: Scheduler::Rr,
-        scheduler_flags: SchedulerFlags::default(),
-        persistence: None,
-        forward: ForwardMethod::Nat,
-        tunnel: None,
-        health_check: None,
-        real_servers,
+        ..test_util::with_real_servers(nat, real_servers)
     }
 }
 

@@ -1,25 +1,38 @@
-//! Builders shared by the reconciler's integration tests: small targets and dumps in the
-//! managed range 10.0.0.0/24, plus foreign services outside it.
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+//! Builders of IPVS model values for tests, in one place for every crate's tests (feature
+//! `test-util`): service ids and specs, destinations, targets, and kernel dumps equal to a
+//! target. The defaults are the kernel's (no flags, no timeout, a host netmask, masquerading,
+//! no thresholds); a test that needs another value changes the one field it is about.
+//!
+//! The reconciler's fixtures live here too: the managed range 10.0.0.0/24 ([`scope`]), plan
+//! options with a 50 % delete guard ([`options`]), a fixed time ([`NOW`]) and foreign services
+//! outside the range ([`foreign`]).
+
+// Builders parse literals the test wrote: a bad one is a bug in the test, so they unwrap.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 
 use lb_config::{Protocol, RealServerKey, ServiceKey};
-use lb_ipvs_sync::reconcile::{PlanOptions, Scope};
-use lb_ipvs_sync::target::TargetService;
-use lb_ipvs_sync::{
+
+use crate::model::{
     DestinationSpec, Family, IpvsTable, KernelForward, ObservedDestination, ObservedService,
     ServiceId, ServiceSpec, Stats,
 };
+use crate::reconcile::{PlanOptions, Scope};
+use crate::target::TargetService;
 
+/// A target table: what the reconciler is asked to make the kernel hold.
 pub type Target = BTreeMap<ServiceId, TargetService>;
 
+/// The time the reconciler tests pass as "now" (seconds since the epoch).
 pub const NOW: u64 = 1_700_000_000;
 
+/// The managed VIP range of the reconciler tests: 10.0.0.0/24.
 pub fn scope() -> Scope {
     Scope::new(vec!["10.0.0.0/24".parse().unwrap()])
 }
 
+/// Plan options: deletes guarded at half the managed services, 300 s TCP drains, no UDP drains.
 pub fn options() -> PlanOptions {
     PlanOptions {
         max_delete_share: 0.5,
@@ -29,6 +42,7 @@ pub fn options() -> PlanOptions {
     }
 }
 
+/// The service `vip:port` over `protocol`.
 pub fn svc(vip: &str, protocol: Protocol, port: u16) -> ServiceId {
     ServiceId::Inet(ServiceKey {
         vip: vip.parse().unwrap(),
@@ -37,11 +51,12 @@ pub fn svc(vip: &str, protocol: Protocol, port: u16) -> ServiceId {
     })
 }
 
-/// TCP service on `10.0.0.<n>:80`.
+/// TCP service on `10.0.0.<n>:80` (inside [`scope`]).
 pub fn tcp(n: u8) -> ServiceId {
     svc(&format!("10.0.0.{n}"), Protocol::Tcp, 80)
 }
 
+/// An IPv4 firewall-mark service.
 pub fn fwmark(mark: u32) -> ServiceId {
     ServiceId::Fwmark {
         family: Family::Inet,
@@ -49,6 +64,7 @@ pub fn fwmark(mark: u32) -> ServiceId {
     }
 }
 
+/// The real server `addr:port`.
 pub fn rs(addr: &str, port: u16) -> RealServerKey {
     RealServerKey {
         addr: addr.parse().unwrap(),
@@ -56,6 +72,7 @@ pub fn rs(addr: &str, port: u16) -> RealServerKey {
     }
 }
 
+/// A service with `scheduler`, no flags, no timeout and a host netmask (/32 or /128).
 pub fn spec(id: ServiceId, scheduler: &str) -> ServiceSpec {
     let v4 = match id {
         ServiceId::Inet(k) => k.vip.is_ipv4(),
@@ -71,6 +88,7 @@ pub fn spec(id: ServiceId, scheduler: &str) -> ServiceSpec {
     }
 }
 
+/// A masquerading destination with `weight`, no thresholds and no tunnel.
 pub fn dest(key: RealServerKey, weight: u32) -> DestinationSpec {
     DestinationSpec {
         key,
@@ -93,10 +111,12 @@ pub fn target_service(id: ServiceId, dests: &[(&str, u32)]) -> TargetService {
     }
 }
 
+/// The target table of these services.
 pub fn target(services: Vec<TargetService>) -> Target {
     services.into_iter().map(|t| (t.spec.id, t)).collect()
 }
 
+/// A destination as a dump shows it: no connections, zero counters.
 pub fn observed_dest(spec: DestinationSpec) -> ObservedDestination {
     ObservedDestination {
         spec,
@@ -107,6 +127,7 @@ pub fn observed_dest(spec: DestinationSpec) -> ObservedDestination {
     }
 }
 
+/// A service as a dump shows it after a sync to `t`.
 pub fn observed_service(t: &TargetService) -> ObservedService {
     ObservedService {
         spec: t.spec.clone(),
@@ -129,17 +150,18 @@ pub fn observed(target: &Target) -> IpvsTable {
     }
 }
 
-/// Foreign services: another VIP and a fwmark service, each with one destination.
+/// Foreign services outside [`scope`]: another VIP and a fwmark service, each with one
+/// destination.
 pub fn foreign() -> IpvsTable {
     let other = target_service(
         svc("192.168.1.1", Protocol::Tcp, 443),
         &[("192.168.2.1", 1)],
     );
-    let mut mark = target_service(fwmark(7), &[("192.168.2.2", 1)]);
-    mark.spec.id = fwmark(7);
+    let mark = target_service(fwmark(7), &[("192.168.2.2", 1)]);
     observed(&target(vec![other, mark]))
 }
 
+/// Sets the connection counts of one destination of a dump (the test's traffic).
 pub fn with_conns(
     table: &mut IpvsTable,
     id: ServiceId,
