@@ -193,7 +193,10 @@ async fn file_inputs_program_the_kernel_and_resync_repairs_drift() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(metrics.drift_repairs_total.get() >= 1, "the repair is counted");
+    assert!(
+        metrics.drift_repairs_total.get() >= 1,
+        "the repair is counted"
+    );
     assert!(dir.join("state.json").exists(), "drain book persisted");
 
     stop_tx.send_replace(true);

@@ -13,9 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use lb_config::RealServerKey;
 
 use crate::error::IpvsError;
-use crate::model::{
-    IpvsKernel, IpvsTable, ObservedDestination, ObservedService, Operation, ServiceId, Stats,
-};
+use crate::kernel::IpvsKernel;
+use crate::model::{IpvsTable, ObservedDestination, ObservedService, Operation, ServiceId, Stats};
 use crate::reconcile::errno::{EEXIST, ENOENT, ESRCH};
 use crate::target::TUNNEL_IPIP;
 

@@ -7,9 +7,11 @@
 //! flushes the IPVS table or touches a virtual service outside the managed VIP ranges.
 
 pub mod error;
+pub mod kernel;
 pub mod model;
 
 pub use error::IpvsError;
+pub use kernel::IpvsKernel;
 pub use model::*;
 pub mod vip;
 

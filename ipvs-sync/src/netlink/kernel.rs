@@ -5,9 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::client::IpvsClient;
 use super::transport::NetlinkTransport;
 use crate::IpvsError;
-use crate::model::{
-    IpvsKernel, IpvsTable, ObservedService, Operation, ServiceId, ServiceSpec, Stats,
-};
+use crate::kernel::IpvsKernel;
+use crate::model::{IpvsTable, ObservedService, Operation, ServiceId, ServiceSpec, Stats};
 
 impl<T: NetlinkTransport> IpvsKernel for IpvsClient<T> {
     /// One service dump, then one destination dump per service. Not a snapshot: the kernel

@@ -19,7 +19,8 @@ use super::drain::DrainBook;
 use super::plan::{PlanOptions, plan};
 use super::scope::Scope;
 use super::sync::{SyncError, SyncReport, execute};
-use crate::model::{IpvsKernel, IpvsTable, ServiceId};
+use crate::kernel::IpvsKernel;
+use crate::model::{IpvsTable, ServiceId};
 use crate::target::TargetService;
 
 /// The services a focused pass reads and plans.

@@ -19,7 +19,8 @@ use super::guard::{GuardRefusal, guard};
 use super::plan::{Plan, PlanOptions, plan};
 use super::scope::Scope;
 use crate::error::IpvsError;
-use crate::model::{IpvsKernel, Operation, ServiceId};
+use crate::kernel::IpvsKernel;
+use crate::model::{Operation, ServiceId};
 use crate::target::TargetService;
 
 /// A pass that could not even start. The IPVS error is in the message and matched by variant
