@@ -1,6 +1,7 @@
 //! Announce-only BGP speaker: tells routers which VIPs this director serves, following health.
+//! Promise: codec, session state machine and policy are pure; only [`speaker`] owns sockets.
 //!
-//! Contract: everything except [`speaker`] and [`bird::apply`] is pure (no I/O, no clock):
+//! In detail: everything except [`speaker`] and [`bird::apply`] is pure (no I/O, no clock):
 //! [`codec`] (bytes <-> messages), [`fsm`] (one session, time as a parameter), [`policy`]
 //! (health -> prefixes) and [`bird::render`]. [`speaker`] is the thin tokio driver that owns
 //! sockets and timers for several peers; the daemon talks to it through [`SpeakerHandle`].

@@ -1,6 +1,7 @@
-//! The VIP ConfigMap contract, the daemon settings and the desired state.
+//! The VIP ConfigMap contract, the daemon settings and the desired state (docs/architecture.md).
+//! Promise: pure - no I/O, no clock; the same inputs always give the same desired state.
 //!
-//! Promise: pure. No I/O, no clock, no randomness, no kube. Every function here maps values to
+//! In detail: pure. No I/O, no clock, no randomness, no kube. Every function here maps values to
 //! values deterministically, so the same inputs always give the same desired state, whatever
 //! order the ConfigMap keys or the endpoints arrive in.
 

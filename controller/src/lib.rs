@@ -1,7 +1,7 @@
-//! The LVS director's controller: the daemon that keeps IPVS, netfilter, the VIP addresses and
-//! the BGP routes equal to the ConfigMap, the endpoints and the health checks, continuously.
+//! The director's controller: the daemon (`lbctl run`) as a library - sources, passes, HTTP, BGP.
+//! Promise: an API outage or a bad key never empties the table; the kernel only via lb-director.
 //!
-//! Promise: one sync path for every caller (`lb_director::sync::sync_director` then
+//! In detail: one sync path for every caller (`lb_director::sync::sync_director` then
 //! `sync_vips_after`, prepared by [`sync_inputs`]); the kernel is reached only through
 //! `lb-ipvs-sync` and `lb-director`, the routers only through `lb-bgp-announcer`; an unreachable
 //! API server or an invalid key never empties the table. `lbctl` is a thin binary over this crate.

@@ -1,8 +1,7 @@
-//! The director's kernel state beside the IPVS writes themselves: netfilter rules (NOTRACK,
-//! FullNAT SNAT, node bypass), conntrack statistics, the IPVS sysctls, atomic writes of the
-//! state files, and [`sync::sync_director`], the one pass from a target to the kernel.
+//! The one sync of a director ([`sync::sync_director`]): netfilter, sysctls, IPVS, state, VIPs.
+//! Promise: one policy for partial failures; nothing outside our own rules, sysctls and ranges.
 //!
-//! Promise: rendering and planning are pure; all netfilter I/O goes through the
+//! In detail: rendering and planning are pure; all netfilter I/O goes through the
 //! [`netfilter::Netfilter`] trait and all sysctl I/O through files below a root passed in, so
 //! tests run against temporary directories and scripted tools. Nothing here touches a rule,
 //! chain or sysctl it does not own (see [`sysctl::ownership`]).

@@ -1,7 +1,7 @@
-//! IPVS over generic netlink, the reconciler that keeps the kernel equal to the desired state,
-//! and the director's VIP addresses.
+//! IPVS over generic netlink, the reconciler (wanted vs kernel -> fewest writes), VIP addresses.
+//! Promise: the reconciler is pure; the kernel is reached only through [`IpvsKernel`] and [`vip`].
 //!
-//! Promise: the reconciler ([`reconcile`]) is pure: no I/O, no clock (time is a parameter).
+//! In detail: the reconciler ([`reconcile`]) is pure: no I/O, no clock (time is a parameter).
 //! All kernel access goes through the [`IpvsKernel`] trait, implemented by the netlink client
 //! ([`netlink::IpvsClient`]) and by an in-memory fake for unit tests. Nothing in this crate ever
 //! flushes the IPVS table or touches a virtual service outside the managed VIP ranges.

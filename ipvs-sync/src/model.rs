@@ -258,7 +258,7 @@ pub struct IpvsTable {
     pub services: BTreeMap<ServiceId, ObservedService>,
 }
 
-/// One write to the IPVS table. The reconciler emits these; [`IpvsKernel::apply`] performs them.
+/// One write to the IPVS table. The reconciler emits these; [`crate::IpvsKernel::apply`] performs them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Operation {

@@ -1,5 +1,5 @@
-//! Integration tests across the crates, the driver of the real-kernel lab (`tests/lab/`), and
-//! the fake Kubernetes API server ([`fake_apiserver`], also the `fake-apiserver` binary).
+//! Cross-crate tests, the real-kernel lab driver (`tests/lab/`) and the fake Kubernetes API server.
+//! Promise: what needs a kernel runs in the lab VM; nothing here touches the host's network.
 //!
 //! The lab itself is shell (it builds an initramfs and boots qemu); the Rust tests here call it.
 

@@ -21,7 +21,7 @@ pub struct BgpStatus {
     /// `draining`, so scripts that read `/status` go on working.
     #[serde(rename = "draining")]
     pub withdrawn_all: bool,
-    /// VIPs withdrawn by `lbctl withdraw --vip` (filled in by [`BgpControl::status`] from the
+    /// VIPs withdrawn by `lbctl withdraw --vip` (filled in by `BgpControl::status` from the
     /// withdraw switch). JSON name kept: `drained_vips`.
     #[serde(rename = "drained_vips", default)]
     pub withdrawn_vips: Vec<IpAddr>,

@@ -1,7 +1,7 @@
 //! Prometheus metrics of `lbctl run`: the controller's own health ([`ControllerMetrics`]) and,
 //! registered by the daemon, collectors that read the kernel's IPVS counters at scrape time.
 //!
-//! One [`Metrics`] per process; `/metrics` serves [`Metrics::encode`]. Names follow Prometheus
+//! One `Metrics` per process; `/metrics` serves `Metrics::encode`. Names follow Prometheus
 //! conventions (base units, `_total` counters); docs/metrics.md lists every series.
 
 mod conntrack;

@@ -65,7 +65,7 @@ pub fn host_scope(root: &Path) -> Option<String> {
 }
 
 impl SysctlSync {
-    /// Writes what [`decide`](super::ownership::decide) allows, records lbctl's values, and
+    /// Writes what [`decide`] allows, records lbctl's values, and
     /// returns every sysctl before and after.
     pub fn apply(&self, wanted: &[WantedSysctl]) -> Result<Vec<SysctlChange>, NetfilterError> {
         self.run(wanted, true)
