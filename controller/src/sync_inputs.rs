@@ -1,4 +1,4 @@
-//! What `diff`, `apply` and the daemon share before a pass: inputs -> target table, scope,
+//! What `diff`, `apply` and the daemon share before a pass: inputs -> wanted table, scope,
 //! plan options, the clock; [`SyncInputs::pass_input`] shapes them into the
 //! [`PassInput`] of `lb_director::sync`, the one pass every caller runs.
 
@@ -9,9 +9,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use lb_config::Settings;
 use lb_director::netfilter::director_rules;
-use lb_director::sync::{NetfilterHost, NetfilterJob, PassInput, Target};
+use lb_director::sync::{NetfilterHost, NetfilterJob, PassInput, Wanted};
 use lb_ipvs_sync::reconcile::{DrainBook, PlanOptions, Scope};
-use lb_ipvs_sync::target::target_table;
+use lb_ipvs_sync::wanted::wanted_table;
 
 use crate::inputs::{InputFiles, Loaded, UsageError, load};
 
@@ -20,7 +20,7 @@ pub struct SyncInputs {
     /// The files as loaded, with their problems.
     pub loaded: Loaded,
     /// The IPVS table the inputs describe.
-    pub target: Target,
+    pub wanted: Wanted,
     /// The managed VIP ranges: nothing outside them is read or written.
     pub scope: Scope,
     /// Delete guard and drain timeouts from the settings.
@@ -41,13 +41,13 @@ pub fn prepare(
         .require_managed_ranges()
         .context("a sync needs managed_vip_ranges in the settings")
         .map_err(UsageError)?;
-    let target = Arc::new(target_table(&loaded.outcome.state));
+    let wanted = Arc::new(wanted_table(&loaded.outcome.state));
     let scope = Scope::new(loaded.settings.managed_vip_ranges.clone());
     let options = plan_options(&loaded.settings, force);
     let state_file = state_file.unwrap_or_else(|| loaded.settings.state_file.clone());
     Ok(SyncInputs {
         loaded,
-        target,
+        wanted,
         scope,
         options,
         state_file,
@@ -80,7 +80,7 @@ impl SyncInputs {
     pub fn pass_input(&self, drain: DrainBook, now: u64, netfilter: bool) -> PassInput {
         let settings = &self.loaded.settings;
         PassInput {
-            target: Arc::clone(&self.target),
+            wanted: Arc::clone(&self.wanted),
             desired_vips: self.loaded.outcome.state.vips.clone(),
             scope: self.scope.clone(),
             options: self.options.clone(),
