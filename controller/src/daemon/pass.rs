@@ -34,7 +34,7 @@ use super::status::{StatusSnapshot, SyncSummary};
 use super::verdict::{Reason, Verdict};
 use super::view::{KernelView, Wanted, next_pass, rules_to_install};
 use crate::metrics::ControllerMetrics;
-use crate::sync_inputs::{now_secs, plan_options};
+use crate::prepare::{now_secs, plan_options};
 
 /// State kept between passes.
 pub(crate) struct PassState<K> {

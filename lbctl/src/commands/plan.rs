@@ -7,8 +7,8 @@ use lb_ipvs_sync::wanted::{WantedService, wanted_table};
 use lb_ipvs_sync::{Operation, ServiceId};
 use serde::Serialize;
 
-use crate::cli::{Inputs, Output};
-use lb_controller::inputs::{UsageError, load};
+use crate::cli::{FileArgs, Output};
+use lb_controller::files::{UsageError, load};
 
 use crate::commands::report_problems;
 
@@ -19,8 +19,8 @@ struct Report<'a> {
 }
 
 /// Prints the desired table; returns the exit code (0; problems are reported on stderr).
-pub(crate) fn run(inputs: &Inputs, output: Output) -> Result<i32, UsageError> {
-    let loaded = load(&inputs.files())?;
+pub(crate) fn run(files: &FileArgs, output: Output) -> Result<i32, UsageError> {
+    let loaded = load(&files.operator_files())?;
     let desired = &loaded.outcome.state;
     match output {
         Output::Json => {
