@@ -38,6 +38,6 @@ pub use self::config::{
 };
 pub use self::error::{BirdError, ConfigError, SpeakerError};
 pub use self::fsm::{DownReason, Output, Session, SessionConfig, State};
-pub use self::policy::{AnnouncePolicy, PolicyConfig, PolicyMode, VipHealth};
+pub use self::policy::{AnnouncePolicy, PolicyConfig, PolicyMode, VipServing};
 pub use self::speaker::{ShutdownMode, Speaker, SpeakerHandle};
 pub use self::status::PeerStatus;

@@ -1,7 +1,7 @@
 //! Announce policy: which prefixes to announce, given how many real servers behind each VIP
-//! are healthy. Pure: time is a parameter.
+//! are serving (can take traffic). Pure: time is a parameter.
 //!
-//! Per-VIP mode: a VIP is announced once at least `announce_at` real servers are healthy and
+//! Per-VIP mode: a VIP is announced once at least `announce_at` real servers are serving and
 //! withdrawn as soon as fewer than `withdraw_below` are (hysteresis: `withdraw_below <=
 //! announce_at`). Withdrawals are immediate, so traffic never goes to a director that cannot
 //! serve it; re-announcing after a withdrawal waits `hold_down_ms` so a flapping backend
@@ -21,13 +21,15 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Announcements, RouteAttributes};
 use crate::error::ConfigError;
 
-/// Health of one VIP, as the daemon sees it.
+/// What one VIP can serve, as the daemon sees it: the announce policy's input. Not a
+/// health-check verdict: a real server counts while it has weight > 0 in a table the kernel
+/// serves (checks, terminating endpoints and drains all set weights).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct VipHealth {
-    /// Real servers that pass their checks and have weight > 0.
-    pub healthy: u32,
+pub struct VipServing {
+    /// Real servers that can take traffic: weight > 0 (so not failing their checks).
+    pub serving: u32,
     /// The operator withdrew this VIP (`lbctl withdraw --vip`): withdraw it regardless of
-    /// health.
+    /// `serving`.
     pub withdrawn: bool,
 }
 
@@ -55,9 +57,9 @@ pub enum PolicyMode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PolicyConfig {
-    /// Announce a VIP once this many real servers are healthy (N).
+    /// Announce a VIP once this many real servers are serving (N).
     pub announce_at: u32,
-    /// Withdraw a VIP when fewer than this many are healthy (M <= N).
+    /// Withdraw a VIP when fewer than this many are serving (M <= N).
     pub withdraw_below: u32,
     /// Minimum time between a withdrawal and the next announcement of the same VIP.
     pub hold_down_ms: u64,
@@ -122,29 +124,29 @@ impl AnnouncePolicy {
         &self.config
     }
 
-    /// When a pending hold-down ends: call `evaluate` again then (with the same health).
+    /// When a pending hold-down ends: call `evaluate` again then (with the same `serving`).
     pub fn next_change(&self) -> Option<Instant> {
         self.next_change
     }
 
-    /// The prefixes to announce now. VIPs missing from `health` are forgotten (withdrawn).
+    /// The prefixes to announce now. VIPs missing from `serving` are forgotten (withdrawn).
     pub fn evaluate(
         &mut self,
-        health: &BTreeMap<IpAddr, VipHealth>,
+        serving: &BTreeMap<IpAddr, VipServing>,
         now: Instant,
     ) -> Announcements {
-        self.vips.retain(|vip, _| health.contains_key(vip));
+        self.vips.retain(|vip, _| serving.contains_key(vip));
         self.next_change = None;
         let hold_down = Duration::from_millis(self.config.hold_down_ms);
         let mut announced = Vec::new();
-        for (vip, h) in health {
+        for (vip, h) in serving {
             let state = self.vips.entry(*vip).or_default();
-            if h.withdrawn || h.healthy < self.config.withdraw_below {
+            if h.withdrawn || h.serving < self.config.withdraw_below {
                 if state.announced {
                     state.announced = false;
                     state.withdrawn_at = Some(now);
                 }
-            } else if h.healthy >= self.config.announce_at && !state.announced {
+            } else if h.serving >= self.config.announce_at && !state.announced {
                 match state.withdrawn_at.map(|t| t + hold_down) {
                     Some(until) if until > now => {
                         self.next_change = Some(self.next_change.map_or(until, |c| c.min(until)));
@@ -215,14 +217,14 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn health(entries: &[(&str, u32, bool)]) -> BTreeMap<IpAddr, VipHealth> {
+    fn serving(entries: &[(&str, u32, bool)]) -> BTreeMap<IpAddr, VipServing> {
         entries
             .iter()
-            .map(|(v, healthy, withdrawn)| {
+            .map(|(v, serving, withdrawn)| {
                 (
                     vip(v),
-                    VipHealth {
-                        healthy: *healthy,
+                    VipServing {
+                        serving: *serving,
                         withdrawn: *withdrawn,
                     },
                 )
@@ -248,14 +250,23 @@ mod tests {
     fn hysteresis_between_thresholds_keeps_the_current_decision() {
         let mut p = policy(3, 2, 0);
         let t = Instant::now();
-        assert!(p.evaluate(&health(&[("10.0.0.1", 2, false)]), t).is_empty());
-        let a = p.evaluate(&health(&[("10.0.0.1", 3, false)]), t);
+        assert!(
+            p.evaluate(&serving(&[("10.0.0.1", 2, false)]), t)
+                .is_empty()
+        );
+        let a = p.evaluate(&serving(&[("10.0.0.1", 3, false)]), t);
         assert_eq!(keys(&a), ["10.0.0.1/32"]);
         // 2 is between M=2 and N=3: stays announced.
-        assert_eq!(p.evaluate(&health(&[("10.0.0.1", 2, false)]), t).len(), 1);
-        assert!(p.evaluate(&health(&[("10.0.0.1", 1, false)]), t).is_empty());
+        assert_eq!(p.evaluate(&serving(&[("10.0.0.1", 2, false)]), t).len(), 1);
+        assert!(
+            p.evaluate(&serving(&[("10.0.0.1", 1, false)]), t)
+                .is_empty()
+        );
         // Back to 2: stays withdrawn until N is reached again.
-        assert!(p.evaluate(&health(&[("10.0.0.1", 2, false)]), t).is_empty());
+        assert!(
+            p.evaluate(&serving(&[("10.0.0.1", 2, false)]), t)
+                .is_empty()
+        );
     }
 
     #[test]
@@ -263,22 +274,22 @@ mod tests {
         let mut p = policy(1, 1, 5000);
         let t0 = Instant::now();
         assert_eq!(
-            p.evaluate(&health(&[("2001:db8::1", 1, false)]), t0).len(),
+            p.evaluate(&serving(&[("2001:db8::1", 1, false)]), t0).len(),
             1
         );
         let t1 = t0 + Duration::from_secs(1);
         assert!(
-            p.evaluate(&health(&[("2001:db8::1", 0, false)]), t1)
+            p.evaluate(&serving(&[("2001:db8::1", 0, false)]), t1)
                 .is_empty()
         );
         let t2 = t1 + Duration::from_secs(1);
         assert!(
-            p.evaluate(&health(&[("2001:db8::1", 4, false)]), t2)
+            p.evaluate(&serving(&[("2001:db8::1", 4, false)]), t2)
                 .is_empty()
         );
         assert_eq!(p.next_change(), Some(t1 + Duration::from_secs(5)));
         let a = p.evaluate(
-            &health(&[("2001:db8::1", 4, false)]),
+            &serving(&[("2001:db8::1", 4, false)]),
             t1 + Duration::from_secs(5),
         );
         assert_eq!(keys(&a), ["2001:db8::1/128"]);
@@ -289,12 +300,12 @@ mod tests {
     fn reconfigure_keeps_what_is_announced_and_the_running_hold_down() {
         let mut p = policy(3, 2, 5000);
         let t0 = Instant::now();
-        let h = health(&[("10.0.0.1", 3, false), ("10.0.0.2", 3, false)]);
+        let h = serving(&[("10.0.0.1", 3, false), ("10.0.0.2", 3, false)]);
         assert_eq!(p.evaluate(&h, t0).len(), 2);
-        let down = health(&[("10.0.0.1", 3, false), ("10.0.0.2", 0, false)]);
+        let down = serving(&[("10.0.0.1", 3, false), ("10.0.0.2", 0, false)]);
         assert_eq!(p.evaluate(&down, t0).len(), 1);
 
-        // New thresholds put 10.0.0.1's 3 healthy inside the band (M=2 <= 3 < N=4): a fresh
+        // New thresholds put 10.0.0.1's 3 serving inside the band (M=2 <= 3 < N=4): a fresh
         // policy would not announce it, a reconfigured one keeps it. New MED applies at once.
         let mut config = p.config().clone();
         config.announce_at = 4;
@@ -305,7 +316,7 @@ mod tests {
         assert_eq!(a.values().next().unwrap().med, Some(50));
 
         // 10.0.0.2's hold-down still counts from its withdrawal at t0.
-        let back = health(&[("10.0.0.1", 3, false), ("10.0.0.2", 4, false)]);
+        let back = serving(&[("10.0.0.1", 3, false), ("10.0.0.2", 4, false)]);
         assert_eq!(p.evaluate(&back, t0 + Duration::from_secs(2)).len(), 1);
         assert_eq!(p.next_change(), Some(t0 + Duration::from_secs(5)));
 
@@ -322,9 +333,9 @@ mod tests {
     fn withdrawn_and_missing_vips_are_withdrawn() {
         let mut p = policy(1, 1, 0);
         let t = Instant::now();
-        let both = health(&[("10.0.0.1", 5, false), ("10.0.0.2", 5, false)]);
+        let both = serving(&[("10.0.0.1", 5, false), ("10.0.0.2", 5, false)]);
         assert_eq!(p.evaluate(&both, t).len(), 2);
-        let withdrawn = health(&[("10.0.0.1", 5, true), ("10.0.0.2", 5, false)]);
+        let withdrawn = serving(&[("10.0.0.1", 5, true), ("10.0.0.2", 5, false)]);
         assert_eq!(keys(&p.evaluate(&withdrawn, t)), ["10.0.0.2/32"]);
         assert!(p.evaluate(&BTreeMap::new(), t).is_empty());
     }
@@ -372,12 +383,12 @@ mod tests {
         .unwrap();
         assert!(
             healthy_only
-                .evaluate(&health(&[("10.0.1.1", 3, false)]), t)
+                .evaluate(&serving(&[("10.0.1.1", 3, false)]), t)
                 .is_empty()
         );
         assert_eq!(
             healthy_only
-                .evaluate(&health(&[("10.0.0.9", 1, false)]), t)
+                .evaluate(&serving(&[("10.0.0.9", 1, false)]), t)
                 .len(),
             1
         );
@@ -399,7 +410,7 @@ mod tests {
         })
         .unwrap();
         let a = p.evaluate(
-            &health(&[("10.0.0.1", 1, false), ("10.0.0.2", 1, false)]),
+            &serving(&[("10.0.0.1", 1, false), ("10.0.0.2", 1, false)]),
             Instant::now(),
         );
         let meds: Vec<_> = a.values().map(|r| r.med).collect();

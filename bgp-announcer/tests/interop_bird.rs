@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use lb_bgp_announcer::{
-    AnnouncePolicy, Md5Password, PolicyConfig, ShutdownMode, Speaker, State, VipHealth,
+    AnnouncePolicy, Md5Password, PolicyConfig, ShutdownMode, Speaker, State, VipServing,
 };
 use tempfile::TempDir;
 
@@ -182,39 +182,39 @@ async fn bird_follows_health_within_a_second_without_resetting_the_session() {
     })
     .unwrap();
     let vip: IpAddr = "10.0.2.10".parse().unwrap();
-    let health = |healthy| {
+    let serving = |count| {
         BTreeMap::from([(
             vip,
-            VipHealth {
-                healthy,
+            VipServing {
+                serving: count,
                 withdrawn: false,
             },
         )])
     };
-    handle.set_announcements(policy.evaluate(&health(3), Instant::now()));
+    handle.set_announcements(policy.evaluate(&serving(3), Instant::now()));
     wait_established(&handle, Duration::from_secs(10)).await;
     wait_for("VIP announced", Duration::from_secs(5), || {
         bird.has("10.0.2.10/32").then_some(())
     })
     .await;
 
-    // Fewer healthy servers, still >= withdraw_below: stays (hysteresis).
-    handle.set_announcements(policy.evaluate(&health(1), Instant::now()));
+    // Fewer serving real servers, still >= withdraw_below: stays (hysteresis).
+    handle.set_announcements(policy.evaluate(&serving(1), Instant::now()));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(bird.has("10.0.2.10/32"));
 
-    // None healthy: withdrawn within a second.
+    // None serving: withdrawn within a second.
     let t = Instant::now();
-    handle.set_announcements(policy.evaluate(&health(0), Instant::now()));
+    handle.set_announcements(policy.evaluate(&serving(0), Instant::now()));
     wait_for("VIP withdrawn", Duration::from_secs(1), || {
         (!bird.has("10.0.2.10/32")).then_some(())
     })
     .await;
     let withdraw_took = t.elapsed();
 
-    // Healthy again: re-announced within a second.
+    // Serving again: re-announced within a second.
     let t = Instant::now();
-    handle.set_announcements(policy.evaluate(&health(2), Instant::now()));
+    handle.set_announcements(policy.evaluate(&serving(2), Instant::now()));
     wait_for("VIP re-announced", Duration::from_secs(1), || {
         bird.has("10.0.2.10/32").then_some(())
     })

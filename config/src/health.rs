@@ -13,7 +13,7 @@ use crate::model::{RealServerKey, ServiceKey};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HealthResults {
     /// `true` = healthy, `false` = failing; absent = unknown (treated as healthy).
-    pub by_target: BTreeMap<(ServiceKey, RealServerKey), bool>,
+    pub by_check: BTreeMap<(ServiceKey, RealServerKey), bool>,
 }
 
 impl HealthResults {
@@ -24,14 +24,14 @@ impl HealthResults {
 
     /// The verdict of the service's check of the real server, if there is one yet.
     pub fn verdict(&self, service: &ServiceKey, real_server: &RealServerKey) -> Option<bool> {
-        self.by_target.get(&(*service, *real_server)).copied()
+        self.by_check.get(&(*service, *real_server)).copied()
     }
 }
 
 impl FromIterator<((ServiceKey, RealServerKey), bool)> for HealthResults {
     fn from_iter<I: IntoIterator<Item = ((ServiceKey, RealServerKey), bool)>>(iter: I) -> Self {
         HealthResults {
-            by_target: iter.into_iter().collect(),
+            by_check: iter.into_iter().collect(),
         }
     }
 }

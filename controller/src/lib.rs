@@ -13,11 +13,11 @@
 pub mod bgp;
 pub mod client;
 pub mod daemon;
+pub mod files;
 pub mod health;
-pub mod inputs;
 pub mod kube;
 pub(crate) mod log_limit;
 pub mod metrics;
 pub mod own_addresses;
-pub mod sync_inputs;
+pub mod prepare;
 pub mod writer_lock;

@@ -11,7 +11,7 @@ use lb_config::{Settings, check_director_addresses};
 use netlink_packet_route::address::AddressAttribute;
 use netlink_packet_route::link::LinkAttribute;
 
-use crate::inputs::UsageError;
+use crate::files::UsageError;
 
 /// Refuses (as a usage error) settings whose managed ranges hold an address of this host on
 /// an interface other than the VIP interface; for a command's start, outside any runtime.

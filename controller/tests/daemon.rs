@@ -417,7 +417,7 @@ async fn kubernetes_watchers_drive_the_kernel_through_edits_outages_and_relists(
     api.apply(configmap(json!({"10.0.0.100": "shop/web:s"})));
     // A managed service left from an earlier run; the API is down at start.
     let mut leftover = FakeKernel::default();
-    let spec = lb_ipvs_sync::target::target_table(
+    let spec = lb_ipvs_sync::wanted::wanted_table(
         &lb_config::build_desired_state(
             &lb_config::parse_configmap("10.0.0.9-80: 10.1.0.9:80\n").entries,
             &settings(),

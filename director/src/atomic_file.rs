@@ -1,6 +1,6 @@
 //! Replacing a file so that a crash or a power cut leaves either the old or the new content,
 //! never half of one: a uniquely named temporary file in the same directory (two writers never
-//! share it), written and flushed to disk, renamed over the target, and the directory flushed
+//! share it), written and flushed to disk, renamed over the old file, and the directory flushed
 //! so the rename itself is durable. Built on `tempfile` for the unique name and its clean-up
 //! when a step fails. Shared by every file the director keeps: the state and drain files
 //! (lb-controller) and the sysctl ownership record ([`crate::sysctl`]).

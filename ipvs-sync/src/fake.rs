@@ -16,7 +16,7 @@ use crate::error::IpvsError;
 use crate::kernel::IpvsKernel;
 use crate::model::{IpvsTable, ObservedDestination, ObservedService, Operation, ServiceId, Stats};
 use crate::reconcile::errno::{EEXIST, ENOENT, ESRCH};
-use crate::target::TUNNEL_IPIP;
+use crate::wanted::TUNNEL_IPIP;
 
 /// Out of range (`asm-generic/errno-base.h`): a weight above `i32::MAX`, thresholds reversed.
 const ERANGE: i32 = 34;

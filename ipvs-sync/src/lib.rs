@@ -19,6 +19,6 @@ pub mod vip;
 pub mod fake;
 pub mod netlink;
 pub mod reconcile;
-pub mod target;
 #[cfg(any(test, feature = "test-util"))]
 pub mod test_util;
+pub mod wanted;

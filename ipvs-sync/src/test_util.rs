@@ -1,6 +1,6 @@
 //! Builders of IPVS model values for tests, in one place for every crate's tests (feature
-//! `test-util`): service ids and specs, destinations, targets, and kernel dumps equal to a
-//! target. The defaults are the kernel's (no flags, no timeout, a host netmask, masquerading,
+//! `test-util`): service ids and specs, destinations, wanted tables, and kernel dumps equal to a
+//! wanted table. The defaults are the kernel's (no flags, no timeout, a host netmask, masquerading,
 //! no thresholds); a test that needs another value changes the one field it is about.
 //!
 //! The reconciler's fixtures live here too: the managed range 10.0.0.0/24 ([`scope`]), plan
@@ -19,10 +19,10 @@ use crate::model::{
     ServiceId, ServiceSpec, Stats,
 };
 use crate::reconcile::{PlanOptions, Scope};
-use crate::target::TargetService;
+use crate::wanted::WantedService;
 
-/// A target table: what the reconciler is asked to make the kernel hold.
-pub type Target = BTreeMap<ServiceId, TargetService>;
+/// A wanted table: what the reconciler is asked to make the kernel hold.
+pub type Wanted = BTreeMap<ServiceId, WantedService>;
 
 /// The time the reconciler tests pass as "now" (seconds since the epoch).
 pub const NOW: u64 = 1_700_000_000;
@@ -101,8 +101,8 @@ pub fn dest(key: RealServerKey, weight: u32) -> DestinationSpec {
 }
 
 /// A round-robin NAT service with these `(address, weight)` real servers on port 8080.
-pub fn target_service(id: ServiceId, dests: &[(&str, u32)]) -> TargetService {
-    TargetService {
+pub fn wanted_service(id: ServiceId, dests: &[(&str, u32)]) -> WantedService {
+    WantedService {
         spec: spec(id, "rr"),
         destinations: dests
             .iter()
@@ -111,8 +111,8 @@ pub fn target_service(id: ServiceId, dests: &[(&str, u32)]) -> TargetService {
     }
 }
 
-/// The target table of these services.
-pub fn target(services: Vec<TargetService>) -> Target {
+/// The wanted table of these services.
+pub fn wanted(services: Vec<WantedService>) -> Wanted {
     services.into_iter().map(|t| (t.spec.id, t)).collect()
 }
 
@@ -128,7 +128,7 @@ pub fn observed_dest(spec: DestinationSpec) -> ObservedDestination {
 }
 
 /// A service as a dump shows it after a sync to `t`.
-pub fn observed_service(t: &TargetService) -> ObservedService {
+pub fn observed_service(t: &WantedService) -> ObservedService {
     ObservedService {
         spec: t.spec.clone(),
         stats: Stats::default(),
@@ -140,10 +140,10 @@ pub fn observed_service(t: &TargetService) -> ObservedService {
     }
 }
 
-/// A dump equal to the target (what the kernel has after a successful sync).
-pub fn observed(target: &Target) -> IpvsTable {
+/// A dump equal to the wanted table (what the kernel has after a successful sync).
+pub fn observed(wanted: &Wanted) -> IpvsTable {
     IpvsTable {
-        services: target
+        services: wanted
             .iter()
             .map(|(id, t)| (*id, observed_service(t)))
             .collect(),
@@ -153,12 +153,12 @@ pub fn observed(target: &Target) -> IpvsTable {
 /// Foreign services outside [`scope`]: another VIP and a fwmark service, each with one
 /// destination.
 pub fn foreign() -> IpvsTable {
-    let other = target_service(
+    let other = wanted_service(
         svc("192.168.1.1", Protocol::Tcp, 443),
         &[("192.168.2.1", 1)],
     );
-    let mark = target_service(fwmark(7), &[("192.168.2.2", 1)]);
-    observed(&target(vec![other, mark]))
+    let mark = wanted_service(fwmark(7), &[("192.168.2.2", 1)]);
+    observed(&wanted(vec![other, mark]))
 }
 
 /// Sets the connection counts of one destination of a dump (the test's traffic).

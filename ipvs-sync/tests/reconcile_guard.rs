@@ -7,22 +7,22 @@ use lb_ipvs_sync::reconcile::{
 use lb_ipvs_sync::test_util::*;
 use lb_ipvs_sync::{IpvsTable, Operation};
 
-/// Four managed services, of which the target keeps `keep`; one destination changes weight and
-/// one new service appears, so the plan always has constructive work too.
+/// Four managed services, of which the wanted table keeps `keep`; one destination changes weight
+/// and one new service appears, so the plan always has constructive work too.
 fn plan_keeping(keep: u8, book: &DrainBook) -> Plan {
     let all: Vec<_> = (1..=4)
-        .map(|n| target_service(tcp(n), &[("10.0.1.1", 1)]))
+        .map(|n| wanted_service(tcp(n), &[("10.0.1.1", 1)]))
         .collect();
-    let mut kernel = observed(&target(all));
+    let mut kernel = observed(&wanted(all));
     kernel.services.extend(foreign().services);
     for n in 1..=4 {
         with_conns(&mut kernel, tcp(n), rs("10.0.1.1", 8080), 3, 0);
     }
     let mut kept: Vec<_> = (1..=keep)
-        .map(|n| target_service(tcp(n), &[("10.0.1.1", 7)]))
+        .map(|n| wanted_service(tcp(n), &[("10.0.1.1", 7)]))
         .collect();
-    kept.push(target_service(tcp(50), &[("10.0.1.1", 1)]));
-    plan(&target(kept), &kernel, &scope(), book, NOW, &options())
+    kept.push(wanted_service(tcp(50), &[("10.0.1.1", 1)]));
+    plan(&wanted(kept), &kernel, &scope(), book, NOW, &options())
 }
 
 fn with_share(share: f64) -> PlanOptions {
@@ -94,9 +94,9 @@ fn removing_every_managed_service_needs_force_even_at_full_share() {
     );
 
     // 1 of 1 is 100%: refused too.
-    let one = target(vec![target_service(tcp(1), &[("10.0.1.1", 1)])]);
+    let one = wanted(vec![wanted_service(tcp(1), &[("10.0.1.1", 1)])]);
     let p = plan(
-        &Target::new(),
+        &Wanted::new(),
         &observed(&one),
         &scope(),
         &DrainBook::default(),
@@ -158,15 +158,15 @@ fn without_deletions_keeps_constructive_work_only() {
 }
 
 /// `services` TCP services on 10.0.0.1.. with `per_service` real servers each (10.0.1.1..,
-/// each with one connection), and the target that keeps every service but leaves the first
+/// each with one connection), and the wanted table that keeps every service but leaves the first
 /// `emptied` of them without real servers (an EndpointSlice emptied by mistake).
-fn emptied_slices(services: u8, per_service: u8, emptied: u8) -> (IpvsTable, Target) {
+fn emptied_slices(services: u8, per_service: u8, emptied: u8) -> (IpvsTable, Wanted) {
     let addrs: Vec<String> = (1..=per_service).map(|n| format!("10.0.1.{n}")).collect();
     let full: Vec<(&str, u32)> = addrs.iter().map(|a| (a.as_str(), 1)).collect();
     let all: Vec<_> = (1..=services)
-        .map(|n| target_service(tcp(n), &full))
+        .map(|n| wanted_service(tcp(n), &full))
         .collect();
-    let mut kernel = observed(&target(all));
+    let mut kernel = observed(&wanted(all));
     kernel.services.extend(foreign().services);
     for n in 1..=services {
         for a in &addrs {
@@ -174,12 +174,12 @@ fn emptied_slices(services: u8, per_service: u8, emptied: u8) -> (IpvsTable, Tar
         }
     }
     let kept = (1..=services)
-        .map(|n| target_service(tcp(n), if n <= emptied { &[] } else { &full }))
+        .map(|n| wanted_service(tcp(n), if n <= emptied { &[] } else { &full }))
         .collect();
-    (kernel, target(kept))
+    (kernel, wanted(kept))
 }
 
-fn plan_of((kernel, wanted): &(IpvsTable, Target), book: &DrainBook) -> Plan {
+fn plan_of((kernel, wanted): &(IpvsTable, Wanted), book: &DrainBook) -> Plan {
     plan(wanted, kernel, &scope(), book, NOW, &options())
 }
 
@@ -253,7 +253,7 @@ fn real_servers_count_once_when_their_removal_starts() {
     assert_eq!(guard(&later, &with_share(0.0)), Ok(()));
 
     // 1 of 2 services removed (within 50%), but it holds 5 of the 6 real servers.
-    let big = target_service(
+    let big = wanted_service(
         tcp(1),
         &[
             ("10.0.1.1", 1),
@@ -263,10 +263,10 @@ fn real_servers_count_once_when_their_removal_starts() {
             ("10.0.1.5", 1),
         ],
     );
-    let small = target_service(tcp(2), &[("10.0.1.1", 1)]);
-    let kernel = observed(&target(vec![big, small.clone()]));
+    let small = wanted_service(tcp(2), &[("10.0.1.1", 1)]);
+    let kernel = observed(&wanted(vec![big, small.clone()]));
     let p = plan(
-        &target(vec![small]),
+        &wanted(vec![small]),
         &kernel,
         &scope(),
         &DrainBook::default(),

@@ -3,27 +3,27 @@
 
 use lb_config::Protocol;
 use lb_ipvs_sync::reconcile::{DrainBook, Plan, RefusalReason, plan};
-use lb_ipvs_sync::target::TUNNEL_IPIP;
 use lb_ipvs_sync::test_util::*;
+use lb_ipvs_sync::wanted::TUNNEL_IPIP;
 use lb_ipvs_sync::{
     IP_VS_SVC_F_HASHED, IpvsTable, KernelForward, Operation, ServiceId, TunnelSpec,
 };
 
-fn plan_now(target: &Target, observed: &IpvsTable, book: &DrainBook, now: u64) -> Plan {
-    plan(target, observed, &scope(), book, now, &options())
+fn plan_now(wanted: &Wanted, observed: &IpvsTable, book: &DrainBook, now: u64) -> Plan {
+    plan(wanted, observed, &scope(), book, now, &options())
 }
 
-fn web() -> Target {
-    target(vec![
-        target_service(tcp(1), &[("10.0.1.1", 1), ("10.0.1.2", 2)]),
-        target_service(tcp(2), &[("10.0.1.3", 1)]),
+fn web() -> Wanted {
+    wanted(vec![
+        wanted_service(tcp(1), &[("10.0.1.1", 1), ("10.0.1.2", 2)]),
+        wanted_service(tcp(2), &[("10.0.1.3", 1)]),
     ])
 }
 
 #[test]
 fn adoption_of_an_equal_table_plans_nothing() {
-    let target = web();
-    let mut kernel = observed(&target);
+    let wanted = web();
+    let mut kernel = observed(&wanted);
     kernel.services.extend(foreign().services);
     // What real kernels add: the HASHED flag, tunnel attributes on every destination, counters.
     for service in kernel.services.values_mut() {
@@ -33,7 +33,7 @@ fn adoption_of_an_equal_table_plans_nothing() {
             d.active_conns = 5;
         }
     }
-    let p = plan_now(&target, &kernel, &DrainBook::default(), NOW);
+    let p = plan_now(&wanted, &kernel, &DrainBook::default(), NOW);
     assert!(p.is_empty(), "{p}");
     assert!(p.drain.is_empty() && p.draining.is_empty() && p.refused.is_empty());
     assert_eq!((p.deletes_services, p.managed_services_before), (0, 2));
@@ -57,8 +57,8 @@ fn empty_kernel_gets_services_then_destinations() {
 
 #[test]
 fn drift_is_repaired() {
-    let target = web();
-    let mut kernel = observed(&target);
+    let wanted = web();
+    let mut kernel = observed(&wanted);
     kernel.services.remove(&tcp(2)); // someone ran ipvsadm -D
     let s1 = kernel.services.get_mut(&tcp(1)).unwrap();
     s1.destinations.remove(&rs("10.0.1.1", 8080)); // ipvsadm -d
@@ -67,7 +67,7 @@ fn drift_is_repaired() {
         .unwrap()
         .spec
         .weight = 9; // ipvsadm -e
-    let p = plan_now(&target, &kernel, &DrainBook::default(), NOW);
+    let p = plan_now(&wanted, &kernel, &DrainBook::default(), NOW);
     assert_eq!(
         p.render_ipvsadm(),
         "-A -t 10.0.0.2:80 -s rr\n\
@@ -79,10 +79,10 @@ fn drift_is_repaired() {
 
 #[test]
 fn settings_changes_are_edits_in_place_never_delete_and_add() {
-    let mut target = web();
-    let mut kernel = observed(&target);
+    let mut wanted = web();
+    let mut kernel = observed(&wanted);
     kernel.services.get_mut(&tcp(1)).unwrap().spec.scheduler = "wlc".into();
-    let t2 = target.get_mut(&tcp(2)).unwrap();
+    let t2 = wanted.get_mut(&tcp(2)).unwrap();
     t2.spec.flags = lb_ipvs_sync::IP_VS_SVC_F_PERSISTENT;
     t2.spec.timeout = 600;
     t2.spec.netmask_prefix = 24;
@@ -94,7 +94,7 @@ fn settings_changes_are_edits_in_place_never_delete_and_add() {
         flags: 0,
     });
     d.upper_threshold = 100;
-    let p = plan_now(&target, &kernel, &DrainBook::default(), NOW);
+    let p = plan_now(&wanted, &kernel, &DrainBook::default(), NOW);
     assert_eq!(
         p.render_ipvsadm(),
         "-E -t 10.0.0.1:80 -s rr\n\
@@ -105,16 +105,16 @@ fn settings_changes_are_edits_in_place_never_delete_and_add() {
 }
 
 #[test]
-fn foreign_services_are_never_touched_and_out_of_scope_targets_are_refused() {
+fn foreign_services_are_never_touched_and_out_of_scope_wanted_services_are_refused() {
     let outside = svc("192.168.1.1", Protocol::Tcp, 443); // also present in foreign()
-    let mut target = web();
-    target.insert(outside, target_service(outside, &[("10.0.1.9", 5)]));
-    let mut mark = target_service(fwmark(9), &[("10.0.1.9", 5)]);
+    let mut wanted = web();
+    wanted.insert(outside, wanted_service(outside, &[("10.0.1.9", 5)]));
+    let mut mark = wanted_service(fwmark(9), &[("10.0.1.9", 5)]);
     mark.spec.id = fwmark(9);
-    target.insert(fwmark(9), mark);
+    wanted.insert(fwmark(9), mark);
     let mut kernel = observed(&web());
     kernel.services.extend(foreign().services);
-    let p = plan_now(&target, &kernel, &DrainBook::default(), NOW);
+    let p = plan_now(&wanted, &kernel, &DrainBook::default(), NOW);
     assert!(p.is_empty(), "{p}");
     let refused: Vec<(ServiceId, RefusalReason)> =
         p.refused.iter().map(|r| (r.service, r.reason)).collect();
@@ -125,8 +125,8 @@ fn foreign_services_are_never_touched_and_out_of_scope_targets_are_refused() {
             (fwmark(9), RefusalReason::OutOfScope)
         ]
     );
-    // An empty target removes only managed services, never foreign ones.
-    let p = plan_now(&Target::new(), &kernel, &DrainBook::default(), NOW);
+    // An empty wanted table removes only managed services, never foreign ones.
+    let p = plan_now(&Wanted::new(), &kernel, &DrainBook::default(), NOW);
     assert!(p.operations.iter().all(
         |op| matches!(op.service(), ServiceId::Inet(k) if k.vip.to_string().starts_with("10.0.0."))
     ));
@@ -135,17 +135,17 @@ fn foreign_services_are_never_touched_and_out_of_scope_targets_are_refused() {
 
 #[test]
 fn operation_groups_come_in_apply_order() {
-    let mut target = web();
-    target.remove(&tcp(1)); // leaving service (idle: deleted at once)
-    target.insert(tcp(3), target_service(tcp(3), &[("10.0.1.5", 1)])); // new
-    let t2 = target.get_mut(&tcp(2)).unwrap();
+    let mut wanted = web();
+    wanted.remove(&tcp(1)); // leaving service (idle: deleted at once)
+    wanted.insert(tcp(3), wanted_service(tcp(3), &[("10.0.1.5", 1)])); // new
+    let t2 = wanted.get_mut(&tcp(2)).unwrap();
     t2.spec.scheduler = "wrr".into(); // edit service
     t2.destinations.clear();
     let k = rs("10.0.1.6", 8080);
     t2.destinations.insert(k, dest(k, 1)); // add dest; 10.0.1.3 leaves
     let mut kernel = observed(&web());
     with_conns(&mut kernel, tcp(2), rs("10.0.1.3", 8080), 3, 0);
-    let p = plan_now(&target, &kernel, &DrainBook::default(), NOW);
+    let p = plan_now(&wanted, &kernel, &DrainBook::default(), NOW);
     assert_eq!(
         p.render_ipvsadm(),
         "-A -t 10.0.0.3:80 -s rr\n\
@@ -159,9 +159,9 @@ fn operation_groups_come_in_apply_order() {
 
 #[test]
 fn a_leaving_destination_drains_until_idle_or_deadline() {
-    let mut target = web();
+    let mut wanted = web();
     let leaving = rs("10.0.1.2", 8080);
-    target
+    wanted
         .get_mut(&tcp(1))
         .unwrap()
         .destinations
@@ -169,7 +169,7 @@ fn a_leaving_destination_drains_until_idle_or_deadline() {
     let mut kernel = observed(&web());
     with_conns(&mut kernel, tcp(1), leaving, 4, 2);
 
-    let p = plan_now(&target, &kernel, &DrainBook::default(), NOW);
+    let p = plan_now(&wanted, &kernel, &DrainBook::default(), NOW);
     assert_eq!(p.operations.len(), 1);
     assert!(p.is_quiesce(&p.operations[0]));
     let deadline = NOW + 300;
@@ -193,14 +193,14 @@ fn a_leaving_destination_drains_until_idle_or_deadline() {
         .unwrap()
         .spec
         .weight = 0;
-    let p2 = plan_now(&target, &kernel, &p.drain, NOW + 100);
+    let p2 = plan_now(&wanted, &kernel, &p.drain, NOW + 100);
     assert!(p2.is_empty(), "{p2}");
     assert_eq!(p2.drain, p.drain);
 
     // Idle: deleted before the deadline.
     let mut idle = kernel.clone();
     with_conns(&mut idle, tcp(1), leaving, 0, 0);
-    let p3 = plan_now(&target, &idle, &p.drain, NOW + 100);
+    let p3 = plan_now(&wanted, &idle, &p.drain, NOW + 100);
     assert_eq!(
         p3.operations,
         vec![Operation::DeleteDestination {
@@ -210,7 +210,7 @@ fn a_leaving_destination_drains_until_idle_or_deadline() {
     );
 
     // Busy past the deadline: deleted anyway.
-    let p4 = plan_now(&target, &kernel, &p.drain, deadline);
+    let p4 = plan_now(&wanted, &kernel, &p.drain, deadline);
     assert_eq!(p4.operations, p3.operations);
     assert!(p4.draining.is_empty());
 }
@@ -218,14 +218,14 @@ fn a_leaving_destination_drains_until_idle_or_deadline() {
 #[test]
 fn udp_with_zero_drain_timeout_deletes_at_once() {
     let udp = svc("10.0.0.53", Protocol::Udp, 53);
-    let full = target(vec![target_service(
+    let full = wanted(vec![wanted_service(
         udp,
         &[("10.0.1.1", 1), ("10.0.1.2", 1)],
     )]);
     let mut kernel = observed(&full);
     with_conns(&mut kernel, udp, rs("10.0.1.2", 8080), 0, 40);
-    let wanted = target(vec![target_service(udp, &[("10.0.1.1", 1)])]);
-    let p = plan_now(&wanted, &kernel, &DrainBook::default(), NOW);
+    let kept = wanted(vec![wanted_service(udp, &[("10.0.1.1", 1)])]);
+    let p = plan_now(&kept, &kernel, &DrainBook::default(), NOW);
     assert_eq!(
         p.operations,
         vec![Operation::DeleteDestination {
@@ -237,9 +237,9 @@ fn udp_with_zero_drain_timeout_deletes_at_once() {
 
 #[test]
 fn restart_mid_drain_neither_loses_nor_restarts_the_drain() {
-    let mut target = web();
+    let mut wanted = web();
     let leaving = rs("10.0.1.2", 8080);
-    target
+    wanted
         .get_mut(&tcp(1))
         .unwrap()
         .destinations
@@ -259,13 +259,13 @@ fn restart_mid_drain_neither_loses_nor_restarts_the_drain() {
     // Book kept across the restart: the old deadline stays.
     let mut book = DrainBook::default();
     book.destinations.insert((tcp(1), leaving), NOW + 10);
-    let p = plan_now(&target, &kernel, &book, NOW);
+    let p = plan_now(&wanted, &kernel, &book, NOW);
     assert!(p.is_empty());
     assert_eq!(p.drain, book);
     assert_eq!(p.draining[0].deadline, NOW + 10);
 
     // Book lost: the drain continues (no op) with a fresh deadline.
-    let p = plan_now(&target, &kernel, &DrainBook::default(), NOW);
+    let p = plan_now(&wanted, &kernel, &DrainBook::default(), NOW);
     assert!(p.is_empty());
     assert_eq!(
         p.drain.destinations.get(&(tcp(1), leaving)),
@@ -275,9 +275,9 @@ fn restart_mid_drain_neither_loses_nor_restarts_the_drain() {
 
 #[test]
 fn a_destination_that_returns_is_edited_back_and_stale_deadlines_go() {
-    let target = web();
+    let wanted = web();
     let back = rs("10.0.1.2", 8080);
-    let mut kernel = observed(&target);
+    let mut kernel = observed(&wanted);
     with_conns(&mut kernel, tcp(1), back, 1, 0);
     kernel
         .services
@@ -293,7 +293,7 @@ fn a_destination_that_returns_is_edited_back_and_stale_deadlines_go() {
     book.destinations
         .insert((tcp(2), rs("10.0.9.9", 8080)), NOW + 10); // vanished
     book.services.insert(tcp(9), NOW + 10); // vanished service
-    let p = plan_now(&target, &kernel, &book, NOW);
+    let p = plan_now(&wanted, &kernel, &book, NOW);
     assert_eq!(
         p.render_ipvsadm(),
         "-e -t 10.0.0.1:80 -r 10.0.1.2:8080 -m -w 2\n"
@@ -303,12 +303,12 @@ fn a_destination_that_returns_is_edited_back_and_stale_deadlines_go() {
 
 #[test]
 fn a_leaving_service_drains_as_a_whole() {
-    let mut target = web();
-    target.remove(&tcp(1));
+    let mut wanted = web();
+    wanted.remove(&tcp(1));
     let mut kernel = observed(&web());
     with_conns(&mut kernel, tcp(1), rs("10.0.1.1", 8080), 2, 0);
 
-    let p = plan_now(&target, &kernel, &DrainBook::default(), NOW);
+    let p = plan_now(&wanted, &kernel, &DrainBook::default(), NOW);
     assert_eq!(
         p.render_ipvsadm(),
         "-e -t 10.0.0.1:80 -r 10.0.1.1:8080 -m -w 0   # drain until 2023-11-14T22:18:20Z\n\
@@ -335,23 +335,23 @@ fn a_leaving_service_drains_as_a_whole() {
     {
         d.spec.weight = 0;
     }
-    let p2 = plan_now(&target, &kernel, &p.drain, NOW + 60);
+    let p2 = plan_now(&wanted, &kernel, &p.drain, NOW + 60);
     assert!(p2.is_empty());
     assert_eq!(p2.deletes_services, 0);
-    let p3 = plan_now(&target, &kernel, &p.drain, NOW + 300);
+    let p3 = plan_now(&wanted, &kernel, &p.drain, NOW + 300);
     assert_eq!(
         p3.operations,
         vec![Operation::DeleteService { service: tcp(1) }]
     );
     with_conns(&mut kernel, tcp(1), rs("10.0.1.1", 8080), 0, 0);
-    let p4 = plan_now(&target, &kernel, &p.drain, NOW + 61);
+    let p4 = plan_now(&wanted, &kernel, &p.drain, NOW + 61);
     assert_eq!(p4.operations, p3.operations);
 }
 
 #[test]
 fn a_service_that_comes_back_while_draining_is_restored_in_place() {
-    let target = web();
-    let mut kernel = observed(&target);
+    let wanted = web();
+    let mut kernel = observed(&wanted);
     for d in kernel
         .services
         .get_mut(&tcp(1))
@@ -364,7 +364,7 @@ fn a_service_that_comes_back_while_draining_is_restored_in_place() {
     }
     let mut book = DrainBook::default();
     book.services.insert(tcp(1), NOW + 100);
-    let p = plan_now(&target, &kernel, &book, NOW);
+    let p = plan_now(&wanted, &kernel, &book, NOW);
     assert_eq!(
         p.render_ipvsadm(),
         "-e -t 10.0.0.1:80 -r 10.0.1.1:8080 -m -w 1\n-e -t 10.0.0.1:80 -r 10.0.1.2:8080 -m -w 2\n"
@@ -374,15 +374,15 @@ fn a_service_that_comes_back_while_draining_is_restored_in_place() {
 
 #[test]
 fn desired_weight_zero_is_an_edit_not_a_drain() {
-    let mut target = web();
-    target
+    let mut wanted = web();
+    wanted
         .get_mut(&tcp(1))
         .unwrap()
         .destinations
         .get_mut(&rs("10.0.1.1", 8080))
         .unwrap()
         .weight = 0;
-    let p = plan_now(&target, &observed(&web()), &DrainBook::default(), NOW);
+    let p = plan_now(&wanted, &observed(&web()), &DrainBook::default(), NOW);
     assert_eq!(p.operations.len(), 1);
     assert!(!p.is_quiesce(&p.operations[0]));
     assert!(p.drain.is_empty());
@@ -391,13 +391,13 @@ fn desired_weight_zero_is_an_edit_not_a_drain() {
 
 #[test]
 fn plans_are_deterministic_and_serialize_to_json() {
-    let mut target = web();
-    target.remove(&tcp(2));
+    let mut wanted = web();
+    wanted.remove(&tcp(2));
     let mut kernel = observed(&web());
     kernel.services.extend(foreign().services);
     with_conns(&mut kernel, tcp(2), rs("10.0.1.3", 8080), 1, 1);
-    let a = plan_now(&target, &kernel, &DrainBook::default(), NOW);
-    let b = plan_now(&target, &kernel, &DrainBook::default(), NOW);
+    let a = plan_now(&wanted, &kernel, &DrainBook::default(), NOW);
+    let b = plan_now(&wanted, &kernel, &DrainBook::default(), NOW);
     assert_eq!(a, b);
     let json = a.to_json().unwrap();
     let back: Plan = serde_json::from_str(&json).unwrap();

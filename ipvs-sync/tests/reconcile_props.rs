@@ -1,11 +1,11 @@
 //! Properties of planning + applying, over random kernels (inside and outside the managed
-//! range) and random targets, driven through the fake kernel until drains are over:
-//! - the managed part ends equal to the target, the foreign part is untouched;
+//! range) and random wanted tables, driven through the fake kernel until drains are over:
+//! - the managed part ends equal to the wanted table, the foreign part is untouched;
 //! - every planned operation is accepted by the kernel, and the plan right after is empty;
 //! - planning is deterministic; no operation names an out-of-scope service;
-//! - nothing in the target is ever deleted;
+//! - nothing in the wanted table is ever deleted;
 //! - a focused pass writes, for each service of its focus, exactly what a full pass writes,
-//!   and nothing for any other service; a focus taken from the last clean pass's target sees
+//!   and nothing for any other service; a focus taken from the last clean pass's wanted table sees
 //!   every change, so the focused pass leaves the kernel where the full pass would.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -16,8 +16,8 @@ use lb_ipvs_sync::reconcile::{
     DrainBook, Focus, MAX_FREE_REAL_SERVER_REMOVALS, PlanOptions, Scope, guard, plan, sync_focused,
     sync_once,
 };
-use lb_ipvs_sync::target::TargetService;
-use lb_ipvs_sync::test_util::{NOW, Target, fwmark, rs, scope, svc};
+use lb_ipvs_sync::test_util::{NOW, Wanted, fwmark, rs, scope, svc};
+use lb_ipvs_sync::wanted::WantedService;
 use lb_ipvs_sync::{
     DestinationSpec, IpvsKernel, IpvsTable, KernelForward, ObservedDestination, ObservedService,
     Operation, ServiceId, ServiceSpec, Stats, TunnelSpec,
@@ -166,13 +166,13 @@ fn observed_table() -> impl Strategy<Value = IpvsTable> {
     })
 }
 
-/// Targets mostly in scope, sometimes with an out-of-scope entry (which must be refused).
-fn target_table() -> impl Strategy<Value = Target> {
+/// Wanted tables mostly in scope, sometimes with an out-of-scope entry (which must be refused).
+fn wanted_table() -> impl Strategy<Value = Wanted> {
     prop::collection::btree_map(any_id(), (settings(), destinations()), 0..6).prop_map(|m| {
         m.into_iter()
             .map(|(id, (s, destinations))| {
                 let spec = service_spec(id, s);
-                (id, TargetService { spec, destinations })
+                (id, WantedService { spec, destinations })
             })
             .collect()
     })
@@ -234,7 +234,7 @@ fn table_shapes(
 
 fn check_operations(
     ops: &[Operation],
-    target: &Target,
+    wanted: &Wanted,
     scope: &Scope,
 ) -> Result<(), TestCaseError> {
     for op in ops {
@@ -242,18 +242,18 @@ fn check_operations(
         match op {
             Operation::DeleteService { service } => {
                 prop_assert!(
-                    !target.contains_key(service),
-                    "deletes a target service: {op:?}"
+                    !wanted.contains_key(service),
+                    "deletes a wanted service: {op:?}"
                 );
             }
             Operation::DeleteDestination {
                 service,
                 destination,
             } => {
-                let wanted = target
+                let kept = wanted
                     .get(service)
                     .is_some_and(|t| t.destinations.contains_key(destination));
-                prop_assert!(!wanted, "deletes a target destination: {op:?}");
+                prop_assert!(!kept, "deletes a wanted destination: {op:?}");
             }
             _ => {}
         }
@@ -267,7 +267,7 @@ proptest! {
     #[test]
     fn reconciling_converges_on_the_managed_part_only(
         observed in observed_table(),
-        target in target_table(),
+        wanted in wanted_table(),
         clear_connections_first in any::<bool>(),
         tunnel_attrs_always in any::<bool>(),
         udp_drain in prop_oneof![Just(0u64), Just(30)],
@@ -288,9 +288,9 @@ proptest! {
         let mut converged = false;
         for _ in 0..5 {
             let table = kernel.dump().unwrap();
-            let p = plan(&target, &table, &scope, &book, now, &options);
-            prop_assert_eq!(&p, &plan(&target, &table, &scope, &book, now, &options));
-            check_operations(&p.operations, &target, &scope)?;
+            let p = plan(&wanted, &table, &scope, &book, now, &options);
+            prop_assert_eq!(&p, &plan(&wanted, &table, &scope, &book, now, &options));
+            check_operations(&p.operations, &wanted, &scope)?;
             for r in &p.refused {
                 prop_assert!(!scope.contains(&r.service));
             }
@@ -312,12 +312,12 @@ proptest! {
 
         let end = kernel.dump().unwrap();
         let managed = table_shapes(&end, |id| scope.contains(id));
-        let wanted: BTreeMap<ServiceId, Shape> = target
+        let wanted_shapes: BTreeMap<ServiceId, Shape> = wanted
             .iter()
             .filter(|(id, _)| scope.contains(id))
             .map(|(id, t)| (*id, shape(&t.spec, t.destinations.values().cloned())))
             .collect();
-        prop_assert_eq!(managed, wanted);
+        prop_assert_eq!(managed, wanted_shapes);
         let foreign_after = table_shapes(&end, |id| !scope.contains(id));
         let foreign_before = table_shapes(&observed, |id| !scope.contains(id));
         prop_assert_eq!(foreign_after, foreign_before);
@@ -326,16 +326,16 @@ proptest! {
     #[test]
     fn a_plan_applied_leaves_nothing_to_do_but_drains(
         observed in observed_table(),
-        target in target_table(),
+        wanted in wanted_table(),
     ) {
         let scope = scope();
         let options = PlanOptions { force: true, ..lb_ipvs_sync::test_util::options() };
         let mut kernel = FakeKernel::new(observed);
-        let first = plan(&target, kernel.table(), &scope, &DrainBook::default(), NOW, &options);
+        let first = plan(&wanted, kernel.table(), &scope, &DrainBook::default(), NOW, &options);
         for op in &first.operations {
             kernel.apply(op).map_err(|e| TestCaseError::fail(format!("{op:?}: {e}")))?;
         }
-        let second = plan(&target, kernel.table(), &scope, &first.drain, NOW, &options);
+        let second = plan(&wanted, kernel.table(), &scope, &first.drain, NOW, &options);
         prop_assert!(second.is_empty(), "{}", second);
         // Deadlines carry over unchanged; those of objects deleted in between are dropped.
         for (key, deadline) in &second.drain.destinations {
@@ -347,19 +347,19 @@ proptest! {
         prop_assert_eq!(second.deletes_services, 0);
     }
 
-    /// The guard's real-server count is every managed destination the target does not keep
+    /// The guard's real-server count is every managed destination the wanted table does not keep
     /// (from a fresh drain book), removed services' destinations included, and a plan it
     /// passes removes at most the share of them or the free count. Mutation: not counting
     /// the destinations of removed services (or those deleted at once) fails the first check.
     #[test]
     fn the_guard_counts_every_real_server_a_plan_starts_removing(
         observed in observed_table(),
-        target in target_table(),
+        wanted in wanted_table(),
         share in prop_oneof![Just(0.0), Just(0.3), Just(0.5), Just(1.0)],
     ) {
         let scope = scope();
         let options = PlanOptions { max_delete_share: share, ..lb_ipvs_sync::test_util::options() };
-        let p = plan(&target, &observed, &scope, &DrainBook::default(), NOW, &options);
+        let p = plan(&wanted, &observed, &scope, &DrainBook::default(), NOW, &options);
         let managed: Vec<(ServiceId, RealServerKey)> = observed
             .services
             .iter()
@@ -368,7 +368,7 @@ proptest! {
             .collect();
         let leaving = managed
             .iter()
-            .filter(|(id, k)| !target.get(id).is_some_and(|t| t.destinations.contains_key(k)))
+            .filter(|(id, k)| !wanted.get(id).is_some_and(|t| t.destinations.contains_key(k)))
             .count();
         prop_assert_eq!(p.managed_destinations_before, managed.len());
         prop_assert_eq!(p.deletes_destinations, leaving);
@@ -376,7 +376,7 @@ proptest! {
             prop_assert!(leaving < managed.len());
             prop_assert!(leaving as f64 <= share * managed.len() as f64 + 1e-9);
         }
-        let again = plan(&target, &observed, &scope, &p.drain, NOW, &options);
+        let again = plan(&wanted, &observed, &scope, &p.drain, NOW, &options);
         // A removal counts once: planned again from its drain book, nothing is new.
         prop_assert_eq!(again.deletes_destinations, 0);
     }
@@ -384,7 +384,7 @@ proptest! {
     #[test]
     fn a_focused_pass_writes_what_a_full_pass_writes_for_its_services(
         observed in observed_table(),
-        target in target_table(),
+        wanted in wanted_table(),
         focus in prop::collection::btree_set(any_id(), 0..6),
         force in any::<bool>(),
     ) {
@@ -396,11 +396,11 @@ proptest! {
         let focus = Focus { services: focus, managed_services, managed_destinations };
 
         let mut full_kernel = FakeKernel::new(observed.clone());
-        let full = sync_once(&mut full_kernel, &target, &scope, &DrainBook::default(), NOW, &options)
+        let full = sync_once(&mut full_kernel, &wanted, &scope, &DrainBook::default(), NOW, &options)
             .unwrap();
         let mut kernel = FakeKernel::new(observed.clone());
         let focused = sync_focused(
-            &mut kernel, &target, &scope, &DrainBook::default(), NOW, &options, &focus,
+            &mut kernel, &wanted, &scope, &DrainBook::default(), NOW, &options, &focus,
         )
         .unwrap();
         prop_assert_eq!(kernel.full_dumps(), 0);
@@ -431,8 +431,8 @@ proptest! {
     #[test]
     fn a_focus_from_the_last_clean_pass_sees_every_change(
         observed in observed_table(),
-        first in target_table(),
-        second in target_table(),
+        first in wanted_table(),
+        second in wanted_table(),
         clear_connections in any::<bool>(),
     ) {
         let scope = scope();

@@ -10,15 +10,15 @@ const ENOENT: i32 = 2;
 const ESRCH: i32 = 3;
 const EPERM: i32 = 1;
 
-fn web() -> Target {
-    target(vec![
-        target_service(tcp(1), &[("10.0.1.1", 1), ("10.0.1.2", 2)]),
-        target_service(tcp(2), &[("10.0.1.3", 1)]),
+fn web() -> Wanted {
+    wanted(vec![
+        wanted_service(tcp(1), &[("10.0.1.1", 1), ("10.0.1.2", 2)]),
+        wanted_service(tcp(2), &[("10.0.1.3", 1)]),
     ])
 }
 
 #[test]
-fn a_pass_programs_the_target_and_the_next_pass_is_empty() {
+fn a_pass_programs_the_wanted_table_and_the_next_pass_is_empty() {
     let mut kernel = FakeKernel::new(foreign());
     let r = sync_once(
         &mut kernel,
@@ -86,7 +86,7 @@ fn eexist_on_add_and_enoent_on_delete_are_benign_races() {
     let next = sync_once(&mut kernel, &web(), &scope(), &r.drain, NOW, &options()).unwrap();
     assert!(next.is_clean() && next.counts.total() == 3);
 
-    let one = target(vec![target_service(tcp(1), &[("10.0.1.1", 1)])]);
+    let one = wanted(vec![wanted_service(tcp(1), &[("10.0.1.1", 1)])]);
     let mut kernel = FakeKernel::new(observed(&web()));
     let calls_before = kernel.apply_calls();
     kernel.fail_apply_call(calls_before, ENOENT); // the idle destination "already gone"
@@ -173,7 +173,7 @@ fn a_timeout_skips_the_rest_of_the_pass() {
 #[test]
 fn guard_refusal_still_programs_new_services_but_removes_nothing() {
     let mut kernel = FakeKernel::new(observed(&web()));
-    let replacement = target(vec![target_service(tcp(9), &[("10.0.1.9", 1)])]);
+    let replacement = wanted(vec![wanted_service(tcp(9), &[("10.0.1.9", 1)])]);
     let r = sync_once(
         &mut kernel,
         &replacement,

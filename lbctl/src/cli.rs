@@ -30,7 +30,7 @@ pub(crate) enum Output {
 
 /// The files that describe what the director should run.
 #[derive(Debug, Args)]
-pub(crate) struct Inputs {
+pub(crate) struct FileArgs {
     /// The VIP ConfigMap: a manifest (`kubectl get cm -o yaml`) or just its data map.
     #[arg(long = "config", short = 'c', value_name = "FILE")]
     pub(crate) config: PathBuf,
@@ -42,10 +42,10 @@ pub(crate) struct Inputs {
     pub(crate) endpoints: Option<PathBuf>,
 }
 
-impl Inputs {
+impl FileArgs {
     /// The same paths for the controller library.
-    pub(crate) fn files(&self) -> lb_controller::inputs::InputFiles {
-        lb_controller::inputs::InputFiles {
+    pub(crate) fn operator_files(&self) -> lb_controller::files::OperatorFiles {
+        lb_controller::files::OperatorFiles {
             config: self.config.clone(),
             settings: self.settings.clone(),
             endpoints: self.endpoints.clone(),
@@ -89,7 +89,7 @@ pub(crate) enum Command {
     #[command(verbatim_doc_comment)]
     Plan {
         #[command(flatten)]
-        inputs: Inputs,
+        files: FileArgs,
         /// Output format.
         #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
         output: Output,
@@ -105,7 +105,7 @@ pub(crate) enum Command {
     #[command(verbatim_doc_comment)]
     Diff {
         #[command(flatten)]
-        inputs: Inputs,
+        files: FileArgs,
         /// State file with drain deadlines (default: the settings' state_file).
         #[arg(long, value_name = "FILE")]
         state_file: Option<PathBuf>,
@@ -113,7 +113,7 @@ pub(crate) enum Command {
         #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
         output: Output,
     },
-    /// Do one sync: program IPVS and the VIP addresses from the inputs, then exit.
+    /// Do one sync: program IPVS and the VIP addresses from the given files, then exit.
     ///
     /// Never flushes: only virtual services inside the managed VIP ranges are changed. Real
     /// servers that leave are drained (weight 0) and deleted once idle or after the drain
@@ -125,7 +125,7 @@ pub(crate) enum Command {
     #[command(verbatim_doc_comment)]
     Apply {
         #[command(flatten)]
-        inputs: Inputs,
+        files: FileArgs,
         /// State file with drain deadlines (default: the settings' state_file).
         #[arg(long, value_name = "FILE")]
         state_file: Option<PathBuf>,

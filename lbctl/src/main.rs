@@ -17,7 +17,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command};
-use lb_controller::inputs::UsageError;
+use lb_controller::files::UsageError;
 
 /// Exit code for input that cannot be used at all (sysexits EX_USAGE).
 const EXIT_USAGE: u8 = 64;
@@ -54,19 +54,19 @@ fn run(command: Command) -> anyhow::Result<i32> {
             endpoints.as_deref(),
             output,
         )?),
-        Command::Plan { inputs, output } => Ok(commands::plan::run(&inputs, output)?),
+        Command::Plan { files, output } => Ok(commands::plan::run(&files, output)?),
         Command::Diff {
-            inputs,
+            files,
             state_file,
             output,
-        } => commands::diff::run(&inputs, state_file, output),
+        } => commands::diff::run(&files, state_file, output),
         Command::Apply {
-            inputs,
+            files,
             state_file,
             force,
             no_vips,
             output,
-        } => commands::apply::run(&inputs, state_file, force, !no_vips, output),
+        } => commands::apply::run(&files, state_file, force, !no_vips, output),
         Command::Run(args) => commands::run::run(args),
         Command::Status(args) => commands::status::run(&args),
         Command::Withdraw(args) => commands::withdraw::run(&args),

@@ -19,7 +19,7 @@ pub struct BirdOptions {
     /// Prefix of the generated protocol names (`<prefix>_ipv4`, `<prefix>_ipv6`).
     #[serde(default = "default_prefix")]
     pub protocol_prefix: String,
-    /// Route target: `via "<interface>"`, or `blackhole` when unset.
+    /// Route next hop: `via "<interface>"`, or `blackhole` when unset.
     #[serde(default)]
     pub via_interface: Option<String>,
     /// The `birdc` program.

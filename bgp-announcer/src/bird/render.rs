@@ -33,7 +33,7 @@ pub fn render(routes: &Announcements, options: &BirdOptions) -> Result<String, C
     if !problems.is_empty() {
         return Err(ConfigError { problems });
     }
-    let target = match &options.via_interface {
+    let next_hop = match &options.via_interface {
         Some(iface) => format!("via \"{iface}\""),
         None => "blackhole".to_owned(),
     };
@@ -52,7 +52,7 @@ pub fn render(routes: &Announcements, options: &BirdOptions) -> Result<String, C
             .filter(|(net, _)| matches!(net, IpNetwork::V6(_)) == v6)
         {
             let net = crate::codec::canonical_prefix(net);
-            let _ = write!(out, "    route {net} {target}");
+            let _ = write!(out, "    route {net} {next_hop}");
             let assignments = attribute_assignments(attrs);
             if assignments.is_empty() {
                 out.push_str(";\n");

@@ -180,7 +180,7 @@ fn publish_status(status: &Mutex<PeerStatus>, address: IpAddr, session: &Session
 }
 
 async fn connect(peer: PeerConfig) -> io::Result<TcpStream> {
-    let target = SocketAddr::new(peer.address, peer.port);
+    let remote = SocketAddr::new(peer.address, peer.port);
     let socket = match peer.address {
         IpAddr::V4(_) => TcpSocket::new_v4()?,
         IpAddr::V6(_) => TcpSocket::new_v6()?,
@@ -196,21 +196,21 @@ async fn connect(peer: PeerConfig) -> io::Result<TcpStream> {
             key.0.as_bytes(),
         )?;
     }
-    match timeout(CONNECT_TIMEOUT, socket.connect(target)).await {
+    match timeout(CONNECT_TIMEOUT, socket.connect(remote)).await {
         Ok(result) => result,
         Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")),
     }
 }
 
 fn explain_connect_error(peer: &PeerConfig, err: &io::Error) -> String {
-    let target = SocketAddr::new(peer.address, peer.port);
+    let remote = SocketAddr::new(peer.address, peer.port);
     if peer.md5_password.is_some() && err.kind() == io::ErrorKind::TimedOut {
         format!(
-            "connect to {target} failed: {err} (TCP MD5 is configured for this peer; \
+            "connect to {remote} failed: {err} (TCP MD5 is configured for this peer; \
              a key mismatch makes the peer drop our SYNs silently)"
         )
     } else {
-        format!("connect to {target} failed: {err}")
+        format!("connect to {remote} failed: {err}")
     }
 }
 

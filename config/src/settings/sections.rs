@@ -49,7 +49,7 @@ impl Default for KubernetesSettings {
     }
 }
 
-/// BGP announcement of VIPs that have healthy real servers.
+/// BGP announcement of VIPs that have serving real servers (weight > 0 in the kernel).
 ///
 /// lb-config stays free of the announcer crate: besides `enabled`, the section is kept as raw
 /// TOML (`rest`) that `lbctl` deserializes into the announcer's own types (with unknown-key

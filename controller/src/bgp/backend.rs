@@ -50,16 +50,16 @@ impl Backend {
                 Ok(())
             }
             Backend::Bird { options, applied } => {
-                let target = if withdrawn_all {
+                let wanted = if withdrawn_all {
                     Announcements::new()
                 } else {
                     routes.clone()
                 };
-                if applied.as_ref() == Some(&target) {
+                if applied.as_ref() == Some(&wanted) {
                     return Ok(());
                 }
-                bird::apply(&target, options).await?;
-                *applied = Some(target);
+                bird::apply(&wanted, options).await?;
+                *applied = Some(wanted);
                 Ok(())
             }
         }

@@ -2,24 +2,24 @@
 //!
 //! ```text
 //!  DaemonOutputs.desired (weights after health checks) --+
-//!  DaemonOutputs.serving_vips (what IPVS really serves) --+-> health::vip_health
+//!  DaemonOutputs.serving_vips (what IPVS really serves) --+-> serving::vip_serving
 //!      -> AnnouncePolicy (thresholds, hysteresis, hold-down) -> Backend (speaker | BIRD)
 //!  lbctl withdraw (POST /withdraw) -> BgpControl -> withdraw all / announce again
 //!  SIGTERM -> BgpAnnouncer::stop -> withdraw (or leave to graceful restart) -> exit
 //! ```
 //!
 //! Contract: nothing is announced before the first sync has programmed the kernel; a VIP is
-//! withdrawn as soon as the kernel or the desired state stops giving it a healthy real server;
+//! withdrawn as soon as the kernel or the desired state stops giving it a serving real server;
 //! a SIGHUP applies a new `[bgp.policy]` (thresholds, hold-down, attributes) to the live
 //! sessions as incremental UPDATEs, while the other `[bgp]` keys (peers, AS, mode) need a
-//! restart (a reload never resets a session). `settings` and `health` are pure; `task` and
+//! restart (a reload never resets a session). `settings` and `serving` are pure; `task` and
 //! `backend` do the I/O.
 
 mod backend;
 mod control;
-mod health;
 mod policy_settings;
 mod render;
+mod serving;
 mod settings;
 mod task;
 mod withdrawals;

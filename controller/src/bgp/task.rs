@@ -20,7 +20,7 @@ use tracing::{error, info, warn};
 
 use super::backend::Backend;
 use super::control::{BgpControl, BgpPeerStatus};
-use super::health::vip_health;
+use super::serving::vip_serving;
 use super::settings::AnnouncerConfig;
 use super::withdrawals::Withdrawals;
 use crate::metrics::ControllerMetrics;
@@ -76,13 +76,13 @@ pub(crate) async fn run(
     inputs.policy.mark_unchanged();
     loop {
         let withdrawals = inputs.withdrawals.borrow().clone();
-        let mut health = vip_health(&inputs.desired.borrow(), &inputs.serving.borrow());
+        let mut per_vip = vip_serving(&inputs.desired.borrow(), &inputs.serving.borrow());
         for vip in &withdrawals.vips {
-            if let Some(h) = health.get_mut(vip) {
+            if let Some(h) = per_vip.get_mut(vip) {
                 h.withdrawn = true;
             }
         }
-        let routes = policy.evaluate(&health, std::time::Instant::now());
+        let routes = policy.evaluate(&per_vip, std::time::Instant::now());
         let withdrawn_all = withdrawals.all;
         if handed_over.as_ref() != Some(&(routes.clone(), withdrawn_all)) {
             log_change(&routes, withdrawn_all);

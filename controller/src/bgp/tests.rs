@@ -3,13 +3,13 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use lb_bgp_announcer::{PolicyMode, VipHealth};
+use lb_bgp_announcer::{PolicyMode, VipServing};
 use lb_config::{
     DesiredState, EndpointSnapshot, HealthResults, RealServerKey, Settings, build_desired_state,
     parse_configmap,
 };
 
-use super::health::vip_health;
+use super::serving::vip_serving;
 use super::settings::{AnnouncerConfig, BgpConfig, StopMode};
 
 fn bgp(text: &str) -> Result<Option<BgpConfig>, String> {
@@ -266,29 +266,29 @@ const TWO_VIPS: &str = "10.0.0.100-80: 10.1.0.1:80, 10.1.0.2:80; check=tcp\n\
 fn healthy_counts_weighted_real_servers_of_the_best_service() {
     let state = desired(TWO_VIPS, &["10.1.0.2:80"]);
     let serving: BTreeSet<IpAddr> = [ip("10.0.0.100"), ip("10.0.0.101")].into();
-    let health = vip_health(&state, &serving);
-    // Port 80 has one healthy left, port 443 one: the VIP counts 1.
+    let per_vip = vip_serving(&state, &serving);
+    // Port 80 has one serving left, port 443 one: the VIP counts 1.
     assert_eq!(
-        health[&ip("10.0.0.100")],
-        VipHealth {
-            healthy: 1,
+        per_vip[&ip("10.0.0.100")],
+        VipServing {
+            serving: 1,
             withdrawn: false
         }
     );
-    assert_eq!(health[&ip("10.0.0.101")].healthy, 1);
-    let all_up = vip_health(&desired(TWO_VIPS, &[]), &serving);
-    assert_eq!(all_up[&ip("10.0.0.100")].healthy, 2);
+    assert_eq!(per_vip[&ip("10.0.0.101")].serving, 1);
+    let all_up = vip_serving(&desired(TWO_VIPS, &[]), &serving);
+    assert_eq!(all_up[&ip("10.0.0.100")].serving, 2);
 }
 
 #[test]
 fn failing_health_and_unserved_vips_count_zero_and_stay_in_the_map() {
     let state = desired(TWO_VIPS, &["10.1.0.3:80"]);
     let only_first: BTreeSet<IpAddr> = [ip("10.0.0.100")].into();
-    let health = vip_health(&state, &only_first);
-    assert_eq!(health[&ip("10.0.0.101")].healthy, 0, "health check failed");
-    let nothing_served = vip_health(&state, &BTreeSet::new());
+    let per_vip = vip_serving(&state, &only_first);
+    assert_eq!(per_vip[&ip("10.0.0.101")].serving, 0, "health check failed");
+    let nothing_served = vip_serving(&state, &BTreeSet::new());
     assert!(
-        nothing_served.values().all(|h| h.healthy == 0),
+        nothing_served.values().all(|h| h.serving == 0),
         "{nothing_served:?}"
     );
     assert_eq!(
@@ -302,9 +302,9 @@ fn failing_health_and_unserved_vips_count_zero_and_stay_in_the_map() {
 fn vips_the_kernel_serves_but_nobody_wants_are_left_out() {
     let state = desired("10.0.0.100-80: 10.1.0.1:80\n", &[]);
     let serving: BTreeSet<IpAddr> = [ip("10.0.0.100"), ip("10.0.0.105")].into();
-    let health = vip_health(&state, &serving);
+    let per_vip = vip_serving(&state, &serving);
     assert_eq!(
-        health.keys().copied().collect::<Vec<_>>(),
+        per_vip.keys().copied().collect::<Vec<_>>(),
         [ip("10.0.0.100")]
     );
 }

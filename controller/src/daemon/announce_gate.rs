@@ -90,7 +90,7 @@ mod tests {
     use lb_ipvs_sync::IpvsKernel;
     use lb_ipvs_sync::fake::FakeKernel;
     use lb_ipvs_sync::reconcile::{DrainBook, PlanOptions, plan};
-    use lb_ipvs_sync::target::target_table;
+    use lb_ipvs_sync::wanted::wanted_table;
 
     use super::*;
 
@@ -124,7 +124,7 @@ mod tests {
             udp_drain_timeout_secs: 0,
         };
         let planned = plan(
-            &target_table(&desired),
+            &wanted_table(&desired),
             &IpvsTable::default(),
             &scope,
             &DrainBook::default(),

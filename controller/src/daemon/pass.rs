@@ -18,7 +18,7 @@ use lb_director::sync::{
     NetfilterHost, NetfilterJob, PassInput, PassOutcome, ReadMode, Step, StepError, state_file,
 };
 use lb_ipvs_sync::reconcile::{DrainBook, PlanOptions, Scope};
-use lb_ipvs_sync::target::target_table;
+use lb_ipvs_sync::wanted::wanted_table;
 use lb_ipvs_sync::{IpvsKernel, Operation};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -32,9 +32,9 @@ use super::memory::KeyMemory;
 use super::problems::{ProblemSink, ProblemTracker, record_metric};
 use super::status::{StatusSnapshot, SyncSummary};
 use super::verdict::{Reason, Verdict};
-use super::view::{KernelView, Target, next_pass, rules_to_install};
+use super::view::{KernelView, Wanted, next_pass, rules_to_install};
 use crate::metrics::ControllerMetrics;
-use crate::sync_inputs::{now_secs, plan_options};
+use crate::prepare::{now_secs, plan_options};
 
 /// State kept between passes.
 pub(crate) struct PassState<K> {
@@ -161,13 +161,13 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
             return;
         }
         let options = plan_options(&settings, self.options.force);
-        let target: Target = Arc::new(target_table(&desired));
+        let wanted: Wanted = Arc::new(wanted_table(&desired));
         let drain = self.drain_book(&settings);
         let read = next_pass(
             self.view.as_ref(),
             resync || self.full_due,
             &settings,
-            &target,
+            &wanted,
             &drain,
         );
         if read == ReadMode::Whole {
@@ -178,7 +178,7 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
         let input = self.pass_input(
             &settings,
             &desired,
-            Arc::clone(&target),
+            Arc::clone(&wanted),
             drain,
             install,
             options,
@@ -186,7 +186,7 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
         let pass = PassMeta {
             kind: read.label(),
             settings: Arc::clone(&settings),
-            target,
+            wanted,
             netfilter: planned,
         };
         let ok = self.sync(input, read, &desired, resync, pass).await;
@@ -203,7 +203,7 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
         self.publish(ok && connected);
     }
 
-    /// Deletes every managed service and VIP (`--cleanup-on-exit`): empty target, forced, no
+    /// Deletes every managed service and VIP (`--cleanup-on-exit`): empty wanted table, forced, no
     /// drain. Two passes at most (a delete may need the second after a race).
     pub(crate) async fn cleanup(&mut self, inputs: &DaemonInputs) {
         let settings = Arc::clone(&inputs.settings.borrow());
@@ -222,7 +222,7 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
             let input = self.pass_input(
                 &settings,
                 &empty,
-                Arc::new(target_table(&empty)),
+                Arc::new(wanted_table(&empty)),
                 drain,
                 self.options.netfilter.then(|| director_rules(&empty)),
                 options,
@@ -282,13 +282,13 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
         &self,
         settings: &Settings,
         desired: &DesiredState,
-        target: Target,
+        wanted: Wanted,
         drain: DrainBook,
         install: Option<DirectorRules>,
         options: PlanOptions,
     ) -> PassInput {
         PassInput {
-            target,
+            wanted,
             desired_vips: desired.vips.clone(),
             scope: Scope::new(settings.managed_vip_ranges.clone()),
             options,
@@ -367,7 +367,7 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
                     if clean {
                         self.view = Some(KernelView {
                             settings: pass.settings,
-                            target: pass.target,
+                            wanted: pass.wanted,
                             table: Arc::clone(&after),
                             vips: vips_on_interface,
                             netfilter: pass.netfilter,
@@ -521,7 +521,7 @@ struct PassMeta {
     /// `full` or `focused`.
     kind: &'static str,
     settings: Arc<Settings>,
-    target: Target,
+    wanted: Wanted,
     netfilter: Option<DirectorRules>,
 }
 

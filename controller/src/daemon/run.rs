@@ -22,8 +22,8 @@ use crate::daemon::{
     ProblemSink, ServeLimits, bind, channels, read_config, read_endpoints, serve_control,
     watch_config_file, watch_endpoints_file,
 };
+use crate::files::{UsageError, load_settings};
 use crate::health::ExecPolicy;
-use crate::inputs::{UsageError, load_settings};
 use crate::metrics::{
     ConntrackCollector, IpvsCollector, IpvsCollectorOptions, LazyNetlinkSource, Metrics,
 };

@@ -17,18 +17,18 @@ use lb_config::Settings;
 use lb_director::netfilter::DirectorRules;
 use lb_director::sync::{FocusRead, ReadMode};
 use lb_ipvs_sync::reconcile::{DrainBook, Focus, Scope};
-use lb_ipvs_sync::target::TargetService;
+use lb_ipvs_sync::wanted::WantedService;
 use lb_ipvs_sync::{IpvsTable, ServiceId};
 
-pub(crate) use lb_director::sync::Target;
+pub(crate) use lb_director::sync::Wanted;
 
 /// The kernel as the last clean pass left it.
 #[derive(Debug, Clone)]
 pub(crate) struct KernelView {
     /// Settings of that pass: other settings may change scope, guard, drain or interface.
     pub(crate) settings: Arc<Settings>,
-    /// The target that pass reached.
-    pub(crate) target: Target,
+    /// The wanted table that pass reached.
+    pub(crate) wanted: Wanted,
     /// The table right after it.
     pub(crate) table: Arc<IpvsTable>,
     /// The VIPs on the interface after it (`None` when VIPs are not managed).
@@ -43,14 +43,14 @@ pub(crate) fn next_pass(
     view: Option<&KernelView>,
     full_due: bool,
     settings: &Arc<Settings>,
-    target: &BTreeMap<ServiceId, TargetService>,
+    wanted: &BTreeMap<ServiceId, WantedService>,
     drain: &DrainBook,
 ) -> ReadMode {
     match view {
         Some(view) if !full_due && *view.settings == **settings => {
             let scope = Scope::new(settings.managed_vip_ranges.clone());
             ReadMode::Focus(FocusRead {
-                focus: Focus::between(&view.target, target, &view.table, drain, &scope),
+                focus: Focus::between(&view.wanted, wanted, &view.table, drain, &scope),
                 table: Arc::clone(&view.table),
                 vips: view.vips.clone(),
             })
@@ -78,7 +78,7 @@ pub(crate) fn rules_to_install(
 mod tests {
     use lb_config::{DesiredState, Protocol, ServiceKey};
     use lb_director::netfilter::director_rules;
-    use lb_ipvs_sync::target::target_table;
+    use lb_ipvs_sync::wanted::wanted_table;
 
     use super::*;
 
@@ -113,7 +113,7 @@ mod tests {
     fn view(settings: &Arc<Settings>, state: &DesiredState) -> KernelView {
         KernelView {
             settings: Arc::clone(settings),
-            target: Arc::new(target_table(state)),
+            wanted: Arc::new(wanted_table(state)),
             table: Arc::new(IpvsTable::default()),
             vips: None,
             netfilter: Some(director_rules(state)),
@@ -125,7 +125,7 @@ mod tests {
         let s = settings("managed_vip_ranges = [\"10.0.0.0/24\"]\n");
         let before = desired(&[80, 81, 82]);
         let view = view(&s, &before);
-        let after = target_table(&desired(&[80, 81, 83]));
+        let after = wanted_table(&desired(&[80, 81, 83]));
         let pass = next_pass(Some(&view), false, &s, &after, &DrainBook::default());
         let ReadMode::Focus(read) = pass else {
             panic!("expected a focused pass, got {pass:?}");
@@ -139,7 +139,7 @@ mod tests {
         let s = settings("managed_vip_ranges = [\"10.0.0.0/24\"]\n");
         let state = desired(&[80, 81]);
         let view = view(&s, &state);
-        let pass = next_pass(Some(&view), false, &s, &view.target, &DrainBook::default());
+        let pass = next_pass(Some(&view), false, &s, &view.wanted, &DrainBook::default());
         let ReadMode::Focus(read) = &pass else {
             panic!("expected a focused pass, got {pass:?}");
         };
@@ -158,16 +158,16 @@ mod tests {
         let s = settings("managed_vip_ranges = [\"10.0.0.0/24\"]\n");
         let state = desired(&[80]);
         let view = view(&s, &state);
-        let target = target_table(&state);
+        let wanted = wanted_table(&state);
         let drain = DrainBook::default();
-        assert_eq!(next_pass(None, false, &s, &target, &drain), ReadMode::Whole);
+        assert_eq!(next_pass(None, false, &s, &wanted, &drain), ReadMode::Whole);
         assert_eq!(
-            next_pass(Some(&view), true, &s, &target, &drain),
+            next_pass(Some(&view), true, &s, &wanted, &drain),
             ReadMode::Whole
         );
         let other = settings("managed_vip_ranges = [\"10.0.0.0/24\"]\ndrain_timeout_secs = 5\n");
         assert_eq!(
-            next_pass(Some(&view), false, &other, &target, &drain),
+            next_pass(Some(&view), false, &other, &wanted, &drain),
             ReadMode::Whole
         );
     }

@@ -7,12 +7,12 @@
 //! them when it turns `true`; the BGP announcer can use the same results. docs/health-checks.md
 //! describes the behaviour for operators.
 //!
-//! Layout: [`target`] and [`verdict`] are pure; [`probe`] does one probe; [`runner`] owns the
+//! Layout: [`check`] and [`verdict`] are pure; [`probe`] does one probe; [`runner`] owns the
 //! tasks.
 
+mod check;
 mod probe;
 mod runner;
-mod target;
 mod verdict;
 
 #[cfg(test)]
@@ -59,7 +59,7 @@ pub(crate) fn spawn_health_checker_with(
 ) -> (watch::Receiver<HealthResults>, JoinHandle<()>) {
     runner::spawn_supervisor(
         desired_rx,
-        move |desired: &Arc<DesiredState>| target::check_targets(desired, &defaults),
+        move |desired: &Arc<DesiredState>| check::checks_of(desired, &defaults),
         metrics,
         options,
     )

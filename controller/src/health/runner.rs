@@ -1,17 +1,17 @@
-//! The health-check driver: one lightweight tokio task per target (not a thread), probes
+//! The health-check driver: one lightweight tokio task per check (not a thread), probes
 //! bounded by semaphores, and a supervisor task that owns all verdicts.
 //!
 //! ```text
-//!  targets (watch) --> supervisor --spawn/abort--> check task per target (sleeps most of the time)
+//!  checks (watch) --> supervisor --spawn/abort--> check task per check (sleeps most of the time)
 //!                        ^   |                         | acquire permit, probe with timeout
 //!                        |   +--> HealthResults (watch), lbctl_health_check_up
 //!                        +------------ reports (mpsc) -+
 //! ```
 //!
 //! Each task first sleeps a deterministic share of its interval derived from its key (the
-//! jitter: thousands of targets with the same interval spread over it instead of probing in
+//! jitter: thousands of checks with the same interval spread over it instead of probing in
 //! bursts), then probes every interval. A probe waits for a permit before its timeout starts,
-//! so a queue of probes never fails a real server. Targets that stay across a desired-state
+//! so a queue of probes never fails a real server. Checks that stay across a desired-state
 //! change keep their task and rise/fall state; changed or removed ones are aborted. Dropping
 //! or aborting the supervisor aborts every task (they live in its `JoinSet`). A probe that
 //! failed for lack of a local resource (EMFILE and the like) gives no verdict: the real
@@ -28,8 +28,8 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 use tokio::time::MissedTickBehavior;
 
+use super::check::{Check, CheckKey, ProbeSpec};
 use super::probe::{ExecPolicy, ProbeFailure, TlsProbeConfig, probe};
-use super::target::{CheckTarget, ProbeSpec, TargetKey};
 use super::verdict::{RiseFall, combine};
 use crate::log_limit::LogLimiter;
 use crate::metrics::ControllerMetrics;
@@ -68,28 +68,28 @@ pub(super) struct Limits {
 
 /// One probe result.
 struct Report {
-    key: TargetKey,
+    key: CheckKey,
     task: u64,
     outcome: Result<(), ProbeFailure>,
 }
 
 struct Running {
     task: u64,
-    target: CheckTarget,
+    check: Check,
     state: RiseFall,
     abort: AbortHandle,
 }
 
-/// Starts the supervisor. `to_targets` maps each value of `source` to the targets to check.
+/// Starts the supervisor. `to_checks` maps each value of `source` to the checks to run.
 pub(crate) fn spawn_supervisor<T, F>(
     source: watch::Receiver<T>,
-    to_targets: F,
+    to_checks: F,
     metrics: ControllerMetrics,
     options: HealthCheckerOptions,
 ) -> (watch::Receiver<HealthResults>, JoinHandle<()>)
 where
     T: Send + Sync + 'static,
-    F: Fn(&T) -> BTreeMap<TargetKey, CheckTarget> + Send + 'static,
+    F: Fn(&T) -> BTreeMap<CheckKey, Check> + Send + 'static,
 {
     let (results_tx, results_rx) = watch::channel(HealthResults::default());
     let (reports_tx, reports_rx) = mpsc::channel(1024);
@@ -100,14 +100,14 @@ where
         exec: options.exec,
     };
     let supervisor = Supervisor::new(limits, metrics, reports_tx, results_tx);
-    let handle = tokio::spawn(supervisor.run(source, to_targets, reports_rx));
+    let handle = tokio::spawn(supervisor.run(source, to_checks, reports_rx));
     (results_rx, handle)
 }
 
 struct Supervisor {
     limits: Arc<Limits>,
     metrics: ControllerMetrics,
-    running: BTreeMap<TargetKey, Running>,
+    running: BTreeMap<CheckKey, Running>,
     tasks: JoinSet<()>,
     reports_tx: mpsc::Sender<Report>,
     results_tx: watch::Sender<HealthResults>,
@@ -137,13 +137,13 @@ impl Supervisor {
     async fn run<T, F>(
         mut self,
         mut source: watch::Receiver<T>,
-        to_targets: F,
+        to_checks: F,
         mut reports: mpsc::Receiver<Report>,
     ) where
-        F: Fn(&T) -> BTreeMap<TargetKey, CheckTarget>,
+        F: Fn(&T) -> BTreeMap<CheckKey, Check>,
     {
-        let targets = to_targets(&source.borrow_and_update());
-        self.retarget(targets);
+        let checks = to_checks(&source.borrow_and_update());
+        self.set_checks(checks);
         loop {
             tokio::select! {
                 changed = source.changed() => {
@@ -151,8 +151,8 @@ impl Supervisor {
                         tracing::info!("desired state closed: health checker stops");
                         break;
                     }
-                    let targets = to_targets(&source.borrow_and_update());
-                    self.retarget(targets);
+                    let checks = to_checks(&source.borrow_and_update());
+                    self.set_checks(checks);
                 }
                 Some(report) = reports.recv() => self.on_report(report),
                 Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {}
@@ -161,22 +161,22 @@ impl Supervisor {
         self.tasks.abort_all();
     }
 
-    /// Starts, keeps or stops tasks so that exactly `targets` are checked. A target whose check
+    /// Starts, keeps or stops tasks so that exactly `checks` run. A check whose probe or timing
     /// changed (new timing from a SIGHUP, another path or port) gets a new task but keeps its
     /// verdict until the new check flips it: forgetting it would count a failing real server as
     /// healthy (weight restored) until `fall` new failures.
-    fn retarget(&mut self, targets: BTreeMap<TargetKey, CheckTarget>) {
-        let stale: Vec<TargetKey> = self
+    fn set_checks(&mut self, checks: BTreeMap<CheckKey, Check>) {
+        let stale: Vec<CheckKey> = self
             .running
             .iter()
-            .filter(|(key, running)| targets.get(key) != Some(&running.target))
+            .filter(|(key, running)| checks.get(key) != Some(&running.check))
             .map(|(key, _)| *key)
             .collect();
         let mut carried = BTreeMap::new();
         for key in stale {
             if let Some(running) = self.running.remove(&key) {
                 running.abort.abort();
-                if targets.contains_key(&key) {
+                if checks.contains_key(&key) {
                     carried.insert(key, running.state.carried());
                 } else {
                     let _ = self
@@ -186,14 +186,14 @@ impl Supervisor {
                 }
             }
         }
-        for (key, target) in targets {
+        for (key, check) in checks {
             if self.running.contains_key(&key) {
                 continue;
             }
             let task = self.next_task;
             self.next_task += 1;
             let abort = self.tasks.spawn(check_loop(
-                target.clone(),
+                check.clone(),
                 task,
                 Arc::clone(&self.limits),
                 self.reports_tx.clone(),
@@ -202,13 +202,13 @@ impl Supervisor {
                 key,
                 Running {
                     task,
-                    target,
+                    check,
                     state: carried.remove(&key).unwrap_or_default(),
                     abort,
                 },
             );
         }
-        tracing::debug!(targets = self.running.len(), "health-check targets updated");
+        tracing::debug!(checks = self.running.len(), "health checks updated");
         self.publish();
     }
 
@@ -235,7 +235,7 @@ impl Supervisor {
             }
             tracing::debug!(service = %key.service, real_server = %key.real_server, %failure, "health probe failed");
         }
-        let timing = running.target.timing;
+        let timing = running.check.timing;
         let flipped = running
             .state
             .record(report.outcome.is_ok(), timing.rise, timing.fall);
@@ -272,7 +272,7 @@ impl Supervisor {
 }
 
 /// `lbctl_health_check_up` labels: vip, vport, protocol, endpoint.
-fn labels(key: &TargetKey) -> [String; 4] {
+fn labels(key: &CheckKey) -> [String; 4] {
     [
         key.service.vip.to_string(),
         key.service.port.to_string(),
@@ -281,22 +281,17 @@ fn labels(key: &TargetKey) -> [String; 4] {
     ]
 }
 
-/// The task of one target: spread, then probe every interval until aborted.
-async fn check_loop(
-    target: CheckTarget,
-    task: u64,
-    limits: Arc<Limits>,
-    reports: mpsc::Sender<Report>,
-) {
-    let interval = target.timing.interval.max(Duration::from_millis(1));
-    tokio::time::sleep(spread(&target.key, interval)).await;
+/// The task of one check: spread, then probe every interval until aborted.
+async fn check_loop(check: Check, task: u64, limits: Arc<Limits>, reports: mpsc::Sender<Report>) {
+    let interval = check.timing.interval.max(Duration::from_millis(1));
+    tokio::time::sleep(spread(&check.key, interval)).await;
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        let outcome = probe_once(&target, &limits).await;
+        let outcome = probe_once(&check, &limits).await;
         let report = Report {
-            key: target.key,
+            key: check.key,
             task,
             outcome,
         };
@@ -306,25 +301,25 @@ async fn check_loop(
     }
 }
 
-/// One probe under the right semaphore and the target's timeout.
-pub(super) async fn probe_once(target: &CheckTarget, limits: &Limits) -> Result<(), ProbeFailure> {
-    let semaphore = match target.probe {
+/// One probe under the right semaphore and the check's timeout.
+pub(super) async fn probe_once(check: &Check, limits: &Limits) -> Result<(), ProbeFailure> {
+    let semaphore = match check.probe {
         ProbeSpec::Exec { .. } => &limits.execs,
         ProbeSpec::Tcp { .. } | ProbeSpec::Http { .. } => &limits.probes,
     };
     // The semaphores are never closed; if one were, probing without a permit is the lesser
     // evil compared to reporting every real server down.
     let _permit = semaphore.acquire().await.ok();
-    let timeout = target.timing.timeout;
-    match tokio::time::timeout(timeout, probe(target, &limits.tls, &limits.exec)).await {
+    let timeout = check.timing.timeout;
+    match tokio::time::timeout(timeout, probe(check, &limits.tls, &limits.exec)).await {
         Ok(outcome) => outcome,
         Err(_) => Err(ProbeFailure::Timeout(timeout)),
     }
 }
 
-/// The first probe's delay: a share of the interval that depends only on the target, so
+/// The first probe's delay: a share of the interval that depends only on the check, so
 /// checks spread evenly and a restart keeps the same rhythm.
-fn spread(key: &TargetKey, interval: Duration) -> Duration {
+fn spread(key: &CheckKey, interval: Duration) -> Duration {
     let mut hasher = DefaultHasher::new();
     key.hash(&mut hasher);
     let nanos = u64::try_from(interval.as_nanos())
@@ -333,27 +328,27 @@ fn spread(key: &TargetKey, interval: Duration) -> Duration {
     Duration::from_nanos(hasher.finish() % nanos)
 }
 
-/// Tests: a supervisor whose probe outcomes the test feeds in (its targets' own tasks must
+/// Tests: a supervisor whose probe outcomes the test feeds in (its checks' own tasks must
 /// not probe in the meantime: give them a long interval).
 #[cfg(test)]
 pub(super) struct FedSupervisor(Supervisor);
 
 #[cfg(test)]
 impl FedSupervisor {
-    /// Checks `targets`; returns it with the published verdicts.
+    /// Runs `checks`; returns it with the published verdicts.
     pub(super) fn new(
-        targets: BTreeMap<TargetKey, CheckTarget>,
+        checks: BTreeMap<CheckKey, Check>,
         metrics: ControllerMetrics,
     ) -> (Self, watch::Receiver<HealthResults>) {
         let (results_tx, results_rx) = watch::channel(HealthResults::default());
         let (reports_tx, _) = mpsc::channel(1);
         let mut supervisor = Supervisor::new(test_limits(1, 1), metrics, reports_tx, results_tx);
-        supervisor.retarget(targets);
+        supervisor.set_checks(checks);
         (FedSupervisor(supervisor), results_rx)
     }
 
     /// One probe outcome of `key`, as its task would report it.
-    pub(super) fn feed(&mut self, key: TargetKey, outcome: Result<(), ProbeFailure>) {
+    pub(super) fn feed(&mut self, key: CheckKey, outcome: Result<(), ProbeFailure>) {
         if let Some(task) = self.0.running.get(&key).map(|r| r.task) {
             self.0.on_report(Report { key, task, outcome });
         }

@@ -12,14 +12,14 @@ use std::time::Duration;
 
 use lb_config::{Protocol, RealServerKey, ServiceKey};
 
+use super::check::{Check, CheckKey, ProbeSpec, Timing};
 use super::probe::ProbeFailure;
 use super::runner::FedSupervisor;
-use super::target::{CheckTarget, ProbeSpec, TargetKey, Timing};
 use crate::metrics::ControllerMetrics;
 
-fn target() -> (TargetKey, CheckTarget) {
+fn check() -> (CheckKey, Check) {
     let addr: SocketAddr = "192.0.2.10:80".parse().unwrap();
-    let key = TargetKey {
+    let key = CheckKey {
         service: ServiceKey {
             vip: "203.0.113.5".parse().unwrap(),
             protocol: Protocol::Tcp,
@@ -30,7 +30,7 @@ fn target() -> (TargetKey, CheckTarget) {
             port: addr.port(),
         },
     };
-    let target = CheckTarget {
+    let check = Check {
         key,
         probe: ProbeSpec::Tcp { addr },
         timing: Timing {
@@ -41,7 +41,7 @@ fn target() -> (TargetKey, CheckTarget) {
             fall: 2,
         },
     };
-    (key, target)
+    (key, check)
 }
 
 fn connect_error(errno: i32) -> Result<(), ProbeFailure> {
@@ -53,9 +53,9 @@ fn connect_error(errno: i32) -> Result<(), ProbeFailure> {
 
 #[tokio::test]
 async fn local_resource_shortages_give_no_verdict_and_keep_the_counts() {
-    let (key, target) = target();
+    let (key, check) = check();
     let metrics = ControllerMetrics::new().unwrap();
-    let (mut supervisor, results) = FedSupervisor::new([(key, target)].into(), metrics.clone());
+    let (mut supervisor, results) = FedSupervisor::new([(key, check)].into(), metrics.clone());
     let verdict = || results.borrow().verdict(&key.service, &key.real_server);
 
     supervisor.feed(key, Ok(()));

@@ -1,5 +1,5 @@
-//! The health checker end to end against real local servers: rise/fall transitions, target
-//! changes that keep state, removal, and bounded concurrency with thousands of targets.
+//! The health checker end to end against real local servers: rise/fall transitions, check
+//! changes that keep state, removal, and bounded concurrency with thousands of checks.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -18,9 +18,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::ExecPolicy;
+use super::check::{Check, CheckKey, ProbeSpec, Timing};
 use super::runner::{HealthCheckerOptions, spawn_supervisor};
 use super::spawn_health_checker;
-use super::target::{CheckTarget, ProbeSpec, TargetKey, Timing};
 use crate::metrics::ControllerMetrics;
 
 /// An HTTP server whose status can be switched, that counts connections in flight.
@@ -72,13 +72,13 @@ async fn server(delay: Duration) -> Server {
     }
 }
 
-/// The published verdict of a target.
-fn verdict(results: &HealthResults, key: &TargetKey) -> Option<bool> {
+/// The published verdict of a check.
+fn verdict(results: &HealthResults, key: &CheckKey) -> Option<bool> {
     results.verdict(&key.service, &key.real_server)
 }
 
-fn key(vport: u16, rs: SocketAddr) -> TargetKey {
-    TargetKey {
+fn key(vport: u16, rs: SocketAddr) -> CheckKey {
+    CheckKey {
         service: ServiceKey {
             vip: "203.0.113.5".parse().unwrap(),
             protocol: Protocol::Tcp,
@@ -91,8 +91,8 @@ fn key(vport: u16, rs: SocketAddr) -> TargetKey {
     }
 }
 
-fn http_target(key: TargetKey, interval_ms: u64, rise: u32, fall: u32) -> CheckTarget {
-    CheckTarget {
+fn http_check(key: CheckKey, interval_ms: u64, rise: u32, fall: u32) -> Check {
+    Check {
         key,
         probe: ProbeSpec::Http {
             addr: SocketAddr::new(key.real_server.addr, key.real_server.port),
@@ -110,19 +110,19 @@ fn http_target(key: TargetKey, interval_ms: u64, rise: u32, fall: u32) -> CheckT
     }
 }
 
-type Targets = BTreeMap<TargetKey, CheckTarget>;
+type Checks = BTreeMap<CheckKey, Check>;
 
 fn spawn(
-    targets: Targets,
+    checks: Checks,
     options: HealthCheckerOptions,
 ) -> (
-    watch::Sender<Targets>,
+    watch::Sender<Checks>,
     watch::Receiver<HealthResults>,
     ControllerMetrics,
 ) {
     let metrics = ControllerMetrics::new().unwrap();
-    let (tx, rx) = watch::channel(targets);
-    let (results, _handle) = spawn_supervisor(rx, Targets::clone, metrics.clone(), options);
+    let (tx, rx) = watch::channel(checks);
+    let (results, _handle) = spawn_supervisor(rx, Checks::clone, metrics.clone(), options);
     (tx, results, metrics)
 }
 
@@ -160,7 +160,7 @@ async fn rise_and_fall_flip_the_published_result_and_the_gauge() {
     let srv = server(Duration::ZERO).await;
     let k = key(80, srv.addr);
     let (_tx, mut results, metrics) = spawn(
-        [(k, http_target(k, 50, 2, 2))].into(),
+        [(k, http_check(k, 50, 2, 2))].into(),
         HealthCheckerOptions::default(),
     );
     wait_for(&mut results, |r| verdict(r, &k) == Some(true)).await;
@@ -179,21 +179,21 @@ async fn rise_and_fall_flip_the_published_result_and_the_gauge() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn targets_that_stay_keep_their_state_and_removed_ones_disappear() {
+async fn checks_that_stay_keep_their_state_and_removed_ones_disappear() {
     let srv = server(Duration::ZERO).await;
     let other = server(Duration::ZERO).await;
     other.status.store(503, Ordering::SeqCst);
     let k = key(80, srv.addr);
-    let slow = http_target(k, 60_000, 1, 1); // one probe now-ish, then not for a minute
+    let slow = http_check(k, 60_000, 1, 1); // one probe now-ish, then not for a minute
     let (tx, mut results, metrics) = spawn([(k, slow.clone())].into(), Default::default());
     // The first probe comes after the spread (< interval); wait for it via a fast copy.
-    let fast = http_target(k, 50, 1, 1);
+    let fast = http_check(k, 50, 1, 1);
     tx.send([(k, fast.clone())].into()).unwrap();
     wait_for(&mut results, |r| verdict(r, &k) == Some(true)).await;
 
-    // Add a failing target: the first one keeps its verdict (not reset to unknown).
+    // Add a failing check: the first one keeps its verdict (not reset to unknown).
     let k2 = key(81, other.addr);
-    tx.send([(k, fast.clone()), (k2, http_target(k2, 50, 1, 1))].into())
+    tx.send([(k, fast.clone()), (k2, http_check(k2, 50, 1, 1))].into())
         .unwrap();
     let r = wait_for(&mut results, |r| verdict(r, &k2).is_some()).await;
     assert_eq!(verdict(&r, &k), Some(true));
@@ -202,7 +202,7 @@ async fn targets_that_stay_keep_their_state_and_removed_ones_disappear() {
     // Remove the failing one: its result and its gauge go away.
     tx.send([(k, fast)].into()).unwrap();
     let r = wait_for(&mut results, |r| verdict(r, &k2).is_none()).await;
-    assert_eq!(r.by_target.len(), 1);
+    assert_eq!(r.by_check.len(), 1);
     assert_eq!(gauges_at(&metrics, 0.0), 0);
     assert_eq!(gauges_at(&metrics, 1.0), 1);
 }
@@ -213,12 +213,12 @@ async fn a_changed_check_keeps_the_verdict_until_the_new_check_flips_it() {
     srv.status.store(503, Ordering::SeqCst);
     let k = key(80, srv.addr);
     let (tx, mut results, metrics) =
-        spawn([(k, http_target(k, 50, 1, 1))].into(), Default::default());
+        spawn([(k, http_check(k, 50, 1, 1))].into(), Default::default());
     wait_for(&mut results, |r| verdict(r, &k) == Some(false)).await;
 
     // New timing (as after a SIGHUP that changed [health_check]): a new task, whose first
     // probe waits for its spread (up to a minute), so only a carried verdict can be published.
-    tx.send([(k, http_target(k, 60_000, 1, 1))].into()).unwrap();
+    tx.send([(k, http_check(k, 60_000, 1, 1))].into()).unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         verdict(&results.borrow(), &k),
@@ -229,7 +229,7 @@ async fn a_changed_check_keeps_the_verdict_until_the_new_check_flips_it() {
 
     // The new check still decides: recovery under a fast timing flips it back.
     srv.status.store(200, Ordering::SeqCst);
-    tx.send([(k, http_target(k, 50, 2, 1))].into()).unwrap();
+    tx.send([(k, http_check(k, 50, 2, 1))].into()).unwrap();
     wait_for(&mut results, |r| verdict(r, &k) == Some(true)).await;
     assert_eq!(gauges_at(&metrics, 1.0), 1);
 }
@@ -244,19 +244,19 @@ fn threads() -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_thousand_targets_run_as_tasks_with_bounded_concurrency() {
-    const TARGETS: u16 = 2000;
+async fn two_thousand_checks_run_as_tasks_with_bounded_concurrency() {
+    const CHECKS: u16 = 2000;
     const LIMIT: usize = 64;
     let srv = server(Duration::from_millis(20)).await;
     let threads_before = threads();
-    let targets: Targets = (1..=TARGETS)
+    let checks: Checks = (1..=CHECKS)
         .map(|vport| {
             let k = key(vport, srv.addr);
-            (k, http_target(k, 1000, 1, 1))
+            (k, http_check(k, 1000, 1, 1))
         })
         .collect();
     let (_tx, _results, metrics) = spawn(
-        targets,
+        checks,
         HealthCheckerOptions {
             max_concurrent_probes: LIMIT,
             max_concurrent_execs: 1,
@@ -264,15 +264,15 @@ async fn two_thousand_targets_run_as_tasks_with_bounded_concurrency() {
         },
     );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while gauges_at(&metrics, 1.0) < usize::from(TARGETS) {
+    while gauges_at(&metrics, 1.0) < usize::from(CHECKS) {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "only {} of {TARGETS} targets got a verdict",
+            "only {} of {CHECKS} checks got a verdict",
             gauges_at(&metrics, 1.0)
         );
         assert!(
             threads() < threads_before + 50,
-            "threads grew with the targets"
+            "threads grew with the checks"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -348,7 +348,7 @@ async fn the_public_seam_follows_the_desired_state() {
     })
     .await;
 
-    // A changed check (HTTP expecting 204) replaces the target and fails.
+    // A changed check (HTTP expecting 204) replaces the check and fails.
     tx.send(service(HealthCheckKind::Http {
         tls: false,
         path: "/".to_owned(),

@@ -1,6 +1,6 @@
-//! Rise/fall counting and the publication of per-target verdicts as [`HealthResults`].
+//! Rise/fall counting and the publication of per-check verdicts as [`HealthResults`].
 //!
-//! Pure: no I/O, no clock. A target starts without a verdict (the desired-state builder treats
+//! Pure: no I/O, no clock. A check starts without a verdict (the desired-state builder treats
 //! that as healthy, so a restart does not quiesce everything); `rise` consecutive successes
 //! make it healthy, `fall` consecutive failures unhealthy. A real server checked by several
 //! services (same address and port behind two VIPs) has one verdict per service: each
@@ -8,9 +8,9 @@
 
 use lb_config::HealthResults;
 
-use super::target::TargetKey;
+use super::check::CheckKey;
 
-/// Rise/fall state of one target.
+/// Rise/fall state of one check.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct RiseFall {
     verdict: Option<bool>,
@@ -54,10 +54,10 @@ impl RiseFall {
     }
 }
 
-/// Publishes the targets that have a verdict (without one, a target is absent: unknown counts
+/// Publishes the checks that have a verdict (without one, a check is absent: unknown counts
 /// as healthy).
 pub(crate) fn combine<'a>(
-    verdicts: impl IntoIterator<Item = (&'a TargetKey, Option<bool>)>,
+    verdicts: impl IntoIterator<Item = (&'a CheckKey, Option<bool>)>,
 ) -> HealthResults {
     verdicts
         .into_iter()
@@ -111,7 +111,7 @@ mod tests {
             addr: "10.0.0.1".parse().unwrap(),
             port: 80,
         };
-        let key = |port| TargetKey {
+        let key = |port| CheckKey {
             service: ServiceKey {
                 vip: "203.0.113.1".parse().unwrap(),
                 protocol: Protocol::Tcp,
@@ -126,6 +126,6 @@ mod tests {
         let one = combine([(&a, Some(true)), (&b, None)]);
         assert_eq!(one.verdict(&b.service, &rs), None);
         assert!(one.is_healthy(&b.service, &rs), "unknown counts as healthy");
-        assert!(combine([(&a, None), (&b, None)]).by_target.is_empty());
+        assert!(combine([(&a, None), (&b, None)]).by_check.is_empty());
     }
 }

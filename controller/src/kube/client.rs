@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
-use crate::inputs::UsageError;
+use crate::files::UsageError;
 
 /// Builds a client; a plain `http://` server (the test API server, `kubectl proxy`) only with
 /// `allow_insecure_http` (`[kubernetes]` in the settings), else a usage error.

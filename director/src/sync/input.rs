@@ -8,21 +8,21 @@ use std::sync::Arc;
 
 use lb_config::Settings;
 use lb_ipvs_sync::reconcile::{DrainBook, Focus, PlanOptions, Scope};
-use lb_ipvs_sync::target::TargetService;
+use lb_ipvs_sync::wanted::WantedService;
 use lb_ipvs_sync::{IpvsTable, ServiceId};
 
 use super::netfilter::NetfilterHost;
 use crate::netfilter::DirectorRules;
 
 /// The IPVS table a pass reaches; shared (the daemon keeps it for its next focus).
-pub type Target = Arc<BTreeMap<ServiceId, TargetService>>;
+pub type Wanted = Arc<BTreeMap<ServiceId, WantedService>>;
 
 /// Everything one pass of the director needs besides the kernel. Owned, so that it can cross
 /// into the blocking thread the pass runs on.
 #[derive(Debug, Clone)]
 pub struct PassInput {
     /// The IPVS table to reach.
-    pub target: Target,
+    pub wanted: Wanted,
     /// The VIPs the desired state binds (the VIP step adds those still serving in the kernel).
     pub desired_vips: BTreeSet<IpAddr>,
     /// Managed VIP ranges: nothing outside them is ever touched.

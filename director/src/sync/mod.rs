@@ -1,4 +1,4 @@
-//! One pass of the director, from a target to the kernel: [`sync_director`], the one entry
+//! One pass of the director, from a wanted table to the kernel: [`sync_director`], the one entry
 //! point `lbctl apply` and the daemon share, and its plan-only twin [`preview`] for
 //! `lbctl diff`.
 //!
@@ -28,7 +28,7 @@ mod tests;
 use lb_ipvs_sync::IpvsKernel;
 use lb_ipvs_sync::reconcile::{SyncError, sync_focused, sync_once};
 
-pub use self::input::{FocusRead, NetfilterJob, PassInput, ReadMode, Target};
+pub use self::input::{FocusRead, NetfilterJob, PassInput, ReadMode, Wanted};
 pub use self::netfilter::{
     NetfilterHost, NetfilterReport, NetfilterStepError, changed_tables, check_netfilter,
     check_sysctls, sync_netfilter, sysctl_text,
@@ -64,7 +64,7 @@ pub fn sync_director<K: IpvsKernel>(
     let report = match read {
         ReadMode::Whole => sync_once(
             kernel,
-            &input.target,
+            &input.wanted,
             &input.scope,
             &input.drain,
             input.now,
@@ -72,7 +72,7 @@ pub fn sync_director<K: IpvsKernel>(
         )?,
         ReadMode::Focus(focus) => sync_focused(
             kernel,
-            &input.target,
+            &input.wanted,
             &input.scope,
             &input.drain,
             input.now,

@@ -20,7 +20,7 @@ pub struct Preview {
 pub fn preview<K: IpvsKernel>(kernel: &mut K, input: &PassInput) -> Result<Preview, IpvsError> {
     let observed = kernel.dump()?;
     let plan = plan(
-        &input.target,
+        &input.wanted,
         &observed,
         &input.scope,
         &input.drain,

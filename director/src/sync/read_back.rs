@@ -36,7 +36,7 @@ pub(super) fn pending_after(
     after: &IpvsTable,
 ) -> Vec<String> {
     let again = plan(
-        &input.target,
+        &input.wanted,
         after,
         &input.scope,
         &report.drain,

@@ -7,8 +7,8 @@ use std::time::Duration;
 use lb_config::{Protocol, RealServerKey, ServiceKey, Settings};
 use lb_ipvs_sync::fake::FakeKernel;
 use lb_ipvs_sync::reconcile::{DrainBook, PlanOptions, Scope};
-use lb_ipvs_sync::target::TargetService;
 use lb_ipvs_sync::vip::VipError;
+use lb_ipvs_sync::wanted::WantedService;
 use lb_ipvs_sync::{IpvsError, IpvsKernel, IpvsTable, KernelForward, Operation, ServiceId};
 
 use super::*;
@@ -30,7 +30,7 @@ impl IpvsKernel for ForgetfulKernel {
     }
 }
 
-fn target(weight: u32) -> Target {
+fn wanted(weight: u32) -> Wanted {
     let key = ServiceKey {
         vip: "10.0.0.100".parse().unwrap(),
         protocol: Protocol::Tcp,
@@ -58,16 +58,16 @@ fn target(weight: u32) -> Target {
     };
     Arc::new(BTreeMap::from([(
         ServiceId::Inet(key),
-        TargetService {
+        WantedService {
             spec,
             destinations: BTreeMap::from([(rs, dest)]),
         },
     )]))
 }
 
-fn input(target: Target) -> PassInput {
+fn input(wanted: Wanted) -> PassInput {
     PassInput {
-        target,
+        wanted,
         desired_vips: BTreeSet::new(),
         scope: Scope::new(vec!["10.0.0.96/28".parse().unwrap()]),
         options: PlanOptions::default(),
@@ -101,9 +101,9 @@ fn steps(outcome: &PassOutcome) -> Vec<Step> {
 #[test]
 fn read_back_is_clean_when_the_kernel_keeps_everything() {
     let mut kernel = FakeKernel::new(IpvsTable::default());
-    let first = run(&mut kernel, &input(target(1)));
+    let first = run(&mut kernel, &input(wanted(1)));
     assert!(first.step_errors.is_empty(), "{:?}", first.step_errors);
-    let edit = run(&mut kernel, &input(target(5)));
+    let edit = run(&mut kernel, &input(wanted(5)));
     assert!(edit.step_errors.is_empty(), "{:?}", edit.step_errors);
     assert_eq!(edit.report.applied.len(), 1);
     assert!(edit.is_clean());
@@ -112,9 +112,9 @@ fn read_back_is_clean_when_the_kernel_keeps_everything() {
 #[test]
 fn read_back_reports_an_attribute_the_kernel_did_not_keep() {
     let mut kernel = ForgetfulKernel(FakeKernel::new(IpvsTable::default()));
-    let first = run(&mut kernel, &input(target(1)));
+    let first = run(&mut kernel, &input(wanted(1)));
     assert!(first.step_errors.is_empty(), "{:?}", first.step_errors);
-    let edit = run(&mut kernel, &input(target(5)));
+    let edit = run(&mut kernel, &input(wanted(5)));
     assert_eq!(steps(&edit), [Step::ReadBack]);
     let text = edit.step_errors[0].text();
     assert!(
@@ -128,7 +128,7 @@ fn read_back_reports_an_attribute_the_kernel_did_not_keep() {
 #[test]
 fn a_focus_reads_only_its_services() {
     let mut kernel = FakeKernel::new(IpvsTable::default());
-    let first = run(&mut kernel, &input(target(1)));
+    let first = run(&mut kernel, &input(wanted(1)));
     let table = Arc::new(first.after.unwrap());
     let focus = lb_ipvs_sync::reconcile::Focus::default();
     let read = ReadMode::Focus(FocusRead {
@@ -137,7 +137,7 @@ fn a_focus_reads_only_its_services() {
         vips: None,
     });
     let dumps = kernel.full_dumps();
-    let outcome = sync_director(&mut kernel, &input(target(1)), &read).unwrap();
+    let outcome = sync_director(&mut kernel, &input(wanted(1)), &read).unwrap();
     assert_eq!(kernel.full_dumps(), dumps);
     assert_eq!(outcome.services_read, 0);
     assert_eq!(outcome.after.as_ref(), Some(&*table));
@@ -154,7 +154,7 @@ fn a_failed_netfilter_step_is_recorded_and_the_ipvs_pass_still_runs() {
         "managed_vip_ranges = [\"10.0.0.96/28\"]\nnetfilter_backend = \"iptables\"\n",
     )
     .unwrap();
-    let mut pass = input(target(1));
+    let mut pass = input(wanted(1));
     pass.netfilter = Some(NetfilterJob {
         settings: Arc::new(settings.clone()),
         rules: director_rules(&desired("10.0.0.100-80: 10.0.1.11:80\n", &settings)),
@@ -256,7 +256,7 @@ fn step_names_keep_their_texts() {
 #[test]
 fn a_preview_plans_what_the_pass_writes() {
     let mut kernel = FakeKernel::new(IpvsTable::default());
-    let pass = input(target(1));
+    let pass = input(wanted(1));
     let preview = preview(&mut kernel, &pass).unwrap();
     assert!(preview.refusal.is_none());
     let outcome = run(&mut kernel, &pass);

@@ -1,11 +1,11 @@
-//! When an observed object already equals its target. Pure.
+//! When an observed object already equals its wanted table. Pure.
 //!
 //! Only the writable settings count; counters never do. The kernel-internal `HASHED` flag is
 //! masked, an empty persistence-engine name equals none, and tunnel settings are compared after
 //! [`normalized_tunnel`] (none unless tunnelling; IPIP when a tunnel reports nothing).
 
 use crate::model::{DestinationSpec, IP_VS_SVC_F_HASHED, ServiceSpec};
-use crate::target::normalized_tunnel;
+use crate::wanted::normalized_tunnel;
 
 /// Whether a service's settings match, so no `EditService` is needed.
 pub fn same_service(want: &ServiceSpec, have: &ServiceSpec) -> bool {
@@ -35,8 +35,8 @@ mod tests {
 
     use super::*;
     use crate::model::{KernelForward, TunnelSpec};
-    use crate::target::TUNNEL_IPIP;
     use crate::test_util;
+    use crate::wanted::TUNNEL_IPIP;
 
     fn svc() -> ServiceSpec {
         test_util::spec(test_util::svc("10.0.0.1", Protocol::Tcp, 80), "rr")

@@ -1,7 +1,7 @@
 //! Drain deadlines: the one piece of reconciler state the kernel cannot tell us.
 //!
 //! Contract: pure data plus JSON (de)serialization; the caller reads and writes the state file.
-//! Whether something drains is derived from the kernel (weight 0 and not in the target); the
+//! Whether something drains is derived from the kernel (weight 0 and not in the wanted table); the
 //! book only remembers *until when*, so that a restart neither cuts a drain short nor restarts
 //! it. Deadlines are seconds since the Unix epoch.
 

@@ -7,7 +7,7 @@
 //! drain deadlines, as they are.
 //!
 //! Contract: [`Focus::between`] is pure. The planner treats services independently (the writes
-//! for a service depend only on its target, its kernel entry and its drain deadlines), so a
+//! for a service depend only on its wanted table, its kernel entry and its drain deadlines), so a
 //! focused pass writes for each of its services exactly what a full pass would; the property
 //! tests check this. Choosing the focus carries the risk of missing a change made behind our
 //! back: the daemon takes focused passes only after a clean pass, and still runs a full pass
@@ -21,7 +21,7 @@ use super::scope::Scope;
 use super::sync::{SyncError, SyncReport, execute};
 use crate::kernel::IpvsKernel;
 use crate::model::{IpvsTable, ServiceId};
-use crate::target::TargetService;
+use crate::wanted::WantedService;
 
 /// The services a focused pass reads and plans.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -35,30 +35,30 @@ pub struct Focus {
 }
 
 impl Focus {
-    /// What changed since the last clean pass: services whose target differs from `previous`
+    /// What changed since the last clean pass: services whose wanted entry differs from `previous`
     /// (added, edited or removed), every service with a drain deadline (its connection counts
-    /// decide when the drain ends), and every managed service of `table` that the target does
+    /// decide when the drain ends), and every managed service of `table` that the wanted table does
     /// not hold. `table` is the kernel table after the last clean pass.
     pub fn between(
-        previous: &BTreeMap<ServiceId, TargetService>,
-        target: &BTreeMap<ServiceId, TargetService>,
+        previous: &BTreeMap<ServiceId, WantedService>,
+        wanted: &BTreeMap<ServiceId, WantedService>,
         table: &IpvsTable,
         drain: &DrainBook,
         scope: &Scope,
     ) -> Focus {
         let mut services = drain.services();
         services.extend(
-            target
+            wanted
                 .iter()
                 .filter(|(id, want)| previous.get(id) != Some(want))
                 .map(|(id, _)| *id),
         );
-        services.extend(previous.keys().filter(|id| !target.contains_key(id)));
+        services.extend(previous.keys().filter(|id| !wanted.contains_key(id)));
         services.extend(
             table
                 .services
                 .keys()
-                .filter(|id| scope.contains(id) && !target.contains_key(id)),
+                .filter(|id| scope.contains(id) && !wanted.contains_key(id)),
         );
         let managed = table.services.iter().filter(|(id, _)| scope.contains(id));
         let (managed_services, managed_destinations) =
@@ -82,7 +82,7 @@ impl Focus {
 /// outside the focus are carried over unchanged in the report's drain book.
 pub fn sync_focused<K: IpvsKernel>(
     kernel: &mut K,
-    target: &BTreeMap<ServiceId, TargetService>,
+    wanted: &BTreeMap<ServiceId, WantedService>,
     scope: &Scope,
     drain: &DrainBook,
     now: u64,
@@ -92,7 +92,7 @@ pub fn sync_focused<K: IpvsKernel>(
     let observed = kernel
         .read_services(&focus.services)
         .map_err(SyncError::Dump)?;
-    let focused: BTreeMap<ServiceId, TargetService> = target
+    let focused: BTreeMap<ServiceId, WantedService> = wanted
         .iter()
         .filter(|(id, _)| focus.services.contains(id))
         .map(|(id, want)| (*id, want.clone()))

@@ -1,5 +1,5 @@
-//! The reconciler: compares the target table with a kernel dump and plans the writes that make
-//! the managed part of the kernel equal to the target, then applies them through [`IpvsKernel`].
+//! The reconciler: compares the wanted table with a kernel dump and plans the writes that make
+//! the managed part of the kernel equal to it, then applies them through [`IpvsKernel`].
 //!
 //! Contract: everything here except [`sync_once`] and [`sync_focused`] is pure (no I/O, no
 //! clock, no randomness): time is a parameter (`now`, seconds since the Unix epoch) and every

@@ -1,19 +1,19 @@
-//! Planning: target + kernel dump + drain book + time -> ordered operations. Pure.
+//! Planning: wanted table + kernel dump + drain book + time -> ordered operations. Pure.
 //!
 //! Order (each group sorted by service, then destination): add services, edit services, add
 //! destinations, edit destinations, quiesce leaving destinations (weight 0), delete drained
 //! destinations, delete drained services. Settings are always edited in place.
 //!
 //! Draining:
-//! - A destination in the kernel but not in the target, in a service that stays, is quiesced
+//! - A destination in the kernel but not in the wanted table, in a service that stays, is quiesced
 //!   and gets the deadline `now + timeout` (UDP services use the UDP timeout, which may be 0 =
 //!   delete at once). It is deleted once `active + inactive == 0` or the deadline passed. A
 //!   deadline already in the book is kept; if the book lost it (weight 0, not desired, no
 //!   entry), a fresh `now + timeout` is started: a restart can lengthen a drain, never cut it.
-//! - A service in scope but not in the target drains as a whole: all its destinations are
+//! - A service in scope but not in the wanted table drains as a whole: all its destinations are
 //!   quiesced, and the service is deleted once all of them have no connections or the service's
 //!   deadline passed. This keeps established connections alive across a config removal.
-//! - A destination or service that comes back into the target is simply edited back; its
+//! - A destination or service that comes back into the wanted table is simply edited back; its
 //!   deadline is dropped, as are deadlines of objects that vanished from the kernel. Deadlines of
 //!   objects deleted by this plan stay until the kernel no longer has them, so a failed delete
 //!   is retried instead of restarting the drain.
@@ -28,7 +28,7 @@ use super::compare::{same_destination, same_service};
 use super::drain::{DrainBook, DrainStatus};
 use super::scope::Scope;
 use crate::model::{IpvsTable, ObservedDestination, ObservedService, Operation, ServiceId};
-use crate::target::TargetService;
+use crate::wanted::WantedService;
 
 /// Knobs of planning and of the delete guard.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,7 +57,7 @@ impl Default for PlanOptions {
     }
 }
 
-/// Why a target service was not planned.
+/// Why a wanted service was not planned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RefusalReason {
@@ -65,7 +65,7 @@ pub enum RefusalReason {
     OutOfScope,
 }
 
-/// A target service the planner refused to program (defence in depth: config should have
+/// A wanted service the planner refused to program (defence in depth: config should have
 /// rejected it already).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refusal {
@@ -96,7 +96,7 @@ pub struct Plan {
     pub drain: DrainBook,
     /// Destinations still draining after this plan (quiesced, with connections left).
     pub draining: Vec<DrainStatus>,
-    /// Target services not planned.
+    /// Wanted services not planned.
     pub refused: Vec<Refusal>,
     /// Managed services this plan starts removing (deleting or draining) that no earlier plan
     /// had started: what the delete guard counts.
@@ -117,7 +117,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Whether the kernel already equals the target (nothing to write).
+    /// Whether the kernel already equals the wanted table (nothing to write).
     pub fn is_empty(&self) -> bool {
         self.operations.is_empty()
     }
@@ -192,12 +192,12 @@ impl Plan {
     }
 }
 
-/// Plans the writes that bring the managed part of `observed` to `target`.
+/// Plans the writes that bring the managed part of `observed` to `wanted`.
 ///
-/// `now` is seconds since the Unix epoch. Services outside `scope` are neither planned (target
+/// `now` is seconds since the Unix epoch. Services outside `scope` are neither planned (wanted
 /// side: reported in [`Plan::refused`]) nor touched (kernel side).
 pub fn plan(
-    target: &BTreeMap<ServiceId, TargetService>,
+    wanted: &BTreeMap<ServiceId, WantedService>,
     observed: &IpvsTable,
     scope: &Scope,
     drain: &DrainBook,
@@ -215,7 +215,7 @@ pub fn plan(
         deletes_destinations: 0,
     };
     let mut refused = Vec::new();
-    for (id, want) in target {
+    for (id, want) in wanted {
         if !scope.contains(id) {
             refused.push(Refusal {
                 service: *id,
@@ -236,7 +236,7 @@ pub fn plan(
         }
         managed_services_before += 1;
         managed_destinations_before += have.destinations.len();
-        if !target.contains_key(id) {
+        if !wanted.contains_key(id) {
             planner.remove_service(id, have);
         }
     }
@@ -309,7 +309,7 @@ struct Planner<'a> {
 }
 
 impl Planner<'_> {
-    fn add_service(&mut self, id: &ServiceId, want: &TargetService) {
+    fn add_service(&mut self, id: &ServiceId, want: &WantedService) {
         let mut service = want.spec.clone();
         service.id = *id;
         self.groups
@@ -327,7 +327,7 @@ impl Planner<'_> {
         }
     }
 
-    fn update_service(&mut self, id: &ServiceId, want: &TargetService, have: &ObservedService) {
+    fn update_service(&mut self, id: &ServiceId, want: &WantedService, have: &ObservedService) {
         if !same_service(&want.spec, &have.spec) {
             let mut service = want.spec.clone();
             service.id = *id;

@@ -3,7 +3,7 @@
 //! One line per operation, in apply order, using ipvsadm's options so operators can read (and
 //! if need be replay) it: `-A -t 10.0.0.100:80 -s rr`, `-a -t 10.0.0.100:80 -r 10.0.1.11:80 -m
 //! -w 1`, `-e ... -w 0   # drain until 2024-01-01T00:00:00Z`, `-d ...`, `-D ...`. Refused
-//! target services follow as `#` comments.
+//! wanted services follow as `#` comments.
 
 use std::fmt::{self, Write as _};
 use std::net::Ipv4Addr;
@@ -157,7 +157,7 @@ fn destination_line(service: &ServiceId, dest: &DestinationSpec) -> String {
     }
     // Like `ipvsadm -S`, every tunnel destination names its type, IPIP included.
     if dest.forward == KernelForward::Tunnel {
-        let tunnel = dest.tunnel.unwrap_or(crate::target::TUNNEL_IPIP);
+        let tunnel = dest.tunnel.unwrap_or(crate::wanted::TUNNEL_IPIP);
         match tunnel.tun_type {
             0 => line.push_str(" --tun-type ipip"),
             1 => {

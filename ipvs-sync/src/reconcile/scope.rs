@@ -2,7 +2,7 @@
 //!
 //! Only inet services whose VIP lies in a managed range belong to us; fwmark services and other
 //! VIPs belong to someone else (another controller, an operator's ipvsadm) and are never
-//! touched, whatever the target says.
+//! touched, whatever the wanted table says.
 
 use std::net::IpAddr;
 

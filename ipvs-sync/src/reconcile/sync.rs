@@ -21,7 +21,7 @@ use super::scope::Scope;
 use crate::error::IpvsError;
 use crate::kernel::IpvsKernel;
 use crate::model::{Operation, ServiceId};
-use crate::target::TargetService;
+use crate::wanted::WantedService;
 
 /// A pass that could not even start. The IPVS error is in the message and matched by variant
 /// (`SyncError::Dump(e)`), so it is not also a `source()`: anyhow's `{:#}` prints it once.
@@ -104,14 +104,14 @@ impl SyncReport {
 /// Runs one pass: dump, plan, guard (dropping the destructive part when refused), apply.
 pub fn sync_once<K: IpvsKernel>(
     kernel: &mut K,
-    target: &BTreeMap<ServiceId, TargetService>,
+    wanted: &BTreeMap<ServiceId, WantedService>,
     scope: &Scope,
     drain: &DrainBook,
     now: u64,
     options: &PlanOptions,
 ) -> Result<SyncReport, SyncError> {
     let observed = kernel.dump().map_err(SyncError::Dump)?;
-    let planned = plan(target, &observed, scope, drain, now, options);
+    let planned = plan(wanted, &observed, scope, drain, now, options);
     Ok(execute(kernel, planned, options))
 }
 
@@ -133,7 +133,7 @@ pub(super) fn execute<K: IpvsKernel>(
         planned = planned.without_deletions();
     }
     for refused in &planned.refused {
-        warn!(service = %refused.service, reason = ?refused.reason, "target service not planned");
+        warn!(service = %refused.service, reason = ?refused.reason, "wanted service not planned");
     }
     let mut outcome = Outcome::default();
     let mut failed_adds: BTreeSet<ServiceId> = BTreeSet::new();

@@ -15,8 +15,8 @@ use lb_ipvs_sync::reconcile::SyncReport;
 use lb_ipvs_sync::vip::VipPlan;
 use serde_json::json;
 
-use crate::cli::{Inputs, Output};
-use lb_controller::sync_inputs::{now_secs, prepare};
+use crate::cli::{FileArgs, Output};
+use lb_controller::prepare::{now_secs, prepare};
 use lb_controller::writer_lock::WriterLock;
 use lb_director::sync::sync_vips_after;
 
@@ -27,13 +27,14 @@ pub(crate) const EXIT_GUARD_REFUSED: i32 = 3;
 
 /// Runs one sync; returns the exit code.
 pub(crate) fn run(
-    inputs: &Inputs,
+    files: &FileArgs,
     state_file_path: Option<std::path::PathBuf>,
     force: bool,
     manage_vips: bool,
     output: Output,
 ) -> Result<i32> {
-    let prepared = prepare(&inputs.files(), state_file_path, force).map_err(anyhow::Error::new)?;
+    let prepared =
+        prepare(&files.operator_files(), state_file_path, force).map_err(anyhow::Error::new)?;
     crate::commands::report_problems(&prepared.loaded.problems);
     // Before the lock and any write: a range holding the director's own address is refused.
     lb_controller::own_addresses::refuse_ranges_holding_own_addresses(&prepared.loaded.settings)?;

@@ -9,16 +9,17 @@ use lb_director::sync::{
 use lb_ipvs_sync::netlink::IpvsClient;
 use serde_json::json;
 
-use crate::cli::{Inputs, Output};
-use lb_controller::sync_inputs::{now_secs, prepare};
+use crate::cli::{FileArgs, Output};
+use lb_controller::prepare::{now_secs, prepare};
 
 /// Exit code: 0 the kernel matches, 2 changes are pending.
 pub(crate) fn run(
-    inputs: &Inputs,
+    files: &FileArgs,
     state_file_path: Option<std::path::PathBuf>,
     output: Output,
 ) -> Result<i32> {
-    let prepared = prepare(&inputs.files(), state_file_path, false).map_err(anyhow::Error::new)?;
+    let prepared =
+        prepare(&files.operator_files(), state_file_path, false).map_err(anyhow::Error::new)?;
     crate::commands::report_problems(&prepared.loaded.problems);
     let book = state_file::read(&prepared.state_file)?;
     let mut client = IpvsClient::connect().context("cannot open IPVS")?;

@@ -3,12 +3,12 @@
 use anyhow::Result;
 use lb_config::{DesiredState, HealthCheckKind, SocketText};
 use lb_ipvs_sync::reconcile::render_operation;
-use lb_ipvs_sync::target::{TargetService, target_table};
+use lb_ipvs_sync::wanted::{WantedService, wanted_table};
 use lb_ipvs_sync::{Operation, ServiceId};
 use serde::Serialize;
 
-use crate::cli::{Inputs, Output};
-use lb_controller::inputs::{UsageError, load};
+use crate::cli::{FileArgs, Output};
+use lb_controller::files::{UsageError, load};
 
 use crate::commands::report_problems;
 
@@ -19,8 +19,8 @@ struct Report<'a> {
 }
 
 /// Prints the desired table; returns the exit code (0; problems are reported on stderr).
-pub(crate) fn run(inputs: &Inputs, output: Output) -> Result<i32, UsageError> {
-    let loaded = load(&inputs.files())?;
+pub(crate) fn run(files: &FileArgs, output: Output) -> Result<i32, UsageError> {
+    let loaded = load(&files.operator_files())?;
     let desired = &loaded.outcome.state;
     match output {
         Output::Json => {
@@ -44,8 +44,8 @@ pub(crate) fn run(inputs: &Inputs, output: Output) -> Result<i32, UsageError> {
 /// service came from as a comment, then the VIPs and the netfilter intents.
 pub(crate) fn render_desired(desired: &DesiredState) -> String {
     let mut out = String::new();
-    let targets = target_table(desired);
-    for (id, target) in &targets {
+    let wanted = wanted_table(desired);
+    for (id, service) in &wanted {
         if let Some(vs) = id.inet().and_then(|key| desired.services.get(key)) {
             let mut origin = format!("# {}", vs.origin.config_key);
             if let Some(svc) = &vs.origin.service {
@@ -60,9 +60,9 @@ pub(crate) fn render_desired(desired: &DesiredState) -> String {
             out.push_str(&origin);
             out.push('\n');
         }
-        render_service(&mut out, id, target);
+        render_service(&mut out, id, service);
     }
-    if targets.is_empty() {
+    if wanted.is_empty() {
         out.push_str("# no virtual services\n");
     }
     let vips: Vec<String> = desired.vips.iter().map(ToString::to_string).collect();
@@ -88,13 +88,13 @@ pub(crate) fn render_desired(desired: &DesiredState) -> String {
     out
 }
 
-fn render_service(out: &mut String, id: &ServiceId, target: &TargetService) {
+fn render_service(out: &mut String, id: &ServiceId, service: &WantedService) {
     let add = Operation::AddService {
-        service: target.spec.clone(),
+        service: service.spec.clone(),
     };
     out.push_str(&render_operation(&add, None));
     out.push('\n');
-    for dest in target.destinations.values() {
+    for dest in service.destinations.values() {
         let op = Operation::AddDestination {
             service: *id,
             destination: dest.clone(),

@@ -15,7 +15,7 @@ use clap::Args;
 use crate::cli::Output;
 use lb_controller::client::{DaemonEndpoint, request};
 use lb_controller::daemon::StatusDocument;
-use lb_controller::inputs::load_settings;
+use lb_controller::files::load_settings;
 
 /// Options of `lbctl status`.
 #[derive(Debug, Args)]
@@ -84,7 +84,7 @@ pub(crate) fn timeout_arg(secs: f64) -> Result<Duration> {
         .ok()
         .filter(|d| !d.is_zero())
         .ok_or_else(|| {
-            lb_controller::inputs::UsageError(anyhow::anyhow!(
+            lb_controller::files::UsageError(anyhow::anyhow!(
                 "--timeout {secs}: expected a positive number of seconds"
             ))
             .into()

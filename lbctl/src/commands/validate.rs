@@ -7,7 +7,7 @@ use lb_config::{HealthResults, build_desired_state};
 use serde::Serialize;
 
 use crate::cli::Output;
-use lb_controller::inputs::{
+use lb_controller::files::{
     UsageError, load_configmap, load_endpoints, load_settings, merge_problems,
 };
 

@@ -18,7 +18,7 @@ use clap::Args;
 use crate::commands::status::timeout_arg;
 use lb_controller::client::{DaemonEndpoint, request};
 use lb_controller::daemon::StatusDocument;
-use lb_controller::inputs::load_settings;
+use lb_controller::files::load_settings;
 
 /// How long to wait for the daemon to report the withdrawal as applied.
 const APPLY_TIMEOUT: Duration = Duration::from_secs(10);

@@ -89,13 +89,13 @@ pub(crate) fn query(req: &Request<Incoming>) -> BTreeMap<String, String> {
 }
 
 /// What a path addresses.
-struct Target {
+struct Addressed {
     resource: Resource,
     namespace: Option<String>,
     name: Option<String>,
 }
 
-fn parse_path(path: &str) -> Option<Target> {
+fn parse_path(path: &str) -> Option<Addressed> {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let rest = match parts.as_slice() {
         ["api", "v1", rest @ ..] => rest,
@@ -107,12 +107,12 @@ fn parse_path(path: &str) -> Option<Target> {
         _ => (None, rest),
     };
     match rest {
-        [plural] => Some(Target {
+        [plural] => Some(Addressed {
             resource: Resource::from_plural(plural)?,
             namespace,
             name: None,
         }),
-        [plural, name] => Some(Target {
+        [plural, name] => Some(Addressed {
             resource: Resource::from_plural(plural)?,
             namespace,
             name: Some((*name).to_owned()),
@@ -131,7 +131,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
                     "platform": "linux/amd64"}),
         );
     }
-    let Some(target) = parse_path(&path) else {
+    let Some(addressed) = parse_path(&path) else {
         return status_error(
             StatusCode::NOT_FOUND,
             "NotFound",
@@ -140,18 +140,18 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
     };
     let q = query(&req);
     let method = req.method().clone();
-    match (method, &target.name) {
-        (Method::GET, None) if is_true(q.get("watch")) => watch(shared, &target, &q),
-        (Method::GET, None) => list(&shared, &target, &q),
+    match (method, &addressed.name) {
+        (Method::GET, None) if is_true(q.get("watch")) => watch(shared, &addressed, &q),
+        (Method::GET, None) => list(&shared, &addressed, &q),
         (Method::GET, Some(name)) => {
             let store = shared.lock();
             match store.get(
-                target.resource,
-                target.namespace.as_deref().unwrap_or(""),
+                addressed.resource,
+                addressed.namespace.as_deref().unwrap_or(""),
                 name,
             ) {
                 Some(obj) => json_response(StatusCode::OK, obj),
-                None => not_found(&target, name),
+                None => not_found(&addressed, name),
             }
         }
         (Method::POST, None) | (Method::PUT, Some(_)) | (Method::PATCH, Some(_)) => {
@@ -162,17 +162,17 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
                 return status_error(StatusCode::BAD_REQUEST, "BadRequest", "body is not JSON");
             };
             if let (Some(ns), Some(meta)) = (
-                &target.namespace,
+                &addressed.namespace,
                 obj.get_mut("metadata").and_then(Value::as_object_mut),
             ) {
                 meta.entry("namespace").or_insert_with(|| json!(ns));
             }
-            if let Some(name) = &target.name {
+            if let Some(name) = &addressed.name {
                 let existing = shared
                     .lock()
                     .get(
-                        target.resource,
-                        target.namespace.as_deref().unwrap_or(""),
+                        addressed.resource,
+                        addressed.namespace.as_deref().unwrap_or(""),
                         name,
                     )
                     .cloned();
@@ -181,11 +181,11 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
                         merge_patch(&mut base, &obj);
                         obj = base;
                     }
-                    None => return not_found(&target, name),
+                    None => return not_found(&addressed, name),
                 }
             }
-            let created = target.name.is_none();
-            let change = shared.apply(target.resource, obj);
+            let created = addressed.name.is_none();
+            let change = shared.apply(addressed.resource, obj);
             let code = if created {
                 StatusCode::CREATED
             } else {
@@ -194,10 +194,10 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
             json_response(code, &change.object)
         }
         (Method::DELETE, Some(name)) => {
-            let ns = target.namespace.clone().unwrap_or_default();
-            match shared.delete(target.resource, &ns, name) {
+            let ns = addressed.namespace.clone().unwrap_or_default();
+            match shared.delete(addressed.resource, &ns, name) {
                 Some(change) => json_response(StatusCode::OK, &change.object),
-                None => not_found(&target, name),
+                None => not_found(&addressed, name),
             }
         }
         _ => status_error(
@@ -208,11 +208,11 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
     }
 }
 
-fn not_found(target: &Target, name: &str) -> Response<Body> {
+fn not_found(addressed: &Addressed, name: &str) -> Response<Body> {
     status_error(
         StatusCode::NOT_FOUND,
         "NotFound",
-        &format!("{} \"{name}\" not found", target.resource.plural()),
+        &format!("{} \"{name}\" not found", addressed.resource.plural()),
     )
 }
 
@@ -227,14 +227,18 @@ fn filter(q: &BTreeMap<String, String>) -> Filter {
     )
 }
 
-fn list(shared: &Shared, target: &Target, q: &BTreeMap<String, String>) -> Response<Body> {
+fn list(shared: &Shared, addressed: &Addressed, q: &BTreeMap<String, String>) -> Response<Body> {
     let store = shared.lock();
-    let items = store.list(target.resource, target.namespace.as_deref(), &filter(q));
+    let items = store.list(
+        addressed.resource,
+        addressed.namespace.as_deref(),
+        &filter(q),
+    );
     json_response(
         StatusCode::OK,
         &json!({
-            "kind": format!("{}List", target.resource.kind()),
-            "apiVersion": target.resource.api_version(),
+            "kind": format!("{}List", addressed.resource.kind()),
+            "apiVersion": addressed.resource.api_version(),
             "metadata": {"resourceVersion": store.resource_version().to_string()},
             "items": items,
         }),
@@ -245,10 +249,14 @@ fn event_line(kind: &str, object: &Value) -> Bytes {
     Bytes::from(format!("{}\n", json!({"type": kind, "object": object})))
 }
 
-fn watch(shared: Arc<Shared>, target: &Target, q: &BTreeMap<String, String>) -> Response<Body> {
+fn watch(
+    shared: Arc<Shared>,
+    addressed: &Addressed,
+    q: &BTreeMap<String, String>,
+) -> Response<Body> {
     let filter = filter(q);
-    let resource = target.resource;
-    let namespace = target.namespace.clone();
+    let resource = addressed.resource;
+    let namespace = addressed.namespace.clone();
     let bookmarks = is_true(q.get("allowWatchBookmarks"));
     let timeout = q
         .get("timeoutSeconds")

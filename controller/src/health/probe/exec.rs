@@ -12,12 +12,12 @@ use tokio::process::Command;
 
 use super::ProbeFailure;
 use super::sandbox::ExecPolicy;
-use crate::health::target::TargetKey;
+use crate::health::check::CheckKey;
 
 /// Runs `command` for `key` under `policy` and waits for its exit.
 pub(super) async fn run(
     command: &[String],
-    key: &TargetKey,
+    key: &CheckKey,
     policy: &ExecPolicy,
 ) -> Result<(), ProbeFailure> {
     let (program, args) = command.split_first().ok_or(ProbeFailure::EmptyCommand)?;

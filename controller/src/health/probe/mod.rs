@@ -1,5 +1,5 @@
 //! The probes: TCP connect, HTTP(S) GET, exec. Each is one async function that succeeds or
-//! says why it failed; the caller bounds it with the target's timeout and a concurrency limit.
+//! says why it failed; the caller bounds it with the check's timeout and a concurrency limit.
 
 mod exec;
 mod http;
@@ -13,7 +13,7 @@ use std::process::ExitStatus;
 use thiserror::Error;
 use tokio::net::TcpStream;
 
-use super::target::{CheckTarget, ProbeSpec};
+use super::check::{Check, ProbeSpec};
 pub(crate) use sandbox::ExecPolicy;
 #[cfg(test)]
 pub(crate) use sandbox::ExecSandbox;
@@ -100,7 +100,7 @@ pub(crate) enum ProbeFailure {
         /// Its exit status.
         status: ExitStatus,
     },
-    /// No answer within the target's timeout.
+    /// No answer within the check's timeout.
     #[error("no result within {0:?}")]
     Timeout(std::time::Duration),
 }
@@ -131,13 +131,13 @@ impl ProbeFailure {
     }
 }
 
-/// Runs one probe of `target` (without a timeout: the caller adds it).
+/// Runs one probe of `check` (without a timeout: the caller adds it).
 pub(crate) async fn probe(
-    target: &CheckTarget,
+    check: &Check,
     tls: &TlsProbeConfig,
     exec: &ExecPolicy,
 ) -> Result<(), ProbeFailure> {
-    match &target.probe {
+    match &check.probe {
         ProbeSpec::Tcp { addr } => connect(*addr).await.map(drop),
         ProbeSpec::Http {
             addr,
@@ -158,7 +158,7 @@ pub(crate) async fn probe(
                 http::get(stream, *addr, path, expect).await
             }
         }
-        ProbeSpec::Exec { command } => exec::run(command, &target.key, exec).await,
+        ProbeSpec::Exec { command } => exec::run(command, &check.key, exec).await,
     }
 }
 

@@ -8,9 +8,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use super::ProbeFailure;
+use crate::health::check::{Check, CheckKey, ProbeSpec, Timing};
 use crate::health::probe::ExecPolicy;
 use crate::health::runner::{probe_once, test_limits, test_limits_with};
-use crate::health::target::{CheckTarget, ProbeSpec, TargetKey, Timing};
 
 /// An HTTP server answering every request with `answer`, after `delay`.
 async fn http_server(answer: &'static str, delay: Duration) -> SocketAddr {
@@ -45,9 +45,9 @@ async fn closed_port() -> SocketAddr {
     listener.local_addr().unwrap()
 }
 
-fn target(probe: ProbeSpec, timeout: Duration) -> CheckTarget {
-    CheckTarget {
-        key: TargetKey {
+fn check(probe: ProbeSpec, timeout: Duration) -> Check {
+    Check {
+        key: CheckKey {
             service: ServiceKey {
                 vip: "203.0.113.9".parse().unwrap(),
                 protocol: Protocol::Tcp,
@@ -79,7 +79,7 @@ fn http(addr: SocketAddr, status: u16, body: Option<&str>) -> ProbeSpec {
 }
 
 async fn run(probe: ProbeSpec) -> Result<(), ProbeFailure> {
-    probe_once(&target(probe, Duration::from_secs(2)), &test_limits(4, 4)).await
+    probe_once(&check(probe, Duration::from_secs(2)), &test_limits(4, 4)).await
 }
 
 const OK: &str = "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nstatus: ready\n";
@@ -129,7 +129,7 @@ async fn a_slow_answer_times_out() {
     let slow = http_server(OK, Duration::from_secs(10)).await;
     let started = Instant::now();
     let err = probe_once(
-        &target(http(slow, 200, None), Duration::from_millis(200)),
+        &check(http(slow, 200, None), Duration::from_millis(200)),
         &test_limits(4, 4),
     )
     .await
@@ -197,7 +197,7 @@ async fn a_hanging_exec_check_is_killed_at_the_timeout() {
     let _ = std::fs::remove_file(&marker);
     let script = format!("sleep 2; touch {}", marker.display());
     let err = probe_once(
-        &target(exec(&script), Duration::from_millis(200)),
+        &check(exec(&script), Duration::from_millis(200)),
         &test_limits(4, 4),
     )
     .await
@@ -233,7 +233,7 @@ async fn a_disabled_policy_refuses_every_exec_check() {
         command: vec!["/usr/bin/touch".to_owned(), marker.display().to_string()],
     };
     let limits = test_limits_with(4, 4, ExecPolicy::Disabled);
-    let err = probe_once(&target(spec.clone(), Duration::from_secs(2)), &limits)
+    let err = probe_once(&check(spec.clone(), Duration::from_secs(2)), &limits)
         .await
         .unwrap_err();
     assert!(matches!(err, ProbeFailure::ExecRefused { .. }), "{err}");

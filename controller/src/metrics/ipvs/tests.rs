@@ -11,7 +11,7 @@ use lb_config::{
     DesiredState, ForwardMethod, Origin, RealServerKey, ServiceKey, ServiceOrigin, VirtualService,
 };
 use lb_ipvs_sync::fake::FakeKernel;
-use lb_ipvs_sync::target::target_table;
+use lb_ipvs_sync::wanted::wanted_table;
 use lb_ipvs_sync::{IpvsError, IpvsKernel, IpvsTable, Operation, ServiceId, Stats};
 use prometheus::core::Collector;
 use prometheus::proto::MetricFamily;
@@ -37,11 +37,11 @@ impl TableSource for SharedFake {
 impl SharedFake {
     fn program(&self, desired: &DesiredState) {
         let mut kernel = self.kernel.lock().unwrap();
-        for (id, target) in target_table(desired) {
+        for (id, service) in wanted_table(desired) {
             let _ = kernel.apply(&Operation::AddService {
-                service: target.spec.clone(),
+                service: service.spec.clone(),
             });
-            for dest in target.destinations.values() {
+            for dest in service.destinations.values() {
                 let _ = kernel.apply(&Operation::AddDestination {
                     service: id,
                     destination: dest.clone(),

@@ -1,5 +1,5 @@
-//! What `diff`, `apply` and the daemon share before a pass: inputs -> target table, scope,
-//! plan options, the clock; [`SyncInputs::pass_input`] shapes them into the
+//! What `diff`, `apply` and the daemon share before a pass: the operator's files -> wanted
+//! table, scope, plan options, the clock; [`PreparedPass::pass_input`] shapes them into the
 //! [`PassInput`] of `lb_director::sync`, the one pass every caller runs.
 
 use std::path::PathBuf;
@@ -9,18 +9,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use lb_config::Settings;
 use lb_director::netfilter::director_rules;
-use lb_director::sync::{NetfilterHost, NetfilterJob, PassInput, Target};
+use lb_director::sync::{NetfilterHost, NetfilterJob, PassInput, Wanted};
 use lb_ipvs_sync::reconcile::{DrainBook, PlanOptions, Scope};
-use lb_ipvs_sync::target::target_table;
+use lb_ipvs_sync::wanted::wanted_table;
 
-use crate::inputs::{InputFiles, Loaded, UsageError, load};
+use crate::files::{LoadedFiles, OperatorFiles, UsageError, load};
 
-/// Inputs resolved for a kernel sync.
-pub struct SyncInputs {
+/// The operator's files resolved for a kernel sync (`lbctl diff/apply`).
+pub struct PreparedPass {
     /// The files as loaded, with their problems.
-    pub loaded: Loaded,
-    /// The IPVS table the inputs describe.
-    pub target: Target,
+    pub loaded: LoadedFiles,
+    /// The IPVS table the files describe.
+    pub wanted: Wanted,
     /// The managed VIP ranges: nothing outside them is read or written.
     pub scope: Scope,
     /// Delete guard and drain timeouts from the settings.
@@ -29,25 +29,25 @@ pub struct SyncInputs {
     pub state_file: PathBuf,
 }
 
-/// Loads the inputs; refuses settings without managed ranges (nothing could be synced safely).
+/// Loads the files; refuses settings without managed ranges (nothing could be synced safely).
 pub fn prepare(
-    inputs: &InputFiles,
+    files: &OperatorFiles,
     state_file: Option<PathBuf>,
     force: bool,
-) -> Result<SyncInputs, UsageError> {
-    let loaded = load(inputs)?;
+) -> Result<PreparedPass, UsageError> {
+    let loaded = load(files)?;
     loaded
         .settings
         .require_managed_ranges()
         .context("a sync needs managed_vip_ranges in the settings")
         .map_err(UsageError)?;
-    let target = Arc::new(target_table(&loaded.outcome.state));
+    let wanted = Arc::new(wanted_table(&loaded.outcome.state));
     let scope = Scope::new(loaded.settings.managed_vip_ranges.clone());
     let options = plan_options(&loaded.settings, force);
     let state_file = state_file.unwrap_or_else(|| loaded.settings.state_file.clone());
-    Ok(SyncInputs {
+    Ok(PreparedPass {
         loaded,
-        target,
+        wanted,
         scope,
         options,
         state_file,
@@ -73,14 +73,14 @@ pub fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-impl SyncInputs {
-    /// The pass these inputs ask for: drains from `drain`, time `now`, the drain book persisted
+impl PreparedPass {
+    /// The pass these files ask for: drains from `drain`, time `now`, the drain book persisted
     /// to the state file; with `netfilter`, the director's rules and sysctls installed first
     /// (`apply`), without, IPVS only (`diff`'s preview).
     pub fn pass_input(&self, drain: DrainBook, now: u64, netfilter: bool) -> PassInput {
         let settings = &self.loaded.settings;
         PassInput {
-            target: Arc::clone(&self.target),
+            wanted: Arc::clone(&self.wanted),
             desired_vips: self.loaded.outcome.state.vips.clone(),
             scope: self.scope.clone(),
             options: self.options.clone(),

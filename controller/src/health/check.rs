@@ -1,4 +1,4 @@
-//! What to probe: the desired state turned into check targets, one per (virtual service,
+//! What to probe: the desired state turned into checks, one per (virtual service,
 //! real server) that has a health check.
 //!
 //! Pure: no I/O, no clock. Probes always go to the real server's own address (the pod IP),
@@ -13,10 +13,10 @@ use lb_config::{
     DesiredState, HealthCheck, HealthCheckDefaults, HealthCheckKind, RealServerKey, ServiceKey,
 };
 
-/// Identity of a check target. A real server shared by two services has two targets (their
+/// Identity of a check. A real server shared by two services has two checks (their
 /// checks may differ), and a verdict per service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) struct TargetKey {
+pub(crate) struct CheckKey {
     /// The virtual service whose check this is.
     pub(crate) service: ServiceKey,
     /// The real server probed.
@@ -51,7 +51,7 @@ pub(crate) enum ProbeSpec {
     },
 }
 
-/// When and how often a target is probed, and how many results flip its verdict.
+/// When and how often a check is probed, and how many results flip its verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Timing {
     /// Time between probes.
@@ -64,39 +64,39 @@ pub(crate) struct Timing {
     pub(crate) fall: u32,
 }
 
-/// One check target.
+/// One check: which real server of which service, how it is probed, and when.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct CheckTarget {
+pub(crate) struct Check {
     /// Service and real server.
-    pub(crate) key: TargetKey,
+    pub(crate) key: CheckKey,
     /// The probe.
     pub(crate) probe: ProbeSpec,
     /// Its timing.
     pub(crate) timing: Timing,
 }
 
-/// Every target of the desired state. Timings of 0 (never produced by the config layer, but
+/// Every check of the desired state. Timings of 0 (never produced by the config layer, but
 /// possible in a hand-built state) fall back to `defaults`.
-pub(crate) fn check_targets(
+pub(crate) fn checks_of(
     desired: &DesiredState,
     defaults: &HealthCheckDefaults,
-) -> BTreeMap<TargetKey, CheckTarget> {
-    let mut targets = BTreeMap::new();
+) -> BTreeMap<CheckKey, Check> {
+    let mut checks = BTreeMap::new();
     for service in desired.services.values() {
         let Some(check) = &service.health_check else {
             continue;
         };
         let timing = timing(check, defaults);
         for rs in service.real_servers.keys() {
-            let key = TargetKey {
+            let key = CheckKey {
                 service: service.key,
                 real_server: *rs,
             };
             let probe = probe_spec(&check.kind, rs);
-            targets.insert(key, CheckTarget { key, probe, timing });
+            checks.insert(key, Check { key, probe, timing });
         }
     }
-    targets
+    checks
 }
 
 fn timing(check: &HealthCheck, defaults: &HealthCheckDefaults) -> Timing {
@@ -154,9 +154,9 @@ mod tests {
     }
 
     #[test]
-    fn services_without_a_check_have_no_targets() {
-        let targets = check_targets(&state(None), &HealthCheckDefaults::default());
-        assert!(targets.is_empty());
+    fn services_without_a_check_have_no_checks() {
+        let checks = checks_of(&state(None), &HealthCheckDefaults::default());
+        assert!(checks.is_empty());
     }
 
     #[test]
@@ -174,10 +174,10 @@ mod tests {
             rise: 2,
             fall: 4,
         };
-        let targets = check_targets(&state(Some(check)), &HealthCheckDefaults::default());
-        let target = targets.values().next().unwrap();
+        let checks = checks_of(&state(Some(check)), &HealthCheckDefaults::default());
+        let check = checks.values().next().unwrap();
         assert_eq!(
-            target.probe,
+            check.probe,
             ProbeSpec::Http {
                 addr: "10.1.0.7:8081".parse().unwrap(),
                 tls: false,
@@ -186,9 +186,9 @@ mod tests {
                 expect_body: Some("ok".to_owned()),
             }
         );
-        assert_eq!(target.timing.interval, Duration::from_secs(3));
-        assert_eq!((target.timing.rise, target.timing.fall), (2, 4));
-        let tcp = check_targets(
+        assert_eq!(check.timing.interval, Duration::from_secs(3));
+        assert_eq!((check.timing.rise, check.timing.fall), (2, 4));
+        let tcp = checks_of(
             &state(Some(HealthCheck {
                 kind: HealthCheckKind::Tcp { port: None },
                 interval_secs: 0,
@@ -198,14 +198,14 @@ mod tests {
             })),
             &HealthCheckDefaults::default(),
         );
-        let target = tcp.values().next().unwrap();
+        let check = tcp.values().next().unwrap();
         assert_eq!(
-            target.probe,
+            check.probe,
             ProbeSpec::Tcp {
                 addr: "10.1.0.7:8080".parse().unwrap()
             }
         );
-        assert_eq!(target.timing.interval, Duration::from_secs(5), "defaults");
-        assert_eq!(target.timing.fall, 3);
+        assert_eq!(check.timing.interval, Duration::from_secs(5), "defaults");
+        assert_eq!(check.timing.fall, 3);
     }
 }

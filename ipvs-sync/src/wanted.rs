@@ -1,4 +1,4 @@
-//! Desired state -> the kernel specs the reconciler aims for.
+//! Desired state -> the wanted table: the kernel specs the reconciler aims for.
 //!
 //! Contract: pure. No I/O, no clock. The mapping from operator vocabulary (scheduler, flags,
 //! persistence, forwarding method, tunnel type) to IPVS values lives here and only here, so the
@@ -32,7 +32,7 @@ pub const TUNNEL_IPIP: TunnelSpec = TunnelSpec {
 
 /// One virtual service as it should be in the kernel, with its destinations.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TargetService {
+pub struct WantedService {
     /// The service settings to program.
     pub spec: ServiceSpec,
     /// The destinations to program, by the key the kernel will report them under.
@@ -41,16 +41,16 @@ pub struct TargetService {
 
 /// Maps the desired state to the kernel table we want, keyed like a dump, so that planning is a
 /// plain comparison of two maps.
-pub fn target_table(desired: &DesiredState) -> BTreeMap<ServiceId, TargetService> {
+pub fn wanted_table(desired: &DesiredState) -> BTreeMap<ServiceId, WantedService> {
     desired
         .services
         .values()
-        .map(|vs| (ServiceId::Inet(vs.key), target_service(vs)))
+        .map(|vs| (ServiceId::Inet(vs.key), wanted_service(vs)))
         .collect()
 }
 
 /// Maps one virtual service; public so that callers can show what one entry becomes.
-pub fn target_service(vs: &VirtualService) -> TargetService {
+pub fn wanted_service(vs: &VirtualService) -> WantedService {
     let mut destinations = BTreeMap::new();
     let forward = kernel_forward(vs.forward);
     let tunnel = tunnel_spec(vs.forward, vs.tunnel);
@@ -72,7 +72,7 @@ pub fn target_service(vs: &VirtualService) -> TargetService {
             tunnel,
         });
     }
-    TargetService {
+    WantedService {
         spec: service_spec(vs),
         destinations,
     }
@@ -177,7 +177,7 @@ mod tests {
     #[test]
     fn nat_service_maps_flags_persistence_and_ports() {
         let vs = service(ForwardMethod::Fullnat, None);
-        let t = target_service(&vs);
+        let t = wanted_service(&vs);
         assert_eq!(t.spec.scheduler, "mh");
         assert_eq!(
             t.spec.flags,
@@ -200,18 +200,18 @@ mod tests {
         let mut vs = service(ForwardMethod::Nat, None);
         vs.scheduler = Scheduler::Rr;
         vs.persistence = None;
-        let t = target_service(&vs);
+        let t = wanted_service(&vs);
         assert_eq!(
             (t.spec.flags, t.spec.timeout, t.spec.netmask_prefix),
             (0, 0, 32)
         );
         vs.key.vip = "2001:db8::1".parse().unwrap();
-        assert_eq!(target_service(&vs).spec.netmask_prefix, 128);
+        assert_eq!(wanted_service(&vs).spec.netmask_prefix, 128);
     }
 
     #[test]
     fn dr_and_tunnel_use_the_virtual_port_and_tunnel_settings() {
-        let t = target_service(&service(ForwardMethod::Dr, None));
+        let t = wanted_service(&service(ForwardMethod::Dr, None));
         assert!(t.destinations.keys().all(|k| k.port == 80));
         assert!(
             t.destinations
@@ -219,12 +219,12 @@ mod tests {
                 .all(|d| d.forward == KernelForward::Route)
         );
 
-        let ipip = target_service(&service(ForwardMethod::Tunnel, Some(TunnelType::Ipip)));
+        let ipip = wanted_service(&service(ForwardMethod::Tunnel, Some(TunnelType::Ipip)));
         let d = ipip.destinations.values().next().unwrap();
         assert_eq!((d.forward, d.tunnel), (KernelForward::Tunnel, None));
         assert_eq!(normalized_tunnel(d), Some(TUNNEL_IPIP));
 
-        let gue = target_service(&service(
+        let gue = wanted_service(&service(
             ForwardMethod::Tunnel,
             Some(TunnelType::Gue { port: 6080 }),
         ));
@@ -238,7 +238,7 @@ mod tests {
             })
         );
 
-        let gre = target_service(&service(ForwardMethod::Tunnel, Some(TunnelType::Gre)));
+        let gre = wanted_service(&service(ForwardMethod::Tunnel, Some(TunnelType::Gre)));
         let d = gre.destinations.values().next().unwrap();
         assert_eq!(d.tunnel.map(|t| t.tun_type), Some(2));
     }
@@ -254,7 +254,7 @@ mod tests {
                 ..real_server(a)
             },
         );
-        let t = target_service(&vs);
+        let t = wanted_service(&vs);
         assert_eq!(t.destinations.len(), 2);
         let k = RealServerKey {
             addr: a.addr,
@@ -274,7 +274,7 @@ mod tests {
             vips: BTreeSet::new(),
             netfilter: Default::default(),
         };
-        let table = target_table(&desired);
+        let table = wanted_table(&desired);
         assert_eq!(
             table.keys().copied().collect::<Vec<_>>(),
             vec![ServiceId::Inet(vs.key)]

@@ -1,4 +1,6 @@
-//! Loading the operator's files (ConfigMap, settings, endpoints) into a desired state.
+//! Loading the operator's files (ConfigMap, settings, endpoints) into a desired state: what the
+//! one-shot commands (`lbctl validate/plan/diff/apply`) read. The daemon's own inputs are watch
+//! channels ([`crate::daemon::DaemonInputs`]); it uses only [`load_settings`] from here.
 
 use std::path::{Path, PathBuf};
 
@@ -10,7 +12,7 @@ use lb_config::{
 
 /// The files that describe what the director should run (`lbctl plan/diff/apply`).
 #[derive(Debug, Clone)]
-pub struct InputFiles {
+pub struct OperatorFiles {
     /// The VIP ConfigMap: a manifest or just its data map.
     pub config: PathBuf,
     /// Daemon settings (TOML); `None` is the built-in defaults.
@@ -19,8 +21,8 @@ pub struct InputFiles {
     pub endpoints: Option<PathBuf>,
 }
 
-/// Everything derived from the input files.
-pub struct Loaded {
+/// Everything derived from the operator's files.
+pub struct LoadedFiles {
     /// The settings in force.
     pub settings: Settings,
     /// The desired state and its problems.
@@ -74,11 +76,11 @@ pub fn load_configmap(path: &Path) -> Result<ParsedConfigMap, UsageError> {
     Ok(parse_configmap(&text))
 }
 
-/// Loads all inputs and builds the desired state (no health results offline).
-pub fn load(inputs: &InputFiles) -> Result<Loaded, UsageError> {
-    let settings = load_settings(inputs.settings.as_deref())?;
-    let endpoints = load_endpoints(inputs.endpoints.as_deref())?;
-    let parsed = load_configmap(&inputs.config)?;
+/// Loads all the files and builds the desired state (no health results offline).
+pub fn load(files: &OperatorFiles) -> Result<LoadedFiles, UsageError> {
+    let settings = load_settings(files.settings.as_deref())?;
+    let endpoints = load_endpoints(files.endpoints.as_deref())?;
+    let parsed = load_configmap(&files.config)?;
     let outcome = build_desired_state(
         &parsed.entries,
         &settings,
@@ -86,7 +88,7 @@ pub fn load(inputs: &InputFiles) -> Result<Loaded, UsageError> {
         &HealthResults::default(),
     );
     let problems = merge_problems(parsed.problems, &outcome.problems);
-    Ok(Loaded {
+    Ok(LoadedFiles {
         settings,
         outcome,
         problems,
