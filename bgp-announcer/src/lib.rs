@@ -3,7 +3,7 @@
 //!
 //! In detail: everything except [`speaker`] and [`bird::apply`] is pure (no I/O, no clock):
 //! [`codec`] (bytes <-> messages), [`fsm`] (one session, time as a parameter), [`policy`]
-//! (health -> prefixes) and [`bird::render`]. [`speaker`] is the thin tokio driver that owns
+//! (serving real servers -> prefixes) and [`bird::render`]. [`speaker`] is the thin tokio driver that owns
 //! sockets and timers for several peers; the daemon talks to it through [`SpeakerHandle`].
 //!
 //! Codec choice: we wrote our own (`codec`, ~1 kLOC) instead of wrapping `rustbgpd-wire` or

@@ -2,7 +2,7 @@
 //! Promise: an API outage or a bad key never empties the table; the kernel only via lb-director.
 //!
 //! In detail: one sync path for every caller (`lb_director::sync::sync_director` then
-//! `sync_vips_after`, prepared by [`sync_inputs`]); the kernel is reached only through
+//! `sync_vips_after`, prepared by [`prepare`]); the kernel is reached only through
 //! `lb-ipvs-sync` and `lb-director`, the routers only through `lb-bgp-announcer`; an unreachable
 //! API server or an invalid key never empties the table. `lbctl` is a thin binary over this crate.
 

@@ -7,6 +7,8 @@
 // An I/O room as a whole (see clippy.toml): the commands read files, talk to the control
 // socket and read the clock.
 #![allow(clippy::disallowed_methods)]
+// The commands' doc comments are clap help text (`[bgp]` is a settings section), not links.
+#![allow(rustdoc::broken_intra_doc_links)]
 
 mod cli;
 mod commands;

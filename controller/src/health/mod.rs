@@ -7,7 +7,7 @@
 //! them when it turns `true`; the BGP announcer can use the same results. docs/health-checks.md
 //! describes the behaviour for operators.
 //!
-//! Layout: [`check`] and [`verdict`] are pure; [`probe`] does one probe; [`runner`] owns the
+//! Layout: `check` and `verdict` are pure; `probe` does one probe; `runner` owns the
 //! tasks.
 
 mod check;
