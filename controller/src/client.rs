@@ -9,7 +9,73 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+/// Why a request to the daemon got no usable answer. `target` is the endpoint and path.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Nothing listens at the TCP address.
+    #[error("cannot connect to the daemon at {address}")]
+    Connect {
+        /// The daemon's listen address.
+        address: SocketAddr,
+        /// The connect failure.
+        #[source]
+        cause: std::io::Error,
+    },
+    /// The control socket is missing or not ours to use; `hint` says what usually helps.
+    #[error("cannot connect to the daemon's control socket {}{hint}", .socket.display())]
+    ControlSocket {
+        /// The socket path.
+        socket: PathBuf,
+        /// A hint for the common causes, or empty.
+        hint: &'static str,
+        /// The connect failure.
+        #[source]
+        cause: std::io::Error,
+    },
+    /// The socket refused a timeout.
+    #[error(transparent)]
+    Timeouts(std::io::Error),
+    /// The request could not be sent.
+    #[error("{target}: cannot send the request")]
+    Send {
+        /// Endpoint and path.
+        target: String,
+        /// The write failure.
+        #[source]
+        cause: std::io::Error,
+    },
+    /// Reading the answer failed.
+    #[error("{target}: read failed")]
+    Read {
+        /// Endpoint and path.
+        target: String,
+        /// The read failure.
+        #[source]
+        cause: std::io::Error,
+    },
+    /// The whole exchange did not finish before the deadline.
+    #[error("{target}: no complete answer in time")]
+    Timeout {
+        /// Endpoint and path.
+        target: String,
+    },
+    /// The answer is not HTTP.
+    #[error("{target}: malformed HTTP response")]
+    Malformed {
+        /// Endpoint and path.
+        target: String,
+    },
+    /// The daemon answered with another status than 200.
+    #[error("{target}: {status_line}: {body}")]
+    Status {
+        /// Endpoint and path.
+        target: String,
+        /// The answer's status line.
+        status_line: String,
+        /// The answer's body (the daemon's explanation), trimmed.
+        body: String,
+    },
+}
 
 /// Where the daemon answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,12 +102,17 @@ pub fn request(
     method: &str,
     path: &str,
     timeout: Duration,
-) -> Result<String> {
+) -> Result<String, ClientError> {
+    let target = || format!("{endpoint}{path}");
     let deadline = Instant::now() + timeout;
     let raw = match endpoint {
         DaemonEndpoint::Tcp(address) => {
-            let stream = TcpStream::connect_timeout(address, timeout)
-                .with_context(|| format!("cannot connect to the daemon at {address}"))?;
+            let stream = TcpStream::connect_timeout(address, timeout).map_err(|cause| {
+                ClientError::Connect {
+                    address: *address,
+                    cause,
+                }
+            })?;
             exchange(stream, endpoint, method, path, deadline)?
         }
         DaemonEndpoint::Control(socket) => {
@@ -55,10 +126,11 @@ pub fn request(
                     }
                     _ => "",
                 };
-                anyhow::Error::new(e).context(format!(
-                    "cannot connect to the daemon's control socket {}{hint}",
-                    socket.display()
-                ))
+                ClientError::ControlSocket {
+                    socket: socket.clone(),
+                    hint,
+                    cause: e,
+                }
             })?;
             exchange(stream, endpoint, method, path, deadline)?
         }
@@ -66,10 +138,14 @@ pub fn request(
     let text = String::from_utf8_lossy(&raw);
     let (head, body) = text
         .split_once("\r\n\r\n")
-        .with_context(|| format!("{endpoint}{path}: malformed HTTP response"))?;
+        .ok_or_else(|| ClientError::Malformed { target: target() })?;
     let status_line = head.lines().next().unwrap_or_default();
     if status_line.split_whitespace().nth(1) != Some("200") {
-        bail!("{endpoint}{path}: {status_line}: {}", body.trim());
+        return Err(ClientError::Status {
+            target: target(),
+            status_line: status_line.to_owned(),
+            body: body.trim().to_owned(),
+        });
     }
     Ok(body.to_owned())
 }
@@ -100,23 +176,31 @@ fn exchange(
     method: &str,
     path: &str,
     deadline: Instant,
-) -> Result<Vec<u8>> {
-    let timed_out = || anyhow::anyhow!("{endpoint}{path}: no complete answer in time");
+) -> Result<Vec<u8>, ClientError> {
+    let target = || format!("{endpoint}{path}");
+    let timed_out = || ClientError::Timeout { target: target() };
     let remaining = |deadline: Instant| {
         deadline
             .checked_duration_since(Instant::now())
             .filter(|d| !d.is_zero())
     };
-    stream.set_timeouts(remaining(deadline).ok_or_else(timed_out)?)?;
+    stream
+        .set_timeouts(remaining(deadline).ok_or_else(timed_out)?)
+        .map_err(ClientError::Timeouts)?;
     write!(
         stream,
         "{method} {path} HTTP/1.0\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n"
     )
-    .with_context(|| format!("{endpoint}{path}: cannot send the request"))?;
+    .map_err(|cause| ClientError::Send {
+        target: target(),
+        cause,
+    })?;
     let mut raw = Vec::new();
     let mut chunk = [0u8; 8192];
     loop {
-        stream.set_timeouts(remaining(deadline).ok_or_else(timed_out)?)?;
+        stream
+            .set_timeouts(remaining(deadline).ok_or_else(timed_out)?)
+            .map_err(ClientError::Timeouts)?;
         match stream.read(&mut chunk) {
             Ok(0) => return Ok(raw),
             Ok(n) => raw.extend_from_slice(&chunk[..n]),
@@ -125,7 +209,10 @@ fn exchange(
                 return Err(timed_out());
             }
             Err(e) => {
-                return Err(anyhow::Error::new(e).context(format!("{endpoint}{path}: read failed")));
+                return Err(ClientError::Read {
+                    target: target(),
+                    cause: e,
+                });
             }
         }
     }

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use crate::error_text::chain;
 use lb_config::{
     DesiredOutcome, EndpointSnapshot, HealthResults, ParsedConfigMap, Problem, Settings,
     build_desired_state, parse_configmap,
@@ -31,21 +31,90 @@ pub struct LoadedFiles {
     pub problems: Vec<Problem>,
 }
 
-/// A file we cannot use at all (unreadable, not YAML, bad settings): exit code 64.
-#[derive(Debug)]
-pub struct UsageError(pub anyhow::Error);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:#}", self.0)
-    }
+/// Input we cannot use at all (an unreadable or invalid file, settings this director cannot
+/// run with): `lbctl` exits with 64, the daemon does not start, a SIGHUP keeps the old
+/// settings. Each variant names the file or key and carries its cause as text (printed once).
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    /// A file could not be read.
+    #[error("cannot read {what} file {}: {cause}", .path.display())]
+    Read {
+        /// Which file it is ("settings", "endpoints", "ConfigMap").
+        what: &'static str,
+        /// Where it is.
+        path: PathBuf,
+        /// Why reading failed.
+        cause: String,
+    },
+    /// A file given on the command line does not exist.
+    #[error("{what} file {} does not exist", .path.display())]
+    Missing {
+        /// Which file it is.
+        what: &'static str,
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+    /// The settings file does not parse or breaks a rule of its own.
+    #[error("invalid settings in {}: {cause}", .path.display())]
+    Settings {
+        /// The settings file.
+        path: PathBuf,
+        /// The key and what is wrong with it.
+        cause: String,
+    },
+    /// The offline endpoints file of a one-shot command does not parse.
+    #[error("invalid endpoints in {}: {cause}", .path.display())]
+    Endpoints {
+        /// The endpoints file.
+        path: PathBuf,
+        /// What is wrong with it.
+        cause: String,
+    },
+    /// The daemon's endpoints file (`--endpoints-file`) cannot be read or does not parse.
+    #[error("invalid endpoints file {}: {cause}", .path.display())]
+    EndpointsFile {
+        /// The endpoints file.
+        path: PathBuf,
+        /// What is wrong with it.
+        cause: String,
+    },
+    /// The settings have no managed VIP ranges, and `needed_by` changes the kernel.
+    #[error("{needed_by} needs managed_vip_ranges in the settings: {cause}")]
+    NoManagedRanges {
+        /// What refused to run ("the daemon", "a sync").
+        needed_by: &'static str,
+        /// The settings' own message.
+        cause: String,
+    },
+    /// Settings that parse but that this director cannot run with (no managed ranges on a
+    /// reload, a managed range holding one of its own addresses, or its addresses unknown).
+    #[error("{0}")]
+    Refused(String),
+    /// The `[bgp]` table is invalid.
+    #[error("invalid [bgp] settings: {0}")]
+    Bgp(String),
+    /// Exec health checks are enabled but their sandbox cannot be set up.
+    #[error("exec checks are enabled in the settings but cannot run safely: {0}")]
+    ExecChecks(String),
+    /// The Kubernetes API server is plain HTTP and the settings do not allow it.
+    #[error(
+        "the Kubernetes API server {server} is not https: over plain HTTP anyone on the path can \
+         read the credentials and rewrite the ConfigMap and endpoints this director programs; \
+         use an https:// server, or set allow_insecure_http = true in [kubernetes] of the \
+         settings (tests, kubectl proxy on loopback)"
+    )]
+    PlainHttp {
+        /// The cluster URL from the kubeconfig.
+        server: String,
+    },
 }
 
-impl std::error::Error for UsageError {}
-
-fn read(path: &Path, what: &str) -> Result<String> {
-    std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {what} file {}", path.display()))
+fn read(path: &Path, what: &'static str) -> Result<String, UsageError> {
+    std::fs::read_to_string(path).map_err(|e| UsageError::Read {
+        what,
+        path: path.to_owned(),
+        cause: chain(&e),
+    })
 }
 
 /// Reads the settings file, or the defaults when none is given.
@@ -53,10 +122,11 @@ pub fn load_settings(path: Option<&Path>) -> Result<Settings, UsageError> {
     let Some(path) = path else {
         return Ok(Settings::default());
     };
-    let text = read(path, "settings").map_err(UsageError)?;
-    Settings::from_toml_str(&text)
-        .with_context(|| format!("invalid settings in {}", path.display()))
-        .map_err(UsageError)
+    let text = read(path, "settings")?;
+    Settings::from_toml_str(&text).map_err(|e| UsageError::Settings {
+        path: path.to_owned(),
+        cause: chain(&e),
+    })
 }
 
 /// Reads the offline endpoints file, or an empty snapshot when none is given.
@@ -64,15 +134,16 @@ pub fn load_endpoints(path: Option<&Path>) -> Result<EndpointSnapshot, UsageErro
     let Some(path) = path else {
         return Ok(EndpointSnapshot::default());
     };
-    let text = read(path, "endpoints").map_err(UsageError)?;
-    EndpointSnapshot::from_yaml_str(&text)
-        .with_context(|| format!("invalid endpoints in {}", path.display()))
-        .map_err(UsageError)
+    let text = read(path, "endpoints")?;
+    EndpointSnapshot::from_yaml_str(&text).map_err(|e| UsageError::Endpoints {
+        path: path.to_owned(),
+        cause: chain(&e),
+    })
 }
 
 /// Reads and parses the ConfigMap file.
 pub fn load_configmap(path: &Path) -> Result<ParsedConfigMap, UsageError> {
-    let text = read(path, "ConfigMap").map_err(UsageError)?;
+    let text = read(path, "ConfigMap")?;
     Ok(parse_configmap(&text))
 }
 

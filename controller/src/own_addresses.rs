@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use anyhow::{Context, Result};
 use futures::TryStreamExt;
 use lb_config::{Settings, check_director_addresses};
 use netlink_packet_route::address::AddressAttribute;
@@ -13,15 +12,52 @@ use netlink_packet_route::link::LinkAttribute;
 
 use crate::files::UsageError;
 
+/// Why a command or the daemon does not start over its managed ranges: the ranges hold an
+/// address of this host (a usage error), or the addresses could not be listed (then nothing
+/// is started either: an unchecked range is not assumed safe).
+#[derive(Debug, thiserror::Error)]
+pub enum OwnAddressError {
+    /// No runtime to run the rtnetlink requests on.
+    #[error("cannot start the async runtime for rtnetlink")]
+    Runtime(#[source] std::io::Error),
+    /// Listing the addresses failed.
+    #[error("cannot list this director's addresses to check managed_vip_ranges")]
+    List(#[source] ListError),
+    /// A managed range holds one of this host's addresses.
+    #[error(transparent)]
+    Refused(#[from] UsageError),
+}
+
+impl OwnAddressError {
+    /// Whether the input is at fault (exit code 64) rather than the host.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, OwnAddressError::Refused(_))
+    }
+}
+
+/// Which rtnetlink step failed while listing the addresses.
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    /// No rtnetlink socket.
+    #[error("cannot open an rtnetlink socket")]
+    Socket(#[source] std::io::Error),
+    /// The interface dump failed.
+    #[error("cannot list the interfaces")]
+    Links(#[source] rtnetlink::Error),
+    /// The address dump failed.
+    #[error("cannot list the addresses")]
+    Addresses(#[source] rtnetlink::Error),
+}
+
 /// Refuses (as a usage error) settings whose managed ranges hold an address of this host on
 /// an interface other than the VIP interface; for a command's start, outside any runtime.
 /// Listing the addresses needs rtnetlink; when that fails nothing is started either: an
 /// unchecked range is not assumed safe.
-pub fn refuse_ranges_holding_own_addresses(settings: &Settings) -> Result<()> {
+pub fn refuse_ranges_holding_own_addresses(settings: &Settings) -> Result<(), OwnAddressError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime for rtnetlink")?;
+        .map_err(OwnAddressError::Runtime)?;
     let addresses = runtime.block_on(list())?;
     refuse(settings, &addresses)?;
     Ok(())
@@ -34,28 +70,21 @@ pub fn refuse(settings: &Settings, addresses: &[(String, IpAddr)]) -> Result<(),
         &settings.vip_interface,
         addresses,
     )
-    .map_err(|e| UsageError(anyhow::Error::new(e)))
+    .map_err(|e| UsageError::Refused(crate::error_text::chain(&e)))
 }
 
 /// Every address of every interface, as `(interface name, address)`. For point-to-point
 /// links both the local and the peer address are listed (the check errs on the safe side).
-pub async fn list() -> Result<Vec<(String, IpAddr)>> {
-    list_all()
-        .await
-        .context("cannot list this director's addresses to check managed_vip_ranges")
+pub async fn list() -> Result<Vec<(String, IpAddr)>, OwnAddressError> {
+    list_all().await.map_err(OwnAddressError::List)
 }
 
-async fn list_all() -> Result<Vec<(String, IpAddr)>> {
-    let (connection, handle, _) =
-        rtnetlink::new_connection().context("cannot open an rtnetlink socket")?;
+async fn list_all() -> Result<Vec<(String, IpAddr)>, ListError> {
+    let (connection, handle, _) = rtnetlink::new_connection().map_err(ListError::Socket)?;
     let connection = tokio::spawn(connection);
     let mut names = HashMap::new();
     let mut links = handle.link().get().execute();
-    while let Some(link) = links
-        .try_next()
-        .await
-        .context("cannot list the interfaces")?
-    {
+    while let Some(link) = links.try_next().await.map_err(ListError::Links)? {
         let name = link.attributes.iter().find_map(|a| match a {
             LinkAttribute::IfName(name) => Some(name.clone()),
             _ => None,
@@ -66,11 +95,7 @@ async fn list_all() -> Result<Vec<(String, IpAddr)>> {
     }
     let mut found = Vec::new();
     let mut addresses = handle.address().get().execute();
-    while let Some(message) = addresses
-        .try_next()
-        .await
-        .context("cannot list the addresses")?
-    {
+    while let Some(message) = addresses.try_next().await.map_err(ListError::Addresses)? {
         let index = message.header.index;
         let interface = names
             .get(&index)
@@ -106,11 +131,9 @@ mod tests {
     fn a_range_holding_loopback_is_refused_as_a_usage_error() {
         let settings = Settings::from_toml_str("managed_vip_ranges = [\"127.0.0.0/8\"]").unwrap();
         let error = refuse_ranges_holding_own_addresses(&settings).unwrap_err();
-        assert!(error.downcast_ref::<UsageError>().is_some(), "{error:#}");
-        assert!(
-            format!("{error:#}").contains("127.0.0.0/8 holds 127.0.0.1"),
-            "{error:#}"
-        );
+        assert!(error.is_usage(), "{error}");
+        let text = format!("{:#}", anyhow::Error::new(error));
+        assert!(text.contains("127.0.0.0/8 holds 127.0.0.1"), "{text}");
         let fine = Settings::from_toml_str("managed_vip_ranges = [\"203.0.113.0/28\"]").unwrap();
         refuse_ranges_holding_own_addresses(&fine).unwrap();
     }

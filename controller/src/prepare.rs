@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::Context;
 use lb_config::Settings;
 use lb_director::netfilter::director_rules;
 use lb_director::sync::{NetfilterHost, NetfilterJob, PassInput, Wanted};
@@ -39,8 +38,10 @@ pub fn prepare(
     loaded
         .settings
         .require_managed_ranges()
-        .context("a sync needs managed_vip_ranges in the settings")
-        .map_err(UsageError)?;
+        .map_err(|e| UsageError::NoManagedRanges {
+            needed_by: "a sync",
+            cause: crate::error_text::chain(&e),
+        })?;
     let wanted = Arc::new(wanted_table(&loaded.outcome.state));
     let scope = Scope::new(loaded.settings.managed_vip_ranges.clone());
     let options = plan_options(&loaded.settings, force);

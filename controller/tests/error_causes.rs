@@ -152,3 +152,108 @@ fn the_writer_lock_error_prints_its_cause_once() {
         CAUSE,
     );
 }
+
+/// The controller's own types. Mutation: interpolate a `#[source]` cause in any of these
+/// (e.g. `cannot listen on {address}: {cause}`) and the count is 2; drop the cause text from a
+/// usage error and it is 0.
+#[test]
+fn controller_errors_print_their_cause_once() {
+    use lb_controller::client::ClientError;
+    use lb_controller::daemon::DaemonError;
+    use lb_controller::files::{UsageError, load_settings};
+    use lb_controller::own_addresses::{ListError, OwnAddressError};
+
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("settings.toml");
+    let io_text = std::fs::read_to_string(&missing).unwrap_err().to_string();
+    let Err(unreadable) = load_settings(Some(&missing)) else {
+        panic!("read a missing file");
+    };
+    assert!(matches!(unreadable, UsageError::Read { .. }));
+    assert_prints_once(unreadable, &io_text);
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "max_delete_share = \"lots\"\n").unwrap();
+    let Err(invalid) = load_settings(Some(&bad)) else {
+        panic!("accepted a string for a number");
+    };
+    assert_prints_once(invalid, "max_delete_share");
+
+    assert_prints_once(
+        ClientError::Connect {
+            address: "127.0.0.1:1".parse().unwrap(),
+            cause: cause(),
+        },
+        CAUSE,
+    );
+    assert_prints_once(
+        ClientError::ControlSocket {
+            socket: "/run/lbctl/control.sock".into(),
+            hint: "",
+            cause: cause(),
+        },
+        CAUSE,
+    );
+    assert_prints_once(
+        ClientError::Read {
+            target: "/status".into(),
+            cause: cause(),
+        },
+        CAUSE,
+    );
+    assert_prints_once(
+        ClientError::Send {
+            target: "/status".into(),
+            cause: cause(),
+        },
+        CAUSE,
+    );
+    assert_prints_once(ClientError::Timeouts(cause()), CAUSE);
+    assert_prints_once(OwnAddressError::List(ListError::Socket(cause())), CAUSE);
+    assert_prints_once(
+        DaemonError::OwnAddresses(OwnAddressError::Runtime(cause())),
+        CAUSE,
+    );
+    assert_prints_once(DaemonError::Runtime(cause()), CAUSE);
+    assert_prints_once(
+        DaemonError::Listen {
+            address: "127.0.0.1:9100".parse().unwrap(),
+            cause: cause(),
+        },
+        CAUSE,
+    );
+    assert_prints_once(DaemonError::Usage(UsageError::Refused(CAUSE.into())), CAUSE);
+    assert_prints_once(DaemonError::ControlSocket(CAUSE.into()), CAUSE);
+}
+
+/// The daemon refuses unusable settings as a usage error (lbctl's exit code 64) naming the
+/// file. Mutation: map the settings error to a host variant and `is_usage` is false.
+#[test]
+fn the_daemon_refuses_unusable_settings_as_usage() {
+    use lb_controller::daemon::{DaemonOptions, OnDelete, run};
+
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("settings.toml");
+    std::fs::write(&settings, "listen_address = \"127.0.0.1:0\"\n").unwrap();
+    let options = DaemonOptions {
+        settings: Some(settings.clone()),
+        config_file: None,
+        endpoints_file: None,
+        kubeconfig: None,
+        listen: None,
+        control_socket: None,
+        state_file: None,
+        cleanup_on_exit: false,
+        force: false,
+        no_vips: false,
+        on_configmap_delete: OnDelete::Keep,
+        debounce: Duration::from_millis(1),
+        max_delay: Duration::from_millis(1),
+    };
+    let error = run(options).unwrap_err();
+    assert!(error.is_usage(), "{error}");
+    let text = format!("{:#}", anyhow::Error::new(error));
+    assert!(
+        text.starts_with("the daemon needs managed_vip_ranges in the settings: "),
+        "{text}"
+    );
+}

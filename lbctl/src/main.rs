@@ -12,6 +12,7 @@
 
 mod cli;
 mod commands;
+mod usage;
 
 use std::process::ExitCode;
 
@@ -19,7 +20,6 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command};
-use lb_controller::files::UsageError;
 
 /// Exit code for input that cannot be used at all (sysexits EX_USAGE).
 const EXIT_USAGE: u8 = 64;
@@ -34,7 +34,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(err) => {
             eprintln!("error: {err:#}");
-            if err.downcast_ref::<UsageError>().is_some() {
+            if usage::is_usage(&err) {
                 ExitCode::from(EXIT_USAGE)
             } else {
                 ExitCode::from(1)
@@ -50,13 +50,8 @@ fn run(command: Command) -> anyhow::Result<i32> {
             settings,
             endpoints,
             output,
-        } => Ok(commands::validate::run(
-            &file,
-            settings.as_deref(),
-            endpoints.as_deref(),
-            output,
-        )?),
-        Command::Plan { files, output } => Ok(commands::plan::run(&files, output)?),
+        } => commands::validate::run(&file, settings.as_deref(), endpoints.as_deref(), output),
+        Command::Plan { files, output } => commands::plan::run(&files, output),
         Command::Diff {
             files,
             state_file,

@@ -32,7 +32,6 @@ mod tests;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
 use lb_bgp_announcer::{AnnouncePolicy, PolicyConfig};
 use lb_config::BgpSettings;
 use tokio::sync::{oneshot, watch};
@@ -46,6 +45,8 @@ pub use self::render::render_status;
 pub use self::settings::BgpConfig;
 pub(crate) use self::settings::{AnnouncerConfig, StopMode};
 use crate::daemon::DaemonOutputs;
+use crate::error_text::chain;
+use crate::files::UsageError;
 use crate::metrics::ControllerMetrics;
 
 /// The running announcer, held by `lbctl run` until SIGTERM.
@@ -73,8 +74,19 @@ pub(crate) enum BgpReload {
 
 /// Checks `[bgp]` (for startup, before anything runs, and for a SIGHUP): an error names the
 /// key. Returns the checked configuration (`None`: BGP disabled).
-pub fn check_settings(settings: &BgpSettings) -> Result<Option<BgpConfig>> {
-    BgpConfig::from_settings(settings).context("invalid [bgp] settings")
+pub fn check_settings(settings: &BgpSettings) -> Result<Option<BgpConfig>, UsageError> {
+    BgpConfig::from_settings(settings).map_err(|e| UsageError::Bgp(chain(&e)))
+}
+
+/// Why the announcer did not start (the daemon stops before serving).
+#[derive(Debug, thiserror::Error)]
+pub enum BgpStartError {
+    /// `[bgp]` is invalid (checked at start already; kept for a caller that skips the check).
+    #[error(transparent)]
+    Settings(#[from] UsageError),
+    /// `[bgp.policy]` is refused by the announcer.
+    #[error("invalid [bgp.policy]")]
+    Policy(#[source] lb_bgp_announcer::ConfigError),
 }
 
 /// Starts the announcer when `[bgp] enabled = true` (else `None`).
@@ -82,12 +94,12 @@ pub(crate) async fn start(
     settings: &BgpSettings,
     outputs: &DaemonOutputs,
     metrics: ControllerMetrics,
-) -> Result<Option<BgpAnnouncer>> {
-    let Some(config) = BgpConfig::from_settings(settings).context("invalid [bgp] settings")? else {
+) -> Result<Option<BgpAnnouncer>, BgpStartError> {
+    let Some(config) = check_settings(settings)? else {
         return Ok(None);
     };
     let running = config.clone();
-    let policy = AnnouncePolicy::new(config.policy.clone()).context("invalid [bgp.policy]")?;
+    let policy = AnnouncePolicy::new(config.policy.clone()).map_err(BgpStartError::Policy)?;
     let (policy_tx, policy_rx) = watch::channel(config.policy.clone());
     let (announcer, restart_marker) = with_restart_state(config.announcer, &config.restart_marker);
     let control = Arc::new(BgpControl::new(

@@ -55,10 +55,10 @@ pub(crate) fn read_config(path: &Path) -> ConfigInput {
     }
 }
 
-/// Reads the endpoints file once.
-pub(crate) fn read_endpoints(path: &Path) -> anyhow::Result<EndpointSnapshot> {
-    let text = std::fs::read_to_string(path)?;
-    Ok(EndpointSnapshot::from_yaml_str(&text)?)
+/// Reads the endpoints file once; the error is the cause as text (the caller names the file).
+pub(crate) fn read_endpoints(path: &Path) -> Result<EndpointSnapshot, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| crate::error_text::chain(&e))?;
+    EndpointSnapshot::from_yaml_str(&text).map_err(|e| crate::error_text::chain(&e))
 }
 
 /// Calls `on_change` once at start and then whenever the file's signature changes and has
@@ -146,7 +146,7 @@ pub(crate) async fn watch_endpoints_file(
         }
         Err(e) => warn!(
             file = %path.display(),
-            error = format!("{e:#}"),
+            error = %e,
             "cannot use the endpoints file: keeping the last good endpoints"
         ),
     })

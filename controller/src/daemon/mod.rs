@@ -28,6 +28,7 @@
 mod announce_gate;
 mod core;
 mod debounce;
+mod error;
 mod files;
 mod http;
 mod input;
@@ -41,6 +42,7 @@ mod verdict;
 mod view;
 
 pub use self::core::{Controller, CoreOptions, DaemonOutputs};
+pub use self::error::DaemonError;
 pub(crate) use self::files::{
     read_config, read_endpoints, watch_config_file, watch_endpoints_file,
 };

@@ -261,8 +261,10 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
         self.drain
             .get_or_insert_with(|| {
                 state_file::read(&state_file).unwrap_or_else(|e| {
-                    let e = anyhow::Error::new(e);
-                    warn!(error = format!("{e:#}"), "ignoring the drain state file");
+                    warn!(
+                        error = %crate::error_text::Chain(&e),
+                        "ignoring the drain state file"
+                    );
                     DrainBook::default()
                 })
             })

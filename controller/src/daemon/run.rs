@@ -10,18 +10,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
 use lb_config::{MetricsSettings, Settings};
 use lb_ipvs_sync::netlink::IpvsClient;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
+use crate::daemon::DaemonError;
 use crate::daemon::{
     ControlSocket, Controller, CoreOptions, DaemonOutputs, HttpState, KernelSlot, LogSink,
     ProblemSink, ServeLimits, bind, channels, read_config, read_endpoints, serve_control,
     watch_config_file, watch_endpoints_file,
 };
+use crate::error_text::chain;
 use crate::files::{UsageError, load_settings};
 use crate::health::ExecPolicy;
 use crate::metrics::{
@@ -72,17 +73,18 @@ pub struct DaemonOptions {
 }
 
 /// Runs the daemon until SIGTERM/SIGINT; returns the exit code.
-pub fn run(args: DaemonOptions) -> Result<i32> {
+pub fn run(args: DaemonOptions) -> Result<i32, DaemonError> {
     let settings = load_settings(args.settings.as_deref())?;
     settings
         .require_managed_ranges()
-        .context("the daemon needs managed_vip_ranges in the settings")
-        .map_err(UsageError)?;
+        .map_err(|e| UsageError::NoManagedRanges {
+            needed_by: "the daemon",
+            cause: chain(&e),
+        })?;
     crate::own_addresses::refuse_ranges_holding_own_addresses(&settings)?;
-    crate::bgp::check_settings(&settings.bgp).map_err(UsageError)?;
+    crate::bgp::check_settings(&settings.bgp)?;
     let exec = ExecPolicy::from_settings(&settings.exec_checks)
-        .context("exec checks are enabled in the settings but cannot run safely")
-        .map_err(UsageError)?;
+        .map_err(|e| UsageError::ExecChecks(chain(&e)))?;
     if let ExecPolicy::Enabled(sandbox) = &exec {
         warn!(
             user = sandbox.user(),
@@ -95,9 +97,10 @@ pub fn run(args: DaemonOptions) -> Result<i32> {
         })?;
     }
     if let Some(path) = &args.endpoints_file {
-        read_endpoints(path)
-            .with_context(|| format!("invalid endpoints file {}", path.display()))
-            .map_err(UsageError)?;
+        read_endpoints(path).map_err(|cause| UsageError::EndpointsFile {
+            path: path.clone(),
+            cause,
+        })?;
     }
     // Held until the daemon exits: no `lbctl apply` or second daemon writes meanwhile.
     let state_file = args
@@ -113,23 +116,33 @@ pub fn run(args: DaemonOptions) -> Result<i32> {
         .worker_threads(2)
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?;
+        .map_err(DaemonError::Runtime)?;
     runtime.block_on(daemon(args, settings, exec))?;
     Ok(0)
 }
 
-fn check_file(path: &Path, what: &str, missing: impl Fn(&Path) -> bool) -> Result<(), UsageError> {
+fn check_file(
+    path: &Path,
+    what: &'static str,
+    missing: impl Fn(&Path) -> bool,
+) -> Result<(), UsageError> {
     if missing(path) {
-        return Err(UsageError(anyhow::anyhow!(
-            "{what} file {} does not exist",
-            path.display()
-        )));
+        return Err(UsageError::Missing {
+            what,
+            path: path.to_owned(),
+        });
     }
     Ok(())
 }
 
-async fn daemon(args: DaemonOptions, settings: Settings, exec: ExecPolicy) -> Result<()> {
-    let metrics = Arc::new(Metrics::new().context("cannot create the metrics registry")?);
+async fn daemon(
+    args: DaemonOptions,
+    settings: Settings,
+    exec: ExecPolicy,
+) -> Result<(), DaemonError> {
+    let metrics_error = |step| move |cause| DaemonError::Metrics { step, cause };
+    let metrics =
+        Arc::new(Metrics::new().map_err(metrics_error("cannot create the metrics registry"))?);
     let listen = args.listen.unwrap_or(settings.listen_address);
     let (senders, inputs) = channels(settings.clone());
     let (shutdown_tx, shutdown) = watch::channel(false);
@@ -202,22 +215,26 @@ async fn daemon(args: DaemonOptions, settings: Settings, exec: ExecPolicy) -> Re
                 outputs.desired.clone(),
                 follow_collector_options(senders.settings.subscribe()),
             )
-            .context("cannot create the IPVS metrics collector")?,
+            .map_err(metrics_error("cannot create the IPVS metrics collector"))?,
         ))
-        .context("cannot register the IPVS metrics collector")?;
+        .map_err(metrics_error("cannot register the IPVS metrics collector"))?;
     metrics
         .register(Box::new(
             ConntrackCollector::new(lb_director::netfilter::conntrack_stats::CONNTRACK_STAT_PATH)
-                .context("cannot create the conntrack metrics collector")?,
+                .map_err(metrics_error(
+                "cannot create the conntrack metrics collector",
+            ))?,
         ))
-        .context("cannot register the conntrack metrics collector")?;
+        .map_err(metrics_error(
+            "cannot register the conntrack metrics collector",
+        ))?;
     let control_path = args
         .control_socket
         .clone()
         .unwrap_or_else(|| settings.http.control_socket.clone());
     // Before BGP starts: a second daemon must stop here, not after announcing.
     let control_socket =
-        ControlSocket::bind(&control_path).context("cannot open the control socket")?;
+        ControlSocket::bind(&control_path).map_err(|e| DaemonError::ControlSocket(chain(&e)))?;
     let bgp = crate::bgp::start(&settings.bgp, &outputs, metrics.controller.clone()).await?;
     let http = HttpState {
         metrics: Arc::clone(&metrics),
@@ -228,7 +245,10 @@ async fn daemon(args: DaemonOptions, settings: Settings, exec: ExecPolicy) -> Re
     let limits = ServeLimits::from_settings(&settings.http);
     let (_, serve) = bind(listen, http.clone(), limits, shutdown.clone())
         .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+        .map_err(|cause| DaemonError::Listen {
+            address: listen,
+            cause,
+        })?;
     tokio::spawn(serve);
     tokio::spawn(serve_control(
         control_socket,
@@ -243,7 +263,7 @@ async fn daemon(args: DaemonOptions, settings: Settings, exec: ExecPolicy) -> Re
         let mut bgp = bgp;
         let result = wait_for_stop(settings_path.as_deref(), &settings_tx, bgp.as_mut()).await;
         if let Err(e) = &result {
-            warn!(error = format!("{e:#}"), "signal handling failed: stopping");
+            warn!(error = %chain(e), "signal handling failed: stopping");
         }
         // Routers move flows to other directors before this one stops.
         if let Some(bgp) = bgp {
@@ -254,7 +274,7 @@ async fn daemon(args: DaemonOptions, settings: Settings, exec: ExecPolicy) -> Re
         settings_tx
     });
     controller.run(shutdown).await;
-    let _settings_tx = signals.await.context("signal task failed")?;
+    let _settings_tx = signals.await.map_err(DaemonError::SignalTask)?;
     if args.cleanup_on_exit {
         info!("--cleanup-on-exit: removing the managed services and VIPs");
         controller.cleanup().await;
@@ -264,15 +284,25 @@ async fn daemon(args: DaemonOptions, settings: Settings, exec: ExecPolicy) -> Re
     Ok(())
 }
 
+/// A signal the daemon cannot handle (it then stops: it could not be stopped cleanly later).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot handle {signal_name}")]
+struct SignalError {
+    signal_name: &'static str,
+    #[source]
+    cause: std::io::Error,
+}
+
 /// Waits for SIGTERM/SIGINT, reloading the settings on every SIGHUP meanwhile.
 async fn wait_for_stop(
     settings_path: Option<&Path>,
     settings_tx: &watch::Sender<Arc<Settings>>,
     mut bgp: Option<&mut crate::bgp::BgpAnnouncer>,
-) -> Result<()> {
-    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-    let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+) -> Result<(), SignalError> {
+    let handle = |signal_name| move |cause| SignalError { signal_name, cause };
+    let mut term = signal(SignalKind::terminate()).map_err(handle("SIGTERM"))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(handle("SIGINT"))?;
+    let mut hup = signal(SignalKind::hangup()).map_err(handle("SIGHUP"))?;
     loop {
         tokio::select! {
             _ = term.recv() => { info!("SIGTERM: stopping"); return Ok(()); }
@@ -290,7 +320,7 @@ async fn wait_for_stop(
 /// `[bgp.policy]` to the announcer.
 fn reload_settings(
     path: Option<&Path>,
-    own: &Result<Vec<(String, std::net::IpAddr)>>,
+    own: &Result<Vec<(String, std::net::IpAddr)>, crate::own_addresses::OwnAddressError>,
     tx: &watch::Sender<Arc<Settings>>,
     bgp: Option<&mut crate::bgp::BgpAnnouncer>,
 ) {
@@ -300,12 +330,10 @@ fn reload_settings(
     };
     match load_settings(Some(path)).and_then(|s| {
         s.require_managed_ranges()
-            .map_err(|e| UsageError(anyhow::Error::new(e)))?;
-        let own = own
-            .as_ref()
-            .map_err(|e| UsageError(anyhow::anyhow!("{e:#}")))?;
+            .map_err(|e| UsageError::Refused(chain(&e)))?;
+        let own = own.as_ref().map_err(|e| UsageError::Refused(chain(e)))?;
         crate::own_addresses::refuse(&s, own)?;
-        let bgp_config = crate::bgp::check_settings(&s.bgp).map_err(UsageError)?;
+        let bgp_config = crate::bgp::check_settings(&s.bgp)?;
         Ok((s, bgp_config))
     }) {
         Ok((mut settings, bgp_config)) => {

@@ -3,45 +3,85 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::{InferConfigError, KubeConfigOptions, Kubeconfig, KubeconfigError};
 use kube::{Client, Config};
 
 use crate::files::UsageError;
 
+/// Why no Kubernetes client could be built.
+#[derive(Debug, thiserror::Error)]
+pub enum KubeClientError {
+    /// The `--kubeconfig` file cannot be read.
+    #[error("cannot read kubeconfig {}", .path.display())]
+    ReadKubeconfig {
+        /// The kubeconfig file.
+        path: std::path::PathBuf,
+        /// What failed.
+        #[source]
+        cause: KubeconfigError,
+    },
+    /// The kubeconfig file is read but unusable.
+    #[error("invalid kubeconfig {}", .path.display())]
+    InvalidKubeconfig {
+        /// The kubeconfig file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        #[source]
+        cause: KubeconfigError,
+    },
+    /// No kubeconfig given and none found.
+    #[error("no Kubernetes configuration found (use --kubeconfig)")]
+    Infer(#[source] InferConfigError),
+    /// The server is plain HTTP and the settings do not allow it.
+    #[error(transparent)]
+    PlainHttp(#[from] UsageError),
+    /// kube refused the configuration.
+    #[error("cannot build the Kubernetes client")]
+    Build(#[source] kube::Error),
+}
+
+impl KubeClientError {
+    /// Whether the input is at fault (exit code 64).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, KubeClientError::PlainHttp(_))
+    }
+}
+
 /// Builds a client; a plain `http://` server (the test API server, `kubectl proxy`) only with
 /// `allow_insecure_http` (`[kubernetes]` in the settings), else a usage error.
-pub(crate) async fn client(kubeconfig: Option<&Path>, allow_insecure_http: bool) -> Result<Client> {
+pub(crate) async fn client(
+    kubeconfig: Option<&Path>,
+    allow_insecure_http: bool,
+) -> Result<Client, KubeClientError> {
     let config = match kubeconfig {
         Some(path) => {
-            let file = Kubeconfig::read_from(path)
-                .with_context(|| format!("cannot read kubeconfig {}", path.display()))?;
+            let file =
+                Kubeconfig::read_from(path).map_err(|cause| KubeClientError::ReadKubeconfig {
+                    path: path.to_owned(),
+                    cause,
+                })?;
             Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
                 .await
-                .with_context(|| format!("invalid kubeconfig {}", path.display()))?
+                .map_err(|cause| KubeClientError::InvalidKubeconfig {
+                    path: path.to_owned(),
+                    cause,
+                })?
         }
-        None => Config::infer()
-            .await
-            .context("no Kubernetes configuration found (use --kubeconfig)")?,
+        None => Config::infer().await.map_err(KubeClientError::Infer)?,
     };
     refuse_plain_http(&config, allow_insecure_http)?;
-    Client::try_from(without_tls_roots_for_plain_http(config))
-        .context("cannot build the Kubernetes client")
+    Client::try_from(without_tls_roots_for_plain_http(config)).map_err(KubeClientError::Build)
 }
 
 /// Refuses an `http://` cluster URL unless the settings allow it: the ConfigMap decides what
 /// the director forwards, and plain HTTP lets anyone on the path change it.
-fn refuse_plain_http(config: &Config, allow_insecure_http: bool) -> Result<()> {
+fn refuse_plain_http(config: &Config, allow_insecure_http: bool) -> Result<(), UsageError> {
     if config.cluster_url.scheme_str() == Some("https") || allow_insecure_http {
         return Ok(());
     }
-    Err(anyhow::Error::new(UsageError(anyhow::anyhow!(
-        "the Kubernetes API server {} is not https: over plain HTTP anyone on the path can \
-         read the credentials and rewrite the ConfigMap and endpoints this director programs; \
-         use an https:// server, or set allow_insecure_http = true in [kubernetes] of the \
-         settings (tests, kubectl proxy on loopback)",
-        config.cluster_url
-    ))))
+    Err(UsageError::PlainHttp {
+        server: config.cluster_url.to_string(),
+    })
 }
 
 /// kube builds its TLS setup even for an `http://` server, and without a CA in the
@@ -79,8 +119,8 @@ mod tests {
     #[test]
     fn plain_http_needs_the_setting() {
         let error = refuse_plain_http(&config("http://10.0.0.1:8080"), false).unwrap_err();
-        assert!(error.downcast_ref::<UsageError>().is_some(), "{error:#}");
-        let text = format!("{error:#}");
+        assert!(matches!(error, UsageError::PlainHttp { .. }), "{error}");
+        let text = format!("{:#}", anyhow::Error::new(error));
         assert!(
             text.contains("http://10.0.0.1:8080/ is not https")
                 && text.contains("allow_insecure_http = true"),

@@ -7,6 +7,7 @@ mod convert;
 mod events;
 mod source;
 
+pub use client::KubeClientError;
 pub(crate) use client::client;
 pub use events::EventSink;
 pub use source::{KubeOutputs, run};

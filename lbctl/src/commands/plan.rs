@@ -8,7 +8,8 @@ use lb_ipvs_sync::{Operation, ServiceId};
 use serde::Serialize;
 
 use crate::cli::{FileArgs, Output};
-use lb_controller::files::{UsageError, load};
+use crate::usage::CliUsage;
+use lb_controller::files::load;
 
 use crate::commands::report_problems;
 
@@ -19,7 +20,7 @@ struct Report<'a> {
 }
 
 /// Prints the desired table; returns the exit code (0; problems are reported on stderr).
-pub(crate) fn run(files: &FileArgs, output: Output) -> Result<i32, UsageError> {
+pub(crate) fn run(files: &FileArgs, output: Output) -> Result<i32> {
     let loaded = load(&files.operator_files())?;
     let desired = &loaded.outcome.state;
     match output {
@@ -28,8 +29,7 @@ pub(crate) fn run(files: &FileArgs, output: Output) -> Result<i32, UsageError> {
                 desired,
                 problems: &loaded.problems,
             };
-            let text = serde_json::to_string_pretty(&report)
-                .map_err(|e| UsageError(anyhow::Error::new(e)))?;
+            let text = serde_json::to_string_pretty(&report).map_err(CliUsage::from_error)?;
             println!("{text}");
         }
         Output::Text => {

@@ -68,7 +68,7 @@ pub(crate) struct RunArgs {
 
 /// Runs the daemon until SIGTERM/SIGINT; returns the exit code.
 pub(crate) fn run(args: RunArgs) -> Result<i32> {
-    lb_controller::daemon::run(args.into_options())
+    Ok(lb_controller::daemon::run(args.into_options())?)
 }
 
 impl RunArgs {

@@ -75,7 +75,12 @@ fn watch(address: SocketAddr, secs: u64, timeout: Duration) -> Result<i32> {
 }
 
 fn http_get(address: SocketAddr, path: &str, timeout: Duration) -> Result<String> {
-    request(&DaemonEndpoint::Tcp(address), "GET", path, timeout)
+    Ok(request(
+        &DaemonEndpoint::Tcp(address),
+        "GET",
+        path,
+        timeout,
+    )?)
 }
 
 /// `--timeout SECS` as a duration: positive and finite.
@@ -84,7 +89,7 @@ pub(crate) fn timeout_arg(secs: f64) -> Result<Duration> {
         .ok()
         .filter(|d| !d.is_zero())
         .ok_or_else(|| {
-            lb_controller::files::UsageError(anyhow::anyhow!(
+            crate::usage::CliUsage(format!(
                 "--timeout {secs}: expected a positive number of seconds"
             ))
             .into()

@@ -7,9 +7,8 @@ use lb_config::{HealthResults, build_desired_state};
 use serde::Serialize;
 
 use crate::cli::Output;
-use lb_controller::files::{
-    UsageError, load_configmap, load_endpoints, load_settings, merge_problems,
-};
+use crate::usage::CliUsage;
+use lb_controller::files::{load_configmap, load_endpoints, load_settings, merge_problems};
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -25,7 +24,7 @@ pub(crate) fn run(
     settings: Option<&Path>,
     endpoints: Option<&Path>,
     output: Output,
-) -> Result<i32, UsageError> {
+) -> Result<i32> {
     let parsed = load_configmap(file)?;
     let mut problems = parsed.problems.clone();
     // With settings, also check the managed ranges; with endpoints, also Service references and
@@ -34,16 +33,12 @@ pub(crate) fn run(
         let widen = settings.is_none();
         let mut settings = load_settings(settings)?;
         // The [bgp] table is read by the announcer's own types: check it here too.
-        lb_controller::bgp::check_settings(&settings.bgp).map_err(UsageError)?;
+        lb_controller::bgp::check_settings(&settings.bgp)?;
         let endpoints = load_endpoints(endpoints)?;
         if widen {
             settings.managed_vip_ranges = vec![
-                "0.0.0.0/0"
-                    .parse()
-                    .map_err(|e| UsageError(anyhow::Error::new(e)))?,
-                "::/0"
-                    .parse()
-                    .map_err(|e| UsageError(anyhow::Error::new(e)))?,
+                "0.0.0.0/0".parse().map_err(CliUsage::from_error)?,
+                "::/0".parse().map_err(CliUsage::from_error)?,
             ];
         }
         let outcome = build_desired_state(
@@ -64,8 +59,7 @@ pub(crate) fn run(
                 warnings,
                 problems: &problems,
             };
-            let text = serde_json::to_string_pretty(&report)
-                .map_err(|e| UsageError(anyhow::Error::new(e)))?;
+            let text = serde_json::to_string_pretty(&report).map_err(CliUsage::from_error)?;
             println!("{text}");
         }
         Output::Text => {
