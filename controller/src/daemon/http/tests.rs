@@ -88,7 +88,7 @@ async fn call(
     endpoint: DaemonEndpoint,
     method: &'static str,
     path: &str,
-) -> anyhow::Result<String> {
+) -> Result<String, crate::client::ClientError> {
     let path = path.to_owned();
     tokio::task::spawn_blocking(move || request(&endpoint, method, &path, Duration::from_secs(5)))
         .await
