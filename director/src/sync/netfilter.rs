@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use lb_config::{DesiredState, Settings};
+use lb_config::Settings;
 use lb_ipvs_sync::netlink::features::{PROC_SYS, kernel_version};
 use serde::Serialize;
 use serde_json::Value;
@@ -17,7 +17,7 @@ use crate::netfilter::conntrack_stats::CONNTRACK_STAT_PATH;
 use crate::netfilter::director::{DirectorRules, Exemption};
 use crate::netfilter::{
     Change, ConntrackStats, Netfilter, NetfilterError, Owner, SyncOutcome, ToolRunner, backend_for,
-    director_rules, read_conntrack_stats,
+    read_conntrack_stats,
 };
 use crate::sysctl::{
     SysctlAction, SysctlChange, SysctlSync, host_scope, record_path_for, wanted_sysctls,
@@ -144,14 +144,13 @@ pub fn sync_netfilter(
     })
 }
 
-/// What a sync would change in the director's netfilter rules for `desired`, without writing
-/// (`lbctl diff`); `None` when the settings' backend is `none`.
+/// What a sync would change in the director's netfilter rules, without writing (`lbctl diff`);
+/// `None` when the settings' backend is `none`.
 pub fn check_netfilter(
     settings: &Settings,
-    desired: &DesiredState,
+    planned: &DirectorRules,
     host: &NetfilterHost,
 ) -> Result<Option<SyncOutcome>, NetfilterStepError> {
-    let planned = director_rules(desired);
     let Some(mut backend) = director_backend(settings, host)? else {
         return Ok(None);
     };
@@ -165,14 +164,13 @@ pub fn check_netfilter(
     Ok(Some(outcome))
 }
 
-/// What a sync would do to the IPVS sysctls for `desired`, without writing (`lbctl diff`).
+/// What a sync would do to the IPVS sysctls, without writing (`lbctl diff`).
 pub fn check_sysctls(
     settings: &Settings,
-    desired: &DesiredState,
+    planned: &DirectorRules,
     state_file: &Path,
     host: &NetfilterHost,
 ) -> Result<Vec<SysctlChange>, NetfilterStepError> {
-    let planned = director_rules(desired);
     let wanted = wanted_sysctls(planned.needs_vs_conntrack, kernel_version(&host.proc_sys));
     sysctl_sync(settings, Some(state_file), host)
         .check(&wanted)

@@ -2,6 +2,7 @@
 //! director's netfilter rules (NOTRACK/SNAT) and the IPVS sysctls. Reads them, writes nothing.
 
 use anyhow::{Context, Result};
+use lb_director::netfilter::director_rules;
 use lb_director::sync::{
     NetfilterHost, Preview, changed_tables, check_netfilter, check_sysctls, preview, state_file,
     sysctl_text,
@@ -30,20 +31,17 @@ pub(crate) fn run(
         refusal,
     } = preview(&mut client, &input).context("cannot dump the IPVS table")?;
     let host = NetfilterHost::default();
+    let rules = director_rules(&prepared.loaded.outcome.state);
     // Netfilter rules that cannot be read do not hide the IPVS diff: they are reported.
-    let netfilter = check_netfilter(
-        &prepared.loaded.settings,
-        &prepared.loaded.outcome.state,
-        &host,
-    )
-    .map_err(anyhow::Error::new);
+    let netfilter =
+        check_netfilter(&prepared.loaded.settings, &rules, &host).map_err(anyhow::Error::new);
     let netfilter_changes = match &netfilter {
         Ok(Some(outcome)) => changed_tables(outcome),
         Ok(None) | Err(_) => Vec::new(),
     };
     let sysctls = check_sysctls(
         &prepared.loaded.settings,
-        &prepared.loaded.outcome.state,
+        &rules,
         &prepared.state_file,
         &host,
     )
