@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error_text::chain;
 use lb_config::{
     DesiredOutcome, EndpointSnapshot, HealthResults, ParsedConfigMap, Problem, Settings,
     build_desired_state, parse_configmap,
 };
+use lb_director::error_text::chain;
 
 /// The files that describe what the director should run (`lbctl plan/diff/apply`).
 #[derive(Debug, Clone)]

@@ -13,7 +13,6 @@
 pub mod bgp;
 pub mod client;
 pub mod daemon;
-pub(crate) mod error_text;
 pub mod files;
 pub mod health;
 pub mod kube;

@@ -70,7 +70,7 @@ pub fn refuse(settings: &Settings, addresses: &[(String, IpAddr)]) -> Result<(),
         &settings.vip_interface,
         addresses,
     )
-    .map_err(|e| UsageError::Refused(crate::error_text::chain(&e)))
+    .map_err(|e| UsageError::Refused(lb_director::error_text::chain(&e)))
 }
 
 /// Every address of every interface, as `(interface name, address)`. For point-to-point

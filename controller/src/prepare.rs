@@ -40,7 +40,7 @@ pub fn prepare(
         .require_managed_ranges()
         .map_err(|e| UsageError::NoManagedRanges {
             needed_by: "a sync",
-            cause: crate::error_text::chain(&e),
+            cause: lb_director::error_text::chain(&e),
         })?;
     let wanted = Arc::new(wanted_table(&loaded.outcome.state));
     let scope = Scope::new(loaded.settings.managed_vip_ranges.clone());

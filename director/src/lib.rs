@@ -7,6 +7,7 @@
 //! chain or sysctl it does not own (see [`sysctl::ownership`]).
 
 pub mod atomic_file;
+pub mod error_text;
 pub mod netfilter;
 pub mod sync;
 pub mod sysctl;

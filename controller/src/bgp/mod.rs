@@ -45,9 +45,9 @@ pub use self::render::render_status;
 pub use self::settings::BgpConfig;
 pub(crate) use self::settings::{AnnouncerConfig, StopMode};
 use crate::daemon::DaemonOutputs;
-use crate::error_text::chain;
 use crate::files::UsageError;
 use crate::metrics::ControllerMetrics;
+use lb_director::error_text::chain;
 
 /// The running announcer, held by `lbctl run` until SIGTERM.
 pub struct BgpAnnouncer {

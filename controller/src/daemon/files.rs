@@ -57,8 +57,8 @@ pub(crate) fn read_config(path: &Path) -> ConfigInput {
 
 /// Reads the endpoints file once; the error is the cause as text (the caller names the file).
 pub(crate) fn read_endpoints(path: &Path) -> Result<EndpointSnapshot, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| crate::error_text::chain(&e))?;
-    EndpointSnapshot::from_yaml_str(&text).map_err(|e| crate::error_text::chain(&e))
+    let text = std::fs::read_to_string(path).map_err(|e| lb_director::error_text::chain(&e))?;
+    EndpointSnapshot::from_yaml_str(&text).map_err(|e| lb_director::error_text::chain(&e))
 }
 
 /// Calls `on_change` once at start and then whenever the file's signature changes and has

@@ -262,7 +262,7 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
             .get_or_insert_with(|| {
                 state_file::read(&state_file).unwrap_or_else(|e| {
                     warn!(
-                        error = %crate::error_text::Chain(&e),
+                        error = %lb_director::error_text::Chain(&e),
                         "ignoring the drain state file"
                     );
                     DrainBook::default()

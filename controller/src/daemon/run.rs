@@ -22,13 +22,13 @@ use crate::daemon::{
     ProblemSink, ServeLimits, bind, channels, read_config, read_endpoints, serve_control,
     watch_config_file, watch_endpoints_file,
 };
-use crate::error_text::chain;
 use crate::files::{UsageError, load_settings};
 use crate::health::ExecPolicy;
 use crate::metrics::{
     ConntrackCollector, IpvsCollector, IpvsCollectorOptions, LazyNetlinkSource, Metrics,
 };
 use crate::writer_lock::WriterLock;
+use lb_director::error_text::chain;
 
 /// What to do when the watched ConfigMap is deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -106,14 +106,7 @@ impl StepError {
 
     /// The error with its causes, `outer: inner: ...` (as `{:#}` of an `anyhow::Error`).
     pub fn text(&self) -> String {
-        let mut text = self.error.to_string();
-        let mut cause = std::error::Error::source(&self.error);
-        while let Some(e) = cause {
-            text.push_str(": ");
-            text.push_str(&e.to_string());
-            cause = e.source();
-        }
-        text
+        crate::error_text::chain(&self.error)
     }
 }
 
