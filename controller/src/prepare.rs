@@ -66,7 +66,6 @@ pub(crate) fn plan_options(settings: &Settings, force: bool) -> PlanOptions {
 }
 
 /// Seconds since the Unix epoch: the reconciler's notion of now.
-#[allow(clippy::disallowed_methods)]
 pub fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
