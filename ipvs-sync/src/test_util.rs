@@ -66,10 +66,7 @@ pub fn fwmark(mark: u32) -> ServiceId {
 
 /// The real server `addr:port`.
 pub fn rs(addr: &str, port: u16) -> RealServerKey {
-    RealServerKey {
-        addr: addr.parse().unwrap(),
-        port,
-    }
+    lb_config::test_util::real_server_key(addr, port)
 }
 
 /// A service with `scheduler`, no flags, no timeout and a host netmask (/32 or /128).
