@@ -120,6 +120,10 @@ pub struct MetricsSettings {
     /// Export the per-endpoint series (`lvs_endpoint_*`). Off for very large tables; the
     /// per-service series stay.
     pub endpoint_level: bool,
+    /// Also export the kernel's per-endpoint rate estimates (`lvs_endpoint_rate_*`, five
+    /// series per real server). Off by default: `rate()` over the counters gives the same, and
+    /// at 100,000 real servers they would add half a million series per scrape.
+    pub endpoint_rates: bool,
     /// Seconds the counter offsets of a vanished service or endpoint are kept, so that one
     /// that comes back within this time continues its series instead of restarting it.
     pub offset_retention_secs: u64,
@@ -130,6 +134,7 @@ impl Default for MetricsSettings {
         MetricsSettings {
             max_snapshot_age_ms: 1000,
             endpoint_level: true,
+            endpoint_rates: false,
             offset_retention_secs: 3600,
         }
     }

@@ -34,6 +34,7 @@ fn empty_text_gives_the_documented_defaults() {
         MetricsSettings {
             max_snapshot_age_ms: 1000,
             endpoint_level: true,
+            endpoint_rates: false,
             offset_retention_secs: 3600
         }
     );
@@ -79,6 +80,7 @@ fall = 2
 [metrics]
 max_snapshot_age_ms = 0
 endpoint_level = false
+endpoint_rates = true
 offset_retention_secs = 600
 "#,
     )
@@ -106,6 +108,7 @@ offset_retention_secs = 600
     assert_eq!(s.health_check.fall, 2);
     assert_eq!(s.metrics.max_snapshot_age_ms, 0);
     assert!(!s.metrics.endpoint_level);
+    assert!(s.metrics.endpoint_rates);
     assert_eq!(s.metrics.offset_retention_secs, 600);
     assert!(s.require_managed_ranges().is_ok());
     let none = Settings::from_toml_str("netfilter_backend = \"none\"").unwrap();

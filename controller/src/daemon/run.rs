@@ -209,7 +209,7 @@ async fn daemon(
     );
     spawn_health_checks(&outputs, &settings, &metrics, health_tx, exec);
     metrics
-        .register(Box::new(
+        .attach_ipvs(Box::new(
             IpvsCollector::new(
                 LazyNetlinkSource::new(),
                 outputs.desired.clone(),
@@ -408,6 +408,7 @@ fn collector_options(metrics: &MetricsSettings) -> IpvsCollectorOptions {
     IpvsCollectorOptions {
         max_snapshot_age: Duration::from_millis(metrics.max_snapshot_age_ms),
         endpoint_level: metrics.endpoint_level,
+        endpoint_rates: metrics.endpoint_rates,
         offset_retention: Duration::from_secs(metrics.offset_retention_secs),
     }
 }

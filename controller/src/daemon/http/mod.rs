@@ -9,9 +9,12 @@
 
 mod activity;
 mod control_socket;
+mod metrics_route;
 mod routes;
 mod serve;
 
+#[cfg(test)]
+mod metrics_tests;
 #[cfg(test)]
 mod tests;
 

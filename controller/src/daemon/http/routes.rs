@@ -17,6 +17,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
+use super::metrics_route::{self, ResponseBody, boxed};
 use super::serve::Peer;
 use crate::bgp::BgpControl;
 use crate::daemon::status::StatusSnapshot;
@@ -60,7 +61,7 @@ pub(super) async fn handle(
     api: Api,
     peer: Peer,
     req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<ResponseBody>, Infallible> {
     if api == Api::Control {
         if let Peer::Local {
             allowed: false,
@@ -70,22 +71,22 @@ pub(super) async fn handle(
         {
             warn!(peer = %peer, "control socket: refused a process that is neither root nor the daemon's user");
             let who = uid.map_or_else(|| "unknown".to_owned(), |u| u.to_string());
-            return Ok(text(
+            return Ok(boxed(text(
                 StatusCode::FORBIDDEN,
                 &format!("uid {who} may not use the control socket\n"),
-            ));
+            )));
         }
         if let Some(why) = cross_site(&req) {
             warn!(peer = %peer, reason = why, "control socket: refused a cross-site request");
-            return Ok(text(
+            return Ok(boxed(text(
                 StatusCode::FORBIDDEN,
                 &format!("refused: {why} (browser requests are not accepted)\n"),
-            ));
+            )));
         }
     }
     let path = req.uri().path();
     if path == WITHDRAW || path == WITHDRAW_FORMER {
-        return Ok(match api {
+        return Ok(boxed(match api {
             Api::Control => withdraw(&state, &peer, &req),
             Api::Read => {
                 warn!(peer = %peer, method = %req.method(), path, "refused an operator action on the TCP listener");
@@ -98,27 +99,19 @@ pub(super) async fn handle(
                     ),
                 )
             }
-        });
+        }));
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        return Ok(text(StatusCode::METHOD_NOT_ALLOWED, "GET only\n"));
+        return Ok(boxed(text(StatusCode::METHOD_NOT_ALLOWED, "GET only\n")));
+    }
+    if req.uri().path() == "/metrics" {
+        // Streamed: see metrics_route.
+        return Ok(metrics_route::metrics(&state, &req));
     }
     let response = match req.uri().path() {
         "/healthz" => text(StatusCode::OK, "ok\n"),
         "/readyz" => readyz(&state),
         "/status" => status(&state),
-        "/metrics" => {
-            // Collectors read the kernel over a blocking netlink socket.
-            let metrics = Arc::clone(&state.metrics);
-            match tokio::task::spawn_blocking(move || metrics.encode()).await {
-                Ok(body) => with_type(
-                    StatusCode::OK,
-                    body.into_bytes(),
-                    "text/plain; version=0.0.4",
-                ),
-                Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
-            }
-        }
         _ => text(
             StatusCode::NOT_FOUND,
             match api {
@@ -127,7 +120,7 @@ pub(super) async fn handle(
             },
         ),
     };
-    Ok(response)
+    Ok(boxed(response))
 }
 
 /// Why a request looks like it came from a browser on another site, if it does. A page can

@@ -1,36 +1,45 @@
-//! The scrape-time IPVS collector: one dump per scrape (or a cached one), mapped to the
+//! The scrape-time IPVS collector: one dump shared by the scrapes that want it, written as the
 //! `lvs_*` families with business labels from the desired state.
 //!
-//! I/O: `collect` performs one netlink dump when the cached snapshot is older than the
-//! configured maximum age; call [`Metrics::encode`](crate::metrics::Metrics::encode) from a
-//! blocking context (`tokio::task::spawn_blocking`). Everything else is delegated to the pure
-//! [`families`](super::families), [`labels`](super::labels) and
+//! I/O: [`IpvsCollector::write_families`] may perform one netlink dump; call it from a
+//! blocking context (`tokio::task::spawn_blocking`). Single flight: the dump runs under a
+//! lock, so a scrape that arrives while one is in progress waits for it and uses its result
+//! instead of starting another; a later scrape reuses it while it is at most
+//! `max_snapshot_age` old. The snapshot is shared (`Arc`) and read-only, so the writing of
+//! each scrape runs outside the lock and a slow client never holds up the others. Everything
+//! else is delegated to the pure [`snapshot`](super::snapshot),
+//! [`exposition`](super::exposition), [`labels`](super::labels) and
 //! [`monotonic`](super::monotonic) modules.
 
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use lb_config::DesiredState;
-use lb_ipvs_sync::IpvsTable;
-use prometheus::core::{Collector, Desc, Describer};
-use prometheus::proto::MetricFamily;
-use prometheus::{Gauge, IntCounter, IntGauge, Opts};
+use prometheus::{Gauge, IntCounter, IntGauge, Registry};
 use tokio::sync::watch;
 
-use super::families::{FAMILIES, RenderOptions, SeriesId, render};
+use super::exposition::{ExpositionOptions, write_lvs_families};
+use super::families::SeriesId;
 use super::labels::LabelBook;
 use super::monotonic::MonotonicCounters;
+use super::snapshot::Snapshot;
 use super::source::TableSource;
 
 /// Tuning of the IPVS collector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct IpvsCollectorOptions {
     /// A scrape reuses the last dump when it is at most this old, so several Prometheus
-    /// replicas scraping together cost one dump. `ZERO` dumps on every scrape.
+    /// replicas scraping together cost one dump. `ZERO` dumps on every scrape (scrapes that
+    /// arrive during a dump still share it).
     pub(crate) max_snapshot_age: Duration,
-    /// Emit the per-endpoint families. Off for very large tables (100k destinations make
-    /// ~2.4M series); the per-service families stay.
+    /// Emit the per-endpoint families. Off for very large tables; the per-service families
+    /// stay.
     pub(crate) endpoint_level: bool,
+    /// Emit the kernel's per-endpoint rate estimates too (`rate()` over the counters gives the
+    /// same; five more series per endpoint).
+    pub(crate) endpoint_rates: bool,
     /// How long the counter offsets of a vanished service or destination are kept, so that
     /// one re-added within this time continues its series instead of restarting it.
     pub(crate) offset_retention: Duration,
@@ -41,28 +50,41 @@ impl Default for IpvsCollectorOptions {
         IpvsCollectorOptions {
             max_snapshot_age: Duration::from_secs(1),
             endpoint_level: true,
+            endpoint_rates: false,
             offset_retention: Duration::from_secs(3600),
         }
     }
 }
 
-/// Reads the kernel's IPVS counters at scrape time. Register it with
-/// [`Metrics::register`](crate::metrics::Metrics::register).
+/// What `/metrics` needs of the IPVS collector, without its source type.
+pub(crate) trait LvsFamilies: Send + Sync {
+    /// Writes the `lvs_*` families of a snapshot no older than the configured age, as seen
+    /// by a scrape that started at `now`; updates the `lbctl_ipvs_*` metrics first.
+    fn write_families(&self, out: &mut dyn Write, now: Instant) -> io::Result<()>;
+
+    /// Registers the collector's own small metrics (`lbctl_ipvs_*`).
+    fn register(&self, registry: &Registry) -> Result<(), prometheus::Error>;
+}
+
+/// Reads the kernel's IPVS counters at scrape time. Attach it with
+/// [`Metrics::attach_ipvs`](crate::metrics::Metrics::attach_ipvs).
 pub(crate) struct IpvsCollector<S> {
-    inner: Mutex<Inner<S>>,
+    /// Held while a dump runs and its snapshot is prepared: the single flight.
+    dumper: Mutex<Dumper<S>>,
+    /// Scrapes blocked on `dumper` (for tests: proves a scrape is waiting).
+    waiting: AtomicUsize,
     desired: watch::Receiver<Arc<DesiredState>>,
     /// Read at every scrape, so a SIGHUP that changes `[metrics]` applies to the next one.
     options: watch::Receiver<IpvsCollectorOptions>,
-    descs: Vec<Desc>,
     up: IntGauge,
     dump_errors: IntCounter,
     dump_duration: Gauge,
     tracked_series: IntGauge,
 }
 
-struct Inner<S> {
+struct Dumper<S> {
     source: S,
-    snapshot: Option<(Instant, IpvsTable)>,
+    snapshot: Option<Arc<Snapshot>>,
     labels: LabelBook,
     counters: MonotonicCounters<SeriesId>,
 }
@@ -76,100 +98,116 @@ impl<S: TableSource> IpvsCollector<S> {
         options: watch::Receiver<IpvsCollectorOptions>,
     ) -> Result<Self, prometheus::Error> {
         let retention = options.borrow().offset_retention;
-        let up = IntGauge::new(
-            "lbctl_ipvs_up",
-            "1 when the last IPVS dump for /metrics succeeded.",
-        )?;
-        let dump_errors = IntCounter::new(
-            "lbctl_ipvs_dump_errors_total",
-            "IPVS dumps for /metrics that failed.",
-        )?;
-        let dump_duration = Gauge::new(
-            "lbctl_ipvs_dump_duration_seconds",
-            "Duration of the last IPVS dump for /metrics.",
-        )?;
-        let tracked_series = IntGauge::new(
-            "lbctl_ipvs_tracked_series",
-            "Counter series whose offsets are kept (live and recently vanished).",
-        )?;
-        let mut descs = Vec::with_capacity(FAMILIES.len() + 4);
-        for spec in FAMILIES {
-            let opts = Opts::new(spec.name, spec.help).variable_labels(spec.label_names());
-            descs.push(opts.describe()?);
-        }
-        for own in [&up, &tracked_series] {
-            descs.extend(own.desc().into_iter().cloned());
-        }
-        descs.extend(dump_errors.desc().into_iter().cloned());
-        descs.extend(dump_duration.desc().into_iter().cloned());
         Ok(IpvsCollector {
-            inner: Mutex::new(Inner {
+            dumper: Mutex::new(Dumper {
                 source,
                 snapshot: None,
                 labels: LabelBook::default(),
                 counters: MonotonicCounters::new(retention),
             }),
+            waiting: AtomicUsize::new(0),
             desired,
             options,
-            descs,
-            up,
-            dump_errors,
-            dump_duration,
-            tracked_series,
+            up: IntGauge::new(
+                "lbctl_ipvs_up",
+                "1 when the last IPVS dump for /metrics succeeded.",
+            )?,
+            dump_errors: IntCounter::new(
+                "lbctl_ipvs_dump_errors_total",
+                "IPVS dumps for /metrics that failed.",
+            )?,
+            dump_duration: Gauge::new(
+                "lbctl_ipvs_dump_duration_seconds",
+                "Duration of the last IPVS dump for /metrics.",
+            )?,
+            tracked_series: IntGauge::new(
+                "lbctl_ipvs_tracked_series",
+                "Counter series whose offsets are kept (live and recently vanished).",
+            )?,
         })
     }
 
-    /// The families of one scrape at `now`.
-    pub(super) fn scrape(&self, now: Instant) -> Vec<MetricFamily> {
+    /// The snapshot for a scrape that started at `now`: the last one if it became ready
+    /// while this scrape waited, or if it succeeded at most `max_snapshot_age` before `now`;
+    /// else a new dump. Times after `now` are `now` plus the real time elapsed in this call,
+    /// so tests can pass a `now` of their own.
+    pub(super) fn snapshot(&self, now: Instant) -> Arc<Snapshot> {
+        let entered = Instant::now();
+        let clock = || now + entered.elapsed();
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let mut dumper = self.dumper.lock().unwrap_or_else(PoisonError::into_inner);
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
         let options = *self.options.borrow();
-        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let inner = &mut *inner;
-        inner.counters.set_retention(options.offset_retention);
-        let fresh = inner.snapshot.as_ref().is_some_and(|(taken, _)| {
-            now.saturating_duration_since(*taken) <= options.max_snapshot_age
-        });
-        if !fresh {
-            let started = Instant::now();
-            match inner.source.dump_table() {
-                Ok(table) => {
-                    self.dump_duration.set(started.elapsed().as_secs_f64());
-                    self.up.set(1);
-                    inner.snapshot = Some((now, table));
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "IPVS dump for /metrics failed");
-                    self.dump_errors.inc();
-                    self.up.set(0);
-                    // No stale numbers: the lvs_* series go missing, lbctl_ipvs_up says why.
-                    inner.snapshot = None;
-                }
+        if let Some(last) = &dumper.snapshot {
+            let waited_for_it = last.ready > now;
+            let fresh =
+                last.up && now.saturating_duration_since(last.taken) <= options.max_snapshot_age;
+            if waited_for_it || fresh {
+                return Arc::clone(last);
             }
         }
-        let mut families = Vec::new();
-        if let Some((_, table)) = &inner.snapshot {
-            let desired = Arc::clone(&self.desired.borrow());
-            inner.labels.refresh(&desired, table);
-            let options = RenderOptions {
-                endpoint_level: options.endpoint_level,
-            };
-            families = render(table, &inner.labels, &mut inner.counters, options, now);
-        }
+        // Drop the last snapshot before dumping: at most one table of ours is being built
+        // while scrapes still writing hold theirs.
+        dumper.snapshot = None;
+        let dumper = &mut *dumper;
+        dumper.counters.set_retention(options.offset_retention);
+        let taken = clock();
+        let started = Instant::now();
+        let snapshot = match dumper.source.dump_table() {
+            Ok(table) => {
+                self.dump_duration.set(started.elapsed().as_secs_f64());
+                self.up.set(1);
+                let desired = Arc::clone(&self.desired.borrow());
+                dumper.labels.refresh(&desired, &table);
+                Snapshot::prepare(
+                    table,
+                    &dumper.labels,
+                    &mut dumper.counters,
+                    options.endpoint_level,
+                    taken,
+                )
+            }
+            Err(error) => {
+                tracing::warn!(%error, "IPVS dump for /metrics failed");
+                self.dump_errors.inc();
+                self.up.set(0);
+                // No stale numbers: the lvs_* series go missing, lbctl_ipvs_up says why.
+                Snapshot::failed(taken, taken)
+            }
+        };
         self.tracked_series
-            .set(i64::try_from(inner.counters.len()).unwrap_or(i64::MAX));
-        families.extend(self.up.collect());
-        families.extend(self.dump_errors.collect());
-        families.extend(self.dump_duration.collect());
-        families.extend(self.tracked_series.collect());
-        families
+            .set(i64::try_from(dumper.counters.len()).unwrap_or(i64::MAX));
+        let snapshot = Arc::new(Snapshot {
+            ready: clock(),
+            ..snapshot
+        });
+        dumper.snapshot = Some(Arc::clone(&snapshot));
+        snapshot
+    }
+
+    /// How many scrapes wait for the dump in progress.
+    #[cfg(test)]
+    pub(super) fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
     }
 }
 
-impl<S: TableSource> Collector for IpvsCollector<S> {
-    fn desc(&self) -> Vec<&Desc> {
-        self.descs.iter().collect()
+impl<S: TableSource> LvsFamilies for IpvsCollector<S> {
+    fn write_families(&self, out: &mut dyn Write, now: Instant) -> io::Result<()> {
+        let snapshot = self.snapshot(now);
+        let options = *self.options.borrow();
+        let exposition = ExpositionOptions {
+            endpoint_level: options.endpoint_level,
+            endpoint_rates: options.endpoint_rates,
+        };
+        write_lvs_families(out, snapshot.series_source(), exposition)
     }
 
-    fn collect(&self) -> Vec<MetricFamily> {
-        self.scrape(Instant::now())
+    fn register(&self, registry: &Registry) -> Result<(), prometheus::Error> {
+        registry.register(Box::new(self.up.clone()))?;
+        registry.register(Box::new(self.dump_errors.clone()))?;
+        registry.register(Box::new(self.dump_duration.clone()))?;
+        registry.register(Box::new(self.tracked_series.clone()))?;
+        Ok(())
     }
 }

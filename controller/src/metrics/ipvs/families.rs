@@ -1,18 +1,11 @@
-//! Maps one IPVS snapshot to Prometheus metric families.
+//! The `lvs_*` families: name, help, type, level and where each value comes from.
 //!
-//! Pure: no I/O; time is a parameter. Input: the kernel table, the label book (business
-//! labels from the desired state) and the monotonic-counter state; output: the `lvs_*`
-//! families. Only services with labels (ours) are exported; every destination of such a
-//! service is, including draining ones, so their traffic stays visible until they are gone.
-
-use std::time::Instant;
+//! Pure data. [`exposition`](super::exposition) writes them; docs/metrics.md lists the same.
 
 use lb_config::{RealServerKey, ServiceKey};
-use lb_ipvs_sync::{IpvsTable, ObservedDestination, ServiceId, Stats};
-use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
+use lb_ipvs_sync::{ObservedDestination, Stats};
 
-use super::labels::{LabelBook, SERVICE_LABEL_NAMES, ServiceLabels};
-use super::monotonic::{COUNTERS, MonotonicCounters};
+use super::monotonic::COUNTERS;
 
 /// Identity of one counter series in the kernel: a service, or one destination of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -34,7 +27,7 @@ pub(crate) enum Level {
 
 /// What a family reports.
 #[derive(Debug, Clone, Copy)]
-enum Value {
+pub(crate) enum Value {
     /// Monotonic counter number `i` (conns, inpkts, outpkts, inbytes, outbytes).
     Counter(usize),
     /// The kernel's rate estimate.
@@ -52,7 +45,8 @@ pub(crate) struct FamilySpec {
     pub(crate) help: &'static str,
     /// Per service or per endpoint.
     pub(crate) level: Level,
-    value: Value,
+    /// Where the value comes from.
+    pub(crate) value: Value,
 }
 
 impl FamilySpec {
@@ -61,13 +55,30 @@ impl FamilySpec {
         matches!(self.value, Value::Counter(_))
     }
 
-    /// Label names, in exposition order.
-    pub(crate) fn label_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = SERVICE_LABEL_NAMES.iter().map(|n| n.to_string()).collect();
-        if self.level == Level::Endpoint {
-            names.push("endpoint".to_owned());
+    /// Whether it is one of the kernel's rate estimates (per endpoint, off by default).
+    pub(crate) fn is_rate(&self) -> bool {
+        matches!(self.value, Value::Rate(_))
+    }
+
+    /// The exposition type.
+    pub(crate) fn type_name(&self) -> &'static str {
+        if self.is_counter() {
+            "counter"
+        } else {
+            "gauge"
         }
-        names
+    }
+
+    /// The value of this family for a service (`dest` is `None`) or one of its destinations;
+    /// `None` for a destination-only family asked about a service. `stats` carries the
+    /// exported (monotonic) counters.
+    pub(crate) fn read(&self, stats: &Stats, dest: Option<&ObservedDestination>) -> Option<u64> {
+        match (self.value, dest) {
+            (Value::Counter(i), _) => Some(counter_values(stats)[i]),
+            (Value::Rate(read), _) => Some(read(stats)),
+            (Value::Destination(read), Some(dest)) => Some(read(dest)),
+            (Value::Destination(_), None) => None,
+        }
     }
 }
 
@@ -112,72 +123,8 @@ pub(crate) const FAMILIES: &[FamilySpec] = &[
     spec("lvs_endpoint_weight", "IPVS weight; 0 = quiesced (draining, terminating or unhealthy).", Endpoint, D(|d| d.spec.weight as u64)),
 ];
 
-/// Options of the mapping.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct RenderOptions {
-    /// Emit the per-endpoint families (off for very large tables).
-    pub(crate) endpoint_level: bool,
-}
-
-/// The families of one snapshot; empty families are included (the registry drops them).
-pub(crate) fn render(
-    table: &IpvsTable,
-    labels: &LabelBook,
-    counters: &mut MonotonicCounters<SeriesId>,
-    options: RenderOptions,
-    now: Instant,
-) -> Vec<MetricFamily> {
-    let mut metrics: Vec<Vec<Metric>> = vec![Vec::new(); FAMILIES.len()];
-    counters.begin_pass();
-    for (id, service) in &table.services {
-        let ServiceId::Inet(key) = id else { continue };
-        let Some(service_labels) = labels.get(key) else {
-            continue;
-        };
-        let series = SeriesId {
-            service: *key,
-            endpoint: None,
-        };
-        let totals = counters.observe(&series, counter_values(&service.stats), now);
-        push_level(
-            &mut metrics,
-            Level::Service,
-            service_labels,
-            None,
-            &totals,
-            &service.stats,
-            None,
-        );
-        if !options.endpoint_level {
-            continue;
-        }
-        for (rs, dest) in &service.destinations {
-            let series = SeriesId {
-                service: *key,
-                endpoint: Some(*rs),
-            };
-            let totals = counters.observe(&series, counter_values(&dest.stats), now);
-            let endpoint = rs.to_string();
-            push_level(
-                &mut metrics,
-                Level::Endpoint,
-                service_labels,
-                Some(&endpoint),
-                &totals,
-                &dest.stats,
-                Some(dest),
-            );
-        }
-    }
-    counters.end_pass(now);
-    FAMILIES
-        .iter()
-        .zip(metrics)
-        .map(|(spec, metrics)| family(spec, metrics))
-        .collect()
-}
-
-fn counter_values(stats: &Stats) -> [u64; COUNTERS] {
+/// The five counters of `stats`, in the order of [`Value::Counter`]'s index.
+pub(crate) fn counter_values(stats: &Stats) -> [u64; COUNTERS] {
     [
         stats.conns,
         stats.inpkts,
@@ -187,75 +134,12 @@ fn counter_values(stats: &Stats) -> [u64; COUNTERS] {
     ]
 }
 
-fn push_level(
-    metrics: &mut [Vec<Metric>],
-    level: Level,
-    labels: &ServiceLabels,
-    endpoint: Option<&str>,
-    totals: &[u64; COUNTERS],
-    stats: &Stats,
-    dest: Option<&ObservedDestination>,
-) {
-    for (spec, out) in FAMILIES.iter().zip(metrics.iter_mut()) {
-        if spec.level != level {
-            continue;
-        }
-        let value = match (spec.value, dest) {
-            (Value::Counter(i), _) => totals[i],
-            (Value::Rate(read), _) => read(stats),
-            (Value::Destination(read), Some(dest)) => read(dest),
-            (Value::Destination(_), None) => continue,
-        };
-        out.push(metric(spec, labels, endpoint, value));
-    }
-}
-
-/// Converts a kernel `u64` for the exposition format. Why `as`: Prometheus samples are
-/// `f64`; above 2^53 the lowest bits are lost, which no counter of a real director reaches.
-#[allow(clippy::cast_precision_loss)]
-fn sample(value: u64) -> f64 {
-    value as f64
-}
-
-fn metric(spec: &FamilySpec, labels: &ServiceLabels, endpoint: Option<&str>, value: u64) -> Metric {
-    let mut pairs: Vec<LabelPair> = SERVICE_LABEL_NAMES
-        .iter()
-        .zip(labels.values())
-        .map(|(name, value)| label(name, value))
-        .collect();
-    if let Some(endpoint) = endpoint {
-        pairs.push(label("endpoint", endpoint));
-    }
-    let mut m = Metric::default();
-    m.set_label(pairs);
-    if spec.is_counter() {
-        let mut c = Counter::default();
-        c.set_value(sample(value));
-        m.set_counter(c);
-    } else {
-        let mut g = Gauge::default();
-        g.set_value(sample(value));
-        m.set_gauge(g);
-    }
-    m
-}
-
-fn label(name: &str, value: &str) -> LabelPair {
-    let mut pair = LabelPair::default();
-    pair.set_name(name.to_owned());
-    pair.set_value(value.to_owned());
-    pair
-}
-
-fn family(spec: &FamilySpec, metrics: Vec<Metric>) -> MetricFamily {
-    let mut family = MetricFamily::default();
-    family.set_name(spec.name.to_owned());
-    family.set_help(spec.help.to_owned());
-    family.set_field_type(if spec.is_counter() {
-        MetricType::COUNTER
-    } else {
-        MetricType::GAUGE
-    });
-    family.set_metric(metrics);
-    family
+/// Replaces the five counters of `stats` (with the exported, monotonic values).
+pub(crate) fn set_counter_values(stats: &mut Stats, values: [u64; COUNTERS]) {
+    let [conns, inpkts, outpkts, inbytes, outbytes] = values;
+    stats.conns = conns;
+    stats.inpkts = inpkts;
+    stats.outpkts = outpkts;
+    stats.inbytes = inbytes;
+    stats.outbytes = outbytes;
 }

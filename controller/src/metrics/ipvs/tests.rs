@@ -1,9 +1,12 @@
 //! Tests of the IPVS collector against the in-memory fake kernel: labels, values, the
-//! endpoint-level switch, monotonic counters across kernel resets, the snapshot cache and
-//! dump failures.
+//! endpoint-level and endpoint-rate switches, monotonic counters across kernel resets, the
+//! snapshot cache, the single flight of concurrent scrapes and dump failures. Every scrape is
+//! read back from the text it wrote, and the reader checks the text format's rules on the way
+//! (HELP and TYPE once per family, before its series; the series of a family contiguous).
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use lb_config::test_util::{self, service_key};
@@ -13,12 +16,11 @@ use lb_config::{
 use lb_ipvs_sync::fake::FakeKernel;
 use lb_ipvs_sync::wanted::wanted_table;
 use lb_ipvs_sync::{IpvsError, IpvsKernel, IpvsTable, Operation, ServiceId, Stats};
-use prometheus::core::Collector;
-use prometheus::proto::MetricFamily;
+use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::sync::watch;
 
 use super::source::TableSource;
-use super::{IpvsCollector, IpvsCollectorOptions};
+use super::{IpvsCollector, IpvsCollectorOptions, LvsFamilies};
 
 /// A fake kernel the test keeps a handle on while the collector owns the source.
 #[derive(Clone, Default)]
@@ -142,26 +144,74 @@ fn stats(conns: u64) -> Stats {
 
 type Samples = HashMap<String, Vec<(BTreeMap<String, String>, f64)>>;
 
-fn samples(families: &[MetricFamily]) -> Samples {
+/// Reads the text format back, checking its rules: `# HELP` then `# TYPE` once per family,
+/// before its first series; the series of a family contiguous; label values unescaped.
+fn samples(text: &str) -> Samples {
     let mut out = Samples::new();
-    for family in families {
-        for metric in family.get_metric() {
-            let labels = metric
-                .get_label()
-                .iter()
-                .map(|l| (l.name().to_owned(), l.value().to_owned()))
-                .collect();
-            let value = if family.get_field_type() == prometheus::proto::MetricType::COUNTER {
-                metric.get_counter().get_value()
-            } else {
-                metric.get_gauge().get_value()
-            };
-            out.entry(family.name().to_owned())
-                .or_default()
-                .push((labels, value));
+    let mut helped = HashSet::new();
+    let mut typed = HashSet::new();
+    let mut finished: HashSet<String> = HashSet::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let name = rest.split(' ').next().unwrap().to_owned();
+            assert!(helped.insert(name.clone()), "HELP twice for {name}");
+            continue;
         }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let name = rest.split(' ').next().unwrap().to_owned();
+            assert!(helped.contains(&name), "TYPE before HELP for {name}");
+            assert!(typed.insert(name), "TYPE twice: {line}");
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').unwrap();
+        let (name, labels) = match series.split_once('{') {
+            Some((name, rest)) => (name, parse_labels(rest.strip_suffix('}').unwrap())),
+            None => (series, BTreeMap::new()),
+        };
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix).filter(|f| typed.contains(*f)))
+            .unwrap_or(name);
+        assert!(typed.contains(family), "series before its TYPE: {line}");
+        if current.as_deref() != Some(family) {
+            if let Some(previous) = current.take() {
+                finished.insert(previous);
+            }
+            assert!(!finished.contains(family), "{family} is not contiguous");
+            current = Some(family.to_owned());
+        }
+        out.entry(name.to_owned())
+            .or_default()
+            .push((labels, value.parse().unwrap()));
     }
     out
+}
+
+/// `a="x",b="y\"z"` to its pairs, unescaped.
+fn parse_labels(text: &str) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let (name, after) = rest.split_once("=\"").unwrap();
+        let mut value = String::new();
+        let mut chars = after.char_indices();
+        let end = loop {
+            match chars.next().unwrap() {
+                (i, '"') => break i,
+                (_, '\\') => match chars.next().unwrap().1 {
+                    'n' => value.push('\n'),
+                    other => value.push(other),
+                },
+                (_, c) => value.push(c),
+            }
+        };
+        labels.insert(name.to_owned(), value);
+        rest = after[end + 1..]
+            .strip_prefix(',')
+            .unwrap_or(&after[end + 1..]);
+    }
+    labels
 }
 
 /// The value of `name` for the series whose labels include every pair of `want`.
@@ -178,6 +228,26 @@ struct Fixture {
     desired_tx: watch::Sender<Arc<DesiredState>>,
     options_tx: watch::Sender<IpvsCollectorOptions>,
     collector: IpvsCollector<SharedFake>,
+    /// The collector's own `lbctl_ipvs_*` metrics.
+    registry: Registry,
+}
+
+impl Fixture {
+    /// One scrape now: the `lvs_*` text and the collector's own metrics, read back.
+    fn collect(&self) -> Samples {
+        samples(&self.scrape_text())
+    }
+
+    fn scrape_text(&self) -> String {
+        let mut out = Vec::new();
+        self.collector
+            .write_families(&mut out, Instant::now())
+            .unwrap();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .unwrap();
+        String::from_utf8(out).unwrap()
+    }
 }
 
 fn fixture(options: IpvsCollectorOptions) -> Fixture {
@@ -187,11 +257,14 @@ fn fixture(options: IpvsCollectorOptions) -> Fixture {
     let (desired_tx, desired_rx) = watch::channel(Arc::new(state));
     let (options_tx, options_rx) = watch::channel(options);
     let collector = IpvsCollector::new(fake.clone(), desired_rx, options_rx).unwrap();
+    let registry = Registry::new();
+    collector.register(&registry).unwrap();
     Fixture {
         fake,
         desired_tx,
         options_tx,
         collector,
+        registry,
     }
 }
 
@@ -214,7 +287,7 @@ fn services_and_endpoints_carry_business_labels_and_kernel_values() {
         4,
         2,
     );
-    let s = samples(&f.collector.collect());
+    let s = f.collect();
 
     let web = [
         ("namespace", "web"),
@@ -280,7 +353,7 @@ fn foreign_services_are_not_exported() {
     );
     foreign.services.insert(svc.key, svc);
     f.fake.program(&foreign);
-    let s = samples(&f.collector.collect());
+    let s = f.collect();
     assert!(value(&s, "lvs_service_stat_conns_total", &[("vip", "192.0.2.1")]).is_none());
     assert_eq!(s["lvs_service_stat_conns_total"].len(), 2);
 }
@@ -291,7 +364,7 @@ fn the_endpoint_level_can_be_dropped() {
         endpoint_level: false,
         ..no_cache()
     });
-    let s = samples(&f.collector.collect());
+    let s = f.collect();
     assert_eq!(s["lvs_service_stat_conns_total"].len(), 2);
     assert!(
         s.keys().all(|name| !name.starts_with("lvs_endpoint_")),
@@ -301,7 +374,7 @@ fn the_endpoint_level_can_be_dropped() {
 
     // A reload (SIGHUP) that turns it back on applies to the next scrape.
     f.options_tx.send_modify(|o| o.endpoint_level = true);
-    let s = samples(&f.collector.collect());
+    let s = f.collect();
     assert!(
         s.contains_key("lvs_endpoint_stat_conns_total"),
         "{:?}",
@@ -316,12 +389,12 @@ fn a_reloaded_snapshot_age_applies_to_the_next_scrape() {
         ..IpvsCollectorOptions::default()
     });
     let t0 = Instant::now();
-    f.collector.scrape(t0);
-    f.collector.scrape(t0 + Duration::from_secs(1));
+    f.collector.snapshot(t0);
+    f.collector.snapshot(t0 + Duration::from_secs(1));
     assert_eq!(f.fake.dumps(), 1);
     f.options_tx
         .send_modify(|o| o.max_snapshot_age = Duration::ZERO);
-    f.collector.scrape(t0 + Duration::from_secs(2));
+    f.collector.snapshot(t0 + Duration::from_secs(2));
     assert_eq!(f.fake.dumps(), 2);
 }
 
@@ -331,11 +404,7 @@ fn a_destination_deleted_and_re_added_keeps_its_counter_monotonic() {
     let web = service_key(WEB, 80);
     let rs1 = [("endpoint", "10.1.0.1:8080")];
     f.fake.set_dest_stats(web, "10.1.0.1:8080", stats(100));
-    let before = value(
-        &samples(&f.collector.collect()),
-        "lvs_endpoint_stat_conns_total",
-        &rs1,
-    );
+    let before = value(&f.collect(), "lvs_endpoint_stat_conns_total", &rs1);
     assert_eq!(before, Some(100.0));
 
     // Delete and re-add: the kernel counter restarts at 0, then 5 new connections arrive.
@@ -347,15 +416,11 @@ fn a_destination_deleted_and_re_added_keeps_its_counter_monotonic() {
         };
         kernel.apply(&delete).unwrap();
     }
-    let gone = samples(&f.collector.collect());
+    let gone = f.collect();
     assert!(value(&gone, "lvs_endpoint_stat_conns_total", &rs1).is_none());
     f.fake.program(&desired());
     f.fake.set_dest_stats(web, "10.1.0.1:8080", stats(5));
-    let after = value(
-        &samples(&f.collector.collect()),
-        "lvs_endpoint_stat_conns_total",
-        &rs1,
-    );
+    let after = value(&f.collect(), "lvs_endpoint_stat_conns_total", &rs1);
     assert_eq!(
         after,
         Some(105.0),
@@ -368,9 +433,9 @@ fn a_service_that_left_the_config_keeps_its_labels_while_it_drains() {
     let f = fixture(no_cache());
     let mut without_web = desired();
     without_web.services.remove(&service_key(WEB, 80));
-    f.collector.collect(); // labels learned from the full desired state
+    f.collect(); // labels learned from the full desired state
     f.desired_tx.send(Arc::new(without_web)).unwrap();
-    let s = samples(&f.collector.collect());
+    let s = f.collect();
     let web = [("service", "frontend"), ("namespace", "web")];
     assert!(
         value(&s, "lvs_service_stat_conns_total", &web).is_some(),
@@ -380,9 +445,9 @@ fn a_service_that_left_the_config_keeps_its_labels_while_it_drains() {
     // Gone from the kernel: the labels are forgotten, and a later foreign service on the same
     // address is not exported under them.
     f.fake.kernel.lock().unwrap().table_mut().services.clear();
-    f.collector.collect();
+    f.collect();
     f.fake.program(&desired());
-    let s = samples(&f.collector.collect());
+    let s = f.collect();
     assert!(value(&s, "lvs_service_stat_conns_total", &web).is_none());
 }
 
@@ -393,15 +458,15 @@ fn scrapes_within_the_max_age_share_one_dump() {
         ..IpvsCollectorOptions::default()
     });
     let t0 = Instant::now();
-    f.collector.scrape(t0);
-    f.collector.scrape(t0 + Duration::from_secs(30));
+    f.collector.snapshot(t0);
+    f.collector.snapshot(t0 + Duration::from_secs(30));
     assert_eq!(f.fake.dumps(), 1);
-    f.collector.scrape(t0 + Duration::from_secs(61));
+    f.collector.snapshot(t0 + Duration::from_secs(61));
     assert_eq!(f.fake.dumps(), 2);
 
     let g = fixture(no_cache());
-    g.collector.collect();
-    g.collector.collect();
+    g.collect();
+    g.collect();
     assert_eq!(g.fake.dumps(), 2, "max age 0 dumps on every scrape");
 }
 
@@ -409,13 +474,13 @@ fn scrapes_within_the_max_age_share_one_dump() {
 fn a_failed_dump_exports_no_stale_numbers_and_says_so() {
     let f = fixture(no_cache());
     f.fake.kernel.lock().unwrap().fail_dumps(Some(1));
-    let s = samples(&f.collector.collect());
+    let s = f.collect();
     assert!(!s.contains_key("lvs_service_stat_conns_total"));
     assert_eq!(value(&s, "lbctl_ipvs_up", &[]), Some(0.0));
     assert_eq!(value(&s, "lbctl_ipvs_dump_errors_total", &[]), Some(1.0));
 
     f.fake.kernel.lock().unwrap().fail_dumps(None);
-    let s = samples(&f.collector.collect());
+    let s = f.collect();
     assert_eq!(value(&s, "lbctl_ipvs_up", &[]), Some(1.0));
     assert_eq!(s["lvs_service_stat_conns_total"].len(), 2);
 }
@@ -425,7 +490,7 @@ fn registers_next_to_the_controller_metrics_and_encodes() {
     let f = fixture(no_cache());
     f.fake.set_service_stats(service_key(WEB, 80), stats(3));
     let metrics = crate::metrics::Metrics::new().unwrap();
-    metrics.register(Box::new(f.collector)).unwrap();
+    metrics.attach_ipvs(Box::new(f.collector)).unwrap();
     let text = metrics.encode();
     let line = "lvs_service_stat_conns_total{namespace=\"web\",service=\"frontend\",port=\"http\",\
                 vport=\"80\",vip=\"203.0.113.10\",protocol=\"tcp\"} 3";
@@ -435,4 +500,152 @@ fn registers_next_to_the_controller_metrics_and_encodes() {
         text.contains("lbctl_sync_duration_seconds_bucket"),
         "{text}"
     );
+}
+
+/// The per-endpoint rate estimates are off by default and come with `endpoint_rates`; the
+/// per-service ones stay on either way. Fails if the default or the switch is lost.
+#[test]
+fn endpoint_rates_only_when_asked_for_and_service_rates_always() {
+    let f = fixture(no_cache());
+    let s = f.collect();
+    assert!(s.contains_key("lvs_service_rate_connections_per_second"));
+    assert!(s.contains_key("lvs_endpoint_stat_conns_total"));
+    assert!(s.contains_key("lvs_endpoint_weight"));
+    assert!(
+        s.keys().all(|name| !name.starts_with("lvs_endpoint_rate_")),
+        "{:?}",
+        s.keys()
+    );
+
+    f.options_tx.send_modify(|o| o.endpoint_rates = true);
+    let s = f.collect();
+    let rs1 = [("endpoint", "10.1.0.1:8080")];
+    assert_eq!(
+        value(&s, "lvs_endpoint_rate_in_bytes_per_second", &rs1),
+        Some(0.0)
+    );
+    assert_eq!(s["lvs_endpoint_rate_connections_per_second"].len(), 3);
+}
+
+/// Every series an endpoint has by default, and by service: the counts docs/metrics.md gives.
+#[test]
+fn series_per_endpoint_and_per_service_are_as_documented() {
+    let f = fixture(no_cache());
+    let s = f.collect();
+    let endpoint_families = s.keys().filter(|n| n.starts_with("lvs_endpoint_")).count();
+    let service_families = s.keys().filter(|n| n.starts_with("lvs_service_")).count();
+    assert_eq!(
+        endpoint_families, 9,
+        "5 counters, 3 connection gauges, weight"
+    );
+    assert_eq!(service_families, 10, "5 counters, 5 rate estimates");
+    f.options_tx.send_modify(|o| o.endpoint_rates = true);
+    let s = f.collect();
+    assert_eq!(
+        s.keys().filter(|n| n.starts_with("lvs_endpoint_")).count(),
+        14
+    );
+}
+
+/// Label values with a quote, a backslash and a newline come back unchanged through the text.
+/// Fails if the writer stops escaping any of them (the reader then misparses the line).
+#[test]
+fn label_values_are_escaped_in_the_exposition() {
+    let mut state = desired();
+    let web = state.services.get_mut(&service_key(WEB, 80)).unwrap();
+    web.origin.service = Some(ServiceOrigin {
+        namespace: "we\"b".to_owned(),
+        name: "front\\end".to_owned(),
+        port: "ht\ntp".to_owned(),
+    });
+    let f = fixture(no_cache());
+    f.desired_tx.send(Arc::new(state)).unwrap();
+    let text = f.scrape_text();
+    assert!(
+        text.contains(r#"namespace="we\"b",service="front\\end",port="ht\ntp""#),
+        "{text}"
+    );
+    let s = samples(&text);
+    let odd = [
+        ("namespace", "we\"b"),
+        ("service", "front\\end"),
+        ("port", "ht\ntp"),
+        ("endpoint", "10.1.0.2:8080"),
+    ];
+    assert_eq!(value(&s, "lvs_endpoint_weight", &odd), Some(1.0));
+}
+
+/// A source whose dumps wait until the test opens a gate, and that counts them.
+#[derive(Clone)]
+struct GatedSource {
+    kernel: SharedFake,
+    dumps: Arc<AtomicUsize>,
+    gate: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl TableSource for GatedSource {
+    fn dump_table(&mut self) -> Result<IpvsTable, IpvsError> {
+        self.dumps.fetch_add(1, Ordering::SeqCst);
+        let (open, changed) = &*self.gate;
+        let mut open = open.lock().unwrap();
+        while !*open {
+            open = changed.wait(open).unwrap();
+        }
+        self.kernel.dump_table()
+    }
+}
+
+/// Waits (bounded) until `ready` holds; panics naming `what` otherwise.
+fn wait_for(what: &str, ready: impl Fn() -> bool) {
+    for _ in 0..10_000 {
+        if ready() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Single flight: a scrape that arrives while a dump is in progress waits for it and uses it,
+/// even with a snapshot age of 0. Fails (2 dumps) if the waiting scrape started a dump of its
+/// own.
+#[test]
+fn a_scrape_during_a_dump_waits_for_it_instead_of_dumping_again() {
+    let kernel = SharedFake::default();
+    kernel.program(&desired());
+    let source = GatedSource {
+        kernel,
+        dumps: Arc::new(AtomicUsize::new(0)),
+        gate: Arc::new((Mutex::new(false), Condvar::new())),
+    };
+    let (_desired_tx, desired_rx) = watch::channel(Arc::new(desired()));
+    let (_options_tx, options_rx) = watch::channel(no_cache());
+    let collector = Arc::new(IpvsCollector::new(source.clone(), desired_rx, options_rx).unwrap());
+    let scrape = |collector: Arc<IpvsCollector<GatedSource>>| {
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            collector.write_families(&mut out, Instant::now()).unwrap();
+            String::from_utf8(out).unwrap()
+        })
+    };
+    let first = scrape(Arc::clone(&collector));
+    wait_for("the first dump", || {
+        source.dumps.load(Ordering::SeqCst) == 1
+    });
+    let second = scrape(Arc::clone(&collector));
+    wait_for("the second scrape to wait", || collector.waiting() == 1);
+    {
+        let (open, changed) = &*source.gate;
+        *open.lock().unwrap() = true;
+        changed.notify_all();
+    }
+    let (first, second) = (first.join().unwrap(), second.join().unwrap());
+    assert_eq!(source.dumps.load(Ordering::SeqCst), 1, "one dump for both");
+    assert_eq!(first, second);
+    assert_eq!(samples(&first)["lvs_endpoint_stat_conns_total"].len(), 3);
+
+    // Once it is done, a scrape with age 0 dumps again.
+    let third = scrape(Arc::clone(&collector));
+    third.join().unwrap();
+    assert_eq!(source.dumps.load(Ordering::SeqCst), 2);
 }
