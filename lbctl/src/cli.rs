@@ -156,10 +156,16 @@ pub(crate) enum Command {
     /// Show what a running daemon programmed: services, real servers, weights, connections.
     ///
     /// Reads the daemon's /status (default: the settings' listen_address, else 127.0.0.1:9469).
+    /// Above 1,000 services, text output without a filter shows the summary (counts by
+    /// state and health, one line per VIP); --all prints every service, --vip, --service and
+    /// --key some. -o json prints the document (or the summary with --summary).
     ///
     /// Example:
     ///   lbctl status
     ///   lbctl status --address 127.0.0.1:9469 --output json --timeout 2
+    ///   lbctl status --vip 203.0.113.10
+    ///   lbctl status --service shop/web
+    ///   lbctl status --summary --watch 2
     #[command(verbatim_doc_comment)]
     Status(crate::commands::status::StatusArgs),
     /// Withdraw every BGP route (or one VIP's) of a running daemon for maintenance.

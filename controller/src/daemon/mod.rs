@@ -53,5 +53,7 @@ pub use self::problems::{LogSink, ProblemSink};
 pub use self::run::{DaemonOptions, OnDelete, run};
 pub use self::status::StatusDocument;
 pub use self::status::{
-    ControllerStatus, Rates, RealServerStatus, ServiceStatus, StatusSnapshot, SyncSummary,
+    ControllerStatus, QueryError, Rates, RealServerStatus, SUMMARY_LIST_LIMIT, ServiceFilter,
+    ServiceStatus, StatusCounts, StatusQuery, StatusSnapshot, StatusSummary, SyncSummary,
+    VipSummary,
 };

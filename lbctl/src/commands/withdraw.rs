@@ -17,7 +17,7 @@ use clap::Args;
 
 use crate::commands::status::timeout_arg;
 use lb_controller::client::{DaemonEndpoint, request};
-use lb_controller::daemon::StatusDocument;
+use lb_controller::daemon::StatusSummary;
 use lb_controller::files::load_settings;
 
 /// How long to wait for the daemon to report the withdrawal as applied.
@@ -68,10 +68,11 @@ pub(crate) fn run(args: &WithdrawArgs) -> Result<i32> {
     let want = !args.undo;
     let deadline = Instant::now() + APPLY_TIMEOUT;
     loop {
-        let body = request(&daemon, "GET", "/status", timeout)?;
-        let doc: StatusDocument = serde_json::from_str(&body)
-            .with_context(|| format!("{daemon}/status did not return a status document"))?;
-        let Some(bgp) = doc.bgp else {
+        // The summary carries the BGP part without the per-real-server rows.
+        let body = request(&daemon, "GET", "/status?summary", timeout)?;
+        let summary: StatusSummary = serde_json::from_str(&body)
+            .with_context(|| format!("{daemon}/status?summary did not return a status summary"))?;
+        let Some(bgp) = summary.bgp else {
             bail!("the daemon at {daemon} reports no BGP announcer");
         };
         let applied = match args.vip {

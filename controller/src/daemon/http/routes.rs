@@ -20,7 +20,7 @@ use tracing::{info, warn};
 use super::metrics_route::{self, ResponseBody, boxed};
 use super::serve::Peer;
 use crate::bgp::BgpControl;
-use crate::daemon::status::StatusSnapshot;
+use crate::daemon::status::{StatusQuery, StatusSnapshot};
 use crate::metrics::Metrics;
 
 /// Which listener a request came in on.
@@ -111,7 +111,7 @@ pub(super) async fn handle(
     let response = match req.uri().path() {
         "/healthz" => text(StatusCode::OK, "ok\n"),
         "/readyz" => readyz(&state),
-        "/status" => status(&state),
+        "/status" => status(&state, req.uri().query().unwrap_or("")).await,
         _ => text(
             StatusCode::NOT_FOUND,
             match api {
@@ -156,14 +156,22 @@ fn readyz(state: &HttpState) -> Response<Full<Bytes>> {
     )
 }
 
-/// The snapshot of the last pass (its table is the one read after that sync): cheap, and it
-/// never waits for the kernel.
-fn status(state: &HttpState) -> Response<Full<Bytes>> {
+/// The snapshot of the last pass (its table is the one read after that sync): it never waits
+/// for the kernel. The query narrows it or asks for the summary (a bad one is a 400 naming
+/// the parameter); the body is built and serialized off the runtime, as the whole document of
+/// a large table takes a while, compact unless `pretty` is asked for.
+async fn status(state: &HttpState, query: &str) -> Response<Full<Bytes>> {
+    let query = match StatusQuery::parse(query) {
+        Ok(query) => query,
+        Err(e) => return text(StatusCode::BAD_REQUEST, &format!("{e}\n")),
+    };
     let snapshot = Arc::clone(&state.status.borrow());
-    let mut doc = snapshot.document(SystemTime::now());
-    doc.bgp = state.bgp.as_ref().map(|bgp| bgp.status());
-    match serde_json::to_vec_pretty(&doc) {
-        Ok(body) => with_type(StatusCode::OK, body, "application/json"),
+    let bgp = state.bgp.as_ref().map(|bgp| bgp.status());
+    let built =
+        tokio::task::spawn_blocking(move || snapshot.answer(&query, bgp, SystemTime::now())).await;
+    match built {
+        Ok(Ok(body)) => with_type(StatusCode::OK, body, "application/json"),
+        Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
         Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
     }
 }

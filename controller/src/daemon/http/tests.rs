@@ -149,9 +149,11 @@ async fn withdraw_over_the_control_socket_switches_all_or_one_vip_and_keeps_the_
         .unwrap_err()
         .to_string();
     assert!(err.contains("405"), "{err}");
-    // The control socket serves the reads `lbctl withdraw` polls.
+    // The control socket serves the reads `lbctl withdraw` polls (the summary).
     // (The JSON keeps the field names from before the rename, for scripts.)
-    let status = call(control(), "GET", "/status").await.unwrap();
+    let status = call(control(), "GET", "/status?summary&pretty")
+        .await
+        .unwrap();
     assert!(status.contains("\"mode\": \"speaker\""), "{status}");
     assert!(status.contains("\"draining\": "), "{status}");
     assert!(status.contains("\"drained_vips\""), "{status}");
@@ -211,6 +213,58 @@ async fn tcp_serves_reads_from_the_snapshot_and_refuses_withdraw_naming_the_sock
         "the table's age is reported: {age}"
     );
     assert!(doc["table_at"].as_u64().is_some(), "{body}");
+    assert!(!body.contains('\n'), "compact for programs: {body}");
+}
+
+/// `/status` takes filters and `summary`/`pretty`; a bad value or an unknown parameter is a
+/// 400 that names it, on both listeners. Mutation: ignore unknown parameters and the typo
+/// `vips=` answers 200 with the whole table.
+#[tokio::test]
+async fn status_queries_are_parsed_and_bad_ones_refused_naming_the_parameter() {
+    let d = daemon(LIMITS).await;
+    for endpoint in [
+        DaemonEndpoint::Tcp(d.tcp),
+        DaemonEndpoint::Control(d.socket.clone()),
+    ] {
+        for (path, names) in [
+            ("/status?vips=10.0.0.1", "unknown query parameter `vips`"),
+            (
+                "/status?vip=10.0.0.300",
+                "vip=10.0.0.300: not an IP address",
+            ),
+            (
+                "/status?service=web",
+                "service=web: expected NAMESPACE/NAME",
+            ),
+            ("/status?key=", "key=: expected a ConfigMap key"),
+            ("/status?summary=maybe", "summary=maybe: expected nothing"),
+            ("/status?vip=10.0.0.1&vip=10.0.0.2", "`vip` given twice"),
+        ] {
+            let err = call(endpoint.clone(), "GET", path)
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("400") && err.contains(names), "{path}: {err}");
+        }
+        let body = call(
+            endpoint.clone(),
+            "GET",
+            "/status?vip=10.0.0.1&service=shop/web",
+        )
+        .await
+        .unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(doc["services"], serde_json::json!([]), "{body}");
+        let body = call(endpoint.clone(), "GET", "/status?summary")
+            .await
+            .unwrap();
+        let summary: crate::daemon::StatusSummary = serde_json::from_str(&body).unwrap();
+        assert_eq!(summary.counts.services, 0);
+        assert!(summary.bgp.is_some(), "the summary carries BGP: {body}");
+        assert!(summary.table_age_secs.is_some(), "{body}");
+        let pretty = call(endpoint, "GET", "/status?pretty").await.unwrap();
+        assert!(pretty.starts_with("{\n  \"controller\""), "{pretty}");
+    }
 }
 
 #[tokio::test]

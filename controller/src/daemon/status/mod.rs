@@ -1,17 +1,27 @@
 //! The `/status` document: the programmed state with health, drain state and kernel counters.
 //!
-//! Pure: [`status_document`] joins the desired state, the IPVS table read after the last sync,
-//! the health verdicts and the drain book into plain serde data; the document says how old
-//! that table is (`/status` never dumps the kernel per request). `lbctl status` parses the same types back to render
-//! tables. Services the kernel still has but the desired state dropped show up as leaving.
+//! Pure: the join ([`join`]) combines the desired state, the IPVS table read after the last
+//! sync, the health verdicts and the drain book into plain serde data; the document says how
+//! old that table is (`/status` never dumps the kernel per request). A request may narrow it
+//! ([`StatusQuery`]: one VIP, one Kubernetes Service, one ConfigMap key) or ask for counts
+//! only ([`StatusSummary`]). `lbctl status` parses the same types back to render tables.
+//! Services the kernel still has but the desired state dropped show up as leaving.
 
-use std::collections::BTreeSet;
+mod join;
+mod query;
+mod summary;
+#[cfg(test)]
+mod tests;
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use lb_config::{DesiredState, HealthResults, Problem, RealServerKey, ServiceKey};
+use lb_config::{DesiredState, HealthResults, Problem};
+use lb_ipvs_sync::IpvsTable;
 use lb_ipvs_sync::reconcile::{DrainBook, Scope};
-use lb_ipvs_sync::{IpvsTable, ObservedService, ServiceId};
 use serde::{Deserialize, Serialize};
+
+pub use self::query::{QueryError, ServiceFilter, StatusQuery};
+pub use self::summary::{SUMMARY_LIST_LIMIT, StatusCounts, StatusSummary, VipSummary};
 
 /// Controller facts that are not derived from the tables.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -180,137 +190,76 @@ pub struct StatusSnapshot {
 }
 
 impl StatusSnapshot {
-    /// The document at `now`, with the table of the last sync and its age.
-    pub(crate) fn document(&self, now: SystemTime) -> StatusDocument {
-        let mut doc = status_document(
-            self.controller.clone(),
-            &self.desired,
-            self.last_table.as_deref(),
-            &self.scope,
-            &self.health,
-            &self.drain,
-        );
-        if let Some(at) = self.table_at.filter(|_| self.last_table.is_some()) {
-            doc.table_at = at.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs());
-            doc.table_age_secs = Some(now.duration_since(at).unwrap_or_default().as_secs_f64());
+    /// The document of the services `query` selects (its `summary` switch aside).
+    pub(crate) fn filtered(&self, query: &StatusQuery, now: SystemTime) -> StatusDocument {
+        let tables = self.tables();
+        let (table_at, table_age_secs) = self.table_age(now);
+        StatusDocument {
+            controller: self.controller.clone(),
+            kernel_dump: tables.table.is_some(),
+            table_at,
+            table_age_secs,
+            services: tables
+                .selected(query)
+                .into_iter()
+                .map(|key| tables.service_status(key))
+                .collect(),
+            bgp: None,
         }
-        doc
     }
-}
 
-/// Joins desired state, kernel dump, health and drain book (see the module docs).
-pub(crate) fn status_document(
-    controller: ControllerStatus,
-    desired: &DesiredState,
-    table: Option<&IpvsTable>,
-    scope: &Scope,
-    health: &HealthResults,
-    drain: &DrainBook,
-) -> StatusDocument {
-    let mut keys: BTreeSet<ServiceKey> = desired.services.keys().copied().collect();
-    if let Some(table) = table {
-        keys.extend(
-            table
-                .services
-                .keys()
-                .filter(|id| scope.contains(id))
-                .filter_map(|id| id.inet().copied()),
-        );
+    /// The counts over the services `query` selects.
+    pub(crate) fn summary(&self, query: &StatusQuery, now: SystemTime) -> StatusSummary {
+        let mut summary = summary::summarize(&self.controller, &self.tables(), query);
+        (summary.table_at, summary.table_age_secs) = self.table_age(now);
+        summary
     }
-    let services = keys
-        .into_iter()
-        .map(|key| {
-            let id = ServiceId::Inet(key);
-            let observed = table.and_then(|t| t.services.get(&id));
-            service_status(key, desired, observed, health, drain)
-        })
-        .collect();
-    StatusDocument {
-        controller,
-        kernel_dump: table.is_some(),
-        table_at: None,
-        table_age_secs: None,
-        services,
-        bgp: None,
-    }
-}
 
-fn service_status(
-    key: ServiceKey,
-    desired: &DesiredState,
-    observed: Option<&ObservedService>,
-    health: &HealthResults,
-    drain: &DrainBook,
-) -> ServiceStatus {
-    let id = ServiceId::Inet(key);
-    let want = desired.services.get(&key);
-    let mut reals: BTreeSet<RealServerKey> = want
-        .map(|w| w.real_servers.keys().copied().collect())
-        .unwrap_or_default();
-    if let Some(o) = observed {
-        reals.extend(o.destinations.keys().copied());
-    }
-    let service_deadline = drain.services.get(&id).copied();
-    let real_servers = reals
-        .into_iter()
-        .map(|rs| {
-            let w = want.and_then(|w| w.real_servers.get(&rs));
-            let o = observed.and_then(|o| o.destinations.get(&rs));
-            let checked = want.is_some_and(|w| w.health_check.is_some());
-            RealServerStatus {
-                address: rs.to_string(),
-                weight: w.map(|w| w.weight),
-                kernel_weight: o.map(|o| o.spec.weight),
-                state: w.map_or_else(
-                    || "leaving".to_owned(),
-                    |w| {
-                        serde_json::to_value(w.state)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_owned))
-                            .unwrap_or_default()
-                    },
-                ),
-                health: match (checked, health.verdict(&key, &rs)) {
-                    (true, Some(true)) => "healthy",
-                    (true, Some(false)) => "failing",
-                    _ => "unchecked",
-                }
-                .to_owned(),
-                active_conns: o.map_or(0, |o| o.active_conns),
-                inactive_conns: o.map_or(0, |o| o.inactive_conns),
-                conns: o.map_or(0, |o| o.stats.conns),
-                rates: o.map(|o| Rates::from(&o.stats)).unwrap_or_default(),
-                drain_deadline: drain
-                    .destinations
-                    .get(&(id, rs))
-                    .copied()
-                    .or(if w.is_none() { service_deadline } else { None }),
+    /// The body `/status` answers `query` with: the summary or the document, with `bgp`,
+    /// compact JSON unless `pretty` was asked for. CPU-bound in the size of the answer: the
+    /// HTTP handler runs it off the async runtime.
+    pub(crate) fn answer(
+        &self,
+        query: &StatusQuery,
+        bgp: Option<crate::bgp::BgpStatus>,
+        now: SystemTime,
+    ) -> serde_json::Result<Vec<u8>> {
+        fn encode<T: Serialize>(value: &T, pretty: bool) -> serde_json::Result<Vec<u8>> {
+            if pretty {
+                serde_json::to_vec_pretty(value)
+            } else {
+                serde_json::to_vec(value)
             }
-        })
-        .collect();
-    let stats = observed.map(|o| o.stats).unwrap_or_default();
-    ServiceStatus {
-        service: key.to_string(),
-        config_key: want.map(|w| w.origin.config_key.clone()),
-        kubernetes_service: want
-            .and_then(|w| w.origin.service.as_ref())
-            .map(|s| format!("{}/{}:{}", s.namespace, s.name, s.port)),
-        scheduler: want.map_or_else(
-            || {
-                observed
-                    .map(|o| o.spec.scheduler.clone())
-                    .unwrap_or_default()
-            },
-            |w| w.scheduler.to_string(),
-        ),
-        forward: want.map(|w| w.forward.to_string()),
-        in_kernel: observed.is_some(),
-        conns: stats.conns,
-        inpkts: stats.inpkts,
-        outpkts: stats.outpkts,
-        inbytes: stats.inbytes,
-        outbytes: stats.outbytes,
-        rates: Rates::from(&stats),
-        real_servers,
+        }
+        if query.summary {
+            let mut summary = self.summary(query, now);
+            summary.bgp = bgp;
+            encode(&summary, query.pretty)
+        } else {
+            let mut doc = self.filtered(query, now);
+            doc.bgp = bgp;
+            encode(&doc, query.pretty)
+        }
+    }
+
+    fn tables(&self) -> join::Tables<'_> {
+        join::Tables {
+            desired: &self.desired,
+            table: self.last_table.as_deref(),
+            scope: &self.scope,
+            health: &self.health,
+            drain: &self.drain,
+        }
+    }
+
+    /// When the last table was read and how old it is at `now` (none without a table).
+    fn table_age(&self, now: SystemTime) -> (Option<u64>, Option<f64>) {
+        match self.table_at.filter(|_| self.last_table.is_some()) {
+            Some(at) => (
+                at.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs()),
+                Some(now.duration_since(at).unwrap_or_default().as_secs_f64()),
+            ),
+            None => (None, None),
+        }
     }
 }
