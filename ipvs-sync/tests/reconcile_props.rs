@@ -160,7 +160,7 @@ fn observed_table() -> impl Strategy<Value = IpvsTable> {
                     stats: Stats::default(),
                     destinations,
                 };
-                (id, service)
+                (id, std::sync::Arc::new(service))
             })
             .collect(),
     })

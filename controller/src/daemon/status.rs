@@ -221,7 +221,9 @@ pub(crate) fn status_document(
         .into_iter()
         .map(|key| {
             let id = ServiceId::Inet(key);
-            let observed = table.and_then(|t| t.services.get(&id));
+            let observed = table
+                .and_then(|t| t.services.get(&id))
+                .map(std::sync::Arc::as_ref);
             service_status(key, desired, observed, health, drain)
         })
         .collect();
