@@ -97,7 +97,12 @@ const BUFFER: usize = 64 * 1024;
 fn generated(per_service: u32) -> (DesiredState, IpvsTable) {
     let mut desired = DesiredState::default();
     for s in 0..10_000u32 {
-        let vip = format!("10.{}.{}.{}", 100 + s / 62_500, (s / 250) % 250, s % 250 + 1);
+        let vip = format!(
+            "10.{}.{}.{}",
+            100 + s / 62_500,
+            (s / 250) % 250,
+            s % 250 + 1
+        );
         let real_servers = (0..per_service).map(|r| {
             let n = s * per_service + r;
             let addr = format!("10.{}.{}.{}", n / 62_500, (n / 250) % 250, n % 250 + 1);
@@ -126,6 +131,7 @@ fn generated(per_service: u32) -> (DesiredState, IpvsTable) {
         ..Stats::default()
     };
     for service in table.services.values_mut() {
+        let service = std::sync::Arc::make_mut(service);
         service.stats = busy;
         for dest in service.destinations.values_mut() {
             dest.stats = busy;
@@ -138,28 +144,28 @@ fn generated(per_service: u32) -> (DesiredState, IpvsTable) {
 
 /// Encodes `table` and returns (output bytes, largest write into the sink, peak heap bytes
 /// above what was live before).
-fn encode_measured(table: &IpvsTable, desired: &DesiredState) -> (usize, usize, usize) {
+fn encode_measured(table: &IpvsTable, desired: &DesiredState) -> io::Result<(usize, usize, usize)> {
     let mut sink = CountingSink::default();
     let before = LIVE.load(Ordering::SeqCst);
     PEAK.store(before, Ordering::SeqCst);
     {
         let mut out = BufWriter::with_capacity(BUFFER, &mut sink);
-        bench_encode(table, desired, &mut out).unwrap();
-        out.flush().unwrap();
+        bench_encode(table, desired, &mut out)?;
+        out.flush()?;
     }
     let peak = PEAK.load(Ordering::SeqCst) - before;
-    (sink.bytes, sink.largest_write, peak)
+    Ok((sink.bytes, sink.largest_write, peak))
 }
 
 #[test]
-fn encoding_memory_does_not_grow_with_the_number_of_series() {
+fn encoding_memory_does_not_grow_with_the_number_of_series() -> io::Result<()> {
     let (desired, table) = generated(10);
     let endpoints: usize = table.services.values().map(|s| s.destinations.len()).sum();
     assert_eq!(endpoints, 100_000, "10,000 services x 10 real servers");
-    let (bytes, largest_write, peak) = encode_measured(&table, &desired);
+    let (bytes, largest_write, peak) = encode_measured(&table, &desired)?;
 
     let (small_desired, small_table) = generated(1);
-    let (small_bytes, _, small_peak) = encode_measured(&small_table, &small_desired);
+    let (small_bytes, _, small_peak) = encode_measured(&small_table, &small_desired)?;
 
     let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
     eprintln!(
@@ -185,8 +191,8 @@ fn encoding_memory_does_not_grow_with_the_number_of_series() {
     {
         let gzip = GzEncoder::new(&mut gzipped, Compression::fast());
         let mut out = BufWriter::with_capacity(32 * 1024, gzip);
-        bench_encode(&table, &desired, &mut out).unwrap();
-        out.into_inner().ok().unwrap().finish().unwrap();
+        bench_encode(&table, &desired, &mut out)?;
+        out.into_inner().map_err(|e| e.into_error())?.finish()?;
     }
     eprintln!(
         "110,000 entries gzipped (fast): {} bytes ({:.1} MiB), {:.1}x smaller",
@@ -195,4 +201,5 @@ fn encoding_memory_does_not_grow_with_the_number_of_series() {
         bytes as f64 / gzipped.bytes as f64
     );
     assert!(gzipped.bytes < bytes / 5);
+    Ok(())
 }

@@ -9,6 +9,7 @@
 //! kernels: behaviour that needs the real kernel is tested in the lab VM.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use lb_config::RealServerKey;
 
@@ -115,7 +116,7 @@ impl FakeKernel {
             .table
             .services
             .get_mut(service)
-            .and_then(|s| s.destinations.get_mut(destination))
+            .and_then(|s| Arc::make_mut(s).destinations.get_mut(destination))
         else {
             return false;
         };
@@ -127,7 +128,7 @@ impl FakeKernel {
     /// Ends all traffic: every destination's connection counts drop to zero.
     pub fn clear_connections(&mut self) {
         for service in self.table.services.values_mut() {
-            for dest in service.destinations.values_mut() {
+            for dest in Arc::make_mut(service).destinations.values_mut() {
                 dest.active_conns = 0;
                 dest.inactive_conns = 0;
             }
@@ -146,10 +147,13 @@ impl FakeKernel {
                     stats: Stats::default(),
                     destinations: BTreeMap::new(),
                 };
-                services.insert(service.id, observed);
+                services.insert(service.id, Arc::new(observed));
             }
             Operation::EditService { service } => {
-                let observed = services.get_mut(&service.id).ok_or(ESRCH)?;
+                let observed = services
+                    .get_mut(&service.id)
+                    .map(Arc::make_mut)
+                    .ok_or(ESRCH)?;
                 observed.spec = service.clone();
             }
             Operation::DeleteService { service } => {
@@ -159,7 +163,7 @@ impl FakeKernel {
                 service,
                 destination,
             } => {
-                let observed = services.get_mut(service).ok_or(ESRCH)?;
+                let observed = services.get_mut(service).map(Arc::make_mut).ok_or(ESRCH)?;
                 check_range(destination)?;
                 if observed.destinations.contains_key(&destination.key) {
                     return Err(EEXIST);
@@ -181,7 +185,7 @@ impl FakeKernel {
                 service,
                 destination,
             } => {
-                let observed = services.get_mut(service).ok_or(ESRCH)?;
+                let observed = services.get_mut(service).map(Arc::make_mut).ok_or(ESRCH)?;
                 check_range(destination)?;
                 let dest = observed
                     .destinations
@@ -197,7 +201,7 @@ impl FakeKernel {
                 service,
                 destination,
             } => {
-                let observed = services.get_mut(service).ok_or(ESRCH)?;
+                let observed = services.get_mut(service).map(Arc::make_mut).ok_or(ESRCH)?;
                 observed.destinations.remove(destination).ok_or(ENOENT)?;
             }
         }
@@ -230,7 +234,7 @@ impl IpvsKernel for FakeKernel {
         let services = ids
             .iter()
             .filter_map(|id| self.table.services.get_key_value(id))
-            .map(|(id, service)| (*id, service.clone()))
+            .map(|(id, service)| (*id, Arc::clone(service)))
             .collect();
         Ok(IpvsTable { services })
     }

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use lb_config::{Protocol, RealServerKey, ServiceKey, SocketText};
 use serde::{Deserialize, Serialize};
@@ -251,11 +252,64 @@ pub struct ObservedService {
 }
 
 /// The whole IPVS table of one network namespace, as one dump saw it.
+///
+/// Each service sits behind an [`Arc`]: a table that differs from another in a few services
+/// (the table after a focused pass, and the one before it) shares every other service with it,
+/// so updating `k` services of a copy costs `k` service copies, not a copy of the table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IpvsTable {
     /// Services by identity.
-    #[serde(with = "lb_config::serde_map::keyed_list")]
-    pub services: BTreeMap<ServiceId, ObservedService>,
+    #[serde(with = "shared_services")]
+    pub services: BTreeMap<ServiceId, Arc<ObservedService>>,
+}
+
+impl IpvsTable {
+    /// Adds or replaces a service (keyed by its spec's identity).
+    pub fn insert(&mut self, service: ObservedService) {
+        self.services.insert(service.spec.id, Arc::new(service));
+    }
+
+    /// A service, for in-place changes (copied first if another table shares it).
+    pub fn service_mut(&mut self, id: &ServiceId) -> Option<&mut ObservedService> {
+        self.services.get_mut(id).map(Arc::make_mut)
+    }
+}
+
+impl FromIterator<ObservedService> for IpvsTable {
+    fn from_iter<I: IntoIterator<Item = ObservedService>>(services: I) -> Self {
+        let mut table = IpvsTable::default();
+        for service in services {
+            table.insert(service);
+        }
+        table
+    }
+}
+
+/// The services map written as the list of its services (as `keyed_list`, through the `Arc`).
+mod shared_services {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::{ObservedService, ServiceId};
+
+    pub(super) fn serialize<S: Serializer>(
+        map: &BTreeMap<ServiceId, Arc<ObservedService>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(map.values().map(|service| &**service))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<ServiceId, Arc<ObservedService>>, D::Error> {
+        let services = Vec::<ObservedService>::deserialize(d)?;
+        Ok(services
+            .into_iter()
+            .map(|service| (service.spec.id, Arc::new(service)))
+            .collect())
+    }
 }
 
 /// One write to the IPVS table. The reconciler emits these; [`crate::IpvsKernel::apply`] performs them.

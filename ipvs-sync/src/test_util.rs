@@ -142,7 +142,7 @@ pub fn observed(wanted: &Wanted) -> IpvsTable {
     IpvsTable {
         services: wanted
             .iter()
-            .map(|(id, t)| (*id, observed_service(t)))
+            .map(|(id, t)| (*id, std::sync::Arc::new(observed_service(t))))
             .collect(),
     }
 }
@@ -167,8 +167,7 @@ pub fn with_conns(
     inactive: u32,
 ) {
     let d = table
-        .services
-        .get_mut(&id)
+        .service_mut(&id)
         .and_then(|s| s.destinations.get_mut(&key))
         .expect("destination exists");
     d.active_conns = active;

@@ -27,6 +27,7 @@ fn adoption_of_an_equal_table_plans_nothing() {
     kernel.services.extend(foreign().services);
     // What real kernels add: the HASHED flag, tunnel attributes on every destination, counters.
     for service in kernel.services.values_mut() {
+        let service = std::sync::Arc::make_mut(service);
         service.spec.flags |= IP_VS_SVC_F_HASHED;
         for d in service.destinations.values_mut() {
             d.spec.tunnel = Some(TUNNEL_IPIP);
@@ -60,7 +61,7 @@ fn drift_is_repaired() {
     let wanted = web();
     let mut kernel = observed(&wanted);
     kernel.services.remove(&tcp(2)); // someone ran ipvsadm -D
-    let s1 = kernel.services.get_mut(&tcp(1)).unwrap();
+    let s1 = kernel.service_mut(&tcp(1)).unwrap();
     s1.destinations.remove(&rs("10.0.1.1", 8080)); // ipvsadm -d
     s1.destinations
         .get_mut(&rs("10.0.1.2", 8080))
@@ -81,7 +82,7 @@ fn drift_is_repaired() {
 fn settings_changes_are_edits_in_place_never_delete_and_add() {
     let mut wanted = web();
     let mut kernel = observed(&wanted);
-    kernel.services.get_mut(&tcp(1)).unwrap().spec.scheduler = "wlc".into();
+    kernel.service_mut(&tcp(1)).unwrap().spec.scheduler = "wlc".into();
     let t2 = wanted.get_mut(&tcp(2)).unwrap();
     t2.spec.flags = lb_ipvs_sync::IP_VS_SVC_F_PERSISTENT;
     t2.spec.timeout = 600;
@@ -185,8 +186,7 @@ fn a_leaving_destination_drains_until_idle_or_deadline() {
 
     // Applied: weight 0. Later, still busy, before the deadline: nothing to do, same deadline.
     kernel
-        .services
-        .get_mut(&tcp(1))
+        .service_mut(&tcp(1))
         .unwrap()
         .destinations
         .get_mut(&leaving)
@@ -247,8 +247,7 @@ fn restart_mid_drain_neither_loses_nor_restarts_the_drain() {
     let mut kernel = observed(&web());
     with_conns(&mut kernel, tcp(1), leaving, 1, 0);
     kernel
-        .services
-        .get_mut(&tcp(1))
+        .service_mut(&tcp(1))
         .unwrap()
         .destinations
         .get_mut(&leaving)
@@ -280,8 +279,7 @@ fn a_destination_that_returns_is_edited_back_and_stale_deadlines_go() {
     let mut kernel = observed(&wanted);
     with_conns(&mut kernel, tcp(1), back, 1, 0);
     kernel
-        .services
-        .get_mut(&tcp(1))
+        .service_mut(&tcp(1))
         .unwrap()
         .destinations
         .get_mut(&back)
@@ -327,8 +325,7 @@ fn a_leaving_service_drains_as_a_whole() {
 
     // Continuing the drain does not count again; once idle, the service is deleted.
     for d in kernel
-        .services
-        .get_mut(&tcp(1))
+        .service_mut(&tcp(1))
         .unwrap()
         .destinations
         .values_mut()
@@ -353,8 +350,7 @@ fn a_service_that_comes_back_while_draining_is_restored_in_place() {
     let wanted = web();
     let mut kernel = observed(&wanted);
     for d in kernel
-        .services
-        .get_mut(&tcp(1))
+        .service_mut(&tcp(1))
         .unwrap()
         .destinations
         .values_mut()

@@ -6,15 +6,17 @@
 //! - nothing in the wanted table is ever deleted;
 //! - a focused pass writes, for each service of its focus, exactly what a full pass writes,
 //!   and nothing for any other service; a focus taken from the last clean pass's wanted table sees
-//!   every change, so the focused pass leaves the kernel where the full pass would.
+//!   every change, so the focused pass leaves the kernel where the full pass would;
+//! - the table before a pass plus the writes the kernel acknowledged equals a dump taken after
+//!   it (adds, edits, deletes, drain quiesces, refused writes), and reads back clean.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use lb_config::{Protocol, RealServerKey};
 use lb_ipvs_sync::fake::FakeKernel;
 use lb_ipvs_sync::reconcile::{
-    DrainBook, Focus, MAX_FREE_REAL_SERVER_REMOVALS, PlanOptions, Scope, guard, plan, sync_focused,
-    sync_once,
+    DrainBook, Focus, MAX_FREE_REAL_SERVER_REMOVALS, PlanOptions, Scope, guard, plan, predict,
+    read_back_differences, sync_focused, sync_once, sync_once_observed, written_services,
 };
 use lb_ipvs_sync::test_util::{NOW, Wanted, fwmark, rs, scope, svc};
 use lb_ipvs_sync::wanted::WantedService;
@@ -160,7 +162,7 @@ fn observed_table() -> impl Strategy<Value = IpvsTable> {
                     stats: Stats::default(),
                     destinations,
                 };
-                (id, service)
+                (id, std::sync::Arc::new(service))
             })
             .collect(),
     })
@@ -464,6 +466,42 @@ proptest! {
             let changed = first.get(id) != second.get(id)
                 || (scope.contains(id) && table.services.contains_key(id) && !second.contains_key(id));
             prop_assert!(changed || draining.contains(id), "needless focus on {id}");
+        }
+    }
+
+    #[test]
+    fn the_table_before_plus_the_acknowledged_writes_is_the_table_after(
+        observed in observed_table(),
+        first in wanted_table(),
+        second in wanted_table(),
+        force in any::<bool>(),
+        refused in prop::option::of(0usize..12),
+    ) {
+        let scope = scope();
+        let options = PlanOptions { force, ..lb_ipvs_sync::test_util::options() };
+        let mut kernel = FakeKernel::new(observed);
+        if let Some(call) = refused {
+            kernel.fail_apply_call(call, 1); // EPERM: refused, the table unchanged
+        }
+        let mut drain = DrainBook::default();
+        // Two passes: the second finishes drains (connections end) and deletes.
+        for (step, wanted) in [&first, &second].into_iter().enumerate() {
+            let now = NOW + step as u64;
+            let synced =
+                sync_once_observed(&mut kernel, wanted, &scope, &drain, now, &options).unwrap();
+            let mut predicted = synced.observed.clone();
+            predict(&mut predicted, &synced.report);
+            prop_assert_eq!(&predicted, kernel.table());
+            let written = written_services(&synced.report);
+            prop_assert!(read_back_differences(&predicted, kernel.table(), &written).is_empty());
+            // Untouched services stay shared with the table before.
+            for (id, service) in &synced.observed.services {
+                if !written.contains(id) {
+                    prop_assert!(std::sync::Arc::ptr_eq(service, &predicted.services[id]));
+                }
+            }
+            drain = synced.report.drain;
+            kernel.clear_connections();
         }
     }
 }

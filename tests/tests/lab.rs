@@ -65,6 +65,7 @@ lab_scenarios! {
     lab_42_http_flood => "42-http-flood",
     lab_50_bgp_bird => "50-bgp-bird",
     lab_51_bgp_vip_gate => "51-bgp-vip-gate",
+    lab_60_scale_10k => "60-scale-10k",
 }
 
 /// `tests/lab/` of this checkout.

@@ -32,7 +32,7 @@ use super::memory::KeyMemory;
 use super::problems::{ProblemSink, ProblemTracker, record_metric};
 use super::status::{StatusSnapshot, SyncSummary};
 use super::verdict::{Reason, Verdict};
-use super::view::{KernelView, Wanted, next_pass, rules_to_install};
+use super::view::{KernelView, Wanted, next_pass, rules_to_install, wanted_of};
 use crate::metrics::ControllerMetrics;
 use crate::prepare::{now_secs, plan_options};
 
@@ -134,11 +134,14 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
         if built.kept_all {
             warn!("the ConfigMap is deleted or unreadable: keeping the last good entries");
         }
-        let desired = Arc::new(built.outcome.state);
+        let mut desired = Arc::new(built.outcome.state);
         self.desired_tx.send_if_modified(|old| {
             let changed = **old != *desired;
             if changed {
                 *old = Arc::clone(&desired);
+            } else {
+                // The published one: a view taken from it knows it by pointer.
+                desired = Arc::clone(old);
             }
             changed
         });
@@ -161,7 +164,7 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
             return;
         }
         let options = plan_options(&settings, self.options.force);
-        let wanted: Wanted = Arc::new(wanted_table(&desired));
+        let wanted: Wanted = wanted_of(self.view.as_ref(), &desired);
         let drain = self.drain_book(&settings);
         let read = next_pass(
             self.view.as_ref(),
@@ -343,6 +346,9 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
                 self.metrics
                     .sync_services_read
                     .observe(outcome.pass.services_read as f64);
+                self.metrics
+                    .sync_dumps_total
+                    .inc_by(u64::from(outcome.pass.dumps));
                 let ok = self.record(&outcome.pass, desired, resync, secs, &pass);
                 let clean = outcome.pass.is_clean();
                 self.gate.record_vips(outcome.vips_confirmed());
@@ -369,6 +375,7 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
                     if clean {
                         self.view = Some(KernelView {
                             settings: pass.settings,
+                            desired: Arc::clone(desired),
                             wanted: pass.wanted,
                             table: Arc::clone(&after),
                             vips: vips_on_interface,

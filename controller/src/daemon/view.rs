@@ -13,11 +13,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use lb_config::Settings;
+use lb_config::{DesiredState, Settings};
 use lb_director::netfilter::DirectorRules;
 use lb_director::sync::{FocusRead, ReadMode};
 use lb_ipvs_sync::reconcile::{DrainBook, Focus, Scope};
-use lb_ipvs_sync::wanted::WantedService;
+use lb_ipvs_sync::wanted::{WantedService, wanted_table};
 use lb_ipvs_sync::{IpvsTable, ServiceId};
 
 pub(crate) use lb_director::sync::Wanted;
@@ -27,6 +27,9 @@ pub(crate) use lb_director::sync::Wanted;
 pub(crate) struct KernelView {
     /// Settings of that pass: other settings may change scope, guard, drain or interface.
     pub(crate) settings: Arc<Settings>,
+    /// The desired state that pass reached (the published `Arc`: a pass whose build found no
+    /// change carries the same one).
+    pub(crate) desired: Arc<DesiredState>,
     /// The wanted table that pass reached.
     pub(crate) wanted: Wanted,
     /// The table right after it.
@@ -35,6 +38,16 @@ pub(crate) struct KernelView {
     pub(crate) vips: Option<BTreeSet<IpAddr>>,
     /// The netfilter rules it installed (`None` when netfilter is not managed).
     pub(crate) netfilter: Option<DirectorRules>,
+}
+
+/// The wanted table of `desired`: the last clean pass's own when `desired` is the very state
+/// it reached (no input changed), so that neither the table is rebuilt nor the focus compares
+/// it service by service ([`Focus::between`] takes the same map as no change).
+pub(crate) fn wanted_of(view: Option<&KernelView>, desired: &Arc<DesiredState>) -> Wanted {
+    match view {
+        Some(view) if Arc::ptr_eq(&view.desired, desired) => Arc::clone(&view.wanted),
+        _ => Arc::new(wanted_table(desired)),
+    }
 }
 
 /// Chooses how the next pass reads the kernel (see the module doc for when it is whole). The
@@ -76,9 +89,8 @@ pub(crate) fn rules_to_install(
 
 #[cfg(test)]
 mod tests {
-    use lb_config::{DesiredState, Protocol, ServiceKey};
+    use lb_config::{Protocol, ServiceKey};
     use lb_director::netfilter::director_rules;
-    use lb_ipvs_sync::wanted::wanted_table;
 
     use super::*;
 
@@ -113,6 +125,7 @@ mod tests {
     fn view(settings: &Arc<Settings>, state: &DesiredState) -> KernelView {
         KernelView {
             settings: Arc::clone(settings),
+            desired: Arc::new(state.clone()),
             wanted: Arc::new(wanted_table(state)),
             table: Arc::new(IpvsTable::default()),
             vips: None,
@@ -151,6 +164,26 @@ mod tests {
             rules_to_install(Some(&view), &ReadMode::Whole, Some(&rules)),
             Some(rules)
         );
+    }
+
+    /// A pass whose desired state is the view's own reuses its wanted table (no rebuild, and
+    /// the focus sees the same map); an equal but rebuilt state gets a table of its own. Fails
+    /// if `wanted_of` always rebuilds.
+    #[test]
+    fn an_unchanged_desired_state_reuses_the_last_wanted_table() {
+        let s = settings("managed_vip_ranges = [\"10.0.0.0/24\"]\n");
+        let view = view(&s, &desired(&[80, 81]));
+        let same = wanted_of(Some(&view), &view.desired);
+        assert!(Arc::ptr_eq(&same, &view.wanted));
+        let rebuilt = wanted_of(Some(&view), &Arc::new(desired(&[80, 81])));
+        assert!(!Arc::ptr_eq(&rebuilt, &view.wanted));
+        assert_eq!(rebuilt, view.wanted);
+        assert!(!Arc::ptr_eq(&wanted_of(None, &view.desired), &view.wanted));
+        let pass = next_pass(Some(&view), false, &s, &same, &DrainBook::default());
+        let ReadMode::Focus(read) = pass else {
+            panic!("expected a focused pass, got {pass:?}");
+        };
+        assert!(read.focus.is_empty());
     }
 
     #[test]

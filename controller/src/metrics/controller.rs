@@ -20,6 +20,10 @@ pub struct ControllerMetrics {
     pub sync_passes_total: IntCounterVec,
     /// `lbctl_sync_services_read`: IPVS services read from the kernel per pass.
     pub sync_services_read: Histogram,
+    /// `lbctl_sync_dumps_total`: whole-table IPVS dumps taken by reconcile passes. A full pass
+    /// takes one, a focused pass none: the cost that grows with the table, counted so that a
+    /// regression to a dump per change (or two per pass) shows.
+    pub sync_dumps_total: IntCounter,
     /// `lbctl_netlink_operations_total{kind="add_service|edit_service|..."}`: applied writes.
     pub netlink_operations_total: IntCounterVec,
     /// `lbctl_netlink_errors_total{kind, errno}`: writes the kernel refused (`errno="timeout"`:
@@ -99,6 +103,10 @@ impl ControllerMetrics {
                     0.0, 1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0,
                     5000.0, 10000.0,
                 ]),
+            )?,
+            sync_dumps_total: IntCounter::new(
+                "lbctl_sync_dumps_total",
+                "Whole-table IPVS dumps taken by reconcile passes (one per full pass).",
             )?,
             netlink_operations_total: IntCounterVec::new(
                 Opts::new(
@@ -198,6 +206,7 @@ impl ControllerMetrics {
         registry.register(Box::new(self.syncs_total.clone()))?;
         registry.register(Box::new(self.sync_passes_total.clone()))?;
         registry.register(Box::new(self.sync_services_read.clone()))?;
+        registry.register(Box::new(self.sync_dumps_total.clone()))?;
         registry.register(Box::new(self.netlink_operations_total.clone()))?;
         registry.register(Box::new(self.netlink_errors_total.clone()))?;
         registry.register(Box::new(self.drift_repairs_total.clone()))?;

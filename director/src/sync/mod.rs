@@ -3,8 +3,9 @@
 //! `lbctl diff`.
 //!
 //! A pass runs, in order: netfilter rules and IPVS sysctls (when asked), the IPVS pass (a whole
-//! table or a focus), the drain book written to the state file, the table read again, and the
-//! read-back check. It is plain blocking code (the netlink client and the tools are
+//! table or a focus), the drain book written to the state file, and the read-back: the table
+//! after the pass is the table it planned from plus the writes the kernel acknowledged, and only
+//! the services written are read again to check it (a full pass dumps once, at its start). It is plain blocking code (the netlink client and the tools are
 //! synchronous): callers run it on a thread that may block. The VIP addresses (rtnetlink,
 //! async) are the caller's next step, [`sync_vips_after`], in async context: no runtime is nested.
 //!
@@ -26,7 +27,8 @@ mod vips;
 mod tests;
 
 use lb_ipvs_sync::IpvsKernel;
-use lb_ipvs_sync::reconcile::{SyncError, sync_focused, sync_once};
+use lb_ipvs_sync::IpvsTable;
+use lb_ipvs_sync::reconcile::{SyncError, sync_focused_observed, sync_once_observed};
 
 pub use self::input::{FocusRead, NetfilterJob, PassInput, ReadMode, Wanted};
 pub use self::netfilter::{
@@ -61,60 +63,71 @@ pub fn sync_director<K: IpvsKernel>(
         .map_err(|e| step_errors.push(StepError::new(Step::Netfilter, e.into())))
         .ok()
     });
-    let report = match read {
-        ReadMode::Whole => sync_once(
-            kernel,
-            &input.wanted,
-            &input.scope,
-            &input.drain,
-            input.now,
-            &input.options,
-        )?,
-        ReadMode::Focus(focus) => sync_focused(
-            kernel,
-            &input.wanted,
-            &input.scope,
-            &input.drain,
-            input.now,
-            &input.options,
-            &focus.focus,
-        )?,
+    let mut dumps = 0;
+    let (before, report, services_read) = match read {
+        ReadMode::Whole => {
+            let synced = sync_once_observed(
+                kernel,
+                &input.wanted,
+                &input.scope,
+                &input.drain,
+                input.now,
+                &input.options,
+            )?;
+            let read = synced.observed.services.len();
+            dumps += 1;
+            (synced.observed, synced.report, read)
+        }
+        ReadMode::Focus(focus) => {
+            let synced = sync_focused_observed(
+                kernel,
+                &input.wanted,
+                &input.scope,
+                &input.drain,
+                input.now,
+                &input.options,
+                &focus.focus,
+            )?;
+            // The last clean table with the focus's services as just read: a copy of the map's
+            // pointers, every other service stays shared with it.
+            let before = read_back::replace(
+                IpvsTable::clone(&focus.table),
+                synced.observed,
+                &focus.focus.services,
+            );
+            (before, synced.report, focus.focus.services.len())
+        }
     };
     if let Some(path) = &input.state_file
         && let Err(e) = state_file::write(path, &report.drain)
     {
         step_errors.push(StepError::new(Step::StateFile, e.into()));
     }
-    let after = match read_back::table_after(kernel, read) {
-        Ok(table) => Some(table),
+    let after = match read_back::read_back(kernel, before, &report) {
+        Ok(read) => {
+            dumps += u32::from(read.dumped);
+            // Failed or skipped writes are reported as such; the read-back checks clean ones.
+            if report.failed.is_empty() && report.skipped.is_empty() && !read.pending.is_empty() {
+                step_errors.push(StepError::new(
+                    Step::ReadBack,
+                    StepFailure::ReadBack {
+                        pending: read.pending,
+                    },
+                ));
+            }
+            Some(read.after)
+        }
         Err(e) => {
             step_errors.push(StepError::new(Step::Dump, StepFailure::Dump(e)));
             None
         }
     };
-    let services_read = match (read, &after) {
-        (ReadMode::Focus(focus), _) => focus.focus.services.len(),
-        // A whole pass read every service of the dump (the table after it is the same size).
-        (ReadMode::Whole, Some(table)) => table.services.len(),
-        (ReadMode::Whole, None) => 0,
-    };
-    if report.failed.is_empty()
-        && report.skipped.is_empty()
-        && let Some(after) = &after
-    {
-        let pending = read_back::pending_after(input, &report, after);
-        if !pending.is_empty() {
-            step_errors.push(StepError::new(
-                Step::ReadBack,
-                StepFailure::ReadBack { pending },
-            ));
-        }
-    }
     Ok(PassOutcome {
         report,
         after,
         netfilter,
         services_read,
+        dumps,
         step_errors,
     })
 }

@@ -16,12 +16,17 @@ use super::state_file::StateFileError;
 pub struct PassOutcome {
     /// The IPVS pass.
     pub report: SyncReport,
-    /// The table right after the pass (for VIPs, status and BGP); `None` if that read failed.
+    /// The table right after the pass (for VIPs, status and BGP): the table the pass planned
+    /// from plus its acknowledged writes, with the services written as read back; `None` if
+    /// that read failed.
     pub after: Option<IpvsTable>,
     /// The netfilter step, when it ran and succeeded.
     pub netfilter: Option<NetfilterReport>,
     /// Services read from the kernel before planning (a whole read counts them all).
     pub services_read: usize,
+    /// Whole-table dumps the pass took (0 for a focused pass, 1 for a full one; 2 only when
+    /// the writes touched most of the table and one dump was cheaper than reading them back).
+    pub dumps: u32,
     /// Steps around the IPVS pass that failed (netfilter, state file, dump, read-back, VIPs):
     /// the pass itself stands, and these are reported.
     pub step_errors: Vec<StepError>,
@@ -52,9 +57,9 @@ pub enum Step {
     Netfilter,
     /// The drain book written to the state file.
     StateFile,
-    /// The table read again after the pass.
+    /// The services written, read again after the pass (`dump`: the name logs know).
     Dump,
-    /// The plan made again against that table found writes the kernel did not keep.
+    /// That read found writes the kernel did not keep.
     ReadBack,
     /// The VIP addresses on the interface (the async step after the pass).
     Vips,
@@ -120,8 +125,8 @@ pub enum StepFailure {
     /// The drain book could not be persisted.
     #[error(transparent)]
     StateFile(#[from] StateFileError),
-    /// The table could not be read after the pass.
-    #[error("cannot dump the IPVS table after the sync")]
+    /// The services written could not be read back after the pass.
+    #[error("cannot read the IPVS table back after the sync")]
     Dump(#[source] IpvsError),
     /// Writes the kernel accepted but does not hold (`ipvsadm`-like lines).
     #[error(

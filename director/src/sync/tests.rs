@@ -139,6 +139,7 @@ fn a_focus_reads_only_its_services() {
     let dumps = kernel.full_dumps();
     let outcome = sync_director(&mut kernel, &input(wanted(1)), &read).unwrap();
     assert_eq!(kernel.full_dumps(), dumps);
+    assert_eq!(outcome.dumps, 0);
     assert_eq!(outcome.services_read, 0);
     assert_eq!(outcome.after.as_ref(), Some(&*table));
     assert!(outcome.is_clean(), "{:?}", outcome.step_errors);
@@ -218,7 +219,7 @@ fn a_step_error_knows_a_timeout_under_its_context() {
     assert!(dump.is_timeout());
     assert!(
         dump.text()
-            .starts_with("cannot dump the IPVS table after the sync: "),
+            .starts_with("cannot read the IPVS table back after the sync: "),
         "{}",
         dump.text()
     );
@@ -262,4 +263,248 @@ fn a_preview_plans_what_the_pass_writes() {
     let outcome = run(&mut kernel, &pass);
     assert_eq!(preview.plan.operations.len(), outcome.report.applied.len());
     assert!(kernel.applied().len() == 2);
+}
+
+/// A kernel older than 5.2: it accepts tunnel destinations and silently drops their GUE/GRE
+/// settings (it reports none: plain IPIP).
+struct PreGueKernel(FakeKernel);
+
+impl IpvsKernel for PreGueKernel {
+    fn dump(&mut self) -> Result<IpvsTable, IpvsError> {
+        self.0.dump()
+    }
+    fn read_services(&mut self, ids: &BTreeSet<ServiceId>) -> Result<IpvsTable, IpvsError> {
+        self.0.read_services(ids)
+    }
+    fn apply(&mut self, op: &Operation) -> Result<(), IpvsError> {
+        let mut op = op.clone();
+        if let Operation::AddDestination { destination, .. }
+        | Operation::EditDestination { destination, .. } = &mut op
+        {
+            destination.tunnel = None;
+        }
+        self.0.apply(&op)
+    }
+}
+
+fn id(port: u16) -> ServiceId {
+    ServiceId::Inet(ServiceKey {
+        vip: "10.0.0.100".parse().unwrap(),
+        protocol: Protocol::Tcp,
+        port,
+    })
+}
+
+fn real_server(n: u32) -> RealServerKey {
+    RealServerKey {
+        addr: std::net::Ipv4Addr::from(0x0a00_0100 + n).into(),
+        port: 8080,
+    }
+}
+
+/// `services` services (ports 1..) of `servers` masquerading real servers each, weight 1.
+fn many(services: u16, servers: u32) -> BTreeMap<ServiceId, WantedService> {
+    (1..=services)
+        .map(|port| {
+            let spec = lb_ipvs_sync::ServiceSpec {
+                id: id(port),
+                scheduler: "rr".into(),
+                flags: 0,
+                timeout: 0,
+                netmask_prefix: 32,
+                pe_name: None,
+            };
+            let destinations = (1..=servers)
+                .map(|n| {
+                    let key = real_server(n);
+                    let dest = lb_ipvs_sync::DestinationSpec {
+                        key,
+                        forward: KernelForward::Masq,
+                        weight: 1,
+                        upper_threshold: 0,
+                        lower_threshold: 0,
+                        tunnel: None,
+                    };
+                    (key, dest)
+                })
+                .collect();
+            (id(port), WantedService { spec, destinations })
+        })
+        .collect()
+}
+
+fn set_weight(
+    wanted: &mut BTreeMap<ServiceId, WantedService>,
+    port: u16,
+    server: u32,
+    weight: u32,
+) {
+    let service = wanted.get_mut(&id(port)).unwrap();
+    service
+        .destinations
+        .get_mut(&real_server(server))
+        .unwrap()
+        .weight = weight;
+}
+
+/// A full pass dumps once (at its start) and reads back only the services it wrote; a no-op
+/// pass reads nothing more. Fails if the pass dumps again after its writes (the old read-back).
+#[test]
+fn a_full_pass_dumps_once_and_reads_back_only_what_it_wrote() {
+    let mut kernel = FakeKernel::new(IpvsTable::default());
+    let mut want = many(20, 3);
+    let first = run(&mut kernel, &input(Arc::new(want.clone())));
+    assert!(first.is_clean(), "{:?}", first.step_errors);
+    assert_eq!(first.after.as_ref(), Some(kernel.table()));
+
+    let (dumps, reads) = (kernel.full_dumps(), kernel.service_reads());
+    let noop = run(&mut kernel, &input(Arc::new(want.clone())));
+    assert!(noop.is_clean() && noop.report.applied.is_empty());
+    assert_eq!(
+        kernel.full_dumps() - dumps,
+        1,
+        "a no-op full pass dumps once"
+    );
+    assert_eq!(noop.dumps, 1, "the outcome counts the dumps it took");
+    assert_eq!(kernel.service_reads() - reads, 0);
+    assert_eq!(noop.services_read, 20);
+    assert_eq!(noop.after.as_ref(), Some(kernel.table()));
+
+    set_weight(&mut want, 7, 2, 5);
+    want.remove(&id(9));
+    let (dumps, reads) = (kernel.full_dumps(), kernel.service_reads());
+    let edit = run(&mut kernel, &input(Arc::new(want)));
+    assert!(edit.is_clean(), "{:?}", edit.step_errors);
+    assert_eq!(edit.report.applied.len(), 2, "{:?}", edit.report.applied);
+    assert_eq!(kernel.full_dumps() - dumps, 1);
+    assert_eq!(edit.dumps, 1);
+    assert_eq!(
+        kernel.service_reads() - reads,
+        2,
+        "the two services written"
+    );
+    assert_eq!(edit.after.as_ref(), Some(kernel.table()));
+}
+
+/// An apply from empty writes every service: one dump reads them back in fewer round trips
+/// than a read of each.
+#[test]
+fn writing_most_of_the_table_reads_it_back_in_one_dump() {
+    let mut kernel = FakeKernel::new(IpvsTable::default());
+    let outcome = run(&mut kernel, &input(Arc::new(many(10, 2))));
+    assert!(outcome.is_clean(), "{:?}", outcome.step_errors);
+    assert_eq!(kernel.full_dumps(), 2);
+    assert_eq!(outcome.dumps, 2);
+    assert_eq!(kernel.service_reads(), 0);
+    assert_eq!(outcome.after.as_ref(), Some(kernel.table()));
+}
+
+/// The read-back still catches tunnel settings an old kernel dropped, on a full and on a
+/// focused pass. Fails if the read-back trusts the model (compares it with itself) instead of
+/// the kernel.
+#[test]
+fn read_back_catches_tunnel_settings_an_old_kernel_dropped() {
+    let mut kernel = PreGueKernel(FakeKernel::new(IpvsTable::default()));
+    let mut want = many(3, 1);
+    let first = run(&mut kernel, &input(Arc::new(want.clone())));
+    assert!(first.is_clean(), "{:?}", first.step_errors);
+    let table = Arc::new(first.after.unwrap());
+    let previous = want.clone();
+    let dest = want
+        .get_mut(&id(2))
+        .unwrap()
+        .destinations
+        .get_mut(&real_server(1))
+        .unwrap();
+    dest.forward = KernelForward::Tunnel;
+    dest.tunnel = Some(lb_ipvs_sync::TunnelSpec {
+        tun_type: 1,
+        port: 6080,
+        flags: 0,
+    });
+    let pass = input(Arc::new(want.clone()));
+    let focus = lb_ipvs_sync::reconcile::Focus::between(
+        &previous,
+        &want,
+        &table,
+        &DrainBook::default(),
+        &pass.scope,
+    );
+    assert_eq!(focus.services, BTreeSet::from([id(2)]));
+    let read = ReadMode::Focus(FocusRead {
+        focus,
+        table,
+        vips: None,
+    });
+    for mode in [read, ReadMode::Whole] {
+        let outcome = sync_director(&mut kernel, &pass, &mode).unwrap();
+        assert_eq!(steps(&outcome), [Step::ReadBack], "{}", mode.label());
+        let text = outcome.step_errors[0].text();
+        assert!(
+            text.contains(
+                "-e -t 10.0.0.100:2 -r 10.0.1.1:8080 -i -w 1 --tun-type gue --tun-port 6080"
+            ),
+            "{text}"
+        );
+        assert!(!outcome.is_clean());
+    }
+}
+
+/// One real-server change among 10,000 services x 10 real servers: the focused pass costs O(1)
+/// netlink operations (one write, one read before planning, one read back, no dump), plans
+/// one service, and its table shares every untouched service with the last one. Fails if the
+/// focused pass dumps, reads or plans more than the change, or copies the table's services.
+#[test]
+fn one_real_server_change_at_scale_costs_work_in_proportion_to_it() {
+    const SERVICES: u16 = 10_000;
+    let mut kernel = FakeKernel::new(IpvsTable::default());
+    let before = many(SERVICES, 10);
+    let first = run(&mut kernel, &input(Arc::new(before.clone())));
+    assert!(first.is_clean(), "{:?}", first.step_errors);
+    let table = Arc::new(first.after.unwrap());
+    assert_eq!(table.services.len(), usize::from(SERVICES));
+
+    let mut after = before.clone();
+    set_weight(&mut after, 5_000, 3, 7);
+    let pass = input(Arc::new(after.clone()));
+    let focus = lb_ipvs_sync::reconcile::Focus::between(
+        &before,
+        &after,
+        &table,
+        &DrainBook::default(),
+        &pass.scope,
+    );
+    assert_eq!(focus.services, BTreeSet::from([id(5_000)]));
+    assert_eq!(focus.managed_destinations, 100_000);
+    let read = ReadMode::Focus(FocusRead {
+        focus,
+        table: Arc::clone(&table),
+        vips: None,
+    });
+    let (dumps, reads, calls) = (
+        kernel.full_dumps(),
+        kernel.service_reads(),
+        kernel.apply_calls(),
+    );
+    let outcome = sync_director(&mut kernel, &pass, &read).unwrap();
+    assert!(outcome.is_clean(), "{:?}", outcome.step_errors);
+    assert_eq!(kernel.full_dumps() - dumps, 0);
+    assert_eq!(kernel.service_reads() - reads, 2, "one read, one read-back");
+    assert_eq!(kernel.apply_calls() - calls, 1);
+    assert_eq!(outcome.services_read, 1);
+    assert_eq!(outcome.report.plan.operations.len(), 1);
+    let new = outcome.after.unwrap();
+    let shared = table
+        .services
+        .iter()
+        .filter(|(id, old)| Arc::ptr_eq(old, &new.services[*id]))
+        .count();
+    assert_eq!(shared, usize::from(SERVICES) - 1);
+    assert_eq!(
+        new.services[&id(5_000)].destinations[&real_server(3)]
+            .spec
+            .weight,
+        7
+    );
+    assert_eq!(&new, kernel.table());
 }

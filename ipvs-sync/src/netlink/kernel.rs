@@ -15,7 +15,7 @@ impl<T: NetlinkTransport> IpvsKernel for IpvsClient<T> {
         let mut table = IpvsTable::default();
         for (spec, stats) in self.dump_services()? {
             let service = self.with_destinations(spec, stats)?;
-            table.services.insert(service.spec.id, service);
+            table.insert(service);
         }
         Ok(table)
     }
@@ -27,7 +27,7 @@ impl<T: NetlinkTransport> IpvsKernel for IpvsClient<T> {
         for id in ids {
             if let Some((spec, stats)) = self.get_service(id)? {
                 let service = self.with_destinations(spec, stats)?;
-                table.services.insert(service.spec.id, service);
+                table.insert(service);
             }
         }
         Ok(table)

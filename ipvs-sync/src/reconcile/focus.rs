@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::drain::DrainBook;
 use super::plan::{PlanOptions, plan};
 use super::scope::Scope;
-use super::sync::{SyncError, SyncReport, execute};
+use super::sync::{SyncError, SyncReport, Synced, execute};
 use crate::kernel::IpvsKernel;
 use crate::model::{IpvsTable, ServiceId};
 use crate::wanted::WantedService;
@@ -47,24 +47,22 @@ impl Focus {
         scope: &Scope,
     ) -> Focus {
         let mut services = drain.services();
-        services.extend(
-            wanted
-                .iter()
-                .filter(|(id, want)| previous.get(id) != Some(want))
-                .map(|(id, _)| *id),
-        );
-        services.extend(previous.keys().filter(|id| !wanted.contains_key(id)));
-        services.extend(
-            table
-                .services
-                .keys()
-                .filter(|id| scope.contains(id) && !wanted.contains_key(id)),
-        );
-        let managed = table.services.iter().filter(|(id, _)| scope.contains(id));
-        let (managed_services, managed_destinations) =
-            managed.fold((0, 0), |(services, destinations), (_, have)| {
-                (services + 1, destinations + have.destinations.len())
-            });
+        // The same map (the caller kept the last pass's table: nothing was rebuilt) changed
+        // nothing; otherwise one ordered walk over both, no lookups.
+        if !std::ptr::eq(previous, wanted) {
+            services.extend(changed_keys(previous, wanted));
+        }
+        let (mut managed_services, mut managed_destinations) = (0, 0);
+        for (id, have) in &table.services {
+            if !scope.contains(id) {
+                continue;
+            }
+            managed_services += 1;
+            managed_destinations += have.destinations.len();
+            if !wanted.contains_key(id) {
+                services.insert(*id);
+            }
+        }
         Focus {
             services,
             managed_services,
@@ -78,6 +76,48 @@ impl Focus {
     }
 }
 
+/// The keys whose entry differs between two ordered maps (added, changed or removed), in one
+/// walk over both.
+fn changed_keys<'a>(
+    previous: &'a BTreeMap<ServiceId, WantedService>,
+    wanted: &'a BTreeMap<ServiceId, WantedService>,
+) -> Vec<ServiceId> {
+    let mut changed = Vec::new();
+    let mut old = previous.iter().peekable();
+    let mut new = wanted.iter().peekable();
+    loop {
+        match (old.peek(), new.peek()) {
+            (None, None) => break,
+            (Some((id, _)), None) => {
+                changed.push(**id);
+                old.next();
+            }
+            (None, Some((id, _))) => {
+                changed.push(**id);
+                new.next();
+            }
+            (Some((a, was)), Some((b, now))) => match a.cmp(b) {
+                std::cmp::Ordering::Less => {
+                    changed.push(**a);
+                    old.next();
+                }
+                std::cmp::Ordering::Greater => {
+                    changed.push(**b);
+                    new.next();
+                }
+                std::cmp::Ordering::Equal => {
+                    if was != now {
+                        changed.push(**a);
+                    }
+                    old.next();
+                    new.next();
+                }
+            },
+        }
+    }
+    changed
+}
+
 /// One focused pass: read the focus's services, plan them, guard, apply. Deadlines of services
 /// outside the focus are carried over unchanged in the report's drain book.
 pub fn sync_focused<K: IpvsKernel>(
@@ -89,12 +129,29 @@ pub fn sync_focused<K: IpvsKernel>(
     options: &PlanOptions,
     focus: &Focus,
 ) -> Result<SyncReport, SyncError> {
+    sync_focused_observed(kernel, wanted, scope, drain, now, options, focus)
+        .map(|synced| synced.report)
+}
+
+/// [`sync_focused`], also handing back the focus's services as it read them. Only the focus's
+/// wanted services are looked up and planned: the work is in proportion to the focus, not to
+/// the wanted table.
+pub fn sync_focused_observed<K: IpvsKernel>(
+    kernel: &mut K,
+    wanted: &BTreeMap<ServiceId, WantedService>,
+    scope: &Scope,
+    drain: &DrainBook,
+    now: u64,
+    options: &PlanOptions,
+    focus: &Focus,
+) -> Result<Synced, SyncError> {
     let observed = kernel
         .read_services(&focus.services)
         .map_err(SyncError::Dump)?;
-    let focused: BTreeMap<ServiceId, WantedService> = wanted
+    let focused: BTreeMap<ServiceId, WantedService> = focus
+        .services
         .iter()
-        .filter(|(id, _)| focus.services.contains(id))
+        .filter_map(|id| wanted.get_key_value(id))
         .map(|(id, want)| (*id, want.clone()))
         .collect();
     let (inside, outside) = drain.split(&focus.services);
@@ -105,5 +162,5 @@ pub fn sync_focused<K: IpvsKernel>(
         .max(focus.managed_destinations);
     let mut report = execute(kernel, planned, options);
     report.drain.merge(outside);
-    Ok(report)
+    Ok(Synced { observed, report })
 }

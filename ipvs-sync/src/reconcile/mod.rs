@@ -1,7 +1,7 @@
 //! The reconciler: compares the wanted table with a kernel dump and plans the writes that make
 //! the managed part of the kernel equal to it, then applies them through [`IpvsKernel`].
 //!
-//! Contract: everything here except [`sync_once`] and [`sync_focused`] is pure (no I/O, no
+//! Contract: everything here except the `sync_*` functions is pure (no I/O, no
 //! clock, no randomness): time is a parameter (`now`, seconds since the Unix epoch) and every
 //! iteration runs over ordered maps, so the same inputs always give the same plan. The two sync
 //! functions perform I/O only through the [`IpvsKernel`] they are given.
@@ -19,6 +19,7 @@ pub(crate) mod errno;
 mod focus;
 mod guard;
 mod plan;
+mod predict;
 mod render;
 pub use render::render_operation;
 mod scope;
@@ -26,8 +27,11 @@ mod sync;
 
 pub use compare::{same_destination, same_service};
 pub use drain::{DrainBook, DrainBookError, DrainStatus};
-pub use focus::{Focus, sync_focused};
+pub use focus::{Focus, sync_focused, sync_focused_observed};
 pub use guard::{GuardRefusal, Guarded, MAX_FREE_REAL_SERVER_REMOVALS, guard};
 pub use plan::{Plan, PlanOptions, Refusal, RefusalReason, plan};
+pub use predict::{predict, read_back_differences, written_services};
 pub use scope::Scope;
-pub use sync::{FailedOperation, OperationCounts, SyncError, SyncReport, sync_once};
+pub use sync::{
+    FailedOperation, OperationCounts, SyncError, SyncReport, Synced, sync_once, sync_once_observed,
+};

@@ -20,7 +20,7 @@ use super::plan::{Plan, PlanOptions, plan};
 use super::scope::Scope;
 use crate::error::IpvsError;
 use crate::kernel::IpvsKernel;
-use crate::model::{Operation, ServiceId};
+use crate::model::{IpvsTable, Operation, ServiceId};
 use crate::wanted::WantedService;
 
 /// A pass that could not even start. The IPVS error is in the message and matched by variant
@@ -101,6 +101,16 @@ impl SyncReport {
     }
 }
 
+/// What a pass read before planning, and what it did: with [`predict`](super::predict()) the
+/// table after it, without reading the whole table again.
+#[derive(Debug)]
+pub struct Synced {
+    /// The kernel as the pass read it before planning (a whole dump, or a focus's services).
+    pub observed: IpvsTable,
+    /// What the pass did.
+    pub report: SyncReport,
+}
+
 /// Runs one pass: dump, plan, guard (dropping the destructive part when refused), apply.
 pub fn sync_once<K: IpvsKernel>(
     kernel: &mut K,
@@ -110,9 +120,22 @@ pub fn sync_once<K: IpvsKernel>(
     now: u64,
     options: &PlanOptions,
 ) -> Result<SyncReport, SyncError> {
+    sync_once_observed(kernel, wanted, scope, drain, now, options).map(|synced| synced.report)
+}
+
+/// [`sync_once`], also handing back the dump it planned from.
+pub fn sync_once_observed<K: IpvsKernel>(
+    kernel: &mut K,
+    wanted: &BTreeMap<ServiceId, WantedService>,
+    scope: &Scope,
+    drain: &DrainBook,
+    now: u64,
+    options: &PlanOptions,
+) -> Result<Synced, SyncError> {
     let observed = kernel.dump().map_err(SyncError::Dump)?;
     let planned = plan(wanted, &observed, scope, drain, now, options);
-    Ok(execute(kernel, planned, options))
+    let report = execute(kernel, planned, options);
+    Ok(Synced { observed, report })
 }
 
 /// Guards a plan (dropping its destructive part when refused) and applies it.

@@ -110,7 +110,7 @@ pub(super) fn accepts_gzip(headers: &HeaderMap) -> bool {
             let coding = parts.next().unwrap_or_default().trim();
             let allowed = parts
                 .filter_map(|p| p.trim().strip_prefix("q="))
-                .all(|q| q.trim().parse::<f32>().map_or(false, |q| q > 0.0));
+                .all(|q| q.trim().parse::<f32>().is_ok_and(|q| q > 0.0));
             if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
                 gzip = Some(allowed);
             } else if coding == "*" {

@@ -78,6 +78,7 @@ impl Tables<'_> {
     pub(crate) fn observed(&self, key: ServiceKey) -> Option<&ObservedService> {
         self.table
             .and_then(|t| t.services.get(&ServiceId::Inet(key)))
+            .map(std::sync::Arc::as_ref)
     }
 
     /// One service's row with all its real servers.

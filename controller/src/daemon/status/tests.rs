@@ -88,21 +88,18 @@ fn snapshot() -> StatusSnapshot {
             }
             let id = ServiceId::Inet(svc.key);
             if svc.key != missing_key() {
-                observed.services.insert(
-                    id,
-                    ObservedService {
-                        spec: spec(id, "rr"),
-                        stats: Stats {
-                            conns: n as u64,
-                            ..Stats::default()
-                        },
-                        destinations: svc
-                            .real_servers
-                            .keys()
-                            .map(|rs| (*rs, observed_dest(dest(*rs, 1))))
-                            .collect(),
+                observed.insert(ObservedService {
+                    spec: spec(id, "rr"),
+                    stats: Stats {
+                        conns: n as u64,
+                        ..Stats::default()
                     },
-                );
+                    destinations: svc
+                        .real_servers
+                        .keys()
+                        .map(|rs| (*rs, observed_dest(dest(*rs, 1))))
+                        .collect(),
+                });
             }
             services.push(svc);
         }
@@ -112,20 +109,16 @@ fn snapshot() -> StatusSnapshot {
     let first = ServiceId::Inet(key(vip(0), 80));
     let gone = real(99_999, 0);
     observed
-        .services
-        .get_mut(&first)
+        .service_mut(&first)
         .unwrap()
         .destinations
         .insert(gone, observed_dest(dest(gone, 0)));
     let leaving = ServiceId::Inet(leaving_key());
-    observed.services.insert(
-        leaving,
-        ObservedService {
-            spec: spec(leaving, "wrr"),
-            stats: Stats::default(),
-            destinations: [(gone, observed_dest(dest(gone, 0)))].into_iter().collect(),
-        },
-    );
+    observed.insert(ObservedService {
+        spec: spec(leaving, "wrr"),
+        stats: Stats::default(),
+        destinations: [(gone, observed_dest(dest(gone, 0)))].into_iter().collect(),
+    });
     let mut drain = DrainBook::default();
     drain.destinations.insert((first, gone), 1_900_000_000);
     drain.services.insert(leaving, 1_900_000_100);

@@ -43,7 +43,7 @@ pub fn bench_encode(
         out,
         services
             .iter()
-            .map(|(labels, service)| (labels.as_str(), *service)),
+            .map(|(labels, service)| (labels.as_str(), service.as_ref())),
         options,
     )
 }

@@ -62,8 +62,10 @@ impl Snapshot {
     ) -> Self {
         let mut services = Vec::new();
         counters.begin_pass();
-        for (id, mut service) in table.services {
+        for (id, service) in table.services {
             let ServiceId::Inet(key) = id else { continue };
+            // A fresh dump's services are not shared: this takes them without a copy.
+            let mut service = std::sync::Arc::unwrap_or_clone(service);
             let Some(service_labels) = labels.get(&key) else {
                 continue;
             };

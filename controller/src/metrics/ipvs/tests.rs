@@ -56,18 +56,14 @@ impl SharedFake {
         let mut kernel = self.kernel.lock().unwrap();
         let svc = kernel
             .table_mut()
-            .services
-            .get_mut(&ServiceId::Inet(service))
+            .service_mut(&ServiceId::Inet(service))
             .unwrap();
         svc.destinations.get_mut(&rs_key(rs)).unwrap().stats = stats;
     }
 
     fn set_service_stats(&self, service: ServiceKey, stats: Stats) {
         let mut kernel = self.kernel.lock().unwrap();
-        let svc = kernel
-            .table_mut()
-            .services
-            .get_mut(&ServiceId::Inet(service));
+        let svc = kernel.table_mut().service_mut(&ServiceId::Inet(service));
         svc.unwrap().stats = stats;
     }
 
