@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+use super::simple_yaml;
 use crate::problem::{DOCUMENT_KEY, Position, Problem, quoted};
 
 /// The fields of a ConfigMap manifest we look at (others, like `metadata`, are ignored).
@@ -32,6 +33,18 @@ pub(crate) fn read_data(
         ));
         return Some(BTreeMap::new());
     }
+    match simple_yaml::read(text) {
+        Some(doc) if doc.is_manifest => manifest_data(doc.kind.as_deref(), doc.data, problems),
+        Some(doc) => doc.data,
+        None => read_data_with_parser(text, problems),
+    }
+}
+
+/// [`read_data`] of a non-empty document by the YAML parser alone (the general path).
+pub(crate) fn read_data_with_parser(
+    text: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<BTreeMap<String, Option<String>>> {
     let top: BTreeMap<String, IgnoredAny> = match serde_saphyr::from_str(text) {
         Ok(top) => top,
         Err(error) => {
@@ -58,7 +71,16 @@ pub(crate) fn read_data(
             return None;
         }
     };
-    if let Some(kind) = manifest.kind.as_deref()
+    manifest_data(manifest.kind.as_deref(), manifest.data, problems)
+}
+
+/// The `data` of a manifest of `kind`, or `None` (and an error) when it is not a ConfigMap.
+fn manifest_data(
+    kind: Option<&str>,
+    data: Option<BTreeMap<String, Option<String>>>,
+    problems: &mut Vec<Problem>,
+) -> Option<BTreeMap<String, Option<String>>> {
+    if let Some(kind) = kind
         && kind != "ConfigMap"
     {
         problems.push(Problem::error(
@@ -71,14 +93,14 @@ pub(crate) fn read_data(
         ));
         return None;
     }
-    if manifest.data.as_ref().is_none_or(BTreeMap::is_empty) {
+    if data.as_ref().is_none_or(BTreeMap::is_empty) {
         problems.push(Problem::warning(
             DOCUMENT_KEY,
             None,
             "the ConfigMap has no data: no entries",
         ));
     }
-    Some(manifest.data.unwrap_or_default())
+    Some(data.unwrap_or_default())
 }
 
 fn document_problem(error: &serde_saphyr::Error) -> Problem {
