@@ -67,7 +67,8 @@ pub fn build_desired_state(
     });
 
     let mut outcome = DesiredOutcome::default();
-    let mut owners: BTreeMap<ServiceKey, String> = BTreeMap::new();
+    // Borrowed keys: the owner is named only in a conflict, so no key is copied for the map.
+    let mut owners: BTreeMap<ServiceKey, &str> = BTreeMap::new();
     for entry in sorted {
         if !settings.manages(entry.vip) {
             outcome.problems.push(outside_ranges(entry, settings));
@@ -102,7 +103,7 @@ pub fn build_desired_state(
         }
         for candidate in resolved.candidates {
             let key = candidate.service.key;
-            owners.insert(key, entry.key.clone());
+            owners.insert(key, &entry.key);
             outcome.state.vips.insert(key.vip);
             let net = &mut outcome.state.netfilter;
             match (candidate.service.forward, candidate.snat_pool) {
