@@ -60,7 +60,7 @@ fn parse_real_servers(ctx: &mut ValueCtx<'_>, part: Piece<'_>) -> Option<Vec<Wri
     // `SCAN_LIMIT` items.
     let mut listed: HashMap<(IpAddr, Option<u16>), usize> = HashMap::new();
     let mut ok = true;
-    for item in part.split(',') {
+    for item in part.split_iter(',') {
         let item = item.trim();
         if item.is_empty() {
             ctx.error(
