@@ -85,3 +85,26 @@ fn text_to_plan(bencher: Bencher<'_, '_>, services: usize) {
         )
     });
 }
+
+/// The wanted table against an empty kernel: the plan stage alone (every service and real
+/// server is an add).
+#[divan::bench(args = SERVICES)]
+fn plan_empty(bencher: Bencher<'_, '_>, services: usize) {
+    let parsed = parse_configmap(&generate::configmap_text(size(services)));
+    let wanted = wanted_table(&generate::desired(&parsed, &generate::settings()));
+    let (scope, options, empty) = (
+        test_util::scope(),
+        test_util::options(),
+        IpvsTable::default(),
+    );
+    bencher.bench_local(|| {
+        plan(
+            black_box(&wanted),
+            &empty,
+            &scope,
+            &DrainBook::default(),
+            test_util::NOW,
+            &options,
+        )
+    });
+}
