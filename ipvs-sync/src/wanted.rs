@@ -51,40 +51,27 @@ pub fn wanted_table(desired: &DesiredState) -> BTreeMap<ServiceId, WantedService
 
 /// Maps one virtual service; public so that callers can show what one entry becomes.
 pub fn wanted_service(vs: &VirtualService) -> WantedService {
+    let mut destinations = BTreeMap::new();
     let forward = kernel_forward(vs.forward);
     let tunnel = tunnel_spec(vs.forward, vs.tunnel);
-    // The real servers come in key order and the kernel key keeps that order (a fixed port
-    // only makes neighbours equal), so the first of equal neighbours is the first in key
-    // order, and the map is built from a sorted list instead of one insert per destination.
-    let mut last: Option<RealServerKey> = None;
-    let destinations = vs
-        .real_servers
-        .values()
-        .filter_map(|rs| {
-            let key = RealServerKey {
-                addr: rs.key.addr,
-                port: if vs.forward.rewrites_port() {
-                    rs.key.port
-                } else {
-                    vs.key.port
-                },
-            };
-            if last.replace(key) == Some(key) {
-                return None;
-            }
-            Some((
-                key,
-                DestinationSpec {
-                    key,
-                    forward,
-                    weight: rs.weight,
-                    upper_threshold: rs.upper_threshold,
-                    lower_threshold: rs.lower_threshold,
-                    tunnel,
-                },
-            ))
-        })
-        .collect();
+    for rs in vs.real_servers.values() {
+        let key = RealServerKey {
+            addr: rs.key.addr,
+            port: if vs.forward.rewrites_port() {
+                rs.key.port
+            } else {
+                vs.key.port
+            },
+        };
+        destinations.entry(key).or_insert(DestinationSpec {
+            key,
+            forward,
+            weight: rs.weight,
+            upper_threshold: rs.upper_threshold,
+            lower_threshold: rs.lower_threshold,
+            tunnel,
+        });
+    }
     WantedService {
         spec: service_spec(vs),
         destinations,
