@@ -101,9 +101,20 @@ impl<'a> Iterator for Words<'a> {
     fn next(&mut self) -> Option<Piece<'a>> {
         let text = self.rest.text;
         let start = text.find(|c: char| !c.is_whitespace())?;
-        let end = text[start..]
-            .find(char::is_whitespace)
+        // Words are mostly ASCII: look at bytes until the first non-ASCII one, and only then
+        // decode characters (Unicode whitespace still splits). `char::from` of an ASCII byte
+        // is that character, so both loops agree on what whitespace is.
+        let ascii_end = text[start..]
+            .bytes()
+            .position(|b| !b.is_ascii() || char::from(b).is_whitespace())
             .map_or(text.len(), |n| start + n);
+        let end = if text.as_bytes().get(ascii_end).is_some_and(|b| !b.is_ascii()) {
+            text[ascii_end..]
+                .find(char::is_whitespace)
+                .map_or(text.len(), |n| ascii_end + n)
+        } else {
+            ascii_end
+        };
         let word = self.rest.sub(start, end);
         self.rest = self.rest.sub(end, text.len());
         Some(word)
