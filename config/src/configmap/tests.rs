@@ -684,7 +684,11 @@ fn repeated_real_servers_name_the_first_item_in_short_and_long_lists() {
     assert!(entry.is_none());
     let messages: Vec<String> = problems
         .iter()
-        .map(|p| p.to_string().split_once(": real server ").map_or(String::new(), |(_, m)| m.to_owned()))
+        .map(|p| {
+            p.to_string()
+                .split_once(": real server ")
+                .map_or(String::new(), |(_, m)| m.to_owned())
+        })
         .filter(|m| !m.is_empty())
         .collect();
     assert_eq!(

@@ -41,13 +41,11 @@ impl<'a> Piece<'a> {
     /// a measurable share of parsing 10,000 keys).
     pub(crate) fn split_iter(self, sep: char) -> impl Iterator<Item = Piece<'a>> {
         let mut start = 0;
-        self.text
-            .split(sep)
-            .map(move |part| {
-                let piece = self.sub(start, start + part.len());
-                start += part.len() + sep.len_utf8();
-                piece
-            })
+        self.text.split(sep).map(move |part| {
+            let piece = self.sub(start, start + part.len());
+            start += part.len() + sep.len_utf8();
+            piece
+        })
     }
 
     /// The parts separated by whitespace (empty parts dropped).
@@ -108,7 +106,11 @@ impl<'a> Iterator for Words<'a> {
             .bytes()
             .position(|b| !b.is_ascii() || char::from(b).is_whitespace())
             .map_or(text.len(), |n| start + n);
-        let end = if text.as_bytes().get(ascii_end).is_some_and(|b| !b.is_ascii()) {
+        let end = if text
+            .as_bytes()
+            .get(ascii_end)
+            .is_some_and(|b| !b.is_ascii())
+        {
             text[ascii_end..]
                 .find(char::is_whitespace)
                 .map_or(text.len(), |n| ascii_end + n)
@@ -178,7 +180,10 @@ mod tests {
     #[test]
     fn split_iter_splits_like_str_split() {
         for text in ["", ",", "a", "a,b", ",a,,b,", "\u{e9},x"] {
-            let parts: Vec<Piece<'_>> = Piece::whole(text).sub(0, text.len()).split_iter(',').collect();
+            let parts: Vec<Piece<'_>> = Piece::whole(text)
+                .sub(0, text.len())
+                .split_iter(',')
+                .collect();
             let texts: Vec<&str> = parts.iter().map(|p| p.text).collect();
             assert_eq!(texts, text.split(',').collect::<Vec<_>>(), "{text:?}");
             for p in parts {
@@ -192,10 +197,21 @@ mod tests {
     /// space.
     #[test]
     fn word_iter_splits_like_split_whitespace() {
-        for text in ["", "  ", "a", " a  b\tc ", "x\u{a0}y \u{e9}t\u{e9}", "a\n\u{2003}b"] {
+        for text in [
+            "",
+            "  ",
+            "a",
+            " a  b\tc ",
+            "x\u{a0}y \u{e9}t\u{e9}",
+            "a\n\u{2003}b",
+        ] {
             let words: Vec<Piece<'_>> = Piece::whole(text).word_iter().collect();
             let texts: Vec<&str> = words.iter().map(|w| w.text).collect();
-            assert_eq!(texts, text.split_whitespace().collect::<Vec<_>>(), "{text:?}");
+            assert_eq!(
+                texts,
+                text.split_whitespace().collect::<Vec<_>>(),
+                "{text:?}"
+            );
             for w in words {
                 assert_eq!(&text[w.offset..w.offset + w.text.len()], w.text);
             }

@@ -89,7 +89,10 @@ pub(crate) fn read(text: &str) -> Option<SimpleDocument> {
                 let (key, value) = split_pair(pair.trim())?;
                 pairs += 1;
                 if pairs > MAX_PAIRS
-                    || !is_plain_key(key) || !is_plain_flow_value(value) || keys.contains(&key) {
+                    || !is_plain_key(key)
+                    || !is_plain_flow_value(value)
+                    || keys.contains(&key)
+                {
                     return None;
                 }
                 keys.push(key);
@@ -186,8 +189,8 @@ fn is_plain_key(key: &str) -> bool {
     key.len() <= MAX_KEY_BYTES
         && key
             .as_bytes()
-        .first()
-        .is_some_and(u8::is_ascii_alphanumeric)
+            .first()
+            .is_some_and(u8::is_ascii_alphanumeric)
         && key
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))

@@ -130,8 +130,8 @@ fn documents_near_the_parser_limits_are_left_to_it() {
 /// with indicators, tabs, non-ASCII, empty), and reserved top-level names.
 fn tricky_key() -> impl Strategy<Value = String> {
     prop::sample::select(vec![
-        "a", "kind", "data", "true", "yes", "null", "~", "010", "0x1F", "1e3", "1.5", "a:b",
-        "a b", "'q'", "\"q\"", "#c", "-a", "? a", "h\u{e9}", "a\tb", "",
+        "a", "kind", "data", "true", "yes", "null", "~", "010", "0x1F", "1e3", "1.5", "a:b", "a b",
+        "'q'", "\"q\"", "#c", "-a", "? a", "h\u{e9}", "a\tb", "",
     ])
     .prop_map(str::to_owned)
 }
@@ -139,8 +139,23 @@ fn tricky_key() -> impl Strategy<Value = String> {
 /// A value of a generated ConfigMap: real-server lists, options, and texts YAML keeps as is.
 fn plain_value() -> impl Strategy<Value = String> {
     prop::sample::select(vec![
-        "10.2.0.1:80, 10.2.0.2:80", "web/front:s; method=dr", "10.2.0.1", "a:b", "a  b",
-        "true", "False", "yes", "off", "010", "0x1F", "0o7", "1.5", "1e3", "a]", "a, b", "a,",
+        "10.2.0.1:80, 10.2.0.2:80",
+        "web/front:s; method=dr",
+        "10.2.0.1",
+        "a:b",
+        "a  b",
+        "true",
+        "False",
+        "yes",
+        "off",
+        "010",
+        "0x1F",
+        "0o7",
+        "1.5",
+        "1e3",
+        "a]",
+        "a, b",
+        "a,",
     ])
     .prop_map(str::to_owned)
 }
@@ -149,9 +164,38 @@ fn plain_value() -> impl Strategy<Value = String> {
 /// spaces, tabs, non-ASCII.
 fn tricky_value() -> impl Strategy<Value = String> {
     prop::sample::select(vec![
-        "x # c", "x#c", "'q'", "\"q\"", "it's", "a: b", "~", "null", "Null", "NULL", "", " ",
-        "-1", ".inf", ".nan", "[a]", "{a: b}", "&x a", "*x", "!!str 1", "|", ">", "- a", "? a",
-        "@a", "%a", "h\u{e9}llo", "a\tb", " lead", "trail ", "a:", "[2001:db8::1]:80",
+        "x # c",
+        "x#c",
+        "'q'",
+        "\"q\"",
+        "it's",
+        "a: b",
+        "~",
+        "null",
+        "Null",
+        "NULL",
+        "",
+        " ",
+        "-1",
+        ".inf",
+        ".nan",
+        "[a]",
+        "{a: b}",
+        "&x a",
+        "*x",
+        "!!str 1",
+        "|",
+        ">",
+        "- a",
+        "? a",
+        "@a",
+        "%a",
+        "h\u{e9}llo",
+        "a\tb",
+        " lead",
+        "trail ",
+        "a:",
+        "[2001:db8::1]:80",
     ])
     .prop_map(str::to_owned)
 }
@@ -270,4 +314,3 @@ proptest! {
         }
     }
 }
-
