@@ -10,7 +10,10 @@
 //! results and problem messages never depend on which reader answered. A property test
 //! compares the two readers on generated documents.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+
+use super::document::DataMap;
 
 /// The most text read here: far below the YAML parser's limits on input (256 MiB) and on
 /// scalar text (64 MiB), so it never accepts what the parser would refuse as too large.
@@ -27,17 +30,17 @@ const MAX_KEY_BYTES: usize = 256;
 /// What the document says: whether it is a manifest (has `kind`, `apiVersion` or `data`), its
 /// `kind`, and its `data` (a manifest's `data`, or the whole map of a bare data document).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SimpleDocument {
+pub(crate) struct SimpleDocument<'a> {
     /// Whether a top-level `kind`, `apiVersion` or `data` key is present.
     pub(crate) is_manifest: bool,
     /// The manifest's `kind`.
     pub(crate) kind: Option<String>,
     /// The data map (`None`: a manifest without `data`).
-    pub(crate) data: Option<BTreeMap<String, Option<String>>>,
+    pub(crate) data: Option<DataMap<'a>>,
 }
 
 /// Reads `text` when it has the plain shape, `None` otherwise (then use the YAML parser).
-pub(crate) fn read(text: &str) -> Option<SimpleDocument> {
+pub(crate) fn read(text: &str) -> Option<SimpleDocument<'_>> {
     if text.len() > MAX_TEXT_BYTES || !text.is_ascii() || text.contains(['\t', '\r']) {
         return None;
     }
@@ -119,7 +122,7 @@ pub(crate) fn read(text: &str) -> Option<SimpleDocument> {
             let TopValue::Scalar(value) = value else {
                 return None;
             };
-            data.insert(name.to_owned(), Some(value.to_owned()));
+            data.insert(Cow::Borrowed(name), Some(Cow::Borrowed(value)));
         }
         return Some(SimpleDocument {
             is_manifest,
@@ -147,7 +150,7 @@ pub(crate) fn read(text: &str) -> Option<SimpleDocument> {
 /// The map of `pairs`, or `None` when a key repeats (the YAML parser refuses the document).
 /// Sorted first and built in one go: 10,000 inserts, each a dozen key comparisons, cost more
 /// than one sort.
-fn sorted_map(mut pairs: Vec<(&str, &str)>) -> Option<BTreeMap<String, Option<String>>> {
+fn sorted_map<'a>(mut pairs: Vec<(&'a str, &'a str)>) -> Option<DataMap<'a>> {
     pairs.sort_unstable_by_key(|&(key, _)| key);
     if pairs.windows(2).any(|w| w[0].0 == w[1].0) {
         return None;
@@ -155,7 +158,7 @@ fn sorted_map(mut pairs: Vec<(&str, &str)>) -> Option<BTreeMap<String, Option<St
     Some(
         pairs
             .into_iter()
-            .map(|(key, value)| (key.to_owned(), Some(value.to_owned())))
+            .map(|(key, value)| (Cow::Borrowed(key), Some(Cow::Borrowed(value))))
             .collect(),
     )
 }
@@ -164,7 +167,7 @@ fn sorted_map(mut pairs: Vec<(&str, &str)>) -> Option<BTreeMap<String, Option<St
 /// (only ever ignored: `metadata`).
 enum TopValue<'a> {
     Scalar(&'a str),
-    Block(BTreeMap<String, Option<String>>),
+    Block(DataMap<'a>),
     Flow,
 }
 
