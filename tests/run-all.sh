@@ -14,7 +14,13 @@ mkdir -p target
 set +e
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee target/test-output.log
 status=${PIPESTATUS[0]}
+# Every benchmark of bench/ once, in divan's test mode (each body runs once, nothing is timed or
+# compared), so the benches build and run on every CI run and never rot (about 15 s).
+cargo test --benches -p lb-bench --locked 2>&1 | tee target/bench-smoke.log
+bench_status=${PIPESTATUS[0]}
 set -e
 # One summary line over all test binaries (cargo prints one `test result:` line per binary).
 awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "summary: %d passed, %d failed, %d ignored (exit %d)\n", p, f, i, '"$status"' }' target/test-output.log
+echo "benches (each run once): exit $bench_status"
+[ "$status" -ne 0 ] || status=$bench_status
 exit "$status"

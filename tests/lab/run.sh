@@ -21,6 +21,10 @@
 #   LAB_SCENARIO_TIMEOUT  seconds one scenario may run inside the VM (default 120; a scenario
 #                      may ask for more with a header line `# lab-timeout: SECS`)
 #   LAB_MEM            VM memory in MiB (default 768)
+#   LAB_KERNEL_ARGS    extra words for the VM's kernel command line, which scenarios read from
+#                      /proc/cmdline (e.g. `bench.vips=40 bench.ports=250` for bench-apply)
+#   IPVS_RAW_APPLY_BIN the raw-netlink baseline for `# lab-needs: ipvs-raw-apply`
+#                      (default: target/release/ipvs-raw-apply, from the lb-bench crate)
 # Exit status: 0 all passed, 1 some failed, 2 usage or missing prerequisites.
 set -euo pipefail
 
@@ -36,6 +40,7 @@ MEM=${LAB_MEM:-768}
 LBCTL_BIN=${LBCTL_BIN:-$REPO/target/debug/lbctl}
 IPVS_PROBE_BIN=${IPVS_PROBE_BIN:-$REPO/target/debug/examples/ipvs_probe}
 FAKE_APISERVER_BIN=${FAKE_APISERVER_BIN:-$REPO/target/debug/fake-apiserver}
+IPVS_RAW_APPLY_BIN=${IPVS_RAW_APPLY_BIN:-$REPO/target/release/ipvs-raw-apply}
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 log() { echo "lab: $*" >&2; }
@@ -160,6 +165,14 @@ for tool in $needs; do
                 add_binary "$bin" "$prog"
             done
             ;;
+        ipvs-raw-apply)
+            # The raw-netlink baseline of bench-apply (cargo build --release -p lb-bench).
+            if [ -x "$IPVS_RAW_APPLY_BIN" ]; then
+                add_binary "$IPVS_RAW_APPLY_BIN" ipvs-raw-apply
+            else
+                log "no ipvs-raw-apply at $IPVS_RAW_APPLY_BIN (cargo build --release -p lb-bench)"
+            fi
+            ;;
         *) die "unknown lab-needs tool: $tool" ;;
     esac
 done
@@ -177,7 +190,7 @@ qemu_cmd() { # qemu_cmd KERNEL_ARGS [MEM]: sets the array QEMU to the command li
     # TCG only: KVM hung on these machines (design.md, kernel lab facts).
     QEMU=(qemu-system-x86_64 -accel tcg -m "${2:-$MEM}" -smp 1 -nographic -no-reboot -nic none
         -kernel "$CACHE/vmlinuz" -initrd "$RUN/initrd.gz"
-        -append "console=ttyS0 quiet panic=-1 $1")
+        -append "console=ttyS0 quiet panic=-1 $1${LAB_KERNEL_ARGS:+ $LAB_KERNEL_ARGS}")
 }
 
 # --- Interactive shell ------------------------------------------------------------------------

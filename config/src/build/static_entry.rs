@@ -3,6 +3,8 @@
 //! Pure. Checks what only the effective options reveal: address families and the DR/tunnel
 //! rule that the real-server port must equal the virtual port.
 
+use std::collections::btree_map::Entry as Slot;
+
 use super::common::{Candidate, Resolved, empty_service, snat_pool, weigh};
 use crate::desired::{Origin, RealServerState};
 use crate::entry::{Entry, StaticRealServer};
@@ -61,22 +63,24 @@ pub(crate) fn resolve_static(
             addr: rs.addr,
             port: rs.port,
         };
-        // `ADDR` takes the virtual port, so `ADDR` and `ADDR:VPORT` name one real server: the
-        // parser cannot see that (it does not know the effective port), so it is caught here
-        // instead of the later item silently replacing the earlier one.
-        if service.real_servers.contains_key(&rs_key) {
-            resolved.problems.push(Problem::error(
-                &entry.key,
-                at,
-                format!("{shown} is listed twice (ADDR alone means ADDR:{port})"),
-            ));
-            continue;
-        }
         let weight = rs.weight.or(entry.options.weight).unwrap_or(1);
         let mut real = weigh(&service, rs_key, weight, RealServerState::Active, health);
         real.upper_threshold = rs.upper_threshold.unwrap_or(0);
         real.lower_threshold = rs.lower_threshold.unwrap_or(0);
-        service.real_servers.insert(rs_key, real);
+        // `ADDR` takes the virtual port, so `ADDR` and `ADDR:VPORT` name one real server: the
+        // parser cannot see that (it does not know the effective port), so it is caught here
+        // instead of the later item silently replacing the earlier one. One map search per
+        // real server (the slot), not two.
+        match service.real_servers.entry(rs_key) {
+            Slot::Vacant(slot) => {
+                slot.insert(real);
+            }
+            Slot::Occupied(_) => resolved.problems.push(Problem::error(
+                &entry.key,
+                at,
+                format!("{shown} is listed twice (ADDR alone means ADDR:{port})"),
+            )),
+        }
     }
     if service.forward == ForwardMethod::Fullnat && snat.is_none() {
         return resolved;

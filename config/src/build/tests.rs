@@ -583,3 +583,29 @@ fn a_real_server_named_with_and_without_the_virtual_port_is_a_duplicate() {
         ]
     );
 }
+
+/// Entries that share a key (a caller's list, not a ConfigMap) still build the same state in
+/// any order: the rendered entry breaks the tie. Mutation: sorting by key alone (dropping the
+/// render tie-break that replaced rendering every entry up front) makes the first entry given
+/// win, and the reversed build differs.
+#[test]
+fn entries_sharing_a_key_build_the_same_state_in_any_order() {
+    let one = parse_configmap("203.0.113.5-80: 198.51.100.1:80\n").entries;
+    let two = parse_configmap("203.0.113.5-80: 198.51.100.2:80\n").entries;
+    let forward: Vec<Entry> = one.iter().chain(&two).cloned().collect();
+    let backward: Vec<Entry> = two.iter().chain(&one).cloned().collect();
+    let build = |entries: &[Entry]| {
+        build_desired_state(
+            entries,
+            &managed(),
+            &EndpointSnapshot::default(),
+            &HealthResults::default(),
+        )
+    };
+    let o = build(&forward);
+    assert_eq!(o, build(&backward));
+    assert_eq!(
+        weights(service(&o, "203.0.113.5", Protocol::Tcp, 80)),
+        vec![("198.51.100.1:80".to_owned(), 1, RealServerState::Active)]
+    );
+}

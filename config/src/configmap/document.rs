@@ -4,11 +4,13 @@
 //! booleans are not converted. A document that cannot be read at all becomes one problem on the
 //! key [`DOCUMENT_KEY`] with the line and column the YAML parser reports.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+use super::simple_yaml;
 use crate::problem::{DOCUMENT_KEY, Position, Problem, quoted};
 
 /// The fields of a ConfigMap manifest we look at (others, like `metadata`, are ignored).
@@ -19,11 +21,13 @@ struct Manifest {
     data: Option<BTreeMap<String, Option<String>>>,
 }
 
-/// The `data` of the document (`None` values stand for YAML nulls), or `None` when unreadable.
-pub(crate) fn read_data(
-    text: &str,
-    problems: &mut Vec<Problem>,
-) -> Option<BTreeMap<String, Option<String>>> {
+/// The `data` of a document: keys and values (`None` stands for a YAML null), borrowed from the
+/// document text where the fast reader could (no copy of 20,000 strings for 10,000 keys), owned
+/// where the YAML parser read them.
+pub(crate) type DataMap<'a> = BTreeMap<Cow<'a, str>, Option<Cow<'a, str>>>;
+
+/// The `data` of the document, or `None` when unreadable.
+pub(crate) fn read_data<'a>(text: &'a str, problems: &mut Vec<Problem>) -> Option<DataMap<'a>> {
     if text.trim().is_empty() {
         problems.push(Problem::warning(
             DOCUMENT_KEY,
@@ -32,6 +36,18 @@ pub(crate) fn read_data(
         ));
         return Some(BTreeMap::new());
     }
+    match simple_yaml::read(text) {
+        Some(doc) if doc.is_manifest => manifest_data(doc.kind.as_deref(), doc.data, problems),
+        Some(doc) => doc.data,
+        None => read_data_with_parser(text, problems),
+    }
+}
+
+/// [`read_data`] of a non-empty document by the YAML parser alone (the general path).
+pub(crate) fn read_data_with_parser(
+    text: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<DataMap<'static>> {
     let top: BTreeMap<String, IgnoredAny> = match serde_saphyr::from_str(text) {
         Ok(top) => top,
         Err(error) => {
@@ -44,7 +60,7 @@ pub(crate) fn read_data(
         .any(|k| top.contains_key(*k));
     if !is_manifest {
         return match serde_saphyr::from_str::<BTreeMap<String, Option<String>>>(text) {
-            Ok(data) => Some(data),
+            Ok(data) => Some(owned(data)),
             Err(error) => {
                 problems.push(document_problem(&error));
                 None
@@ -58,7 +74,23 @@ pub(crate) fn read_data(
             return None;
         }
     };
-    if let Some(kind) = manifest.kind.as_deref()
+    manifest_data(manifest.kind.as_deref(), manifest.data.map(owned), problems)
+}
+
+/// The parser's map as a [`DataMap`].
+fn owned(data: BTreeMap<String, Option<String>>) -> DataMap<'static> {
+    data.into_iter()
+        .map(|(key, value)| (Cow::Owned(key), value.map(Cow::Owned)))
+        .collect()
+}
+
+/// The `data` of a manifest of `kind`, or `None` (and an error) when it is not a ConfigMap.
+fn manifest_data<'a>(
+    kind: Option<&str>,
+    data: Option<DataMap<'a>>,
+    problems: &mut Vec<Problem>,
+) -> Option<DataMap<'a>> {
+    if let Some(kind) = kind
         && kind != "ConfigMap"
     {
         problems.push(Problem::error(
@@ -71,14 +103,14 @@ pub(crate) fn read_data(
         ));
         return None;
     }
-    if manifest.data.as_ref().is_none_or(BTreeMap::is_empty) {
+    if data.as_ref().is_none_or(BTreeMap::is_empty) {
         problems.push(Problem::warning(
             DOCUMENT_KEY,
             None,
             "the ConfigMap has no data: no entries",
         ));
     }
-    Some(manifest.data.unwrap_or_default())
+    Some(data.unwrap_or_default())
 }
 
 fn document_problem(error: &serde_saphyr::Error) -> Problem {

@@ -9,6 +9,7 @@ mod document;
 mod key;
 mod options;
 mod render;
+mod simple_yaml;
 mod target;
 mod text;
 

@@ -49,13 +49,18 @@ pub(crate) fn parse_target(ctx: &mut ValueCtx<'_>, part: Piece<'_>) -> Option<Wr
     }
 }
 
+/// Lists up to this long are checked for a repeated real server by a scan of the items before;
+/// longer ones by a map (a scan of ten items is faster than hashing one, and a map keeps a list
+/// of tens of thousands of real servers from a quadratic scan).
+const SCAN_LIMIT: usize = 32;
+
 fn parse_real_servers(ctx: &mut ValueCtx<'_>, part: Piece<'_>) -> Option<Vec<WrittenRealServer>> {
     let mut servers: Vec<WrittenRealServer> = Vec::new();
-    // Address and port as written -> 1-based item number: one lookup per item, so a value with
-    // tens of thousands of real servers is not a quadratic scan.
+    // Address and port as written -> 1-based item number, filled once the list passes
+    // `SCAN_LIMIT` items.
     let mut listed: HashMap<(IpAddr, Option<u16>), usize> = HashMap::new();
     let mut ok = true;
-    for item in part.split(',') {
+    for item in part.split_iter(',') {
         let item = item.trim();
         if item.is_empty() {
             ctx.error(
@@ -67,18 +72,15 @@ fn parse_real_servers(ctx: &mut ValueCtx<'_>, part: Piece<'_>) -> Option<Vec<Wri
         }
         match parse_real_server(ctx, item) {
             Some(rs) => {
-                let number = servers.len() + 1;
-                if let Some(first) = listed.get(&(rs.addr, rs.port)) {
+                if let Some(first) = first_listed(&servers, &mut listed, &rs) {
                     ctx.error(
                         item,
                         format!(
                             "real server {} is already listed as item {first}",
-                            item.words()[0].text,
+                            item.word_iter().next().map_or("", |w| w.text),
                         ),
                     );
                     ok = false;
-                } else {
-                    listed.insert((rs.addr, rs.port), number);
                 }
                 servers.push(rs);
             }
@@ -88,9 +90,38 @@ fn parse_real_servers(ctx: &mut ValueCtx<'_>, part: Piece<'_>) -> Option<Vec<Wri
     ok.then_some(servers)
 }
 
+/// The 1-based item number of the first of `servers` with the address and port of `rs`, if
+/// any; `listed` indexes `servers` once they are more than [`SCAN_LIMIT`].
+fn first_listed(
+    servers: &[WrittenRealServer],
+    listed: &mut HashMap<(IpAddr, Option<u16>), usize>,
+    rs: &WrittenRealServer,
+) -> Option<usize> {
+    if servers.len() < SCAN_LIMIT {
+        return servers
+            .iter()
+            .position(|s| (s.addr, s.port) == (rs.addr, rs.port))
+            .map(|i| i + 1);
+    }
+    if listed.is_empty() {
+        for (i, s) in servers.iter().enumerate() {
+            listed.entry((s.addr, s.port)).or_insert(i + 1);
+        }
+    }
+    let number = servers.len() + 1;
+    match listed.entry((rs.addr, rs.port)) {
+        std::collections::hash_map::Entry::Occupied(first) => Some(*first.get()),
+        std::collections::hash_map::Entry::Vacant(slot) => {
+            slot.insert(number);
+            None
+        }
+    }
+}
+
 fn parse_real_server(ctx: &mut ValueCtx<'_>, item: Piece<'_>) -> Option<WrittenRealServer> {
-    let words = item.words();
-    let (addr, port) = parse_socket(ctx, words[0])?;
+    let mut words = item.word_iter();
+    // `item` is trimmed and not empty: it has a first word.
+    let (addr, port) = parse_socket(ctx, words.next()?)?;
     let mut rs = WrittenRealServer {
         addr,
         port,
@@ -99,10 +130,10 @@ fn parse_real_server(ctx: &mut ValueCtx<'_>, item: Piece<'_>) -> Option<WrittenR
         lower_threshold: None,
     };
     let mut ok = true;
-    for word in &words[1..] {
+    for word in words {
         let Some((name, value)) = word.split_once('=') else {
             ctx.error(
-                *word,
+                word,
                 format!(
                     "expected ',' or a real-server setting (weight=, upper-threshold=, \
                      lower-threshold=), found {}",

@@ -668,3 +668,35 @@ fn render_writes_the_canonical_spelling() {
         )
     );
 }
+
+/// Repeats before and after the list grows past the scanned length are reported alike, naming
+/// the first item, with items that failed to parse not counted. Mutation: building the map
+/// from `servers` with `insert` (last occurrence wins) instead of keeping the first makes the
+/// third repeat of item 2 name item 5; not counting from 1 shifts every number.
+#[test]
+fn repeated_real_servers_name_the_first_item_in_short_and_long_lists() {
+    let mut servers = many_real_servers(40);
+    servers[4] = servers[1].clone();
+    servers[10] = "bad".to_owned();
+    servers.push(servers[1].clone());
+    servers.push(servers[38].clone());
+    let (entry, problems) = parse_entry("203.0.113.1-80", &servers.join(", "));
+    assert!(entry.is_none());
+    let messages: Vec<String> = problems
+        .iter()
+        .map(|p| {
+            p.to_string()
+                .split_once(": real server ")
+                .map_or(String::new(), |(_, m)| m.to_owned())
+        })
+        .filter(|m| !m.is_empty())
+        .collect();
+    assert_eq!(
+        messages,
+        vec![
+            format!("{} is already listed as item 2", servers[1]),
+            format!("{} is already listed as item 2", servers[1]),
+            format!("{} is already listed as item 38", servers[38]),
+        ]
+    );
+}

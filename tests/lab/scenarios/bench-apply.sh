@@ -4,13 +4,27 @@
 #
 # Each tool programs the same table into a FRESH network namespace (a fresh IPVS table: the
 # kernel's destination trash list makes re-adding recently deleted destinations far slower).
+# The raw-netlink baseline (ipvs-raw-apply, bench/src/bin) is the kernel-bound limit: one socket,
+# one acknowledged message at a time, every request encoded before its clock starts.
+# Size: BENCH_VIPS/BENCH_PORTS/BENCH_DESTS, or bench.vips=/bench.ports=/bench.dests= on the
+# kernel command line (LAB_KERNEL_ARGS; bench/ipvs-apply.sh --services sets them).
+# lab-needs: ipvs-raw-apply
 . /lab/scenarios/lib.sh
 . /lab/scenarios/lbctl.sh
 set -e
 
-VIPS=${BENCH_VIPS:-16}
-PORTS=${BENCH_PORTS:-63}
-DESTS=${BENCH_DESTS:-10}
+cmdline_arg() { # cmdline_arg NAME: the value of NAME=... on the kernel command line, if any
+    for word in $(cat /proc/cmdline); do
+        case "$word" in "$1"=*) echo "${word#*=}"; return ;; esac
+    done
+}
+VIPS=${BENCH_VIPS:-$(cmdline_arg bench.vips)}
+PORTS=${BENCH_PORTS:-$(cmdline_arg bench.ports)}
+DESTS=${BENCH_DESTS:-$(cmdline_arg bench.dests)}
+VIPS=${VIPS:-16}
+PORTS=${PORTS:-63}
+DESTS=${DESTS:-10}
+# The settings below manage 10.0.0.0/24: every generated VIP (10.0.0.96 and up, at most 160).
 
 step "generate $((VIPS * PORTS)) services x $DESTS destinations"
 gen=/tmp/bench
@@ -59,10 +73,20 @@ t1=$(now_ms)
 ipvsadm_ms=$((t1 - t0))
 assert_eq "$ops" "$(in_ns bench-ipvsadm "$IPVSADM" -Sn | wc -l)" "rules programmed by ipvsadm"
 
+step "raw netlink: one socket, one acknowledged message at a time"
+fresh_ns bench-raw
+t0=$(now_ms)
+raw_out=$(in_ns bench-raw /usr/local/bin/ipvs-raw-apply --vips "$VIPS" --ports "$PORTS" --dests "$DESTS")
+t1=$(now_ms)
+raw_ms=$((t1 - t0))
+raw_write_ms=$(echo "$raw_out" | sed -n 's/.*raw_write_ms=\([0-9]*\).*/\1/p')
+log "ipvs-raw-apply: $raw_out (process ${raw_ms} ms)"
+assert_eq "$ops" "$(in_ns bench-raw "$IPVSADM" -Sn | wc -l)" "rules programmed by ipvs-raw-apply"
+
 step "lbctl apply"
 fresh_ns bench-lbctl
 cat >/tmp/bench-settings.toml <<'EOT'
-managed_vip_ranges = ["10.0.0.96/28"]
+managed_vip_ranges = ["10.0.0.0/24"]
 state_file = "/tmp/bench-state.json"
 EOT
 t0=$(now_ms)
@@ -88,7 +112,7 @@ step "lbctl run: a full pass vs a focused pass for one changed key"
 # changes (a focused pass: that service read, one write, read again). Durations are the
 # daemon's own, from /status. Netfilter off: this compares the IPVS work of the two passes.
 cat >/tmp/bench-run.toml <<'EOT'
-managed_vip_ranges = ["10.0.0.96/28"]
+managed_vip_ranges = ["10.0.0.0/24"]
 state_file = "/tmp/bench-run-state.json"
 netfilter_backend = "none"
 resync_period_secs = 3600
@@ -116,8 +140,11 @@ assert_contains "$(in_ns bench-lbctl "$IPVSADM" -Ln -t 10.0.0.96:1000)" "Masq   
 full_ms=$(echo "$full" | sed 's/.*duration_secs:\([0-9.]*\).*/\1/' | awk '{ printf "%d", $1 * 1000 }')
 focused_ms=$(echo "$focused" | sed 's/.*duration_secs:\([0-9.]*\).*/\1/' | awk '{ printf "%.1f", $1 * 1000 }')
 
-echo "BENCH ops=$ops ipvsadm_restore_ms=$ipvsadm_ms lbctl_apply_ms=$lbctl_ms lbctl_noop_apply_ms=$noop_ms ipvsadm_dump_ms=$dump_ms run_full_pass_ms=$full_ms run_focused_pass_ms=$focused_ms"
-awk -v a="$ipvsadm_ms" -v b="$lbctl_ms" -v c="$noop_ms" -v d="$dump_ms" 'BEGIN {
+echo "BENCH ops=$ops raw_netlink_write_ms=$raw_write_ms raw_netlink_process_ms=$raw_ms ipvsadm_restore_ms=$ipvsadm_ms lbctl_apply_ms=$lbctl_ms lbctl_noop_apply_ms=$noop_ms ipvsadm_dump_ms=$dump_ms run_full_pass_ms=$full_ms run_focused_pass_ms=$focused_ms"
+awk -v a="$ipvsadm_ms" -v b="$lbctl_ms" -v c="$noop_ms" -v d="$dump_ms" -v r="$raw_write_ms" 'BEGIN {
+    r = (r > 0 ? r : 1)
+    printf "BENCH ratio lbctl_apply/raw_netlink_write = %.2f\n", b / r
+    printf "BENCH ratio ipvsadm_restore/raw_netlink_write = %.1f\n", a / r
     printf "BENCH ratio ipvsadm_restore/lbctl_apply = %.1f\n", a / (b > 0 ? b : 1)
     printf "BENCH ratio ipvsadm_dump/lbctl_noop_apply = %.2f\n", d / (c > 0 ? c : 1) }'
 awk -v f="$full_ms" -v g="$focused_ms" 'BEGIN {
