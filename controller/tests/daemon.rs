@@ -260,6 +260,7 @@ async fn one_change_reads_and_writes_only_what_it_touches() {
     // From an empty kernel: the dump before planning found nothing; the read-back of 200
     // written services took the second dump (cheaper than reading each back).
     assert_eq!(first.services_read, 0);
+    assert_eq!(first.dumps, 2);
     assert_eq!(metrics.sync_dumps_total.get(), 2);
     let (dumps, service_reads) = reads(&slot);
     slot.inspect(FakeKernel::clear_applied);
@@ -277,7 +278,11 @@ async fn one_change_reads_and_writes_only_what_it_touches() {
     })
     .await;
     let last = last_sync(&outputs);
-    assert_eq!((last.services_read, last.applied), (1, 1), "{last:?}");
+    assert_eq!(
+        (last.services_read, last.applied, last.dumps),
+        (1, 1, 0),
+        "{last:?}"
+    );
     assert_eq!(reads(&slot), (dumps, service_reads + 2), "no full dump");
     assert_eq!(
         metrics.sync_dumps_total.get(),

@@ -488,6 +488,7 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
         self.snapshot.controller.last_sync = Some(SyncSummary {
             pass: pass.kind.to_owned(),
             services_read: outcome.services_read,
+            dumps: outcome.dumps,
             ..summary(
                 verdict,
                 report.applied.len(),
@@ -522,6 +523,7 @@ fn summary(
         error,
         pass: "full".to_owned(),
         services_read: 0,
+        dumps: 0,
     }
 }
 

@@ -241,10 +241,11 @@ fn header(
     if let Some(s) = &c.last_sync {
         let _ = writeln!(
             out,
-            "last sync: {}, {} pass, {} services read ({} applied, {} failed, {:.3} s){}",
+            "last sync: {}, {} pass, {} services read, {} dumps ({} applied, {} failed, {:.3} s){}",
             s.result,
             s.pass,
             s.services_read,
+            s.dumps,
             s.applied,
             s.failed,
             s.duration_secs,

@@ -63,6 +63,10 @@ pub struct SyncSummary {
     /// IPVS services read from the kernel before planning.
     #[serde(default)]
     pub services_read: usize,
+    /// Whole-table dumps the pass took (1 for a full pass, 0 for a focused one; 2 when the
+    /// writes touched most of the table and one dump read them back).
+    #[serde(default)]
+    pub dumps: u32,
 }
 
 /// The whole `/status` document.

@@ -1,0 +1,182 @@
+#!/bin/sh
+# 60-scale-10k (issue 13): one director at production size. `lbctl run` (the lab's debug build)
+# programs 10,000 TCP services x 10 masquerading real servers (100,000 destinations) plus one
+# service that carries real traffic, from an empty kernel, and then stays usable:
+#   1. the whole table is programmed (ipvsadm -Sn counts every rule);
+#   2. one dump per full pass: a restarted daemon adopts the table with exactly one IPVS dump
+#      and no write (`last_sync.dumps` of /status; mutation: dumping the table again after the
+#      pass, as before issue 13, makes it 2);
+#   3. one real-server change is a focused pass: one service read, O(1) writes, no dump; after
+#      20 of them `lbctl_sync_dumps_total` still counts the adoption's one dump (mutation:
+#      forcing a whole pass makes services_read 10,001 and the counter 21);
+#   4. /metrics at 100,002 endpoints: every endpoint series is there, the gzip scrape decodes to
+#      the same series, and the daemon's peak RSS over three scrapes (two of them concurrent)
+#      stays under 150 MiB (control: the encoder before issue 13 grew past 1.6 GB here and was
+#      OOM-killed; the limit is measured on the peak RSS reset just before the scrapes);
+#   5. `lbctl status` answers with a summary (the table is large) and with a --vip filter.
+# Times (pass durations, scrape vs `ipvsadm -Sn`, status, the file-to-kernel latency of 20
+# changes) are printed as BENCH lines for bench/README.md; only counts and memory are asserted
+# (absolute times under TCG emulation depend on the host).
+# lab-timeout: 1500
+# lab-mem: 2048
+. /lab/scenarios/lib.sh
+. /lab/scenarios/lbctl.sh
+set -e
+
+VIPS=16
+PORTS=625
+DESTS=10
+SERVICES=$((VIPS * PORTS + 1))
+RULES=$((VIPS * PORTS * (DESTS + 1) + 3))
+ADDR=127.0.0.1:9469
+
+topology_nat
+CM=/tmp/scale-cm.yaml
+SETTINGS_RUN=/tmp/scale-settings.toml
+cat "$LAB_SETTINGS" >"$SETTINGS_RUN"
+cat >>"$SETTINGS_RUN" <<EOS
+listen_address = "$ADDR"
+resync_period_secs = 3600
+EOS
+# The filler's real servers are addresses on a dummy link: IPVS needs no reply to hold them.
+in_ns director "$IP" link add scalefill type dummy
+in_ns director "$IP" link set scalefill up
+in_ns director "$IP" route add 10.2.0.0/16 dev scalefill
+
+step "generate $SERVICES services ($RULES ipvsadm rules)"
+# filler [CHANGED]: 16 VIPs x 625 ports, 10 real servers each; with CHANGED=N the first
+# service's weight is N (the 20 changes below).
+filler() {
+    awk -v vips=$VIPS -v ports=$PORTS -v dests=$DESTS -v w="${1:-}" 'BEGIN {
+        for (v = 0; v < vips; v++) for (p = 0; p < ports; p++) {
+            line = "10.0.0." (96 + v) "-" (1000 + p) ": "
+            for (d = 1; d <= dests; d++) line = line (d > 1 ? ", " : "") "10.2." v "." d ":" (1000 + p)
+            if (w != "" && v == 0 && p == 0) line = line "; weight=" w
+            print line
+        }
+    }'
+}
+configmap() { { echo "10.0.0.100-80: $RS1_IP:80, $RS2_IP:80"; filler "$@"; } | write_configmap "$CM"; }
+configmap
+log "$(wc -c <"$CM") bytes of ConfigMap"
+
+now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
+json_status() { in_ns director "$LBCTL" status --address "$ADDR" --timeout 60 -o json "$@"; }
+last_sync() { json_status --summary 2>/dev/null | grep -A12 '"last_sync": {' | tr -d ' ,"' | tr '\n' ' '; }
+# http_get_long PATH [HEADER]: GET over HTTP/1.0 with a long timeout (the body is tens of MB).
+http_get_long() {
+    printf 'GET %s HTTP/1.0\r\nHost: lab\r\n%s\r\n' "$1" "${2:+$2\r\n}" |
+        in_ns director timeout 900 nc -w 300 127.0.0.1 9469 | tr -d '\r' | sed '1,/^$/d'
+}
+daemon_pid() { lbctl_pid | head -n1; }
+rss_kib() { sed -n "s/^$1:[^0-9]*\([0-9]*\).*/\1/p" /proc/"$(daemon_pid)"/status; }
+start_daemon() {
+    in_ns director "$LBCTL" run --settings "$SETTINGS_RUN" --config-file "$CM" --log warn \
+        >>/tmp/scale-run.log 2>&1 &
+}
+passed() { last_sync | grep -q "pass:$1 "; }
+
+step "lbctl run programs the table from an empty kernel"
+t0=$(now_ms)
+start_daemon
+wait_until 1200 passed full || fail "no full pass: $(tail -5 /tmp/scale-run.log | tr '\n' '|')"
+t1=$(now_ms)
+program_ms=$((t1 - t0))
+FIRST=$(last_sync)
+log "first pass: $FIRST"
+assert_eq "$RULES" "$(in_ns director "$IPVSADM" -Sn | wc -l)" "every rule programmed"
+answer=$(http_get client 10.0.0.100 80) || true
+case "$answer" in
+    rs1 | rs2) log "traffic through the small service: answered by $answer" ;;
+    *) fail "no answer through 10.0.0.100:80 (got '$answer')" ;;
+esac
+
+step "restart: the daemon adopts the table with one dump and no write"
+stop_lbctl_run
+: >/tmp/scale-run.log
+t0=$(now_ms)
+start_daemon
+wait_until 600 passed full || fail "no full pass after restart: $(tail -5 /tmp/scale-run.log | tr '\n' '|')"
+t1=$(now_ms)
+adopt_ms=$((t1 - t0))
+ADOPT=$(last_sync)
+log "adoption pass: $ADOPT"
+assert_contains "$ADOPT" "applied:0 "
+assert_contains "$ADOPT" "services_read:$SERVICES "
+assert_contains "$ADOPT" "dumps:1 "
+full_ms=$(echo "$ADOPT" | sed 's/.*duration_secs:\([0-9.]*\).*/\1/' | awk '{ printf "%d", $1 * 1000 }')
+
+step "one dump by ipvsadm -Sn, for the ratios"
+t0=$(now_ms)
+in_ns director "$IPVSADM" -Sn >/dev/null
+t1=$(now_ms)
+dump_ms=$((t1 - t0))
+
+step "20 changes of one real server's weight: focused passes, file to kernel"
+lat=/tmp/scale-latency
+: >$lat
+i=2
+while [ $i -le 21 ]; do
+    configmap "$i"
+    t0=$(now_ms)
+    has_weight() { in_ns director "$IPVSADM" -Ln -t 10.0.0.96:1000 | grep -Eq "Masq +$i +"; }
+    wait_until 60 has_weight || fail "weight $i never reached the kernel: $(last_sync)"
+    t1=$(now_ms)
+    echo $((t1 - t0)) >>$lat
+    i=$((i + 1))
+done
+FOCUSED=$(last_sync)
+log "last focused pass: $FOCUSED"
+assert_contains "$FOCUSED" "pass:focused "
+assert_contains "$FOCUSED" "services_read:1 "
+assert_contains "$FOCUSED" "applied:10 "
+assert_contains "$FOCUSED" "dumps:0 "
+focused_ms=$(echo "$FOCUSED" | sed 's/.*duration_secs:\([0-9.]*\).*/\1/' | awk '{ printf "%.1f", $1 * 1000 }')
+p99_ms=$(sort -n $lat | tail -n1)
+p50_ms=$(sort -n $lat | sed -n 10p)
+step "/metrics at $(((SERVICES - 1) * DESTS + 2)) endpoints: peak RSS over three scrapes"
+# endpoint_series: the count of one family's series and the bytes of the scrape (no copy of
+# the body is kept: the VM's files live in its RAM).
+endpoint_series() {
+    awk '/^lvs_endpoint_stat_conns_total\{/ { n++ } /^lbctl_sync_dumps_total / { d = $2 }
+        { b += length($0) + 1 } END { print n + 0, b + 0, d }'
+}
+before_kib=$(rss_kib VmRSS)
+echo 5 >/proc/"$(daemon_pid)"/clear_refs # resets VmHWM to the current RSS
+t0=$(now_ms)
+set -- $(http_get_long /metrics | endpoint_series)
+t1=$(now_ms)
+scrape_ms=$((t1 - t0))
+series=$1 plain_bytes=$2 sync_dumps=${3:-none}
+http_get_long /metrics | endpoint_series >/tmp/scale-scrape-2 &
+gzip_series=$(http_get_long /metrics 'Accept-Encoding: gzip' | tee /tmp/scale-metrics.gz | gunzip -c | endpoint_series)
+wait
+peak_kib=$(rss_kib VmHWM)
+gzip_bytes=$(wc -c </tmp/scale-metrics.gz)
+rm -f /tmp/scale-metrics.gz
+log "RSS before the scrapes ${before_kib} KiB, peak during them ${peak_kib} KiB; $plain_bytes bytes per scrape, $gzip_bytes gzipped"
+assert_eq $(((SERVICES - 1) * DESTS + 2)) "$series" "endpoint series in a scrape"
+assert_eq "$series" "$(cut -d' ' -f1 /tmp/scale-scrape-2)" "endpoint series in the concurrent scrape"
+assert_eq "$series" "${gzip_series%% *}" "endpoint series in the gzip scrape"
+assert_eq 1 "$sync_dumps" "lbctl_sync_dumps_total after the adoption and 20 focused passes"
+[ "$peak_kib" -le $((150 * 1024)) ] || fail "peak RSS during scrapes ${peak_kib} KiB > 150 MiB"
+
+step "lbctl status: a summary for a large table, and one VIP"
+t0=$(now_ms)
+in_ns director "$LBCTL" status --address "$ADDR" >/tmp/scale-status.txt
+t1=$(now_ms)
+status_ms=$((t1 - t0))
+head -20 /tmp/scale-status.txt
+assert_contains "$(cat /tmp/scale-status.txt)" "summary"
+[ "$(wc -l </tmp/scale-status.txt)" -lt 200 ] || fail "the default status of a large table is not a summary"
+VIPONE=$(in_ns director "$LBCTL" status --address "$ADDR" --vip 10.0.0.100)
+assert_contains "$VIPONE" "10.0.0.100:80/tcp"
+assert_not_contains "$VIPONE" "10.0.0.96:"
+
+stop_lbctl_run
+
+echo "BENCH scale services=$SERVICES rules=$RULES program_ms=$program_ms adopt_ms=$adopt_ms run_full_pass_ms=$full_ms ipvsadm_dump_ms=$dump_ms scrape_ms=$scrape_ms metrics_bytes=$plain_bytes metrics_gzip_bytes=$gzip_bytes rss_before_kib=$before_kib rss_peak_scrapes_kib=$peak_kib status_ms=$status_ms focused_pass_ms=$focused_ms change_to_kernel_p50_ms=$p50_ms change_to_kernel_max_ms=$p99_ms"
+awk -v f="$full_ms" -v d="$dump_ms" -v s="$scrape_ms" 'BEGIN {
+    printf "BENCH ratio run_full_pass/ipvsadm_dump = %.2f\n", f / (d > 0 ? d : 1)
+    printf "BENCH ratio scrape/ipvsadm_dump = %.2f\n", s / (d > 0 ? d : 1) }'
+log "ok: 10,000 services programmed, adopted with one dump, scraped and shown within bounds"
