@@ -1,8 +1,8 @@
 //! The file sources of `lbctl run --config-file FILE [--endpoints-file FILE]`: the same daemon
 //! without a cluster.
 //!
-//! Each file is polled once a second (modification time and size); a change is read and
-//! published once the file has stayed the same for a moment, so that a writer still at work
+//! Each file is polled five times a second (modification time and size: one `stat`); a change
+//! is read and published once the file has stayed the same for 200 ms, so that a writer still at work
 //! is not read half-way (a truncated ConfigMap would look like removed keys and start drains).
 //! Writers should still replace the file atomically (write a temporary file, then rename it),
 //! as the kubelet does for ConfigMap volumes. A ConfigMap file that vanishes counts as a
@@ -27,9 +27,11 @@ struct PollTiming {
     settle: Duration,
 }
 
+/// A change reaches the daemon within 400 ms (poll plus settle), inside the one-second budget
+/// from a change to the kernel.
 const TIMING: PollTiming = PollTiming {
-    poll: Duration::from_secs(1),
-    settle: Duration::from_millis(500),
+    poll: Duration::from_millis(200),
+    settle: Duration::from_millis(200),
 };
 
 /// What identifies a version of a file without reading it.

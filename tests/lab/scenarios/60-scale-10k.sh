@@ -7,17 +7,17 @@
 #      and no write (`last_sync.dumps` of /status; mutation: dumping the table again after the
 #      pass, as before issue 13, makes it 2);
 #   3. one real-server change is a focused pass: one service read, O(1) writes, no dump; after
-#      20 of them `lbctl_sync_dumps_total` still counts the adoption's one dump (mutation:
+#      five of them `lbctl_sync_dumps_total` still counts the adoption's one dump (mutation:
 #      forcing a whole pass makes services_read 10,001 and the counter 21);
 #   4. /metrics at 100,002 endpoints: every endpoint series is there, the gzip scrape decodes to
 #      the same series, and the daemon's peak RSS over three scrapes (two of them concurrent)
 #      stays under 150 MiB (control: the encoder before issue 13 grew past 1.6 GB here and was
 #      OOM-killed; the limit is measured on the peak RSS reset just before the scrapes);
 #   5. `lbctl status` answers with a summary (the table is large) and with a --vip filter.
-# Times (pass durations, scrape vs `ipvsadm -Sn`, status, the file-to-kernel latency of 20
+# Times (pass durations, scrape vs `ipvsadm -Sn`, status, the file-to-kernel latency of the
 # changes) are printed as BENCH lines for bench/README.md; only counts and memory are asserted
 # (absolute times under TCG emulation depend on the host).
-# lab-timeout: 1500
+# lab-timeout: 2400
 # lab-mem: 2048
 . /lab/scenarios/lib.sh
 . /lab/scenarios/lbctl.sh
@@ -28,6 +28,10 @@ PORTS=625
 DESTS=10
 SERVICES=$((VIPS * PORTS + 1))
 RULES=$((VIPS * PORTS * (DESTS + 1) + 3))
+# The lab runs the debug build, where one change of this ConfigMap costs seconds of parsing
+# under TCG; the latency target (p99 under 1 s over 20 changes) is measured with the release
+# build by bench/ipvs-apply.sh --services 10000. Here the changes prove the focused pass.
+CHANGES=5
 ADDR=127.0.0.1:9469
 
 topology_nat
@@ -45,7 +49,7 @@ in_ns director "$IP" route add 10.2.0.0/16 dev scalefill
 
 step "generate $SERVICES services ($RULES ipvsadm rules)"
 # filler [CHANGED]: 16 VIPs x 625 ports, 10 real servers each; with CHANGED=N the first
-# service's weight is N (the 20 changes below).
+# service's weight is N (the changes below).
 filler() {
     awk -v vips=$VIPS -v ports=$PORTS -v dests=$DESTS -v w="${1:-}" 'BEGIN {
         for (v = 0; v < vips; v++) for (p = 0; p < ports; p++) {
@@ -63,10 +67,19 @@ log "$(wc -c <"$CM") bytes of ConfigMap"
 now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
 json_status() { in_ns director "$LBCTL" status --address "$ADDR" --timeout 60 -o json "$@"; }
 last_sync() { json_status --summary 2>/dev/null | grep -A12 '"last_sync": {' | tr -d ' ,"' | tr '\n' ' '; }
-# http_get_long PATH [HEADER]: GET over HTTP/1.0 with a long timeout (the body is tens of MB).
-http_get_long() {
-    printf 'GET %s HTTP/1.0\r\nHost: lab\r\n%s\r\n' "$1" "${2:+$2\r\n}" |
-        in_ns director timeout 900 nc -w 300 127.0.0.1 9469 | tr -d '\r' | sed '1,/^$/d'
+# http_get_raw PATH [HEADER]: the raw answer (head and body) to a GET over HTTP/1.0, with a
+# long timeout (the body is 160 MB).
+http_get_raw() {
+    {
+        printf 'GET %s HTTP/1.0\r\nHost: lab\r\n' "$1"
+        [ -z "${2:-}" ] || printf '%s\r\n' "$2"
+        printf '\r\n'
+    } | in_ns director timeout 1200 nc -w 600 127.0.0.1 9469
+}
+# body_of FILE: the body of a raw answer, binary-safe; the head (without CRs) goes to FILE.head.
+body_of() {
+    head -c 4096 "$1" | tr -d '\r' | sed -n '1,/^$/p' >"$1.head"
+    tail -c +$(($(wc -c <"$1.head") + $(wc -l <"$1.head") + 1)) "$1"
 }
 daemon_pid() { lbctl_pid | head -n1; }
 rss_kib() { sed -n "s/^$1:[^0-9]*\([0-9]*\).*/\1/p" /proc/"$(daemon_pid)"/status; }
@@ -112,11 +125,11 @@ in_ns director "$IPVSADM" -Sn >/dev/null
 t1=$(now_ms)
 dump_ms=$((t1 - t0))
 
-step "20 changes of one real server's weight: focused passes, file to kernel"
+step "$CHANGES changes of one real server's weight: focused passes, file to kernel"
 lat=/tmp/scale-latency
 : >$lat
 i=2
-while [ $i -le 21 ]; do
+while [ $i -le $((CHANGES + 1)) ]; do
     configmap "$i"
     t0=$(now_ms)
     has_weight() { in_ns director "$IPVSADM" -Ln -t 10.0.0.96:1000 | grep -Eq "Masq +$i +"; }
@@ -133,32 +146,40 @@ assert_contains "$FOCUSED" "applied:10 "
 assert_contains "$FOCUSED" "dumps:0 "
 focused_ms=$(echo "$FOCUSED" | sed 's/.*duration_secs:\([0-9.]*\).*/\1/' | awk '{ printf "%.1f", $1 * 1000 }')
 p99_ms=$(sort -n $lat | tail -n1)
-p50_ms=$(sort -n $lat | sed -n 10p)
+p50_ms=$(sort -n $lat | sed -n "$(((CHANGES + 1) / 2))p")
 step "/metrics at $(((SERVICES - 1) * DESTS + 2)) endpoints: peak RSS over three scrapes"
-# endpoint_series: the count of one family's series and the bytes of the scrape (no copy of
-# the body is kept: the VM's files live in its RAM).
-endpoint_series() {
-    awk '/^lvs_endpoint_stat_conns_total\{/ { n++ } /^lbctl_sync_dumps_total / { d = $2 }
-        { b += length($0) + 1 } END { print n + 0, b + 0, d }'
+# The bodies are not kept (the VM's files live in its RAM) and only grep looks at them: busybox
+# awk over 160 MB takes minutes under emulation. One plain scrape is timed; then a plain and a
+# gzip scrape run together (one dump for both: the collector's single flight).
+# scrape_lines: keeps the endpoint conns series and the sync dump counter of a scrape.
+scrape_lines() {
+    grep -e '^lvs_endpoint_stat_conns_total{' -e '^lbctl_sync_dumps_total '
 }
 before_kib=$(rss_kib VmRSS)
 echo 5 >/proc/"$(daemon_pid)"/clear_refs # resets VmHWM to the current RSS
 t0=$(now_ms)
-set -- $(http_get_long /metrics | endpoint_series)
+plain_bytes=$(http_get_raw /metrics | wc -c)
 t1=$(now_ms)
 scrape_ms=$((t1 - t0))
-series=$1 plain_bytes=$2 sync_dumps=${3:-none}
-http_get_long /metrics | endpoint_series >/tmp/scale-scrape-2 &
-gzip_series=$(http_get_long /metrics 'Accept-Encoding: gzip' | tee /tmp/scale-metrics.gz | gunzip -c | endpoint_series)
+http_get_raw /metrics | wc -c >/tmp/scale-scrape-2 &
+http_get_raw /metrics 'Accept-Encoding: gzip' >/tmp/scale-metrics.raw
 wait
 peak_kib=$(rss_kib VmHWM)
+body_of /tmp/scale-metrics.raw >/tmp/scale-metrics.gz
+grep -qi '^content-encoding: gzip' /tmp/scale-metrics.raw.head ||
+    fail "the scrape with Accept-Encoding: gzip is not gzipped: $(cat /tmp/scale-metrics.raw.head)"
 gzip_bytes=$(wc -c </tmp/scale-metrics.gz)
-rm -f /tmp/scale-metrics.gz
+gunzip -c /tmp/scale-metrics.gz | scrape_lines >/tmp/scale-lines
+rm -f /tmp/scale-metrics.gz /tmp/scale-metrics.raw
+series=$(grep -c '^lvs_endpoint_stat_conns_total{' /tmp/scale-lines)
+sync_dumps=$(sed -n 's/^lbctl_sync_dumps_total //p' /tmp/scale-lines)
+second_bytes=$(cat /tmp/scale-scrape-2)
 log "RSS before the scrapes ${before_kib} KiB, peak during them ${peak_kib} KiB; $plain_bytes bytes per scrape, $gzip_bytes gzipped"
-assert_eq $(((SERVICES - 1) * DESTS + 2)) "$series" "endpoint series in a scrape"
-assert_eq "$series" "$(cut -d' ' -f1 /tmp/scale-scrape-2)" "endpoint series in the concurrent scrape"
-assert_eq "$series" "${gzip_series%% *}" "endpoint series in the gzip scrape"
-assert_eq 1 "$sync_dumps" "lbctl_sync_dumps_total after the adoption and 20 focused passes"
+assert_eq $(((SERVICES - 1) * DESTS + 2)) "$series" "endpoint series in the gzip scrape"
+# The concurrent plain scrape is the whole table too (only lbctl_* series may differ a little).
+[ "$second_bytes" -gt $((plain_bytes * 99 / 100)) ] && [ "$plain_bytes" -gt 100000000 ] ||
+    fail "short scrapes: $plain_bytes and $second_bytes bytes"
+assert_eq 1 "$sync_dumps" "lbctl_sync_dumps_total after the adoption and $CHANGES focused passes"
 [ "$peak_kib" -le $((150 * 1024)) ] || fail "peak RSS during scrapes ${peak_kib} KiB > 150 MiB"
 
 step "lbctl status: a summary for a large table, and one VIP"

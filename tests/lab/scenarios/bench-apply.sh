@@ -123,29 +123,64 @@ in_ns bench-lbctl "$LBCTL" run --no-vips -s /tmp/bench-run.toml --config-file $g
 run_pid=$!
 last_sync() {
     in_ns bench-lbctl "$LBCTL" status --address 127.0.0.1:9470 -o json 2>/dev/null |
-        grep -A9 '"last_sync": {' | tr -d ' ,"' | tr '\n' ' '
+        grep -A12 '"last_sync": {' | tr -d ' ,"' | tr '\n' ' '
 }
 passed() { last_sync | grep -q "pass:$1 "; }
 wait_until 600 passed full || fail "no full pass: $(tail -3 /tmp/bench-run.log)"
 full=$(last_sync)
-sed 's/^\(  10.0.0.96-1000: .*\)$/\1; weight=2/' $gen/cm.yaml >$gen/cm2.yaml
-mv -f $gen/cm2.yaml $gen/cm.yaml
+# 20 changes of one key's weight, each timed from the file's replacement to the kernel
+# holding the new weight (the daemon's file watch, parse, build, focused pass).
+lat=/tmp/bench-latency
+: >$lat
+cp $gen/cm.yaml $gen/cm-base.yaml
+i=2
+while [ $i -le 21 ]; do
+    sed "s/^\\(  10.0.0.96-1000: .*\\)\$/\\1; weight=$i/" $gen/cm-base.yaml >$gen/cm2.yaml
+    t0=$(now_ms)
+    mv -f $gen/cm2.yaml $gen/cm.yaml
+    # Polled every 50 ms (wait_until's 0.5 s would round the latency up).
+    until in_ns bench-lbctl "$IPVSADM" -Ln -t 10.0.0.96:1000 | grep -Eq "Masq +$i +"; do
+        [ $(($(now_ms) - t0)) -lt 60000 ] || fail "weight $i never reached the kernel: $(last_sync)"
+        sleep 0.05
+    done
+    t1=$(now_ms)
+    echo $((t1 - t0)) >>$lat
+    i=$((i + 1))
+done
+change_p50_ms=$(sort -n $lat | sed -n 10p)
+change_max_ms=$(sort -n $lat | tail -n1)
 wait_until 60 passed focused || fail "no focused pass: $(last_sync)"
 focused=$(last_sync)
+# The daemon's read side at this size: one /metrics scrape (streamed, body discarded) and one
+# `lbctl status` (the summary a large table gets), both from the table of the last pass.
+t0=$(now_ms)
+scrape_bytes=$(printf 'GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n' |
+    in_ns bench-lbctl timeout 900 nc -w 300 127.0.0.1 9470 | wc -c)
+t1=$(now_ms)
+scrape_ms=$((t1 - t0))
+t0=$(now_ms)
+in_ns bench-lbctl "$LBCTL" status --address 127.0.0.1:9470 >/tmp/bench-status.txt ||
+    fail "lbctl status failed: $(cat /tmp/bench-status.txt)"
+t1=$(now_ms)
+status_ms=$((t1 - t0))
 kill -TERM "$run_pid"
 log "full pass: $full"
 log "focused pass: $focused"
 assert_contains "$focused" "services_read:1 "
-assert_contains "$(in_ns bench-lbctl "$IPVSADM" -Ln -t 10.0.0.96:1000)" "Masq    2"
+assert_contains "$focused" "dumps:0 "
 full_ms=$(echo "$full" | sed 's/.*duration_secs:\([0-9.]*\).*/\1/' | awk '{ printf "%d", $1 * 1000 }')
 focused_ms=$(echo "$focused" | sed 's/.*duration_secs:\([0-9.]*\).*/\1/' | awk '{ printf "%.1f", $1 * 1000 }')
 
-echo "BENCH ops=$ops raw_netlink_write_ms=$raw_write_ms raw_netlink_process_ms=$raw_ms ipvsadm_restore_ms=$ipvsadm_ms lbctl_apply_ms=$lbctl_ms lbctl_noop_apply_ms=$noop_ms ipvsadm_dump_ms=$dump_ms run_full_pass_ms=$full_ms run_focused_pass_ms=$focused_ms"
+echo "BENCH ops=$ops raw_netlink_write_ms=$raw_write_ms raw_netlink_process_ms=$raw_ms ipvsadm_restore_ms=$ipvsadm_ms lbctl_apply_ms=$lbctl_ms lbctl_noop_apply_ms=$noop_ms ipvsadm_dump_ms=$dump_ms run_full_pass_ms=$full_ms run_focused_pass_ms=$focused_ms scrape_ms=$scrape_ms scrape_bytes=$scrape_bytes status_ms=$status_ms change_to_kernel_p50_ms=$change_p50_ms change_to_kernel_max_ms=$change_max_ms"
 awk -v a="$ipvsadm_ms" -v b="$lbctl_ms" -v c="$noop_ms" -v d="$dump_ms" -v r="$raw_write_ms" 'BEGIN {
     r = (r > 0 ? r : 1)
     printf "BENCH ratio lbctl_apply/raw_netlink_write = %.2f\n", b / r
     printf "BENCH ratio ipvsadm_restore/raw_netlink_write = %.1f\n", a / r
     printf "BENCH ratio ipvsadm_restore/lbctl_apply = %.1f\n", a / (b > 0 ? b : 1)
-    printf "BENCH ratio ipvsadm_dump/lbctl_noop_apply = %.2f\n", d / (c > 0 ? c : 1) }'
-awk -v f="$full_ms" -v g="$focused_ms" 'BEGIN {
-    printf "BENCH ratio run_full_pass/run_focused_pass = %.0f\n", f / (g > 0 ? g : 0.1) }'
+    printf "BENCH ratio ipvsadm_dump/lbctl_noop_apply = %.2f\n", d / (c > 0 ? c : 1)
+    printf "BENCH ratio lbctl_apply/(raw_netlink_write+ipvsadm_dump) = %.2f\n", b / (r + d)
+    printf "BENCH ratio lbctl_noop_apply/ipvsadm_dump = %.2f\n", c / (d > 0 ? d : 1) }'
+awk -v f="$full_ms" -v g="$focused_ms" -v d="$dump_ms" -v s="$scrape_ms" 'BEGIN {
+    printf "BENCH ratio run_full_pass/run_focused_pass = %.0f\n", f / (g > 0 ? g : 0.1)
+    printf "BENCH ratio run_full_pass/ipvsadm_dump = %.2f\n", f / (d > 0 ? d : 1)
+    printf "BENCH ratio scrape/ipvsadm_dump = %.2f\n", s / (d > 0 ? d : 1) }'
