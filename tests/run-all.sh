@@ -8,6 +8,9 @@ tests/install-deps.sh
 # Build every binary and example first: the lab packs target/debug/lbctl and the IPVS probe
 # into the VM's initramfs.
 cargo build --workspace --all-targets --locked
+# The production-size lab scenario (60-scale-10k, `# lab-needs: lbctl-release`) runs the
+# release build: the debug build takes minutes per step there under emulation.
+cargo build --release -p lbctl --bin lbctl --locked
 # The lab tests may then skip their own cargo build.
 export LB_LAB_NO_BUILD=1
 mkdir -p target

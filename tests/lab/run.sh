@@ -23,6 +23,8 @@
 #   LAB_MEM            VM memory in MiB (default 768)
 #   LAB_KERNEL_ARGS    extra words for the VM's kernel command line, which scenarios read from
 #                      /proc/cmdline (e.g. `bench.vips=40 bench.ports=250` for bench-apply)
+#   LBCTL_RELEASE_BIN  the release build of lbctl for `# lab-needs: lbctl-release`
+#                      (default: target/release/lbctl; --cargo-build builds it)
 #   IPVS_RAW_APPLY_BIN the raw-netlink baseline for `# lab-needs: ipvs-raw-apply`
 #                      (default: target/release/ipvs-raw-apply, from the lb-bench crate)
 # Exit status: 0 all passed, 1 some failed, 2 usage or missing prerequisites.
@@ -41,6 +43,7 @@ LBCTL_BIN=${LBCTL_BIN:-$REPO/target/debug/lbctl}
 IPVS_PROBE_BIN=${IPVS_PROBE_BIN:-$REPO/target/debug/examples/ipvs_probe}
 FAKE_APISERVER_BIN=${FAKE_APISERVER_BIN:-$REPO/target/debug/fake-apiserver}
 IPVS_RAW_APPLY_BIN=${IPVS_RAW_APPLY_BIN:-$REPO/target/release/ipvs-raw-apply}
+LBCTL_RELEASE_BIN=${LBCTL_RELEASE_BIN:-$REPO/target/release/lbctl}
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 log() { echo "lab: $*" >&2; }
@@ -164,6 +167,18 @@ for tool in $needs; do
                 [ -n "$bin" ] || die "a scenario needs $prog: install the Debian package bird2 (tests/install-deps.sh)"
                 add_binary "$bin" "$prog"
             done
+            ;;
+        lbctl-release)
+            # The release build, for scenarios at production size: the debug build's parse
+            # and /metrics encoding are 10-20x slower, minutes per step under emulation.
+            if [ ! -x "$LBCTL_RELEASE_BIN" ] && [ "$cargo_build" = 1 ]; then
+                log "building lbctl (release)"
+                (cd "$REPO" && "${CARGO:-cargo}" build -q --release -p lbctl --bin lbctl) ||
+                    die "cargo build --release -p lbctl failed"
+            fi
+            [ -x "$LBCTL_RELEASE_BIN" ] ||
+                die "a scenario needs the release build of lbctl: cargo build --release -p lbctl (or --cargo-build)"
+            add_binary "$LBCTL_RELEASE_BIN" lbctl-release
             ;;
         ipvs-raw-apply)
             # The raw-netlink baseline of bench-apply (cargo build --release -p lb-bench).
