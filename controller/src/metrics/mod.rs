@@ -1,7 +1,7 @@
 //! Prometheus metrics of `lbctl run`: the controller's own health ([`ControllerMetrics`]) and
 //! the kernel's IPVS counters, read at scrape time.
 //!
-//! One `Metrics` per process; `/metrics` streams [`Metrics::write_scrape`]. Two writers make
+//! One `Metrics` per process; `/metrics` streams `Metrics::write_scrape`. Two writers make
 //! one body: the `lvs_*` families come from our own exposition writer, which walks the dump
 //! and writes each line as it goes (memory independent of the number of series: 110,000
 //! endpoints make a million series), then the `prometheus` registry's text encoding of the
