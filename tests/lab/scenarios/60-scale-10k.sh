@@ -93,13 +93,19 @@ start_daemon() {
         >>/tmp/scale-run.log 2>&1 &
 }
 passed() { last_sync | grep -q "pass:$1 "; }
+# start_until_full SECS WHAT: starts the daemon and waits up to SECS for its full pass; the time
+# it took is left in $elapsed_ms (not printed: a `fail` inside $(...) would end only a subshell).
+start_until_full() {
+    local t0
+    t0=$(now_ms)
+    start_daemon
+    wait_until "$1" passed full || fail "no full pass $2: $(tail -5 /tmp/scale-run.log | tr '\n' '|')"
+    elapsed_ms=$(($(now_ms) - t0))
+}
 
 step "lbctl run programs the table from an empty kernel"
-t0=$(now_ms)
-start_daemon
-wait_until 1200 passed full || fail "no full pass: $(tail -5 /tmp/scale-run.log | tr '\n' '|')"
-t1=$(now_ms)
-program_ms=$((t1 - t0))
+start_until_full 1200 "from an empty kernel"
+program_ms=$elapsed_ms
 FIRST=$(last_sync)
 log "first pass: $FIRST"
 assert_eq "$RULES" "$(in_ns director "$IPVSADM" -Sn | wc -l)" "every rule programmed"
@@ -112,11 +118,8 @@ esac
 step "restart: the daemon adopts the table with one dump and no write"
 stop_lbctl_run
 : >/tmp/scale-run.log
-t0=$(now_ms)
-start_daemon
-wait_until 600 passed full || fail "no full pass after restart: $(tail -5 /tmp/scale-run.log | tr '\n' '|')"
-t1=$(now_ms)
-adopt_ms=$((t1 - t0))
+start_until_full 600 "after the restart"
+adopt_ms=$elapsed_ms
 ADOPT=$(last_sync)
 log "adoption pass: $ADOPT"
 assert_contains "$ADOPT" "applied:0 "
