@@ -412,13 +412,15 @@ async fn bird_include_file_mode_reloads_bird_with_static_routes() {
 async fn bird_connecting_to_our_listener_gets_routes_and_a_stranger_is_refused() {
     let (ours, theirs) = addrs(7);
     let stranger = Ipv4Addr::new(127, 20, 7, 3);
-    let port = free_port(IpAddr::V4(ours));
-    let mut config = speaker_config(ours, theirs, port);
-    config.listen = Some((IpAddr::V4(ours), port).into());
-    config.peers[0].passive = true;
-    config.peers[0].port = 179;
-    config.peers[0].md5_password = Some(Md5Password("passive-key".to_owned()));
-    let handle = Speaker::start(config).await.unwrap();
+    let (handle, port) = start_listening(IpAddr::V4(ours), |port| {
+        let mut config = speaker_config(ours, theirs, port);
+        config.listen = Some((IpAddr::V4(ours), port).into());
+        config.peers[0].passive = true;
+        config.peers[0].port = 179;
+        config.peers[0].md5_password = Some(Md5Password("passive-key".to_owned()));
+        config
+    })
+    .await;
     handle.set_announcements(sample_routes());
 
     let bird = Bird::start_active(theirs, ours, port, Some("passive-key"));

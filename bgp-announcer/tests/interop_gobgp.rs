@@ -300,12 +300,14 @@ async fn gobgp_md5_mismatch_fails_cleanly_and_matching_keys_work() {
 #[tokio::test]
 async fn gobgp_connecting_to_our_listener_gets_routes() {
     let (ours, theirs) = addrs(6);
-    let port = free_port(IpAddr::V4(ours));
-    let mut config = config(ours, theirs, 179);
-    config.listen = Some((IpAddr::V4(ours), port).into());
-    config.peers[0].passive = true;
-    config.peers[0].md5_password = Some(Md5Password("passive-key".to_owned()));
-    let handle = Speaker::start(config).await.unwrap();
+    let (handle, port) = start_listening(IpAddr::V4(ours), |port| {
+        let mut config = config(ours, theirs, 179);
+        config.listen = Some((IpAddr::V4(ours), port).into());
+        config.peers[0].passive = true;
+        config.peers[0].md5_password = Some(Md5Password("passive-key".to_owned()));
+        config
+    })
+    .await;
     handle.set_announcements(sample_routes());
     let gobgp = GoBgp::start_active(theirs, ours, port, Some("passive-key"));
     wait_established(&handle, Duration::from_secs(15)).await;

@@ -12,8 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use lb_bgp_announcer::{
-    Announcements, Community, LargeCommunity, PeerConfig, RouteAttributes, SpeakerConfig,
-    SpeakerHandle, State,
+    Announcements, Community, LargeCommunity, PeerConfig, RouteAttributes, Speaker, SpeakerConfig,
+    SpeakerError, SpeakerHandle, State,
 };
 
 /// Fails (never skips) when a tool is missing, naming the Debian package to install.
@@ -34,6 +34,28 @@ pub fn free_port(ip: IpAddr) -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
+}
+
+/// A speaker listening on a free port of `ip`, and that port. `free_port` only says a port was
+/// free a moment ago: another process may take it before the speaker binds it (seen in CI:
+/// EADDRINUSE), so a taken port is replaced by a fresh one, at most five times.
+pub async fn start_listening(
+    ip: IpAddr,
+    config_for: impl Fn(u16) -> SpeakerConfig,
+) -> (SpeakerHandle, u16) {
+    let mut attempt = 1;
+    loop {
+        let port = free_port(ip);
+        match Speaker::start(config_for(port)).await {
+            Ok(handle) => return (handle, port),
+            Err(SpeakerError::Listen { cause, .. })
+                if cause.kind() == std::io::ErrorKind::AddrInUse && attempt < 5 =>
+            {
+                attempt += 1;
+            }
+            Err(err) => panic!("the speaker did not start on {ip}:{port}: {err}"),
+        }
+    }
 }
 
 /// A child process killed (and reaped) when dropped, also when the test fails.
