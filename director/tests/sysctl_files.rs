@@ -9,7 +9,10 @@
 
 use std::path::PathBuf;
 
-use lb_director::sysctl::{SysctlAction, SysctlSync, read_sysctl, record_path_for, wanted_sysctls};
+use lb_config::FailoverSettings;
+use lb_director::sysctl::{
+    SysctlAction, SysctlSync, failover_sysctls, read_sysctl, record_path_for, wanted_sysctls,
+};
 use lb_ipvs_sync::netlink::features::KernelVersion;
 
 const KERNEL: Option<KernelVersion> = Some(KernelVersion { major: 6, minor: 1 });
@@ -210,4 +213,27 @@ fn a_corrupt_record_owns_nothing() {
         .apply(&wanted_sysctls(false, KERNEL))
         .unwrap();
     assert_eq!(root.get("conntrack"), 1);
+}
+
+#[test]
+fn sloppy_mode_follows_failover_and_off_undoes_only_lbctls_own_value() {
+    let root = Root::new("sloppy", [0, 1, 1, 1]);
+    root.set("sloppy_tcp", 0);
+    root.set("sloppy_sctp", 1);
+    let on = FailoverSettings {
+        sloppy_tcp: true,
+        ..FailoverSettings::default()
+    };
+    // On: written whatever the value (the operator asked for it).
+    root.sync(true).apply(&failover_sysctls(&on)).unwrap();
+    assert_eq!(root.get("sloppy_tcp"), 1);
+    // Off again: lbctl's own 1 is undone, the 1 someone else set on sloppy_sctp stays.
+    // Mutation: making the off value Required lowers the foreign sloppy_sctp; not recording
+    // the write leaves sloppy_tcp at 1.
+    let off = FailoverSettings::default();
+    let changes = root.sync(true).apply(&failover_sysctls(&off)).unwrap();
+    assert_eq!(root.get("sloppy_tcp"), 0);
+    assert_eq!(root.get("sloppy_sctp"), 1);
+    assert_eq!(changes[1].action, SysctlAction::LeaveForeign);
+    assert!(changes[1].reason.contains("[failover]"), "{changes:?}");
 }

@@ -19,6 +19,7 @@ pub mod vip;
 pub mod fake;
 pub mod netlink;
 pub mod reconcile;
+pub mod sync_daemon;
 #[cfg(any(test, feature = "test-util"))]
 pub mod test_util;
 pub mod wanted;

@@ -3,6 +3,7 @@
 //! Pure: parsing takes text, never a path. Every key has a default (see `docs/settings.md`) and
 //! unknown keys are errors, so typos are caught instead of silently ignored.
 
+mod failover;
 mod http;
 mod ranges;
 mod sections;
@@ -17,6 +18,7 @@ use std::path::PathBuf;
 use ipnetwork::IpNetwork;
 use serde::{Deserialize, Serialize};
 
+pub use self::failover::{ConnectionSyncSettings, FailoverSettings, SyncRole};
 pub use self::http::HttpSettings;
 pub use self::ranges::{MIN_IPV4_PREFIX, MIN_IPV6_PREFIX, check_director_addresses};
 pub use self::sections::{
@@ -77,6 +79,8 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     /// HTTP listener limits and the control socket (`[http]`).
     pub http: HttpSettings,
+    /// Taking over flows between directors: sloppy TCP/SCTP and the IPVS sync daemon.
+    pub failover: FailoverSettings,
 }
 
 impl Default for Settings {
@@ -102,6 +106,7 @@ impl Default for Settings {
             exec_checks: ExecCheckSettings::default(),
             metrics: MetricsSettings::default(),
             http: HttpSettings::default(),
+            failover: FailoverSettings::default(),
         }
     }
 }
@@ -143,6 +148,7 @@ impl Settings {
         }
         self.health_check.validate()?;
         self.exec_checks.validate()?;
+        self.failover.validate()?;
         self.http.validate()
     }
 
@@ -165,7 +171,7 @@ impl Settings {
     }
 }
 
-fn is_interface_name(name: &str) -> bool {
+pub(super) fn is_interface_name(name: &str) -> bool {
     (1..=15).contains(&name.len())
         && !name
             .chars()

@@ -20,7 +20,8 @@ use crate::netfilter::{
     read_conntrack_stats,
 };
 use crate::sysctl::{
-    SysctlAction, SysctlChange, SysctlSync, host_scope, record_path_for, wanted_sysctls,
+    SysctlAction, SysctlChange, SysctlSync, WantedSysctl, failover_sysctls, host_scope,
+    record_path_for, wanted_sysctls,
 };
 
 /// Where the netfilter step acts: the tools it runs and the files it reads and writes.
@@ -130,7 +131,7 @@ pub fn sync_netfilter(
         }
         None => (None, None),
     };
-    let wanted = wanted_sysctls(planned.needs_vs_conntrack, kernel_version(&host.proc_sys));
+    let wanted = director_sysctls(settings, planned, host);
     let sysctls = sysctl_sync(settings, state_file, host)
         .apply(&wanted)
         .map_err(NetfilterStepError::Sysctls)?;
@@ -171,10 +172,21 @@ pub fn check_sysctls(
     state_file: &Path,
     host: &NetfilterHost,
 ) -> Result<Vec<SysctlChange>, NetfilterStepError> {
-    let wanted = wanted_sysctls(planned.needs_vs_conntrack, kernel_version(&host.proc_sys));
+    let wanted = director_sysctls(settings, planned, host);
     sysctl_sync(settings, Some(state_file), host)
         .check(&wanted)
         .map_err(NetfilterStepError::ReadSysctls)
+}
+
+/// Every IPVS sysctl this director wants: what its services need, then `[failover]`.
+fn director_sysctls(
+    settings: &Settings,
+    planned: &DirectorRules,
+    host: &NetfilterHost,
+) -> Vec<WantedSysctl> {
+    let mut wanted = wanted_sysctls(planned.needs_vs_conntrack, kernel_version(&host.proc_sys));
+    wanted.extend(failover_sysctls(&settings.failover));
+    wanted
 }
 
 /// The sysctl writer for these settings.

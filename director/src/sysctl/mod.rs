@@ -16,6 +16,9 @@
 //! - `conn_reuse_mode` = 1 (reschedule a new connection that reuses the port of an old one), but
 //!   0 with `conntrack=1` on kernels before 5.9, where mode 1 dropped the first SYN and cost
 //!   clients a 1-second retransmit.
+//! - `sloppy_tcp`, `sloppy_sctp` = 1 when `[failover]` asks for them: a director that takes
+//!   over a flow from another accepts its mid-connection packets; 0 otherwise, but only over
+//!   lbctl's own 1 (see [`failover_sysctls`]).
 
 pub mod ownership;
 mod record;
@@ -27,6 +30,7 @@ use serde::Serialize;
 
 pub use self::ownership::{Need, OwnedSysctls, SysctlAction};
 pub use self::sync::{SysctlChange, SysctlSync, host_scope, record_path_for};
+use lb_config::FailoverSettings;
 use lb_ipvs_sync::netlink::features::{CONN_REUSE_WITH_CONNTRACK, KernelVersion};
 
 use crate::netfilter::NetfilterError;
@@ -98,6 +102,29 @@ pub fn wanted_sysctls(needs_conntrack: bool, kernel: Option<KernelVersion>) -> V
             need: reuse_need,
             reason: reuse_reason,
         },
+    ]
+}
+
+/// The sysctls `[failover]` asks for. Turned on, sloppy mode is required (the operator asked
+/// for it, whatever someone else set); turned off, 0 is a mere preference, so lbctl undoes its
+/// own earlier 1 but never someone else's.
+pub fn failover_sysctls(failover: &FailoverSettings) -> Vec<WantedSysctl> {
+    let sloppy = |name, on: bool, protocol| WantedSysctl {
+        name,
+        value: u32::from(on),
+        need: if on { Need::Required } else { Need::Preferred },
+        reason: if on {
+            match protocol {
+                "TCP" => "[failover] sloppy_tcp: take over TCP flows another director started",
+                _ => "[failover] sloppy_sctp: take over SCTP flows another director started",
+            }
+        } else {
+            "[failover] leaves sloppy mode off: only connections seen from their start"
+        },
+    };
+    vec![
+        sloppy("sloppy_tcp", failover.sloppy_tcp, "TCP"),
+        sloppy("sloppy_sctp", failover.sloppy_sctp, "SCTP"),
     ]
 }
 

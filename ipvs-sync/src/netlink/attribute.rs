@@ -10,6 +10,7 @@ use netlink_packet_core::{
 
 use super::command::IpvsCmd;
 use super::constants::*;
+use super::daemon_attr::{DaemonAttribute, parse_daemon_attributes};
 use super::dest_attr::{DestAttribute, parse_dest_attributes};
 use super::service_attr::{ServiceAttribute, parse_service_attributes};
 use super::wire::{read_u32, write_bytes};
@@ -21,6 +22,8 @@ pub enum IpvsAttribute {
     Service(Vec<ServiceAttribute>),
     /// `IPVS_CMD_ATTR_DEST` (nested).
     Dest(Vec<DestAttribute>),
+    /// `IPVS_CMD_ATTR_DAEMON` (nested): one sync daemon.
+    Daemon(Vec<DaemonAttribute>),
     /// `IPVS_CMD_ATTR_TIMEOUT_TCP` (u32 seconds).
     TimeoutTcp(u32),
     /// `IPVS_CMD_ATTR_TIMEOUT_TCP_FIN` (u32 seconds).
@@ -31,7 +34,7 @@ pub enum IpvsAttribute {
     InfoVersion(u32),
     /// `IPVS_INFO_ATTR_CONN_TAB_SIZE` (u32).
     InfoConnTabSize(u32),
-    /// Anything else (e.g. `IPVS_CMD_ATTR_DAEMON`), kept verbatim.
+    /// Anything else, kept verbatim.
     Other(DefaultNla),
 }
 
@@ -41,6 +44,7 @@ impl Nla for IpvsAttribute {
         match self {
             Service(nlas) => nlas.as_slice().buffer_len(),
             Dest(nlas) => nlas.as_slice().buffer_len(),
+            Daemon(nlas) => nlas.as_slice().buffer_len(),
             TimeoutTcp(_) | TimeoutTcpFin(_) | TimeoutUdp(_) | InfoVersion(_)
             | InfoConnTabSize(_) => 4,
             Other(nla) => nla.value_len(),
@@ -53,6 +57,7 @@ impl Nla for IpvsAttribute {
             // Requests set NLA_F_NESTED (the modern form); the kernel accepts it with or without.
             Service(_) => IPVS_CMD_ATTR_SERVICE | NLA_F_NESTED,
             Dest(_) => IPVS_CMD_ATTR_DEST | NLA_F_NESTED,
+            Daemon(_) => IPVS_CMD_ATTR_DAEMON | NLA_F_NESTED,
             TimeoutTcp(_) => IPVS_CMD_ATTR_TIMEOUT_TCP,
             TimeoutTcpFin(_) => IPVS_CMD_ATTR_TIMEOUT_TCP_FIN,
             TimeoutUdp(_) => IPVS_CMD_ATTR_TIMEOUT_UDP,
@@ -67,6 +72,7 @@ impl Nla for IpvsAttribute {
         match self {
             Service(nlas) => nlas.as_slice().emit(buffer),
             Dest(nlas) => nlas.as_slice().emit(buffer),
+            Daemon(nlas) => nlas.as_slice().emit(buffer),
             TimeoutTcp(v) | TimeoutTcpFin(v) | TimeoutUdp(v) | InfoVersion(v)
             | InfoConnTabSize(v) => write_bytes(buffer, &v.to_ne_bytes()),
             Other(nla) => nla.emit_value(buffer),
@@ -98,6 +104,7 @@ fn parse_attribute<T: AsRef<[u8]> + ?Sized>(
     Ok(match buf.kind() {
         IPVS_CMD_ATTR_SERVICE => Service(parse_service_attributes(p)?),
         IPVS_CMD_ATTR_DEST => Dest(parse_dest_attributes(p)?),
+        IPVS_CMD_ATTR_DAEMON => Daemon(parse_daemon_attributes(p)?),
         IPVS_CMD_ATTR_TIMEOUT_TCP => TimeoutTcp(read_u32("IPVS_CMD_ATTR_TIMEOUT_TCP", p)?),
         IPVS_CMD_ATTR_TIMEOUT_TCP_FIN => {
             TimeoutTcpFin(read_u32("IPVS_CMD_ATTR_TIMEOUT_TCP_FIN", p)?)

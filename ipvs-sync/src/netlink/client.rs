@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use lb_config::RealServerKey;
+use lb_config::{RealServerKey, SyncRole};
 use netlink_packet_core::{
     NLM_F_DUMP_INTR, NLMSG_DONE, NLMSG_ERROR, NetlinkBuffer, NetlinkPayload,
 };
@@ -19,14 +19,15 @@ use super::features::check_destination;
 use super::features::{KernelVersion, PROC_SYS, kernel_version};
 use super::message::IpvsMessage;
 use super::reply::{
-    decode_frame, destination_from_message, info_from_message, service_from_message, split_frames,
-    timeouts_from_message,
+    daemon_from_message, decode_frame, destination_from_message, info_from_message,
+    service_from_message, split_frames, timeouts_from_message,
 };
 use super::requests::{FLAGS_ACKED, FLAGS_DUMP, encode_request};
 use super::transport::{NetlinkTransport, SocketTransport};
 use super::types::{IpvsInfo, OpCounts, Timeouts};
 use crate::IpvsError;
 use crate::model::{DestinationSpec, ObservedDestination, ServiceId, ServiceSpec, Stats};
+use crate::sync_daemon::SyncDaemon;
 
 /// errno of GET_SERVICE for a service that does not exist.
 const ESRCH: i32 = 3;
@@ -331,6 +332,29 @@ impl<T: NetlinkTransport> IpvsClient<T> {
         self.write(
             &IpvsMessage::del_dest(service, dest),
             &dest_object(service, dest),
+        )
+    }
+
+    /// `ipvsadm -L --daemon`: the sync daemons the kernel runs (at most a master and a backup).
+    pub fn sync_daemons(&mut self) -> Result<Vec<SyncDaemon>, IpvsError> {
+        self.dump(&IpvsMessage::daemon_dump(), "sync daemons")?
+            .iter()
+            .map(daemon_from_message)
+            .collect()
+    }
+
+    /// `ipvsadm --start-daemon`. EEXIST when that role runs already; ENODEV for an unknown
+    /// interface; EINVAL while some service has real servers of the other address family (the
+    /// sync protocol cannot carry them).
+    pub fn start_sync_daemon(&mut self, daemon: &SyncDaemon) -> Result<(), IpvsError> {
+        self.write(&IpvsMessage::new_daemon(daemon), &daemon.to_string())
+    }
+
+    /// `ipvsadm --stop-daemon`. ESRCH when that role does not run.
+    pub fn stop_sync_daemon(&mut self, role: SyncRole) -> Result<(), IpvsError> {
+        self.write(
+            &IpvsMessage::del_daemon(role),
+            &format!("{role} sync daemon"),
         )
     }
 

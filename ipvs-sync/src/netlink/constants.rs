@@ -72,6 +72,19 @@ pub const IPVS_DEST_ATTR_TUN_TYPE: u16 = 13;
 pub const IPVS_DEST_ATTR_TUN_PORT: u16 = 14;
 pub const IPVS_DEST_ATTR_TUN_FLAGS: u16 = 15;
 
+// --- Sync daemon attributes (`IPVS_DAEMON_ATTR_*`, nested in IPVS_CMD_ATTR_DAEMON) ---
+pub const IPVS_DAEMON_ATTR_STATE: u16 = 1;
+pub const IPVS_DAEMON_ATTR_MCAST_IFN: u16 = 2;
+pub const IPVS_DAEMON_ATTR_SYNC_ID: u16 = 3;
+pub const IPVS_DAEMON_ATTR_SYNC_MAXLEN: u16 = 4;
+pub const IPVS_DAEMON_ATTR_MCAST_GROUP: u16 = 5;
+pub const IPVS_DAEMON_ATTR_MCAST_GROUP6: u16 = 6;
+pub const IPVS_DAEMON_ATTR_MCAST_PORT: u16 = 7;
+pub const IPVS_DAEMON_ATTR_MCAST_TTL: u16 = 8;
+/// `IP_VS_STATE_MASTER` / `IP_VS_STATE_BACKUP`: the daemon's role in DAEMON_ATTR_STATE.
+pub const IP_VS_STATE_MASTER: u32 = 1;
+pub const IP_VS_STATE_BACKUP: u32 = 2;
+
 // --- Counter attributes (`IPVS_STATS_ATTR_*`, nested in *_ATTR_STATS and *_ATTR_STATS64) ---
 pub const IPVS_STATS_ATTR_CONNS: u16 = 1;
 pub const IPVS_STATS_ATTR_INPKTS: u16 = 2;

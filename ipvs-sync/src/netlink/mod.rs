@@ -23,6 +23,7 @@ mod attribute;
 mod client;
 mod command;
 mod convert;
+mod daemon_attr;
 mod dest_attr;
 mod errno;
 mod family;
@@ -48,12 +49,16 @@ pub use convert::{
     service_from_attributes, service_identity_attributes, stats_from_attributes,
     stats64_attributes,
 };
+pub use daemon_attr::{
+    DaemonAttribute, daemon_attributes, daemon_from_attributes, daemon_role_attributes,
+};
 pub use dest_attr::DestAttribute;
 pub use family::{encode_family_request, resolve_family};
 pub use message::IpvsMessage;
 pub use reply::{
-    decode_reply_for_fuzzing, destination_from_message, info_from_message, parse_dest_reply,
-    parse_messages, parse_service_reply, service_from_message, timeouts_from_message,
+    daemon_from_message, decode_reply_for_fuzzing, destination_from_message, info_from_message,
+    parse_dest_reply, parse_messages, parse_service_reply, service_from_message,
+    timeouts_from_message,
 };
 pub use requests::{FLAGS_ACKED, FLAGS_DUMP, encode_request};
 pub use service_attr::{IpVsFlags, ServiceAttribute};

@@ -7,11 +7,13 @@ use netlink_packet_generic::GenlMessage;
 
 use super::attribute::IpvsAttribute;
 use super::convert::{decode_error, destination_from_attributes, service_from_attributes};
+use super::daemon_attr::daemon_from_attributes;
 use super::errno::kernel_error;
 use super::message::IpvsMessage;
 use super::types::{IpvsInfo, Timeouts};
 use crate::IpvsError;
 use crate::model::{Family, ObservedDestination, ServiceSpec, Stats};
+use crate::sync_daemon::SyncDaemon;
 
 /// A decoded netlink message of an IPVS exchange.
 pub(crate) type Packet = NetlinkMessage<GenlMessage<IpvsMessage>>;
@@ -79,6 +81,20 @@ pub fn destination_from_message(
     match attributes {
         Some(d) => destination_from_attributes(d, service_family),
         None => Err(decode_error("destination reply", "no IPVS_CMD_ATTR_DEST")),
+    }
+}
+
+/// The sync daemon of one GET_DAEMON reply message.
+pub fn daemon_from_message(message: &IpvsMessage) -> Result<SyncDaemon, IpvsError> {
+    let attributes = message.attributes.iter().find_map(|a| match a {
+        IpvsAttribute::Daemon(d) => Some(d),
+        _ => None,
+    });
+    match attributes {
+        Some(d) => {
+            daemon_from_attributes(d).map_err(|e| decode_error("sync daemon", e.to_string()))
+        }
+        None => Err(decode_error("sync daemon reply", "no IPVS_CMD_ATTR_DAEMON")),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Named constructors for every request this crate sends, and their byte encoding
 //! (pure: no I/O). Each constructor's doc names its `ipvsadm` equivalent.
 
-use lb_config::RealServerKey;
+use lb_config::{RealServerKey, SyncRole};
 use netlink_packet_core::{NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage};
 use netlink_packet_generic::GenlMessage;
 
@@ -10,10 +10,12 @@ use super::command::IpvsCmd;
 use super::convert::{
     dest_attributes, dest_identity_attributes, service_attributes, service_identity_attributes,
 };
+use super::daemon_attr::{daemon_attributes, daemon_role_attributes};
 use super::message::IpvsMessage;
 use super::types::Timeouts;
 use crate::IpvsError;
 use crate::model::{DestinationSpec, ServiceId, ServiceSpec};
+use crate::sync_daemon::SyncDaemon;
 
 /// Header flags of writes and single reads: the kernel answers with an NLMSG_ERROR ack.
 pub const FLAGS_ACKED: u16 = NLM_F_REQUEST | NLM_F_ACK;
@@ -101,6 +103,27 @@ impl IpvsMessage {
             IpvsCmd::GetDest,
             vec![IpvsAttribute::Service(service_identity_attributes(service))],
         )
+    }
+
+    /// `ipvsadm --start-daemon`: NEW_DAEMON.
+    pub fn new_daemon(daemon: &SyncDaemon) -> Self {
+        Self::new(
+            IpvsCmd::NewDaemon,
+            vec![IpvsAttribute::Daemon(daemon_attributes(daemon))],
+        )
+    }
+
+    /// `ipvsadm --stop-daemon`: DEL_DAEMON with the role.
+    pub fn del_daemon(role: SyncRole) -> Self {
+        Self::new(
+            IpvsCmd::DelDaemon,
+            vec![IpvsAttribute::Daemon(daemon_role_attributes(role))],
+        )
+    }
+
+    /// `ipvsadm -L --daemon`: GET_DAEMON, sent with [`FLAGS_DUMP`] (the kernel has no doit).
+    pub fn daemon_dump() -> Self {
+        Self::new(IpvsCmd::GetDaemon, Vec::new())
     }
 
     /// `ipvsadm --version`'s kernel half: GET_INFO.
