@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use lb_config::Settings;
 use lb_director::netfilter::director_rules;
-use lb_director::sync::{NetfilterHost, NetfilterJob, PassInput, Wanted};
+use lb_director::sync::{NetfilterHost, NetfilterJob, PassInput, Wanted, wanted_sync_daemons};
 use lb_ipvs_sync::reconcile::{DrainBook, PlanOptions, Scope};
 use lb_ipvs_sync::wanted::wanted_table;
 
@@ -92,6 +92,7 @@ impl PreparedPass {
                 rules: director_rules(&self.loaded.outcome.state),
                 host: NetfilterHost::default(),
             }),
+            sync_daemons: wanted_sync_daemons(settings),
         }
     }
 }

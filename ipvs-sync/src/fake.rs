@@ -17,6 +17,7 @@ use crate::error::IpvsError;
 use crate::kernel::IpvsKernel;
 use crate::model::{IpvsTable, ObservedDestination, ObservedService, Operation, ServiceId, Stats};
 use crate::reconcile::errno::{EEXIST, ENOENT, ESRCH};
+use crate::sync_daemon::{DaemonOp, SyncDaemon};
 use crate::wanted::TUNNEL_IPIP;
 
 /// Out of range (`asm-generic/errno-base.h`): a weight above `i32::MAX`, thresholds reversed.
@@ -34,6 +35,7 @@ pub struct FakeKernel {
     reports_tunnel_always: bool,
     full_dumps: usize,
     service_reads: usize,
+    daemons: Vec<SyncDaemon>,
 }
 
 impl FakeKernel {
@@ -217,7 +219,48 @@ fn check_range(dest: &crate::model::DestinationSpec) -> Result<(), i32> {
     Ok(())
 }
 
+impl FakeKernel {
+    /// The sync daemons the fake runs.
+    pub fn daemons(&self) -> &[SyncDaemon] {
+        &self.daemons
+    }
+
+    /// Starts a daemon as someone else would (an operator's `ipvsadm --start-daemon`).
+    pub fn run_daemon(&mut self, daemon: SyncDaemon) {
+        self.daemons.retain(|d| d.role != daemon.role);
+        self.daemons.push(daemon);
+    }
+}
+
 impl IpvsKernel for FakeKernel {
+    fn sync_daemons(&mut self) -> Result<Vec<SyncDaemon>, IpvsError> {
+        Ok(self.daemons.clone())
+    }
+
+    /// EEXIST for a role that runs, ESRCH to stop one that does not (as the kernel).
+    fn apply_daemon(&mut self, op: &DaemonOp) -> Result<(), IpvsError> {
+        match op {
+            DaemonOp::Start { daemon } => {
+                if self.daemons.iter().any(|d| d.role == daemon.role) {
+                    return Err(kernel_error("NEW_DAEMON", daemon.to_string(), EEXIST));
+                }
+                self.daemons.push(daemon.clone());
+            }
+            DaemonOp::Stop { role } => {
+                let before = self.daemons.len();
+                self.daemons.retain(|d| d.role != *role);
+                if self.daemons.len() == before {
+                    return Err(kernel_error(
+                        "DEL_DAEMON",
+                        format!("{role} sync daemon"),
+                        ESRCH,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn dump(&mut self) -> Result<IpvsTable, IpvsError> {
         self.full_dumps += 1;
         match self.dump_errno {

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use crate::model::{IpvsTable, Operation, ServiceId};
+use crate::sync_daemon::{DaemonOp, SyncDaemon};
 
 /// The IPVS boundary: a dump and single writes. Implemented by the netlink client and by the
 /// in-memory fake used in unit tests.
@@ -22,4 +23,17 @@ pub trait IpvsKernel {
     }
     /// Performs one write.
     fn apply(&mut self, op: &Operation) -> Result<(), crate::IpvsError>;
+    /// The connection sync daemons the kernel runs. The default (test kernels that have
+    /// none) reports none.
+    fn sync_daemons(&mut self) -> Result<Vec<SyncDaemon>, crate::IpvsError> {
+        Ok(Vec::new())
+    }
+    /// Starts or stops one sync daemon. The default refuses: a kernel that cannot report
+    /// daemons must not pretend to run them.
+    fn apply_daemon(&mut self, op: &DaemonOp) -> Result<(), crate::IpvsError> {
+        Err(crate::IpvsError::Unsupported {
+            object: op.to_string(),
+            detail: "this kernel boundary has no sync daemons".to_owned(),
+        })
+    }
 }

@@ -16,6 +16,7 @@ use lb_config::{DesiredState, Settings};
 use lb_director::netfilter::{DirectorRules, director_rules};
 use lb_director::sync::{
     NetfilterHost, NetfilterJob, PassInput, PassOutcome, ReadMode, Step, StepError, state_file,
+    wanted_sync_daemons,
 };
 use lb_ipvs_sync::reconcile::{DrainBook, PlanOptions, Scope};
 use lb_ipvs_sync::wanted::wanted_table;
@@ -305,6 +306,7 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
                 rules,
                 host: NetfilterHost::default(),
             }),
+            sync_daemons: wanted_sync_daemons(settings),
         }
     }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use lb_config::Settings;
 use lb_ipvs_sync::reconcile::{DrainBook, Focus, PlanOptions, Scope};
+use lb_ipvs_sync::sync_daemon::SyncDaemon;
 use lb_ipvs_sync::wanted::WantedService;
 use lb_ipvs_sync::{IpvsTable, ServiceId};
 
@@ -38,6 +39,9 @@ pub struct PassInput {
     /// Netfilter rules and IPVS sysctls to install before the IPVS pass (`None`: netfilter is
     /// not managed, or a focused pass found the rules unchanged).
     pub netfilter: Option<NetfilterJob>,
+    /// The IPVS connection sync daemons to run, brought in line on full passes (`None`: lbctl
+    /// leaves the sync daemons alone).
+    pub sync_daemons: Option<Vec<SyncDaemon>>,
 }
 
 /// What the netfilter step needs: the settings (backend, `manage_sysctls`) and the rules.
@@ -91,4 +95,11 @@ impl ReadMode {
             ReadMode::Focus(read) => read.vips.as_ref(),
         }
     }
+}
+
+/// The sync daemons a pass manages under `settings` (`None`: none are configured, and lbctl
+/// leaves whatever runs alone).
+pub fn wanted_sync_daemons(settings: &Settings) -> Option<Vec<SyncDaemon>> {
+    let sync = &settings.failover.connection_sync;
+    sync.enabled().then(|| SyncDaemon::wanted(sync))
 }

@@ -3,7 +3,7 @@
 //! `lbctl diff`.
 //!
 //! A pass runs, in order: netfilter rules and IPVS sysctls (when asked), the IPVS pass (a whole
-//! table or a focus), the drain book written to the state file, and the read-back: the table
+//! table or a focus), the connection sync daemons (full passes, when asked), the drain book written to the state file, and the read-back: the table
 //! after the pass is the table it planned from plus the writes the kernel acknowledged, and only
 //! the services written are read again to check it (a full pass dumps once, at its start). It is plain blocking code (the netlink client and the tools are
 //! synchronous): callers run it on a thread that may block. The VIP addresses (rtnetlink,
@@ -14,6 +14,7 @@
 //! rules are replaced atomically, so the old ones stay in force, and endpoint changes must
 //! still reach the kernel. Failed later steps are recorded too; the writes stand.
 
+mod daemons;
 mod input;
 mod netfilter;
 mod outcome;
@@ -30,7 +31,8 @@ use lb_ipvs_sync::IpvsKernel;
 use lb_ipvs_sync::IpvsTable;
 use lb_ipvs_sync::reconcile::{SyncError, sync_focused_observed, sync_once_observed};
 
-pub use self::input::{FocusRead, NetfilterJob, PassInput, ReadMode, Wanted};
+pub use self::daemons::{DaemonReport, sync_daemons};
+pub use self::input::{FocusRead, NetfilterJob, PassInput, ReadMode, Wanted, wanted_sync_daemons};
 pub use self::netfilter::{
     NetfilterHost, NetfilterReport, NetfilterStepError, changed_tables, check_netfilter,
     check_sysctls, sync_netfilter, sysctl_text,
@@ -98,6 +100,20 @@ pub fn sync_director<K: IpvsKernel>(
             (before, synced.report, focus.focus.services.len())
         }
     };
+    // The sync daemons on full passes only (see `daemons`): a focus stays O(its focus).
+    let daemons = match (&input.sync_daemons, read) {
+        (Some(wanted), ReadMode::Whole) => {
+            let (report, error) = sync_daemons(kernel, wanted);
+            if let Some(e) = error {
+                step_errors.push(StepError::new(
+                    Step::SyncDaemons,
+                    StepFailure::SyncDaemons(e),
+                ));
+            }
+            Some(report)
+        }
+        _ => None,
+    };
     if let Some(path) = &input.state_file
         && let Err(e) = state_file::write(path, &report.drain)
     {
@@ -126,6 +142,7 @@ pub fn sync_director<K: IpvsKernel>(
         report,
         after,
         netfilter,
+        daemons,
         services_read,
         dumps,
         step_errors,

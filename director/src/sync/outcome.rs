@@ -8,6 +8,7 @@ use lb_ipvs_sync::vip::VipError;
 use lb_ipvs_sync::{IpvsError, IpvsTable};
 use thiserror::Error;
 
+use super::daemons::DaemonReport;
 use super::netfilter::{NetfilterReport, NetfilterStepError};
 use super::state_file::StateFileError;
 
@@ -22,6 +23,8 @@ pub struct PassOutcome {
     pub after: Option<IpvsTable>,
     /// The netfilter step, when it ran and succeeded.
     pub netfilter: Option<NetfilterReport>,
+    /// The sync-daemon step, when it ran (full passes with `[failover.connection_sync]`).
+    pub daemons: Option<DaemonReport>,
     /// Services read from the kernel before planning (a whole read counts them all).
     pub services_read: usize,
     /// Whole-table dumps the pass took (0 for a focused pass, 1 for a full one; 2 only when
@@ -55,6 +58,8 @@ impl PassOutcome {
 pub enum Step {
     /// Netfilter rules and IPVS sysctls, before the IPVS pass.
     Netfilter,
+    /// The IPVS connection sync daemons (full passes).
+    SyncDaemons,
     /// The drain book written to the state file.
     StateFile,
     /// The services written, read again after the pass (`dump`: the name logs know).
@@ -70,6 +75,7 @@ impl Step {
     pub fn name(self) -> &'static str {
         match self {
             Step::Netfilter => "netfilter",
+            Step::SyncDaemons => "sync_daemons",
             Step::StateFile => "state_file",
             Step::Dump => "dump",
             Step::ReadBack => "read_back",
@@ -103,7 +109,7 @@ impl StepError {
     pub fn is_timeout(&self) -> bool {
         match &self.error {
             StepFailure::Netfilter(e) => e.is_timeout(),
-            StepFailure::Dump(e) => e.is_timeout(),
+            StepFailure::Dump(e) | StepFailure::SyncDaemons(e) => e.is_timeout(),
             StepFailure::Vips { source, .. } => source.is_timeout(),
             StepFailure::StateFile(_) | StepFailure::ReadBack { .. } => false,
         }
@@ -122,6 +128,11 @@ pub enum StepFailure {
     /// atomically).
     #[error(transparent)]
     Netfilter(#[from] NetfilterStepError),
+    /// A sync daemon could not be read, started or stopped (EINVAL on start: a service has
+    /// real servers of the other address family, which the sync protocol cannot carry;
+    /// ENODEV: no such interface).
+    #[error("cannot bring the IPVS connection sync daemons in line")]
+    SyncDaemons(#[source] IpvsError),
     /// The drain book could not be persisted.
     #[error(transparent)]
     StateFile(#[from] StateFileError),

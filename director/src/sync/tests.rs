@@ -75,6 +75,7 @@ fn input(wanted: Wanted) -> PassInput {
         now: 1_000,
         state_file: None,
         netfilter: None,
+        sync_daemons: None,
     }
 }
 
@@ -507,4 +508,49 @@ fn one_real_server_change_at_scale_costs_work_in_proportion_to_it() {
         7
     );
     assert_eq!(&new, kernel.table());
+}
+
+/// Sync daemons are brought in line on full passes only, and a kernel that cannot run them is
+/// a step error while the IPVS pass stands. Fails if a focused pass starts daemons (it must
+/// stay O(its focus)) or if the daemon error stops the pass.
+#[test]
+fn sync_daemons_follow_full_passes_only() {
+    let settings = Settings::from_toml_str(
+        "[failover.connection_sync]\nroles = [\"backup\"]\ninterface = \"eth1\"\n",
+    )
+    .unwrap();
+    let mut pass = input(wanted(1));
+    pass.sync_daemons = crate::sync::wanted_sync_daemons(&settings);
+    let mut kernel = FakeKernel::new(IpvsTable::default());
+    let first = run(&mut kernel, &pass);
+    assert!(first.is_clean(), "{:?}", first.step_errors);
+    assert_eq!(kernel.daemons().len(), 1);
+    assert_eq!(first.daemons.as_ref().unwrap().applied.len(), 1);
+
+    // Someone stops it; a focused pass does not look, the next full pass restarts it.
+    let mut stopped = FakeKernel::new(kernel.table().clone());
+    let focus = ReadMode::Focus(FocusRead {
+        focus: lb_ipvs_sync::reconcile::Focus::default(),
+        table: Arc::new(first.after.unwrap()),
+        vips: None,
+    });
+    let focused = sync_director(&mut stopped, &pass, &focus).unwrap();
+    assert!(focused.daemons.is_none());
+    assert!(stopped.daemons().is_empty());
+    let full = run(&mut stopped, &pass);
+    assert_eq!(stopped.daemons().len(), 1);
+    assert!(full.daemons.unwrap().in_line());
+
+    // A kernel boundary without daemons: a step error, the IPVS writes still made.
+    let mut plain = ForgetfulKernel(FakeKernel::new(IpvsTable::default()));
+    let outcome = run(&mut plain, &pass);
+    assert_eq!(steps(&outcome), [Step::SyncDaemons]);
+    assert_eq!(outcome.report.applied.len(), 2);
+    assert!(
+        outcome.step_errors[0]
+            .text()
+            .starts_with("cannot bring the IPVS connection sync daemons in line: "),
+        "{}",
+        outcome.step_errors[0].text()
+    );
 }

@@ -7,6 +7,7 @@ use super::transport::NetlinkTransport;
 use crate::IpvsError;
 use crate::kernel::IpvsKernel;
 use crate::model::{IpvsTable, ObservedService, Operation, ServiceId, ServiceSpec, Stats};
+use crate::sync_daemon::{DaemonOp, SyncDaemon};
 
 impl<T: NetlinkTransport> IpvsKernel for IpvsClient<T> {
     /// One service dump, then one destination dump per service. Not a snapshot: the kernel
@@ -50,6 +51,17 @@ impl<T: NetlinkTransport> IpvsKernel for IpvsClient<T> {
                 service,
                 destination,
             } => self.delete_destination(service, destination),
+        }
+    }
+
+    fn sync_daemons(&mut self) -> Result<Vec<SyncDaemon>, IpvsError> {
+        IpvsClient::sync_daemons(self)
+    }
+
+    fn apply_daemon(&mut self, op: &DaemonOp) -> Result<(), IpvsError> {
+        match op {
+            DaemonOp::Stop { role } => self.stop_sync_daemon(*role),
+            DaemonOp::Start { daemon } => self.start_sync_daemon(daemon),
         }
     }
 }
