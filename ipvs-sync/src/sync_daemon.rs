@@ -12,7 +12,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
 use lb_config::{ConnectionSyncSettings, SyncRole};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The kernel's default multicast group (`IP_VS_SYNC_GROUP`).
 pub const DEFAULT_SYNC_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 81);
@@ -20,7 +20,7 @@ pub const DEFAULT_SYNC_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 81);
 pub const DEFAULT_SYNC_PORT: u16 = 8848;
 
 /// One sync daemon, as wanted or as the kernel reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncDaemon {
     /// Master (sends) or backup (receives).
     pub role: SyncRole,
@@ -120,7 +120,7 @@ impl SyncDaemon {
 }
 
 /// One change to the kernel's sync daemons.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum DaemonOp {
     /// `ipvsadm --stop-daemon ROLE`.

@@ -26,6 +26,7 @@
 //! resync period, or after any failure, the next pass is full).
 
 mod announce_gate;
+mod connection_sync;
 mod core;
 mod debounce;
 mod error;

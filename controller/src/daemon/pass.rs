@@ -26,6 +26,7 @@ use tokio::time::Instant;
 use tracing::{error, info, warn};
 
 use super::announce_gate::AnnounceGate;
+use super::connection_sync;
 use super::core::{CoreOptions, DaemonOutputs};
 use super::input::DaemonInputs;
 use super::kernel::{KernelSlot, SyncOutcome};
@@ -464,6 +465,16 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
             m.drift_repairs_total.inc_by(report.applied.len() as u64);
         }
         self.last_clean = outcome.is_clean().then(|| Arc::clone(desired));
+        if let Some(daemons) = &outcome.daemons {
+            let error = outcome
+                .step_errors
+                .iter()
+                .find(|e| e.step == Step::SyncDaemons)
+                .map(StepError::text);
+            let previous = self.snapshot.controller.connection_sync.take();
+            self.snapshot.controller.connection_sync =
+                Some(connection_sync::record(daemons, error, previous, m));
+        }
         for step in &outcome.step_errors {
             let reason = if step.is_timeout() {
                 Reason::Timeout

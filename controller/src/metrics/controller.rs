@@ -26,6 +26,13 @@ pub struct ControllerMetrics {
     pub sync_dumps_total: IntCounter,
     /// `lbctl_netlink_operations_total{kind="add_service|edit_service|..."}`: applied writes.
     pub netlink_operations_total: IntCounterVec,
+    /// `lbctl_connection_sync_daemon_up{role="master|backup"}`: 1 while the kernel runs the
+    /// configured sync daemon of that role as configured, 0 when it does not (only roles
+    /// `[failover.connection_sync]` names).
+    pub connection_sync_daemon_up: IntGaugeVec,
+    /// `lbctl_connection_sync_daemon_changes_total{op="start|stop"}`: sync daemons started or
+    /// stopped (a start after the first is a repair: someone stopped it, or it changed).
+    pub connection_sync_daemon_changes_total: IntCounterVec,
     /// `lbctl_netlink_errors_total{kind, errno}`: writes the kernel refused (`errno="timeout"`:
     /// it did not answer in time).
     pub netlink_errors_total: IntCounterVec,
@@ -107,6 +114,20 @@ impl ControllerMetrics {
             sync_dumps_total: IntCounter::new(
                 "lbctl_sync_dumps_total",
                 "Whole-table IPVS dumps taken by reconcile passes (one per full pass).",
+            )?,
+            connection_sync_daemon_up: IntGaugeVec::new(
+                Opts::new(
+                    "lbctl_connection_sync_daemon_up",
+                    "1 while the kernel runs the configured IPVS sync daemon of this role as configured.",
+                ),
+                &["role"],
+            )?,
+            connection_sync_daemon_changes_total: IntCounterVec::new(
+                Opts::new(
+                    "lbctl_connection_sync_daemon_changes_total",
+                    "IPVS sync daemons started or stopped by lbctl.",
+                ),
+                &["op"],
             )?,
             netlink_operations_total: IntCounterVec::new(
                 Opts::new(
@@ -208,6 +229,8 @@ impl ControllerMetrics {
         registry.register(Box::new(self.sync_services_read.clone()))?;
         registry.register(Box::new(self.sync_dumps_total.clone()))?;
         registry.register(Box::new(self.netlink_operations_total.clone()))?;
+        registry.register(Box::new(self.connection_sync_daemon_up.clone()))?;
+        registry.register(Box::new(self.connection_sync_daemon_changes_total.clone()))?;
         registry.register(Box::new(self.netlink_errors_total.clone()))?;
         registry.register(Box::new(self.drift_repairs_total.clone()))?;
         registry.register(Box::new(self.guard_refusals_total.clone()))?;

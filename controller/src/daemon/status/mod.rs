@@ -18,6 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use lb_config::{DesiredState, HealthResults, Problem};
 use lb_ipvs_sync::IpvsTable;
 use lb_ipvs_sync::reconcile::{DrainBook, Scope};
+use lb_ipvs_sync::sync_daemon::{DaemonOp, SyncDaemon};
 use serde::{Deserialize, Serialize};
 
 pub use self::query::{QueryError, ServiceFilter, StatusQuery};
@@ -40,6 +41,27 @@ pub struct ControllerStatus {
     pub kept_keys: Vec<String>,
     /// The whole ConfigMap is kept (deleted or unreadable).
     pub configmap_kept: bool,
+    /// The IPVS connection sync daemons as the last full pass found them (absent: lbctl does
+    /// not manage them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_sync: Option<ConnectionSyncStatus>,
+}
+
+/// The IPVS connection sync daemons (`[failover.connection_sync]`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionSyncStatus {
+    /// The daemons the settings ask for.
+    pub wanted: Vec<SyncDaemon>,
+    /// The daemons the kernel runs (as it reports them).
+    pub running: Vec<SyncDaemon>,
+    /// Every wanted daemon runs as wanted.
+    pub in_line: bool,
+    /// The starts and stops of the last full pass that changed anything.
+    pub last_changes: Vec<DaemonOp>,
+    /// Why the last full pass could not bring them in line, if it could not.
+    pub error: Option<String>,
+    /// When a full pass last checked them (seconds since the Unix epoch).
+    pub checked_at: u64,
 }
 
 /// What the last sync did.

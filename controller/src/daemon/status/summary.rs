@@ -101,6 +101,7 @@ pub(crate) fn summarize(
         problems: first(&controller.problems),
         kept_keys: first(&controller.kept_keys),
         configmap_kept: controller.configmap_kept,
+        connection_sync: controller.connection_sync.clone(),
     };
     let mut by_state: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut by_health: BTreeMap<&'static str, usize> = BTreeMap::new();
