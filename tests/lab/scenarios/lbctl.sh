@@ -88,9 +88,9 @@ open_stream() {
     eval "exec $(stream_fd "$1")>/tmp/stream-$1.in"
 }
 
-# stream_fd NAME: the shell descriptor that keeps stream NAME's input open (a or b).
+# stream_fd NAME: the shell descriptor that keeps stream NAME's input open (a, b or c).
 stream_fd() {
-    case "$1" in a) echo 7 ;; b) echo 8 ;; *) fail "stream names are a or b" ;; esac
+    case "$1" in a) echo 7 ;; b) echo 8 ;; c) echo 9 ;; *) fail "stream names are a, b or c" ;; esac
 }
 
 # stream_send NAME LINE: send one line on stream NAME.
