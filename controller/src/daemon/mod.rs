@@ -54,7 +54,7 @@ pub use self::problems::{LogSink, ProblemSink};
 pub use self::run::{DaemonOptions, OnDelete, run};
 pub use self::status::StatusDocument;
 pub use self::status::{
-    ControllerStatus, QueryError, Rates, RealServerStatus, SUMMARY_LIST_LIMIT, ServiceFilter,
-    ServiceStatus, StatusCounts, StatusQuery, StatusSnapshot, StatusSummary, SyncSummary,
-    VipSummary,
+    ConnectionSyncStatus, ControllerStatus, QueryError, Rates, RealServerStatus,
+    SUMMARY_LIST_LIMIT, ServiceFilter, ServiceStatus, StatusCounts, StatusQuery, StatusSnapshot,
+    StatusSummary, SyncSummary, VipSummary,
 };

@@ -257,6 +257,9 @@ fn header(
     } else {
         let _ = writeln!(out, "last sync: none yet");
     }
+    if let Some(sync) = &c.connection_sync {
+        connection_sync_line(out, sync);
+    }
     if c.configmap_kept {
         let _ = writeln!(
             out,
@@ -275,6 +278,33 @@ fn header(
     if let Some(bgp) = bgp {
         out.push_str(&lb_controller::bgp::render_status(bgp));
     }
+}
+
+/// `connection sync: master on eth1 (sync id 5) running, backup ... NOT running`.
+fn connection_sync_line(out: &mut String, sync: &lb_controller::daemon::ConnectionSyncStatus) {
+    let daemons: Vec<String> = sync
+        .wanted
+        .iter()
+        .map(|want| {
+            let running = sync.running.iter().any(|r| want.is_running_as(r));
+            format!(
+                "{} on {} (sync id {}) {}",
+                want.role,
+                want.interface,
+                want.sync_id,
+                if running { "running" } else { "NOT running" }
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "connection sync: {}{}",
+        daemons.join(", "),
+        sync.error
+            .as_ref()
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default()
+    );
 }
 
 /// The document as tables: a header, then per service its real servers.
@@ -484,6 +514,39 @@ fn table<const N: usize>(out: &mut String, header: [&str; N], rows: &[[String; N
 mod tests {
     use super::*;
     use lb_controller::daemon::{RealServerStatus, ServiceStatus};
+
+    #[test]
+    fn renders_the_connection_sync_daemons_and_which_do_not_run() {
+        // Mutation: reporting the wanted list as running hides a stopped daemon.
+        use lb_config::{ConnectionSyncSettings, SyncRole};
+        use lb_ipvs_sync::sync_daemon::SyncDaemon;
+        let wanted = SyncDaemon::wanted(&ConnectionSyncSettings {
+            roles: vec![SyncRole::Master, SyncRole::Backup],
+            interface: "eth1".into(),
+            sync_id: 5,
+            ..ConnectionSyncSettings::default()
+        });
+        let doc = StatusDocument {
+            controller: lb_controller::daemon::ControllerStatus {
+                connection_sync: Some(lb_controller::daemon::ConnectionSyncStatus {
+                    running: vec![wanted[0].clone()],
+                    wanted,
+                    error: Some("no such device".into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let text = render(&doc);
+        assert!(
+            text.contains(
+                "connection sync: master on eth1 (sync id 5) running, \
+                 backup on eth1 (sync id 5) NOT running: no such device"
+            ),
+            "{text}"
+        );
+    }
 
     #[test]
     fn renders_services_real_servers_weights_and_drains() {

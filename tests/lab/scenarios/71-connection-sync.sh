@@ -107,6 +107,8 @@ assert_contains "$M" 'lbctl_connection_sync_daemon_up{role="master"} 1'
 assert_contains "$M" 'lbctl_connection_sync_daemon_up{role="backup"} 1'
 assert_contains "$M" 'lbctl_connection_sync_daemon_changes_total{op="start"} 2'
 assert_contains "$(json dA)" '"sync_id": 5'
+assert_contains "$(in_ns dA "$LBCTL" status --address 127.0.0.1:9469)" \
+    "connection sync: master on a1 (sync id 5) running, backup on a1 (sync id 5) running"
 
 step "a stopped daemon is restarted by the next full pass"
 in_ns dB "$IPVSADM" --stop-daemon backup
