@@ -237,3 +237,28 @@ fn sloppy_mode_follows_failover_and_off_undoes_only_lbctls_own_value() {
     assert_eq!(changes[1].action, SysctlAction::LeaveForeign);
     assert!(changes[1].reason.contains("[failover]"), "{changes:?}");
 }
+
+#[test]
+fn sync_sysctls_are_written_only_with_connection_sync_and_when_given() {
+    // Mutation: writing them without `roles` changes a namespace nobody asked to sync.
+    let root = Root::new("syncver", [0, 1, 1, 1]);
+    root.set("sloppy_tcp", 0);
+    root.set("sloppy_sctp", 0);
+    root.set("sync_version", 1);
+    root.set("sync_refresh_period", 0);
+    let text = "[failover.connection_sync]\nsync_version = 0\nrefresh_period_secs = 60\n";
+    let idle = lb_config::Settings::from_toml_str(text).unwrap().failover;
+    assert_eq!(
+        failover_sysctls(&idle).len(),
+        2,
+        "sloppy only without roles"
+    );
+    let on = lb_config::Settings::from_toml_str(&format!(
+        "{text}roles = [\"backup\"]\ninterface = \"eth1\"\n"
+    ))
+    .unwrap()
+    .failover;
+    root.sync(true).apply(&failover_sysctls(&on)).unwrap();
+    assert_eq!(root.get("sync_version"), 0);
+    assert_eq!(root.get("sync_refresh_period"), 60);
+}

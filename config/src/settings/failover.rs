@@ -77,6 +77,13 @@ pub struct ConnectionSyncSettings {
     pub ttl: u8,
     /// Largest sync message payload in bytes; 0: derived by the kernel from the interface MTU.
     pub max_message_bytes: u16,
+    /// `net.ipv4.vs.sync_version` (0: the format of kernels before 2.6.39, for mixed
+    /// clusters; 1: the current one). `None`: left as the kernel has it (1).
+    pub sync_version: Option<u32>,
+    /// `net.ipv4.vs.sync_refresh_period` in seconds: an established connection is sent again
+    /// at least this often, so a backup keeps long idle connections that would otherwise
+    /// expire there. `None`: left as the kernel has it (0: resent only by packet count).
+    pub refresh_period_secs: Option<u32>,
 }
 
 impl Default for ConnectionSyncSettings {
@@ -89,6 +96,8 @@ impl Default for ConnectionSyncSettings {
             port: 8848,
             ttl: 1,
             max_message_bytes: 0,
+            sync_version: None,
+            refresh_period_secs: None,
         }
     }
 }
@@ -144,6 +153,12 @@ impl ConnectionSyncSettings {
         }
         if self.ttl == 0 {
             return invalid("failover.connection_sync.ttl", "expected a TTL 1-255");
+        }
+        if self.sync_version.is_some_and(|v| v > 1) {
+            return invalid(
+                "failover.connection_sync.sync_version",
+                "expected 0 (pre-2.6.39 format) or 1",
+            );
         }
         Ok(())
     }
@@ -217,6 +232,10 @@ mod tests {
             (
                 "roles = [\"backup\"]\ninterface = \"eth1\"\nport = 0\n",
                 "connection_sync.port",
+            ),
+            (
+                "roles = [\"backup\"]\ninterface = \"eth1\"\nsync_version = 2\n",
+                "connection_sync.sync_version",
             ),
             ("roles = [\"primary\"]\n", "roles"),
         ];

@@ -19,6 +19,7 @@
 //! - `sloppy_tcp`, `sloppy_sctp` = 1 when `[failover]` asks for them: a director that takes
 //!   over a flow from another accepts its mid-connection packets; 0 otherwise, but only over
 //!   lbctl's own 1 (see [`failover_sysctls`]).
+//! - `sync_version`, `sync_refresh_period` as `[failover.connection_sync]` gives them.
 
 pub mod ownership;
 mod record;
@@ -107,7 +108,8 @@ pub fn wanted_sysctls(needs_conntrack: bool, kernel: Option<KernelVersion>) -> V
 
 /// The sysctls `[failover]` asks for. Turned on, sloppy mode is required (the operator asked
 /// for it, whatever someone else set); turned off, 0 is a mere preference, so lbctl undoes its
-/// own earlier 1 but never someone else's.
+/// own earlier 1 but never someone else's. The sync daemon's `sync_version` and
+/// `sync_refresh_period` are written only when connection sync is on and they are given.
 pub fn failover_sysctls(failover: &FailoverSettings) -> Vec<WantedSysctl> {
     let sloppy = |name, on: bool, protocol| WantedSysctl {
         name,
@@ -122,10 +124,34 @@ pub fn failover_sysctls(failover: &FailoverSettings) -> Vec<WantedSysctl> {
             "[failover] leaves sloppy mode off: only connections seen from their start"
         },
     };
-    vec![
+    let mut wanted = vec![
         sloppy("sloppy_tcp", failover.sloppy_tcp, "TCP"),
         sloppy("sloppy_sctp", failover.sloppy_sctp, "SCTP"),
-    ]
+    ];
+    let sync = &failover.connection_sync;
+    if sync.enabled() {
+        let given = [
+            (
+                "sync_version",
+                sync.sync_version,
+                "[failover.connection_sync] sync_version",
+            ),
+            (
+                "sync_refresh_period",
+                sync.refresh_period_secs,
+                "[failover.connection_sync] refresh_period_secs",
+            ),
+        ];
+        wanted.extend(given.into_iter().filter_map(|(name, value, reason)| {
+            value.map(|value| WantedSysctl {
+                name,
+                value,
+                need: Need::Required,
+                reason,
+            })
+        }));
+    }
+    wanted
 }
 
 pub(crate) fn path_of(root: &Path, name: &str) -> PathBuf {
