@@ -8,12 +8,45 @@ use std::collections::{BTreeMap, BTreeSet};
 use lb_config::Problem;
 use tracing::warn;
 
+use super::status::{KeptFrom, KeptKey};
 use crate::metrics::ControllerMetrics;
 
 /// Where new problems go (Kubernetes Events, or the log).
 pub trait ProblemSink: Send + Sync {
     /// Reports problems that were not present at the previous build. Must not block.
     fn report(&self, problems: Vec<Problem>);
+
+    /// Reports keys served from their last good version since this build (each once, until
+    /// it is no longer kept). Must not block. Default: a log line each.
+    fn kept(&self, keys: Vec<KeptKey>) {
+        for k in &keys {
+            log_kept(k);
+        }
+    }
+}
+
+/// The log line of a key served from its last good version.
+pub(crate) fn log_kept(k: &KeptKey) {
+    warn!(
+        key = %k.key,
+        from = ?k.from,
+        version_since = k.version_since,
+        "serving the last good version of a ConfigMap key: {}",
+        kept_note(k)
+    );
+}
+
+/// What an operator reads about a kept key (log line, Kubernetes Event note).
+pub(crate) fn kept_note(k: &KeptKey) -> String {
+    let origin = match k.from {
+        KeptFrom::Memory => "kept in memory",
+        KeptFrom::StateFile => "from the state file after a restart",
+    };
+    format!(
+        "key {}: its current value is rejected (see its InvalidKey problems); serving its last \
+         good version ({origin}, first built at {} s since the epoch)",
+        k.key, k.version_since
+    )
 }
 
 /// Logs each new problem (file mode, tests).
@@ -97,5 +130,25 @@ mod tests {
         record_metric(&m, &[]);
         let families = prometheus::core::Collector::collect(&m.config_problems);
         assert!(families.iter().all(|f| f.get_metric().is_empty()));
+    }
+
+    // Fails if the note drops the key or does not say a restart's version came from the
+    // state file (operators could not tell a restart's kept version from an in-memory one).
+    #[test]
+    fn the_kept_note_names_the_key_and_its_origin() {
+        let k = KeptKey {
+            key: "10.0.0.1-80".to_owned(),
+            kept_since: 9,
+            version_since: 7,
+            from: KeptFrom::StateFile,
+        };
+        let note = kept_note(&k);
+        assert!(note.contains("10.0.0.1-80"), "{note}");
+        assert!(note.contains("state file"), "{note}");
+        let memory = kept_note(&KeptKey {
+            from: KeptFrom::Memory,
+            ..k
+        });
+        assert!(!memory.contains("state file"), "{memory}");
     }
 }
