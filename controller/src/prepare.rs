@@ -25,7 +25,7 @@ pub struct PreparedPass {
     pub scope: Scope,
     /// Delete guard and drain timeouts from the settings.
     pub options: PlanOptions,
-    /// Where drain deadlines are kept between runs.
+    /// Where drain deadlines and kept ConfigMap key versions are kept between runs.
     pub state_file: PathBuf,
 }
 

@@ -723,5 +723,9 @@ fn read_configmap_data_gives_every_key_with_its_raw_value() {
     assert_eq!(bad["empty"], "");
     let (none, problems) = read_configmap_data("a: [unclosed\n");
     assert!(none.is_none());
-    assert!(problems.iter().any(|p| p.key == DOCUMENT_KEY && p.is_error()));
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.key == DOCUMENT_KEY && p.is_error())
+    );
 }

@@ -519,15 +519,15 @@ mod tests {
     #[test]
     fn a_persisted_key_removed_from_the_configmap_is_dropped() {
         let mut before = KeyMemory::default();
-        run(&mut before, "10.0.0.1-80: 10.1.0.1:80\n10.0.0.2-80: 10.1.0.2:80\n");
+        run(
+            &mut before,
+            "10.0.0.1-80: 10.1.0.1:80\n10.0.0.2-80: 10.1.0.2:80\n",
+        );
         let mut after = restarted(&before);
         let first = run(&mut after, "10.0.0.2-80: 10.1.0.2:80\n");
         assert_eq!(first.outcome.state.services.len(), 1);
         assert!(first.kept.is_empty());
-        assert_eq!(
-            after.versions().keys().collect::<Vec<_>>(),
-            ["10.0.0.2-80"]
-        );
+        assert_eq!(after.versions().keys().collect::<Vec<_>>(), ["10.0.0.2-80"]);
     }
 
     // Fails if an unchanged build replaces the persisted versions (the state file would be

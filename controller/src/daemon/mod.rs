@@ -49,12 +49,12 @@ pub(crate) use self::files::{
 pub(crate) use self::http::{ControlSocket, HttpState, ServeLimits, bind, serve_control};
 pub use self::input::{ConfigInput, DaemonInputs, EndpointsInput, InputSenders, channels};
 pub use self::kernel::{Connect, KernelSlot};
-pub(crate) use self::problems::{kept_note, log_kept};
 pub use self::problems::{LogSink, ProblemSink};
+pub(crate) use self::problems::{kept_note, log_kept};
 pub use self::run::{DaemonOptions, OnDelete, run};
 pub use self::status::StatusDocument;
 pub use self::status::{
-    ControllerStatus, KeptFrom, KeptKey, QueryError, Rates, RealServerStatus, SUMMARY_LIST_LIMIT, ServiceFilter,
-    ServiceStatus, StatusCounts, StatusQuery, StatusSnapshot, StatusSummary, SyncSummary,
-    VipSummary,
+    ControllerStatus, KeptFrom, KeptKey, QueryError, Rates, RealServerStatus, SUMMARY_LIST_LIMIT,
+    ServiceFilter, ServiceStatus, StatusCounts, StatusQuery, StatusSnapshot, StatusSummary,
+    SyncSummary, VipSummary,
 };

@@ -147,7 +147,9 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
         if !built.newly_kept.is_empty() {
             self.sink.kept(built.newly_kept);
         }
-        self.metrics.configmap_kept_keys.set(built.kept.len() as i64);
+        self.metrics
+            .configmap_kept_keys
+            .set(built.kept.len() as i64);
         let mut desired = Arc::new(built.outcome.state);
         self.desired_tx.send_if_modified(|old| {
             let changed = **old != *desired;
@@ -294,7 +296,10 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
             }
         };
         for (key, problems) in self.memory.seed(&state.keys) {
-            let problem = problems.first().map(ToString::to_string).unwrap_or_default();
+            let problem = problems
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_default();
             warn!(
                 key = %key,
                 problem = %problem,

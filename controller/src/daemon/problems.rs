@@ -6,9 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use lb_config::Problem;
+use lb_ipvs_sync::reconcile::utc_timestamp;
 use tracing::warn;
 
-use super::status::{KeptFrom, KeptKey};
+use super::status::KeptKey;
 use crate::metrics::ControllerMetrics;
 
 /// Where new problems go (Kubernetes Events, or the log).
@@ -29,23 +30,20 @@ pub trait ProblemSink: Send + Sync {
 pub(crate) fn log_kept(k: &KeptKey) {
     warn!(
         key = %k.key,
-        from = ?k.from,
-        version_since = k.version_since,
-        "serving the last good version of a ConfigMap key: {}",
-        kept_note(k)
+        from = k.from.describe(),
+        version_since = %utc_timestamp(k.version_since),
+        "serving the last good version of a ConfigMap key: its current value is rejected"
     );
 }
 
 /// What an operator reads about a kept key (log line, Kubernetes Event note).
 pub(crate) fn kept_note(k: &KeptKey) -> String {
-    let origin = match k.from {
-        KeptFrom::Memory => "kept in memory",
-        KeptFrom::StateFile => "from the state file after a restart",
-    };
+    let origin = k.from.describe();
     format!(
         "key {}: its current value is rejected (see its InvalidKey problems); serving its last \
-         good version ({origin}, first built at {} s since the epoch)",
-        k.key, k.version_since
+         good version ({origin}), which first built cleanly at {}",
+        k.key,
+        utc_timestamp(k.version_since)
     )
 }
 
@@ -97,6 +95,7 @@ pub(crate) fn record_metric(metrics: &ControllerMetrics, problems: &[Problem]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::daemon::KeptFrom;
 
     #[test]
     fn only_new_problems_are_reported_and_a_returning_one_is_new_again() {

@@ -18,9 +18,9 @@
 mod input;
 mod netfilter;
 mod outcome;
+pub mod persisted;
 mod preview;
 mod read_back;
-pub mod persisted;
 pub mod state_file;
 mod vip_step;
 mod vips;
@@ -39,8 +39,8 @@ pub use self::netfilter::{
     NetfilterHost, NetfilterReport, NetfilterStepError, changed_tables, check_netfilter,
     check_sysctls, sync_netfilter, sysctl_text,
 };
-use self::persisted::PersistedState;
 pub use self::outcome::{PassOutcome, Step, StepError, StepFailure};
+use self::persisted::PersistedState;
 pub use self::preview::{Preview, preview};
 pub use self::state_file::StateFileError;
 pub use self::vip_step::{VIP_STEP_TIMEOUT, VipOutcome, sync_vips_after};
@@ -106,7 +106,10 @@ pub fn sync_director<K: IpvsKernel>(
     let mut persisted = input.on_disk.clone();
     if let Some(path) = &input.state_file {
         let state = PersistedState::new(report.drain.clone(), Arc::clone(&input.keys));
-        if persisted.as_ref().is_some_and(|old| old.same_content(&state)) {
+        if persisted
+            .as_ref()
+            .is_some_and(|old| old.same_content(&state))
+        {
             // Nothing changed: no write, no fsync.
         } else if let Err(e) = state_file::write(path, &state) {
             step_errors.push(StepError::new(Step::StateFile, e.into()));

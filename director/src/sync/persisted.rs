@@ -38,7 +38,11 @@ pub struct PersistedState {
     #[serde(flatten)]
     pub drain: DrainBook,
     /// The last good version of each key (shared: the daemon keeps it between passes).
-    #[serde(default, serialize_with = "shared::write", deserialize_with = "shared::read")]
+    #[serde(
+        default,
+        serialize_with = "shared::write",
+        deserialize_with = "shared::read"
+    )]
     pub keys: Arc<KeptVersions>,
 }
 
@@ -90,7 +94,8 @@ impl PersistedState {
     /// Whether writing `self` would change a file that holds `other` (the version aside: an
     /// old file is rewritten when something in it changes, not merely to stamp it).
     pub fn same_content(&self, other: &PersistedState) -> bool {
-        self.drain == other.drain && (Arc::ptr_eq(&self.keys, &other.keys) || self.keys == other.keys)
+        self.drain == other.drain
+            && (Arc::ptr_eq(&self.keys, &other.keys) || self.keys == other.keys)
     }
 }
 
@@ -181,7 +186,9 @@ mod tests {
         assert_eq!(state.version, 9);
         let mut drain = DrainBook::default();
         drain.services.insert(service(), 7);
-        let text = PersistedState::new(drain.clone(), keys()).to_json().unwrap();
+        let text = PersistedState::new(drain.clone(), keys())
+            .to_json()
+            .unwrap();
         assert_eq!(DrainBook::from_json(&text).unwrap(), drain);
     }
 

@@ -68,6 +68,16 @@ pub enum KeptFrom {
     StateFile,
 }
 
+impl KeptFrom {
+    /// How logs, Events and `lbctl status` say it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            KeptFrom::Memory => "kept in memory",
+            KeptFrom::StateFile => "from the state file after a restart",
+        }
+    }
+}
+
 /// What the last sync did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SyncSummary {
