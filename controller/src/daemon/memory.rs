@@ -485,7 +485,7 @@ mod tests {
             version_since: 50,
             from: KeptFrom::StateFile,
         };
-        assert_eq!(first.kept, [expected.clone()]);
+        assert_eq!(first.kept, std::slice::from_ref(&expected));
         assert_eq!(first.newly_kept, [expected]);
         // Reported once: the next build still keeps it but it is not new.
         let again = run_at(
