@@ -49,8 +49,9 @@ pub(crate) struct PassState<K> {
     memory: KeyMemory,
     tracker: ProblemTracker,
     drain: Option<DrainBook>,
-    /// What the state file holds (as read at start, then as the last pass left it).
-    on_disk: Option<PersistedState>,
+    /// What the state file holds (as read at start, then as the last pass left it), and its
+    /// path: a reload that moves `state_file` must not skip the first write to the new one.
+    on_disk: Option<(PathBuf, PersistedState)>,
     last_clean: Option<Arc<DesiredState>>,
     latency_mark: Option<SystemTime>,
     view: Option<KernelView>,
@@ -257,7 +258,10 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
                 Ok(outcome) => {
                     let report = outcome.pass.report;
                     info!(applied = report.applied.len(), "cleanup pass");
-                    self.on_disk = outcome.pass.persisted;
+                    self.on_disk = outcome
+                        .pass
+                        .persisted
+                        .map(|state| (self.state_file(&settings), state));
                     if report.applied.is_empty() {
                         break;
                     }
@@ -285,7 +289,7 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
         }
         let path = self.state_file(settings);
         let (state, on_disk) = match state_file::read(&path) {
-            Ok(state) => (state.clone(), Some(state)),
+            Ok(state) => (state.clone(), Some((path.clone(), state))),
             Err(e) => {
                 warn!(
                     error = %lb_director::error_text::Chain(&e),
@@ -323,6 +327,15 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
         self.drain.clone().unwrap_or_default()
     }
 
+    /// What the state file of these settings holds, when known.
+    fn on_disk_at(&self, settings: &Settings) -> Option<PersistedState> {
+        let path = self.state_file(settings);
+        self.on_disk
+            .as_ref()
+            .filter(|(at, _)| *at == path)
+            .map(|(_, state)| state.clone())
+    }
+
     fn state_file(&self, settings: &Settings) -> PathBuf {
         self.options
             .state_file
@@ -350,7 +363,7 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
             now: now_secs(),
             state_file: Some(self.state_file(settings)),
             keys: self.memory.versions(),
-            on_disk: self.on_disk.clone(),
+            on_disk: self.on_disk_at(settings),
             netfilter: install.map(|rules| NetfilterJob {
                 settings: Arc::new(settings.clone()),
                 rules,
@@ -405,7 +418,10 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
                 self.gate.record_vips(outcome.vips_confirmed());
                 let vips_on_interface = outcome.vips_on_interface();
                 let SyncOutcome { pass: done, .. } = outcome;
-                self.on_disk = done.persisted.clone();
+                self.on_disk = done
+                    .persisted
+                    .clone()
+                    .map(|state| (self.state_file(&pass.settings), state));
                 self.drain = Some(done.report.drain.clone());
                 self.snapshot.drain = done.report.drain;
                 if netfilter_synced
