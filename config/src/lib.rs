@@ -21,7 +21,9 @@ pub mod settings;
 pub mod test_util;
 
 pub use build::{DesiredOutcome, build_desired_state};
-pub use configmap::{ParsedConfigMap, parse_configmap, parse_entry, render_entry};
+pub use configmap::{
+    ParsedConfigMap, parse_configmap, parse_entry, read_configmap_data, render_entry,
+};
 pub use desired::*;
 pub use endpoints::*;
 pub use entry::*;

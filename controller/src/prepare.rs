@@ -8,8 +8,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use lb_config::Settings;
 use lb_director::netfilter::director_rules;
+use lb_director::sync::persisted::PersistedState;
 use lb_director::sync::{NetfilterHost, NetfilterJob, PassInput, Wanted, wanted_sync_daemons};
-use lb_ipvs_sync::reconcile::{DrainBook, PlanOptions, Scope};
+use lb_ipvs_sync::reconcile::{PlanOptions, Scope};
 use lb_ipvs_sync::wanted::wanted_table;
 
 use crate::files::{LoadedFiles, OperatorFiles, UsageError, load};
@@ -24,7 +25,7 @@ pub struct PreparedPass {
     pub scope: Scope,
     /// Delete guard and drain timeouts from the settings.
     pub options: PlanOptions,
-    /// Where drain deadlines are kept between runs.
+    /// Where drain deadlines and kept ConfigMap key versions are kept between runs.
     pub state_file: PathBuf,
 }
 
@@ -74,19 +75,22 @@ pub fn now_secs() -> u64 {
 }
 
 impl PreparedPass {
-    /// The pass these files ask for: drains from `drain`, time `now`, the drain book persisted
-    /// to the state file; with `netfilter`, the director's rules and sysctls installed first
+    /// The pass these files ask for: drains and kept ConfigMap keys from `state` (what the
+    /// state file holds; the keys are passed on unchanged: only the daemon keeps versions),
+    /// time `now`, the drain book persisted to the state file; with `netfilter`, the director's rules and sysctls installed first
     /// (`apply`), without, IPVS only (`diff`'s preview).
-    pub fn pass_input(&self, drain: DrainBook, now: u64, netfilter: bool) -> PassInput {
+    pub fn pass_input(&self, state: PersistedState, now: u64, netfilter: bool) -> PassInput {
         let settings = &self.loaded.settings;
         PassInput {
             wanted: Arc::clone(&self.wanted),
             desired_vips: self.loaded.outcome.state.vips.clone(),
             scope: self.scope.clone(),
             options: self.options.clone(),
-            drain,
+            drain: state.drain.clone(),
             now,
             state_file: Some(self.state_file.clone()),
+            keys: Arc::clone(&state.keys),
+            on_disk: Some(state),
             netfilter: netfilter.then(|| NetfilterJob {
                 settings: Arc::new(settings.clone()),
                 rules: director_rules(&self.loaded.outcome.state),

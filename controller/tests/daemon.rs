@@ -24,7 +24,7 @@ use tokio::sync::watch;
 
 use lb_controller::daemon::{
     ConfigInput, Controller, ControllerStatus, CoreOptions, DaemonOutputs, EndpointsInput,
-    InputSenders, KernelSlot, LogSink, SyncSummary, channels,
+    InputSenders, KeptFrom, KernelSlot, LogSink, SyncSummary, channels,
 };
 use lb_controller::metrics::ControllerMetrics;
 
@@ -115,8 +115,13 @@ struct Running {
 }
 
 fn start(settings: Settings, dir: &std::path::Path) -> Running {
+    start_on(settings, dir, IpvsTable::default())
+}
+
+/// [`start`] on a kernel that already holds `table` (a restart).
+fn start_on(settings: Settings, dir: &std::path::Path, table: IpvsTable) -> Running {
     let (senders, inputs) = channels(settings);
-    let slot = fake_slot(IpvsTable::default());
+    let slot = fake_slot(table);
     let metrics = ControllerMetrics::new().unwrap();
     let (mut controller, outputs) = Controller::new(
         inputs,
@@ -572,8 +577,10 @@ async fn kubernetes_watchers_drive_the_kernel_through_edits_outages_and_relists(
             .get(),
         1
     );
+    // The kept key is an Event of its own (reason KeptLastGood), next to the InvalidKey one.
+    let kept_event = |e: &Value| e["reason"] == "KeptLastGood";
     for _ in 0..100 {
-        if !api.objects(Resource::Events).is_empty() {
+        if api.objects(Resource::Events).iter().any(kept_event) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -585,6 +592,7 @@ async fn kubernetes_watchers_drive_the_kernel_through_edits_outages_and_relists(
             .is_some_and(|n| n.contains("10.0.0.101-80"))),
         "{events:#?}"
     );
+    assert!(events.iter().any(kept_event), "{events:#?}");
 
     // 7. API outage: not ready, nothing deleted; a change made meanwhile arrives afterwards.
     slot.inspect(FakeKernel::clear_applied);
@@ -633,4 +641,73 @@ async fn kubernetes_watchers_drive_the_kernel_through_edits_outages_and_relists(
 
     stop_tx.send_replace(true);
     task.await.unwrap();
+}
+
+/// A restart while a key is invalid: the new daemon serves that key from the version the
+/// state file kept, writes nothing for it, and says so. Fails if the state file does not keep
+/// key versions, or the daemon does not load them before its first pass (the service of
+/// 10.0.0.1 would be drained: writes), or the status/metric do not show it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_with_an_invalid_key_serves_it_from_the_state_file_without_writes() {
+    let dir = tempdir("restart-kept");
+    let _ = std::fs::remove_file(dir.join("state.json"));
+    let settings = || {
+        Settings::from_toml_str(
+            "managed_vip_ranges = [\"10.0.0.0/24\"]\nresync_period_secs = 3600\n",
+        )
+        .unwrap()
+    };
+    let first = start(settings(), &dir);
+    first
+        .senders
+        .config
+        .send_replace(Some(Arc::new(ConfigInput::from_text(
+            "10.0.0.1-80: 10.1.0.1:80, 10.1.0.2:80\n10.0.0.2-80: 10.1.0.3:80\n",
+        ))));
+    first
+        .senders
+        .endpoints
+        .send_replace(Some(Arc::new(EndpointsInput::default())));
+    wait_status(&first.outputs, "first daemon ready", |c| c.ready).await;
+    let table = first.slot.inspect(|k| k.table().clone()).unwrap();
+    assert_eq!(table.services.len(), 2);
+    first.stop_tx.send_replace(true);
+    first.task.await.unwrap();
+    let text = std::fs::read_to_string(dir.join("state.json")).unwrap();
+    assert!(text.contains("10.1.0.1:80, 10.1.0.2:80"), "{text}");
+
+    // Key 10.0.0.1-80 invalid now, 10.0.0.2-80 unchanged: a restart must write nothing.
+    let second = start_on(settings(), &dir, table.clone());
+    second
+        .senders
+        .config
+        .send_replace(Some(Arc::new(ConfigInput::from_text(
+            "10.0.0.1-80: 10.1.0.1:8o\n10.0.0.2-80: 10.1.0.3:80\n",
+        ))));
+    second
+        .senders
+        .endpoints
+        .send_replace(Some(Arc::new(EndpointsInput::default())));
+    wait_status(&second.outputs, "second daemon ready", |c| c.ready).await;
+    assert_eq!(second.slot.inspect(|k| k.applied().len()), Some(0));
+    assert_eq!(
+        dests(
+            &second.slot.inspect(|k| k.table().clone()).unwrap(),
+            "10.0.0.1",
+            80
+        ),
+        dests(&table, "10.0.0.1", 80)
+    );
+    let controller = second.outputs.status.borrow().controller.clone();
+    assert_eq!(controller.kept_keys, ["10.0.0.1-80"]);
+    assert_eq!(controller.kept[0].from, KeptFrom::StateFile);
+    assert_eq!(second.metrics.configmap_kept_keys.get(), 1);
+    // The kept version is still the one on disk; the invalid one never is.
+    let text = std::fs::read_to_string(dir.join("state.json")).unwrap();
+    assert!(
+        text.contains("10.1.0.1:80, 10.1.0.2:80") && !text.contains("8o"),
+        "{text}"
+    );
+    second.stop_tx.send_replace(true);
+    second.task.await.unwrap();
 }

@@ -106,7 +106,7 @@ pub(crate) enum Command {
     Diff {
         #[command(flatten)]
         files: FileArgs,
-        /// State file with drain deadlines (default: the settings' state_file).
+        /// State file: drains, last good ConfigMap keys (default: the settings' state_file).
         #[arg(long, value_name = "FILE")]
         state_file: Option<PathBuf>,
         /// Output format.
@@ -126,7 +126,7 @@ pub(crate) enum Command {
     Apply {
         #[command(flatten)]
         files: FileArgs,
-        /// State file with drain deadlines (default: the settings' state_file).
+        /// State file: drains, last good ConfigMap keys (default: the settings' state_file).
         #[arg(long, value_name = "FILE")]
         state_file: Option<PathBuf>,
         /// Apply even when the delete guard refuses (e.g. the ConfigMap was emptied on purpose).

@@ -57,6 +57,7 @@ lab_scenarios! {
     lab_16_configmap_trust => "16-configmap-trust",
     lab_20_run_kubernetes => "20-run-kubernetes",
     lab_21_run_file_mode => "21-run-file-mode",
+    lab_22_keep_last_good => "22-keep-last-good",
     lab_30_fullnat => "30-fullnat",
     lab_31_notrack => "31-notrack",
     lab_32_node_bypass => "32-node-bypass",

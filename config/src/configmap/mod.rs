@@ -16,6 +16,8 @@ mod text;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use self::ctx::ValueCtx;
@@ -49,6 +51,21 @@ pub fn parse_configmap(text: &str) -> ParsedConfigMap {
     }
     problems.sort();
     ParsedConfigMap { entries, problems }
+}
+
+/// The `data` map of ConfigMap text as written (a null value reads as empty), with the
+/// document's problems; `None` when the text is not a ConfigMap at all.
+///
+/// For callers that keep the raw value of each key (the daemon persists the last good value
+/// of every key, so a restart can serve it again) and parse each key with [`parse_entry`].
+pub fn read_configmap_data(text: &str) -> (Option<BTreeMap<String, String>>, Vec<Problem>) {
+    let mut problems = Vec::new();
+    let data = document::read_data(text, &mut problems).map(|data| {
+        data.into_iter()
+            .map(|(key, value)| (key.into_owned(), value.unwrap_or_default().into_owned()))
+            .collect()
+    });
+    (data, problems)
 }
 
 /// Parses one key and its value (for callers that already hold the `data` map, e.g. the daemon).

@@ -700,3 +700,32 @@ fn repeated_real_servers_name_the_first_item_in_short_and_long_lists() {
         ]
     );
 }
+
+// Fails if read_configmap_data drops a key, a bad key, or changes a value (the daemon would
+// persist something other than what the operator wrote), or reads an unreadable document.
+#[test]
+fn read_configmap_data_gives_every_key_with_its_raw_value() {
+    let (data, problems) = read_configmap_data(ORIGINAL);
+    let data = data.unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(data.len(), 4);
+    assert_eq!(
+        data["203.0.113.225-80"],
+        "198.51.100.130:80, 198.51.100.20:80"
+    );
+    let parsed = parse_configmap(ORIGINAL);
+    for e in &parsed.entries {
+        assert_eq!(parse_entry(&e.key, &data[&e.key]).0.as_ref(), Some(e));
+    }
+    let (bad, _) = read_configmap_data("10.0.0.1-80: 10.1.0.1:8o\nempty:\n");
+    let bad = bad.unwrap();
+    assert_eq!(bad["10.0.0.1-80"], "10.1.0.1:8o");
+    assert_eq!(bad["empty"], "");
+    let (none, problems) = read_configmap_data("a: [unclosed\n");
+    assert!(none.is_none());
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.key == DOCUMENT_KEY && p.is_error())
+    );
+}

@@ -7,13 +7,13 @@
 //! or a test. `None` in the config and endpoint channels means "initial list not complete yet":
 //! the daemon writes nothing to the kernel until both are `Some`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use lb_config::{
-    DOCUMENT_KEY, EndpointSnapshot, Entry, HealthResults, Problem, Settings, parse_configmap,
-    parse_entry,
+    DOCUMENT_KEY, EndpointSnapshot, Entry, HealthResults, Problem, Settings, parse_entry,
+    read_configmap_data,
 };
 use tokio::sync::watch;
 
@@ -26,8 +26,9 @@ pub enum ConfigInput {
         entries: Vec<Entry>,
         /// Problems of every key (a key with an error has no entry).
         problems: Vec<Problem>,
-        /// Every key present, good or bad: a bad key is not a removed key.
-        keys: BTreeSet<String>,
+        /// Every key present, good or bad (a bad key is not a removed key), with its value as
+        /// written: the daemon persists the last good value of each key.
+        values: BTreeMap<String, String>,
     },
     /// The ConfigMap does not exist (deleted, or not created yet).
     Absent,
@@ -40,10 +41,29 @@ pub enum ConfigInput {
 
 impl ConfigInput {
     /// From a ConfigMap's `data` (the Kubernetes source).
-    pub(crate) fn from_data(data: &BTreeMap<String, String>) -> Self {
+    pub(crate) fn from_data(data: BTreeMap<String, String>) -> Self {
+        Self::from_values(data, Vec::new())
+    }
+
+    /// From file text: a manifest or the bare data map (the file source).
+    pub fn from_text(text: &str) -> Self {
+        let (data, problems) = read_configmap_data(text);
+        match data {
+            Some(values)
+                if !problems
+                    .iter()
+                    .any(|p| p.key == DOCUMENT_KEY && p.is_error()) =>
+            {
+                Self::from_values(values, problems)
+            }
+            _ => ConfigInput::Unreadable { problems },
+        }
+    }
+
+    /// Parses every key of `values` on its own; `problems`: the document's own.
+    fn from_values(values: BTreeMap<String, String>, mut problems: Vec<Problem>) -> Self {
         let mut entries = Vec::new();
-        let mut problems = Vec::new();
-        for (key, value) in data {
+        for (key, value) in &values {
             let (entry, mut found) = parse_entry(key, value);
             entries.extend(entry);
             problems.append(&mut found);
@@ -52,33 +72,7 @@ impl ConfigInput {
         ConfigInput::Present {
             entries,
             problems,
-            keys: data.keys().cloned().collect(),
-        }
-    }
-
-    /// From file text: a manifest or the bare data map (the file source).
-    pub fn from_text(text: &str) -> Self {
-        let parsed = parse_configmap(text);
-        if parsed
-            .problems
-            .iter()
-            .any(|p| p.key == DOCUMENT_KEY && p.is_error())
-        {
-            return ConfigInput::Unreadable {
-                problems: parsed.problems,
-            };
-        }
-        let keys = parsed
-            .entries
-            .iter()
-            .map(|e| e.key.clone())
-            .chain(parsed.problems.iter().map(|p| p.key.clone()))
-            .filter(|k| k != DOCUMENT_KEY)
-            .collect();
-        ConfigInput::Present {
-            entries: parsed.entries,
-            problems: parsed.problems,
-            keys,
+            values,
         }
     }
 
@@ -164,12 +158,16 @@ mod tests {
     #[test]
     fn from_text_keeps_bad_keys_in_the_key_set() {
         let input = ConfigInput::from_text("10.0.0.1-80: 10.1.0.1:80\n10.0.0.2-80: 10.1.0.1:8o\n");
-        let ConfigInput::Present { entries, keys, .. } = input else {
+        let ConfigInput::Present {
+            entries, values, ..
+        } = input
+        else {
             panic!("expected present");
         };
         assert_eq!(entries.len(), 1);
-        assert!(keys.contains("10.0.0.2-80"), "{keys:?}");
-        assert_eq!(keys.len(), 2);
+        // The bad key's value as written: what a state file must never hold as good.
+        assert_eq!(values["10.0.0.2-80"], "10.1.0.1:8o", "{values:?}");
+        assert_eq!(values.len(), 2);
     }
 
     #[test]
@@ -189,13 +187,13 @@ mod tests {
         let ConfigInput::Present {
             entries,
             problems,
-            keys,
-        } = ConfigInput::from_data(&data)
+            values,
+        } = ConfigInput::from_data(data.clone())
         else {
             panic!("expected present");
         };
         assert_eq!(entries.len(), 1);
         assert!(problems.iter().any(|p| p.key == "bad key!" && p.is_error()));
-        assert_eq!(keys.len(), 2);
+        assert_eq!(values, data);
     }
 }

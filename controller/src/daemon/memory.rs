@@ -1,23 +1,48 @@
 //! Keep the last good state, key by key: the desired-state build of the daemon.
 //!
-//! Pure: no I/O, no clock. A key whose new value does not parse, or whose new version the
-//! builder rejects, keeps the version that last built cleanly; a key that is gone from the
-//! ConfigMap is gone (removing a key is how operators remove a VIP). An absent ConfigMap keeps
-//! every remembered key when `keep_on_absent` (the default), else means "no entries" (the
-//! delete guard still holds back a mass removal). An unreadable document keeps everything.
+//! Pure: no I/O, no clock (the caller passes `now`). A key whose new value does not parse, or
+//! whose new version the builder rejects, keeps the version that last built cleanly; a key
+//! that is gone from the ConfigMap is gone (removing a key is how operators remove a VIP). An
+//! absent ConfigMap keeps every remembered key when `keep_on_absent` (the default), else means
+//! "no entries" (the delete guard still holds back a mass removal). An unreadable document
+//! keeps everything.
+//!
+//! The remembered versions are persisted (their values as written, [`KeyMemory::versions`],
+//! written to the state file by the pass) and seeded back at start ([`KeyMemory::seed`]), so a
+//! restart while a key is invalid serves that key's last good version as if the daemon had
+//! never stopped.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use lb_config::{
     DesiredOutcome, EndpointSnapshot, Entry, HealthResults, Problem, Settings, build_desired_state,
+    parse_entry,
 };
+use lb_director::sync::persisted::{KeptVersion, KeptVersions};
 
 use super::input::ConfigInput;
+use super::status::{KeptFrom, KeptKey};
 
 /// The last good version of every key.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct KeyMemory {
-    good: BTreeMap<String, Entry>,
+    good: BTreeMap<String, Good>,
+    /// Keys served from their kept version now, and since when.
+    kept_since: BTreeMap<String, u64>,
+    /// `good` as the state file holds it; a new `Arc` only when a version changed.
+    versions: Arc<KeptVersions>,
+}
+
+/// One remembered version.
+#[derive(Debug, Clone)]
+struct Good {
+    entry: Entry,
+    /// The value as written (what the state file keeps).
+    value: String,
+    /// When this value first built cleanly.
+    since: u64,
+    from: KeptFrom,
 }
 
 /// One build and what it says about the ConfigMap.
@@ -27,15 +52,63 @@ pub(crate) struct BuildResult {
     pub(crate) outcome: DesiredOutcome,
     /// Source problems and builder problems, sorted, de-duplicated.
     pub(crate) problems: Vec<Problem>,
-    /// Keys running on their last good version because the current one is rejected.
-    pub(crate) kept_keys: BTreeSet<String>,
+    /// Keys running on their last good version because the current one is rejected, by key.
+    pub(crate) kept: Vec<KeptKey>,
+    /// Those of `kept` that were not kept at the previous build (to report once).
+    pub(crate) newly_kept: Vec<KeptKey>,
     /// Whether the whole ConfigMap was kept (absent or unreadable).
     pub(crate) kept_all: bool,
 }
 
+/// A key's entry in a build: its current version, or the one kept for it.
+#[derive(Debug, Clone)]
+enum Pick {
+    Fresh(Entry),
+    Kept(Entry),
+}
+
+impl Pick {
+    fn entry(&self) -> &Entry {
+        match self {
+            Pick::Fresh(e) | Pick::Kept(e) => e,
+        }
+    }
+}
+
 impl KeyMemory {
+    /// Remembers the versions a state file holds (at start, before the first build). Returns
+    /// the keys skipped because their persisted value does not parse any more (e.g. written
+    /// by another lbctl version), with the problems found.
+    pub(crate) fn seed(&mut self, versions: &Arc<KeptVersions>) -> Vec<(String, Vec<Problem>)> {
+        let mut skipped = Vec::new();
+        for (key, version) in versions.iter() {
+            match parse_entry(key, &version.value) {
+                (Some(entry), _) => {
+                    self.good.insert(
+                        key.clone(),
+                        Good {
+                            entry,
+                            value: version.value.clone(),
+                            since: version.since,
+                            from: KeptFrom::StateFile,
+                        },
+                    );
+                }
+                (None, problems) => skipped.push((key.clone(), problems)),
+            }
+        }
+        // What the file holds: the first build rewrites it only when something changes.
+        self.versions = Arc::clone(versions);
+        skipped
+    }
+
+    /// The remembered versions as the state file keeps them.
+    pub(crate) fn versions(&self) -> Arc<KeptVersions> {
+        Arc::clone(&self.versions)
+    }
+
     /// Builds the desired state from `input`, substituting last good versions, and remembers
-    /// the versions that built cleanly.
+    /// the versions that built cleanly; `now`: seconds since the Unix epoch.
     pub(crate) fn build(
         &mut self,
         input: &ConfigInput,
@@ -43,34 +116,44 @@ impl KeyMemory {
         settings: &Settings,
         endpoints: &EndpointSnapshot,
         health: &HealthResults,
+        now: u64,
     ) -> BuildResult {
         let (mut chosen, kept_all) = match input {
-            ConfigInput::Present { entries, keys, .. } => {
+            ConfigInput::Present {
+                entries, values, ..
+            } => {
                 let fresh: BTreeMap<&str, &Entry> =
                     entries.iter().map(|e| (e.key.as_str(), e)).collect();
-                let chosen: BTreeMap<String, Entry> = keys
-                    .iter()
-                    .filter_map(|key| {
-                        fresh
-                            .get(key.as_str())
-                            .copied()
-                            .or_else(|| self.good.get(key))
-                            .map(|e| (key.clone(), e.clone()))
+                let chosen: BTreeMap<String, Pick> = values
+                    .keys()
+                    .filter_map(|key| match fresh.get(key.as_str()) {
+                        Some(e) => Some((key.clone(), Pick::Fresh((*e).clone()))),
+                        None => self
+                            .good
+                            .get(key)
+                            .map(|g| (key.clone(), Pick::Kept(g.entry.clone()))),
                     })
                     .collect();
                 (chosen, false)
             }
             ConfigInput::Absent if !keep_on_absent => (BTreeMap::new(), false),
-            ConfigInput::Absent | ConfigInput::Unreadable { .. } => (self.good.clone(), true),
+            ConfigInput::Absent | ConfigInput::Unreadable { .. } => (
+                self.good
+                    .iter()
+                    .map(|(key, g)| (key.clone(), Pick::Kept(g.entry.clone())))
+                    .collect(),
+                true,
+            ),
         };
         let mut outcome = build(&chosen, settings, endpoints, health);
         // A fresh version the builder rejects falls back to the last good one, once.
-        let fallbacks: Vec<(String, Entry)> = outcome
+        let fallbacks: Vec<(String, Pick)> = outcome
             .rejected_keys()
             .into_iter()
             .filter_map(|key| {
                 let old = self.good.get(key)?;
-                (chosen.get(key) != Some(old)).then(|| (key.to_owned(), old.clone()))
+                let differs = chosen.get(key).map(Pick::entry) != Some(&old.entry);
+                differs.then(|| (key.to_owned(), Pick::Kept(old.entry.clone())))
             })
             .collect();
         if !fallbacks.is_empty() {
@@ -89,25 +172,16 @@ impl KeyMemory {
             .into_iter()
             .map(str::to_owned)
             .collect();
-        let kept_keys: BTreeSet<String> = match input {
-            ConfigInput::Present { entries, .. } => chosen
-                .iter()
-                .filter(|(key, entry)| !entries.iter().any(|e| &e.key == *key && e == *entry))
-                .map(|(key, _)| key.clone())
-                .collect(),
-            _ => BTreeSet::new(),
+        let (kept, newly_kept) = if kept_all {
+            (Vec::new(), Vec::new())
+        } else {
+            self.track_kept(&chosen, now)
         };
         // Remember what built cleanly now; a key rejected now keeps its older good version.
-        if !kept_all {
-            let mut good = BTreeMap::new();
-            for (key, entry) in chosen {
-                if !rejected.contains(&key) {
-                    good.insert(key, entry);
-                } else if let Some(old) = self.good.remove(&key) {
-                    good.insert(key, old);
-                }
-            }
-            self.good = good;
+        if let ConfigInput::Present { values, .. } = input {
+            self.remember(chosen, &rejected, values, now);
+        } else if !kept_all {
+            self.remember(chosen, &rejected, &BTreeMap::new(), now);
         }
         let mut problems: Vec<Problem> = input.problems().to_vec();
         problems.extend(outcome.problems.iter().cloned());
@@ -116,8 +190,104 @@ impl KeyMemory {
         BuildResult {
             outcome,
             problems,
-            kept_keys,
+            kept,
+            newly_kept,
             kept_all,
+        }
+    }
+
+    /// The kept keys of this build with their origin; those kept only from now on as well.
+    fn track_kept(
+        &mut self,
+        chosen: &BTreeMap<String, Pick>,
+        now: u64,
+    ) -> (Vec<KeptKey>, Vec<KeptKey>) {
+        let mut since = BTreeMap::new();
+        let mut kept = Vec::new();
+        let mut newly = Vec::new();
+        for key in chosen
+            .iter()
+            .filter(|(_, pick)| matches!(pick, Pick::Kept(_)))
+            .map(|(key, _)| key)
+        {
+            let Some(good) = self.good.get(key) else {
+                continue;
+            };
+            let previous = self.kept_since.get(key).copied();
+            let started = previous.unwrap_or(now);
+            since.insert(key.clone(), started);
+            let row = KeptKey {
+                key: key.clone(),
+                kept_since: started,
+                version_since: good.since,
+                from: good.from,
+            };
+            if previous.is_none() {
+                newly.push(row.clone());
+            }
+            kept.push(row);
+        }
+        self.kept_since = since;
+        (kept, newly)
+    }
+
+    /// Replaces the remembered versions with those of this build (`values`: the ConfigMap as
+    /// written), and the persisted form when one changed.
+    fn remember(
+        &mut self,
+        chosen: BTreeMap<String, Pick>,
+        rejected: &BTreeSet<String>,
+        values: &BTreeMap<String, String>,
+        now: u64,
+    ) {
+        let mut changed = false;
+        let mut good = BTreeMap::new();
+        for (key, pick) in chosen {
+            let old = self.good.remove(&key);
+            match pick {
+                Pick::Fresh(entry) if !rejected.contains(&key) => {
+                    let value = values.get(&key).cloned().unwrap_or_default();
+                    let since = match &old {
+                        Some(o) if o.value == value => o.since,
+                        _ => {
+                            changed = true;
+                            now
+                        }
+                    };
+                    let from = KeptFrom::Memory;
+                    good.insert(
+                        key,
+                        Good {
+                            entry,
+                            value,
+                            since,
+                            from,
+                        },
+                    );
+                }
+                _ => {
+                    if let Some(old) = old {
+                        good.insert(key, old);
+                    }
+                }
+            }
+        }
+        // Whatever is left was remembered but is gone from the ConfigMap now.
+        changed |= !self.good.is_empty();
+        self.good = good;
+        if changed {
+            self.versions = Arc::new(
+                self.good
+                    .iter()
+                    .map(|(key, g)| {
+                        let version = KeptVersion {
+                            value: g.value.clone(),
+                            since: g.since,
+                        };
+                        (key.clone(), version)
+                    })
+                    .collect(),
+            );
         }
     }
 
@@ -129,12 +299,12 @@ impl KeyMemory {
 }
 
 fn build(
-    chosen: &BTreeMap<String, Entry>,
+    chosen: &BTreeMap<String, Pick>,
     settings: &Settings,
     endpoints: &EndpointSnapshot,
     health: &HealthResults,
 ) -> DesiredOutcome {
-    let entries: Vec<Entry> = chosen.values().cloned().collect();
+    let entries: Vec<Entry> = chosen.values().map(|p| p.entry().clone()).collect();
     build_desired_state(&entries, settings, endpoints, health)
 }
 
@@ -162,13 +332,22 @@ mod tests {
     }
 
     fn run(memory: &mut KeyMemory, text: &str) -> BuildResult {
+        run_at(memory, text, 100)
+    }
+
+    fn run_at(memory: &mut KeyMemory, text: &str, now: u64) -> BuildResult {
         memory.build(
             &ConfigInput::from_text(text),
             true,
             &settings(),
             &EndpointSnapshot::default(),
             &HealthResults::default(),
+            now,
         )
+    }
+
+    fn kept_keys(result: &BuildResult) -> Vec<&str> {
+        result.kept.iter().map(|k| k.key.as_str()).collect()
     }
 
     #[test]
@@ -193,7 +372,7 @@ mod tests {
             reals(&second.outcome, "10.0.0.2")[0].to_string(),
             "10.1.0.3:80"
         );
-        assert_eq!(second.kept_keys, BTreeSet::from(["10.0.0.1-80".to_owned()]));
+        assert_eq!(kept_keys(&second), ["10.0.0.1-80"]);
         assert!(
             second
                 .problems
@@ -215,7 +394,7 @@ mod tests {
             reals(&fourth.outcome, "10.0.0.1")[0].to_string(),
             "10.1.0.9:80"
         );
-        assert!(fourth.kept_keys.is_empty());
+        assert!(fourth.kept.is_empty());
     }
 
     #[test]
@@ -242,6 +421,7 @@ mod tests {
             &narrowed,
             &EndpointSnapshot::default(),
             &HealthResults::default(),
+            100,
         );
         assert_eq!(result.outcome.state.services.len(), 1);
         assert!(result.problems.iter().any(|p| p.key == "10.0.0.2-80"));
@@ -256,12 +436,136 @@ mod tests {
             EndpointSnapshot::default(),
             HealthResults::default(),
         );
-        let kept = memory.build(&ConfigInput::Absent, true, &args.0, &args.1, &args.2);
+        let kept = memory.build(&ConfigInput::Absent, true, &args.0, &args.1, &args.2, 100);
         assert!(kept.kept_all);
         assert_eq!(kept.outcome.state.services.len(), 1);
-        let emptied = memory.build(&ConfigInput::Absent, false, &args.0, &args.1, &args.2);
+        let emptied = memory.build(&ConfigInput::Absent, false, &args.0, &args.1, &args.2, 100);
         assert!(emptied.outcome.state.services.is_empty());
         let unreadable = run(&mut KeyMemory::default(), "a: [unclosed\n");
         assert!(unreadable.kept_all);
+    }
+
+    /// A memory as a restarted daemon has it: seeded from what another memory persisted.
+    fn restarted(before: &KeyMemory) -> KeyMemory {
+        let mut memory = KeyMemory::default();
+        let skipped = memory.seed(&before.versions());
+        assert!(skipped.is_empty(), "{skipped:?}");
+        memory
+    }
+
+    // Fails if seed() is not called or does not fill the memory (the VIP of the invalid key
+    // would have no service after a restart: a drain), or if the kept key is not reported as
+    // coming from the state file.
+    #[test]
+    fn a_restart_with_an_invalid_key_serves_the_persisted_version() {
+        let mut before = KeyMemory::default();
+        run_at(
+            &mut before,
+            "10.0.0.1-80: 10.1.0.1:80\n10.0.0.2-80: 10.1.0.2:80\n",
+            50,
+        );
+        let mut after = restarted(&before);
+        let first = run_at(
+            &mut after,
+            "10.0.0.1-80: 10.1.0.1:8o\n10.0.0.2-80: 10.1.0.3:80\n",
+            200,
+        );
+        assert_eq!(first.outcome.state.services.len(), 2);
+        assert_eq!(
+            reals(&first.outcome, "10.0.0.1")[0].to_string(),
+            "10.1.0.1:80"
+        );
+        assert_eq!(
+            reals(&first.outcome, "10.0.0.2")[0].to_string(),
+            "10.1.0.3:80"
+        );
+        let expected = KeptKey {
+            key: "10.0.0.1-80".to_owned(),
+            kept_since: 200,
+            version_since: 50,
+            from: KeptFrom::StateFile,
+        };
+        assert_eq!(first.kept, std::slice::from_ref(&expected));
+        assert_eq!(first.newly_kept, [expected]);
+        // Reported once: the next build still keeps it but it is not new.
+        let again = run_at(
+            &mut after,
+            "10.0.0.1-80: 10.1.0.1:8o\n10.0.0.2-80: 10.1.0.3:80\n",
+            300,
+        );
+        assert_eq!(again.kept[0].kept_since, 200);
+        assert!(again.newly_kept.is_empty());
+        // The persisted version of the kept key is still the old one; the other key moved on.
+        let versions = after.versions();
+        assert_eq!(versions["10.0.0.1-80"].value, "10.1.0.1:80");
+        assert_eq!(versions["10.0.0.2-80"].value, "10.1.0.3:80");
+        assert_eq!(versions["10.0.0.2-80"].since, 200);
+        // Fixed: served from the new text, nothing kept, and that text is what persists.
+        let fixed = run_at(
+            &mut after,
+            "10.0.0.1-80: 10.1.0.9:80\n10.0.0.2-80: 10.1.0.3:80\n",
+            400,
+        );
+        assert!(fixed.kept.is_empty());
+        assert_eq!(
+            reals(&fixed.outcome, "10.0.0.1")[0].to_string(),
+            "10.1.0.9:80"
+        );
+        assert_eq!(after.versions()["10.0.0.1-80"].value, "10.1.0.9:80");
+    }
+
+    // Fails if a seeded key missing from the ConfigMap is served (removing a key while the
+    // daemon is down must still remove the VIP) or stays in the persisted versions.
+    #[test]
+    fn a_persisted_key_removed_from_the_configmap_is_dropped() {
+        let mut before = KeyMemory::default();
+        run(
+            &mut before,
+            "10.0.0.1-80: 10.1.0.1:80\n10.0.0.2-80: 10.1.0.2:80\n",
+        );
+        let mut after = restarted(&before);
+        let first = run(&mut after, "10.0.0.2-80: 10.1.0.2:80\n");
+        assert_eq!(first.outcome.state.services.len(), 1);
+        assert!(first.kept.is_empty());
+        assert_eq!(after.versions().keys().collect::<Vec<_>>(), ["10.0.0.2-80"]);
+    }
+
+    // Fails if an unchanged build replaces the persisted versions (the state file would be
+    // rewritten on every pass), or a changed value does not.
+    #[test]
+    fn the_persisted_versions_change_only_when_a_value_changes() {
+        let mut memory = KeyMemory::default();
+        run(&mut memory, "10.0.0.1-80: 10.1.0.1:80\n");
+        let first = memory.versions();
+        run_at(&mut memory, "10.0.0.1-80: 10.1.0.1:80\n", 500);
+        assert!(Arc::ptr_eq(&first, &memory.versions()));
+        // An invalid version changes nothing either.
+        run_at(&mut memory, "10.0.0.1-80: 10.1.0.1:8o\n", 600);
+        assert!(Arc::ptr_eq(&first, &memory.versions()));
+        run_at(&mut memory, "10.0.0.1-80: 10.1.0.1:80 weight=2\n", 700);
+        assert_eq!(memory.versions()["10.0.0.1-80"].since, 700);
+        // Seeded and unchanged: the file as read is not rewritten.
+        let mut after = restarted(&memory);
+        let seeded = after.versions();
+        run(&mut after, "10.0.0.1-80: 10.1.0.1:80 weight=2\n");
+        assert!(Arc::ptr_eq(&seeded, &after.versions()));
+    }
+
+    // Fails if seed() takes a value that no longer parses (it would be served unchecked).
+    #[test]
+    fn a_persisted_value_that_does_not_parse_is_skipped() {
+        let versions = Arc::new(KeptVersions::from([(
+            "10.0.0.1-80".to_owned(),
+            KeptVersion {
+                value: "10.1.0.1:8o".to_owned(),
+                since: 1,
+            },
+        )]));
+        let mut memory = KeyMemory::default();
+        let skipped = memory.seed(&versions);
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(memory.keys().count(), 0);
+        let result = run(&mut memory, "10.0.0.1-80: 10.1.0.1:8o\n");
+        assert!(result.outcome.state.services.is_empty());
     }
 }

@@ -51,10 +51,11 @@ pub(crate) use self::http::{ControlSocket, HttpState, ServeLimits, bind, serve_c
 pub use self::input::{ConfigInput, DaemonInputs, EndpointsInput, InputSenders, channels};
 pub use self::kernel::{Connect, KernelSlot};
 pub use self::problems::{LogSink, ProblemSink};
+pub(crate) use self::problems::{kept_note, log_kept};
 pub use self::run::{DaemonOptions, OnDelete, run};
 pub use self::status::StatusDocument;
 pub use self::status::{
-    ConnectionSyncStatus, ControllerStatus, QueryError, Rates, RealServerStatus,
+    ConnectionSyncStatus, ControllerStatus, KeptFrom, KeptKey, QueryError, Rates, RealServerStatus,
     SUMMARY_LIST_LIMIT, ServiceFilter, ServiceStatus, StatusCounts, StatusQuery, StatusSnapshot,
     StatusSummary, SyncSummary, VipSummary,
 };

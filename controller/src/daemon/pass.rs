@@ -4,7 +4,10 @@
 //! The kernel and the VIP interface are reached only through the [`KernelSlot`], problems leave
 //! through the [`ProblemSink`]. Besides those, this file reads the clock (the reconciler takes
 //! time as a parameter; latencies and `finished_at` are measured here) and, on the first pass,
-//! the drain state file.
+//! the state file: its drain deadlines, and the last good version of each ConfigMap key, which
+//! seed the key memory before the first build (a restart while a key is invalid keeps serving
+//! it). Each pass hands the memory's versions to the sync, which writes the file when they or
+//! the drains changed.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -14,6 +17,7 @@ use std::time::SystemTime;
 
 use lb_config::{DesiredState, Settings};
 use lb_director::netfilter::{DirectorRules, director_rules};
+use lb_director::sync::persisted::PersistedState;
 use lb_director::sync::{
     NetfilterHost, NetfilterJob, PassInput, PassOutcome, ReadMode, Step, StepError, state_file,
     wanted_sync_daemons,
@@ -47,6 +51,9 @@ pub(crate) struct PassState<K> {
     memory: KeyMemory,
     tracker: ProblemTracker,
     drain: Option<DrainBook>,
+    /// What the state file holds (as read at start, then as the last pass left it), and its
+    /// path: a reload that moves `state_file` must not skip the first write to the new one.
+    on_disk: Option<(PathBuf, PersistedState)>,
     last_clean: Option<Arc<DesiredState>>,
     latency_mark: Option<SystemTime>,
     view: Option<KernelView>,
@@ -79,6 +86,7 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
             memory: KeyMemory::default(),
             tracker: ProblemTracker::default(),
             drain: None,
+            on_disk: None,
             last_clean: None,
             latency_mark: None,
             view: None,
@@ -115,6 +123,8 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
             return;
         };
         self.snapshot.controller.listed = true;
+        // Before the first build: the persisted key versions seed the memory.
+        self.load_state(&settings);
 
         let started = Instant::now();
         let built = self.memory.build(
@@ -123,6 +133,7 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
             &settings,
             &endpoints.snapshot,
             &health,
+            now_secs(),
         );
         self.metrics
             .latency_by_stage
@@ -136,6 +147,12 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
         if built.kept_all {
             warn!("the ConfigMap is deleted or unreadable: keeping the last good entries");
         }
+        if !built.newly_kept.is_empty() {
+            self.sink.kept(built.newly_kept);
+        }
+        self.metrics
+            .configmap_kept_keys
+            .set(built.kept.len() as i64);
         let mut desired = Arc::new(built.outcome.state);
         self.desired_tx.send_if_modified(|old| {
             let changed = **old != *desired;
@@ -148,7 +165,8 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
             changed
         });
         self.snapshot.controller.problems = built.problems;
-        self.snapshot.controller.kept_keys = built.kept_keys.into_iter().collect();
+        self.snapshot.controller.kept_keys = built.kept.iter().map(|k| k.key.clone()).collect();
+        self.snapshot.controller.kept = built.kept;
         self.snapshot.controller.configmap_kept = built.kept_all;
         self.snapshot.desired = Arc::clone(&desired);
         self.snapshot.health = health;
@@ -242,6 +260,10 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
                 Ok(outcome) => {
                     let report = outcome.pass.report;
                     info!(applied = report.applied.len(), "cleanup pass");
+                    self.on_disk = outcome
+                        .pass
+                        .persisted
+                        .map(|state| (self.state_file(&settings), state));
                     if report.applied.is_empty() {
                         break;
                     }
@@ -260,20 +282,60 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
         self.full_due = true;
     }
 
+    /// Reads the state file once (the first pass, or a cleanup before any): the drain book,
+    /// and the kept key versions into the key memory. An unreadable file is ignored with a
+    /// warning: drains get fresh deadlines, keys start without a kept version.
+    fn load_state(&mut self, settings: &Settings) {
+        if self.drain.is_some() {
+            return;
+        }
+        let path = self.state_file(settings);
+        let (state, on_disk) = match state_file::read(&path) {
+            Ok(state) => (state.clone(), Some((path.clone(), state))),
+            Err(e) => {
+                warn!(
+                    error = %lb_director::error_text::Chain(&e),
+                    "ignoring the state file"
+                );
+                // Unknown content: the first pass replaces it.
+                (PersistedState::default(), None)
+            }
+        };
+        for (key, problems) in self.memory.seed(&state.keys) {
+            let problem = problems
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            warn!(
+                key = %key,
+                problem = %problem,
+                "the state file's last good version of a key does not parse: not kept"
+            );
+        }
+        if !state.keys.is_empty() {
+            info!(
+                keys = state.keys.len(),
+                file = %path.display(),
+                "last good key versions loaded from the state file"
+            );
+        }
+        self.drain = Some(state.drain);
+        self.on_disk = on_disk;
+    }
+
     /// The drain book so far (read from the state file on the first pass).
     fn drain_book(&mut self, settings: &Settings) -> DrainBook {
-        let state_file = self.state_file(settings);
-        self.drain
-            .get_or_insert_with(|| {
-                state_file::read(&state_file).unwrap_or_else(|e| {
-                    warn!(
-                        error = %lb_director::error_text::Chain(&e),
-                        "ignoring the drain state file"
-                    );
-                    DrainBook::default()
-                })
-            })
-            .clone()
+        self.load_state(settings);
+        self.drain.clone().unwrap_or_default()
+    }
+
+    /// What the state file of these settings holds, when known.
+    fn on_disk_at(&self, settings: &Settings) -> Option<PersistedState> {
+        let path = self.state_file(settings);
+        self.on_disk
+            .as_ref()
+            .filter(|(at, _)| *at == path)
+            .map(|(_, state)| state.clone())
     }
 
     fn state_file(&self, settings: &Settings) -> PathBuf {
@@ -302,6 +364,8 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
             drain,
             now: now_secs(),
             state_file: Some(self.state_file(settings)),
+            keys: self.memory.versions(),
+            on_disk: self.on_disk_at(settings),
             netfilter: install.map(|rules| NetfilterJob {
                 settings: Arc::new(settings.clone()),
                 rules,
@@ -357,6 +421,10 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
                 self.gate.record_vips(outcome.vips_confirmed());
                 let vips_on_interface = outcome.vips_on_interface();
                 let SyncOutcome { pass: done, .. } = outcome;
+                self.on_disk = done
+                    .persisted
+                    .clone()
+                    .map(|state| (self.state_file(&pass.settings), state));
                 self.drain = Some(done.report.drain.clone());
                 self.snapshot.drain = done.report.drain;
                 if netfilter_synced

@@ -6,14 +6,45 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use lb_config::Problem;
+use lb_ipvs_sync::reconcile::utc_timestamp;
 use tracing::warn;
 
+use super::status::KeptKey;
 use crate::metrics::ControllerMetrics;
 
 /// Where new problems go (Kubernetes Events, or the log).
 pub trait ProblemSink: Send + Sync {
     /// Reports problems that were not present at the previous build. Must not block.
     fn report(&self, problems: Vec<Problem>);
+
+    /// Reports keys served from their last good version since this build (each once, until
+    /// it is no longer kept). Must not block. Default: a log line each.
+    fn kept(&self, keys: Vec<KeptKey>) {
+        for k in &keys {
+            log_kept(k);
+        }
+    }
+}
+
+/// The log line of a key served from its last good version.
+pub(crate) fn log_kept(k: &KeptKey) {
+    warn!(
+        key = %k.key,
+        from = k.from.describe(),
+        version_since = %utc_timestamp(k.version_since),
+        "serving the last good version of a ConfigMap key: its current value is rejected"
+    );
+}
+
+/// What an operator reads about a kept key (log line, Kubernetes Event note).
+pub(crate) fn kept_note(k: &KeptKey) -> String {
+    let origin = k.from.describe();
+    format!(
+        "key {}: its current value is rejected (see its InvalidKey problems); serving its last \
+         good version ({origin}), which first built cleanly at {}",
+        k.key,
+        utc_timestamp(k.version_since)
+    )
 }
 
 /// Logs each new problem (file mode, tests).
@@ -64,6 +95,7 @@ pub(crate) fn record_metric(metrics: &ControllerMetrics, problems: &[Problem]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::daemon::KeptFrom;
 
     #[test]
     fn only_new_problems_are_reported_and_a_returning_one_is_new_again() {
@@ -97,5 +129,25 @@ mod tests {
         record_metric(&m, &[]);
         let families = prometheus::core::Collector::collect(&m.config_problems);
         assert!(families.iter().all(|f| f.get_metric().is_empty()));
+    }
+
+    // Fails if the note drops the key or does not say a restart's version came from the
+    // state file (operators could not tell a restart's kept version from an in-memory one).
+    #[test]
+    fn the_kept_note_names_the_key_and_its_origin() {
+        let k = KeptKey {
+            key: "10.0.0.1-80".to_owned(),
+            kept_since: 9,
+            version_since: 7,
+            from: KeptFrom::StateFile,
+        };
+        let note = kept_note(&k);
+        assert!(note.contains("10.0.0.1-80"), "{note}");
+        assert!(note.contains("state file"), "{note}");
+        let memory = kept_note(&KeptKey {
+            from: KeptFrom::Memory,
+            ..k
+        });
+        assert!(!memory.contains("state file"), "{memory}");
     }
 }

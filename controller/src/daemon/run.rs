@@ -56,7 +56,7 @@ pub struct DaemonOptions {
     pub listen: Option<SocketAddr>,
     /// Unix control socket (`None`: the settings' `http.control_socket`).
     pub control_socket: Option<PathBuf>,
-    /// State file with drain deadlines (`None`: the settings' `state_file`).
+    /// State file: drains and last good key versions (`None`: the settings' `state_file`).
     pub state_file: Option<PathBuf>,
     /// Delete the managed services and VIPs on SIGTERM instead of keeping them forwarding.
     pub cleanup_on_exit: bool,

@@ -1,7 +1,8 @@
 //! ConfigMap problems as Kubernetes Events (events.k8s.io/v1) on the ConfigMap, so that
 //! `kubectl describe configmap` shows why a key is ignored or kept at its last good version.
 //!
-//! The daemon reports each problem once when it appears (see `daemon::problems`); the
+//! The daemon reports each problem once when it appears (see `daemon::problems`), and each key
+//! it starts serving from its last good version once (reason `KeptLastGood`); the
 //! recorder of kube-runtime additionally folds repeats into an event series.
 
 use k8s_openapi::api::core::v1::ObjectReference;
@@ -10,7 +11,7 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use lb_config::{KubernetesSettings, Problem};
 use tracing::warn;
 
-use crate::daemon::ProblemSink;
+use crate::daemon::{KeptKey, ProblemSink, kept_note, log_kept};
 
 /// Publishes problems as Events on the watched ConfigMap.
 pub struct EventSink {
@@ -56,6 +57,35 @@ impl ProblemSink for EventSink {
                     },
                     note: Some(truncate(&p.to_string(), 1000)),
                     action: "Validate".to_owned(),
+                    secondary: None,
+                };
+                if let Err(e) = recorder.publish(&event, &reference).await {
+                    warn!(error = %e, "cannot publish a Kubernetes Event");
+                }
+            }
+        });
+    }
+
+    fn kept(&self, keys: Vec<KeptKey>) {
+        for k in &keys {
+            log_kept(k);
+        }
+        self.publish_kept(keys);
+    }
+}
+
+impl EventSink {
+    /// Publishes one Warning Event per kept key, reason `KeptLastGood`.
+    fn publish_kept(&self, keys: Vec<KeptKey>) {
+        let recorder = self.recorder.clone();
+        let reference = self.reference.clone();
+        tokio::spawn(async move {
+            for k in keys {
+                let event = Event {
+                    type_: EventType::Warning,
+                    reason: "KeptLastGood".to_owned(),
+                    note: Some(truncate(&kept_note(&k), 1000)),
+                    action: "Keep".to_owned(),
                     secondary: None,
                 };
                 if let Err(e) = recorder.publish(&event, &reference).await {

@@ -295,7 +295,7 @@ impl SourceState {
             self.config_dirty = false;
             let key = (self.k8s.namespace.clone(), self.k8s.configmap.clone());
             let input = match self.configmaps.get(&key) {
-                Some(cm) => ConfigInput::from_data(&cm.data.clone().unwrap_or_default()),
+                Some(cm) => ConfigInput::from_data(cm.data.clone().unwrap_or_default()),
                 None => ConfigInput::Absent,
             };
             if self.update_references(&input) {
@@ -363,12 +363,15 @@ impl SourceState {
 
     /// Updates the referenced Services; returns whether the set changed.
     fn update_references(&mut self, input: &ConfigInput) -> bool {
-        let ConfigInput::Present { entries, keys, .. } = input else {
+        let ConfigInput::Present {
+            entries, values, ..
+        } = input
+        else {
             return false; // absent or unreadable: everything is kept, so are the references
         };
         let before: BTreeSet<ObjectKey> =
             self.referenced_by_key.values().flatten().cloned().collect();
-        self.referenced_by_key.retain(|k, _| keys.contains(k));
+        self.referenced_by_key.retain(|k, _| values.contains_key(k));
         for entry in entries {
             let refs = match &entry.target {
                 Target::Service { service, .. } => {

@@ -43,6 +43,9 @@ pub struct ControllerMetrics {
     pub guard_refusals_total: IntCounter,
     /// `lbctl_config_problems{key, severity}`: current problems per ConfigMap key (1 = present).
     pub config_problems: IntGaugeVec,
+    /// `lbctl_configmap_kept_keys`: keys served from their last good version because the
+    /// current one is rejected (a count: a series per key would grow with the ConfigMap).
+    pub configmap_kept_keys: IntGauge,
     /// `lbctl_endpoint_programming_latency_seconds`: from an endpoint change (EndpointSlice
     /// trigger time, or the event's arrival) to the kernel being programmed.
     pub endpoint_programming_latency_seconds: Histogram,
@@ -158,6 +161,10 @@ impl ControllerMetrics {
                 ),
                 &["key", "severity"],
             )?,
+            configmap_kept_keys: IntGauge::new(
+                "lbctl_configmap_kept_keys",
+                "ConfigMap keys served from their last good version (the current one is rejected).",
+            )?,
             endpoint_programming_latency_seconds: Histogram::with_opts(
                 HistogramOpts::new(
                     "lbctl_endpoint_programming_latency_seconds",
@@ -235,6 +242,7 @@ impl ControllerMetrics {
         registry.register(Box::new(self.drift_repairs_total.clone()))?;
         registry.register(Box::new(self.guard_refusals_total.clone()))?;
         registry.register(Box::new(self.config_problems.clone()))?;
+        registry.register(Box::new(self.configmap_kept_keys.clone()))?;
         registry.register(Box::new(self.endpoint_programming_latency_seconds.clone()))?;
         registry.register(Box::new(self.ready.clone()))?;
         registry.register(Box::new(self.health_check_up.clone()))?;

@@ -13,6 +13,7 @@ use lb_ipvs_sync::wanted::WantedService;
 use lb_ipvs_sync::{IpvsTable, ServiceId};
 
 use super::netfilter::NetfilterHost;
+use super::persisted::{KeptVersions, PersistedState};
 use crate::netfilter::DirectorRules;
 
 /// The IPVS table a pass reaches; shared (the daemon keeps it for its next focus).
@@ -34,8 +35,15 @@ pub struct PassInput {
     pub drain: DrainBook,
     /// Seconds since the Unix epoch: the reconciler's notion of now.
     pub now: u64,
-    /// Where to persist the drain book after the pass (`None`: keep it in memory only).
+    /// Where to persist the drain book and `keys` after the pass (`None`: keep them in memory
+    /// only).
     pub state_file: Option<PathBuf>,
+    /// The last good version of each ConfigMap key, persisted with the drains (`lbctl apply`
+    /// passes on what the file held, the daemon what its key memory holds).
+    pub keys: Arc<KeptVersions>,
+    /// What the state file holds (as read, or as the last pass wrote it): a pass that ends
+    /// with the same content does not rewrite it. `None`: unknown, write.
+    pub on_disk: Option<PersistedState>,
     /// Netfilter rules and IPVS sysctls to install before the IPVS pass (`None`: netfilter is
     /// not managed, or a focused pass found the rules unchanged).
     pub netfilter: Option<NetfilterJob>,

@@ -3,7 +3,8 @@
 //! `lbctl diff`.
 //!
 //! A pass runs, in order: netfilter rules and IPVS sysctls (when asked), the IPVS pass (a whole
-//! table or a focus), the connection sync daemons (full passes, when asked), the drain book written to the state file, and the read-back: the table
+//! table or a focus), the connection sync daemons (full passes, when asked), the state file
+//! (drain book and kept ConfigMap keys) written when its content changed, and the read-back: the table
 //! after the pass is the table it planned from plus the writes the kernel acknowledged, and only
 //! the services written are read again to check it (a full pass dumps once, at its start). It is plain blocking code (the netlink client and the tools are
 //! synchronous): callers run it on a thread that may block. The VIP addresses (rtnetlink,
@@ -18,6 +19,7 @@ mod daemons;
 mod input;
 mod netfilter;
 mod outcome;
+pub mod persisted;
 mod preview;
 mod read_back;
 pub mod state_file;
@@ -26,6 +28,8 @@ mod vips;
 
 #[cfg(test)]
 mod tests;
+
+use std::sync::Arc;
 
 use lb_ipvs_sync::IpvsKernel;
 use lb_ipvs_sync::IpvsTable;
@@ -38,6 +42,7 @@ pub use self::netfilter::{
     check_sysctls, sync_netfilter, sysctl_text,
 };
 pub use self::outcome::{PassOutcome, Step, StepError, StepFailure};
+use self::persisted::PersistedState;
 pub use self::preview::{Preview, preview};
 pub use self::state_file::StateFileError;
 pub use self::vip_step::{VIP_STEP_TIMEOUT, VipOutcome, sync_vips_after};
@@ -114,10 +119,20 @@ pub fn sync_director<K: IpvsKernel>(
         }
         _ => None,
     };
-    if let Some(path) = &input.state_file
-        && let Err(e) = state_file::write(path, &report.drain)
-    {
-        step_errors.push(StepError::new(Step::StateFile, e.into()));
+    let mut persisted = input.on_disk.clone();
+    if let Some(path) = &input.state_file {
+        let state = PersistedState::new(report.drain.clone(), Arc::clone(&input.keys));
+        if persisted
+            .as_ref()
+            .is_some_and(|old| old.same_content(&state))
+        {
+            // Nothing changed: no write, no fsync.
+        } else if let Err(e) = state_file::write(path, &state) {
+            step_errors.push(StepError::new(Step::StateFile, e.into()));
+            persisted = None;
+        } else {
+            persisted = Some(state);
+        }
     }
     let after = match read_back::read_back(kernel, before, &report) {
         Ok(read) => {
@@ -146,5 +161,6 @@ pub fn sync_director<K: IpvsKernel>(
         services_read,
         dumps,
         step_errors,
+        persisted,
     })
 }

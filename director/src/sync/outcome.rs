@@ -10,6 +10,7 @@ use thiserror::Error;
 
 use super::daemons::DaemonReport;
 use super::netfilter::{NetfilterReport, NetfilterStepError};
+use super::persisted::PersistedState;
 use super::state_file::StateFileError;
 
 /// What one pass of the director did.
@@ -33,6 +34,9 @@ pub struct PassOutcome {
     /// Steps around the IPVS pass that failed (netfilter, state file, dump, read-back, VIPs):
     /// the pass itself stands, and these are reported.
     pub step_errors: Vec<StepError>,
+    /// What the state file holds after the pass (unchanged, or as written); `None` when the
+    /// write failed or the content is unknown: the next pass writes.
+    pub persisted: Option<PersistedState>,
 }
 
 impl PassOutcome {
@@ -60,7 +64,7 @@ pub enum Step {
     Netfilter,
     /// The IPVS connection sync daemons (full passes).
     SyncDaemons,
-    /// The drain book written to the state file.
+    /// The state file (drain book and kept keys) written after the pass.
     StateFile,
     /// The services written, read again after the pass (`dump`: the name logs know).
     Dump,

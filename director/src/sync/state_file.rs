@@ -1,19 +1,21 @@
-//! The drain-deadline state file: read at start, written atomically after each pass.
+//! The state file (drain deadlines and the last good version of each ConfigMap key, see
+//! [`super::persisted`]): read at start, written atomically after a pass that changed it.
 
 // I/O room (see clippy.toml): this module reads the state file.
 #![allow(clippy::disallowed_methods)]
 
 use std::path::{Path, PathBuf};
 
-use lb_ipvs_sync::reconcile::{DrainBook, DrainBookError};
+use lb_ipvs_sync::reconcile::DrainBookError;
 use thiserror::Error;
 
+use super::persisted::PersistedState;
 use crate::atomic_file::write_atomically;
 
 /// The state file could not be read or written.
 #[derive(Debug, Error)]
 pub enum StateFileError {
-    /// The file exists but is not a drain book.
+    /// The file exists but is not a state file.
     #[error("invalid state file {}", path.display())]
     Invalid {
         /// The state file.
@@ -31,8 +33,8 @@ pub enum StateFileError {
         #[source]
         source: std::io::Error,
     },
-    /// The drain book cannot be rendered.
-    #[error("cannot serialize the drain state")]
+    /// The state cannot be rendered.
+    #[error("cannot serialize the state")]
     Serialize(#[source] DrainBookError),
     /// The file cannot be replaced.
     #[error("cannot write the state file {}", path.display())]
@@ -45,15 +47,15 @@ pub enum StateFileError {
     },
 }
 
-/// Reads the drain book; a missing file is an empty book (first run, or state lost: drains then
-/// get fresh deadlines, never shorter ones).
-pub fn read(path: &Path) -> Result<DrainBook, StateFileError> {
+/// Reads the state; a missing file is an empty state (first run, or state lost: drains then
+/// get fresh deadlines, never shorter ones, and no key has a kept version yet).
+pub fn read(path: &Path) -> Result<PersistedState, StateFileError> {
     match std::fs::read_to_string(path) {
-        Ok(text) => DrainBook::from_json(&text).map_err(|source| StateFileError::Invalid {
+        Ok(text) => PersistedState::from_json(&text).map_err(|source| StateFileError::Invalid {
             path: path.to_path_buf(),
             source,
         }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DrainBook::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(PersistedState::default()),
         Err(source) => Err(StateFileError::Read {
             path: path.to_path_buf(),
             source,
@@ -61,10 +63,10 @@ pub fn read(path: &Path) -> Result<DrainBook, StateFileError> {
     }
 }
 
-/// Writes the drain book atomically and durably (see [`crate::atomic_file`]), so a crash never
+/// Writes the state atomically and durably (see [`crate::atomic_file`]), so a crash never
 /// leaves half a file.
-pub fn write(path: &Path, book: &DrainBook) -> Result<(), StateFileError> {
-    let text = book.to_json().map_err(StateFileError::Serialize)?;
+pub fn write(path: &Path, state: &PersistedState) -> Result<(), StateFileError> {
+    let text = state.to_json().map_err(StateFileError::Serialize)?;
     write_atomically(path, text.as_bytes(), 0o600).map_err(|source| StateFileError::Write {
         path: path.to_path_buf(),
         source,

@@ -74,6 +74,8 @@ fn input(wanted: Wanted) -> PassInput {
         drain: DrainBook::default(),
         now: 1_000,
         state_file: None,
+        keys: Default::default(),
+        on_disk: None,
         netfilter: None,
         sync_daemons: None,
     }
@@ -553,4 +555,54 @@ fn sync_daemons_follow_full_passes_only() {
         "{}",
         outcome.step_errors[0].text()
     );
+}
+
+/// The state file is written when a kept key version changes even though IPVS does not, and
+/// left alone when nothing changed. Fails if the pass ignores `keys` (the new version is not
+/// persisted) or rewrites an unchanged file (the marker written by hand survives only then).
+#[test]
+// The test reads and edits the state file itself (an I/O test in a mixed crate).
+#[allow(clippy::disallowed_methods)]
+fn the_state_file_follows_the_kept_keys_and_is_not_rewritten_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let mut kernel = FakeKernel::new(IpvsTable::default());
+    let mut pass = input(wanted(1));
+    pass.state_file = Some(path.clone());
+    pass.keys = Arc::new(BTreeMap::from([(
+        "10.0.0.100-80".to_owned(),
+        persisted::KeptVersion {
+            value: "10.0.1.11:80".to_owned(),
+            since: 5,
+        },
+    )]));
+    let first = run(&mut kernel, &pass);
+    assert!(first.is_clean(), "{:?}", first.step_errors);
+    let on_disk = state_file::read(&path).unwrap();
+    assert_eq!(on_disk.keys, pass.keys);
+    assert_eq!(first.persisted.as_ref(), Some(&on_disk));
+
+    // Same content: not rewritten (a byte appended by hand stays).
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push('\n');
+    std::fs::write(&path, &text).unwrap();
+    pass.on_disk = first.persisted;
+    let same = run(&mut kernel, &pass);
+    assert!(same.is_clean());
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+
+    // A new kept version, no IPVS change: written.
+    let mut keys = (*pass.keys).clone();
+    keys.insert(
+        "10.0.0.100-80".to_owned(),
+        persisted::KeptVersion {
+            value: "10.0.1.11:80 weight=1".to_owned(),
+            since: 6,
+        },
+    );
+    pass.keys = Arc::new(keys);
+    pass.on_disk = same.persisted;
+    let changed = run(&mut kernel, &pass);
+    assert!(changed.report.applied.is_empty());
+    assert_eq!(state_file::read(&path).unwrap().keys, pass.keys);
 }

@@ -21,7 +21,7 @@ mod guard;
 mod plan;
 mod predict;
 mod render;
-pub use render::render_operation;
+pub use render::{render_operation, utc_timestamp};
 mod scope;
 mod sync;
 

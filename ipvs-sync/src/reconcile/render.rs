@@ -189,8 +189,9 @@ fn destination_line(service: &ServiceId, dest: &DestinationSpec) -> String {
     line
 }
 
-/// Seconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC).
-pub(super) fn utc_timestamp(secs: u64) -> String {
+/// Seconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC): for
+/// messages operators read (drain deadlines, kept ConfigMap versions), without a date crate.
+pub fn utc_timestamp(secs: u64) -> String {
     let days = secs / 86_400;
     let rem = secs % 86_400;
     let (year, month, day) = civil_date(days);

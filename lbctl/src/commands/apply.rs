@@ -44,10 +44,10 @@ pub(crate) fn run(
         "while lbctl run manages this director, change the ConfigMap and let the daemon \
          apply it, or stop the daemon first",
     )?;
-    let book = state_file::read(&prepared.state_file)?;
+    let state = state_file::read(&prepared.state_file)?;
     let mut client = IpvsClient::connect().context("cannot open IPVS")?;
     // Netfilter (NOTRACK, FullNAT SNAT) and IPVS sysctls first, then IPVS, then the VIPs.
-    let input = prepared.pass_input(book, now_secs(), true);
+    let input = prepared.pass_input(state, now_secs(), true);
     let mut outcome =
         sync_director(&mut client, &input, &ReadMode::Whole).context("sync failed")?;
     let writes = client.op_count().writes;

@@ -22,10 +22,10 @@ pub(crate) fn run(
     let prepared =
         prepare(&files.operator_files(), state_file_path, false).map_err(anyhow::Error::new)?;
     crate::commands::report_problems(&prepared.loaded.problems);
-    let book = state_file::read(&prepared.state_file)?;
+    let state = state_file::read(&prepared.state_file)?;
     let mut client = IpvsClient::connect().context("cannot open IPVS")?;
     // The input `apply` would pass, planned the way its pass plans, stopped before any write.
-    let input = prepared.pass_input(book, now_secs(), false);
+    let input = prepared.pass_input(state, now_secs(), false);
     let Preview {
         plan: planned,
         refusal,

@@ -43,7 +43,7 @@ pub(crate) struct RunArgs {
     /// Unix control socket for `lbctl withdraw` (default: the settings' http.control_socket).
     #[arg(long, value_name = "PATH")]
     pub(crate) control_socket: Option<PathBuf>,
-    /// State file with drain deadlines (default: the settings' state_file).
+    /// State file: drains, last good ConfigMap keys (default: the settings' state_file).
     #[arg(long, value_name = "FILE")]
     pub(crate) state_file: Option<PathBuf>,
     /// Delete the managed services and VIPs on SIGTERM (default: keep forwarding).

@@ -19,9 +19,10 @@ use serde::de::DeserializeOwned;
 use crate::cli::Output;
 use lb_controller::client::{DaemonEndpoint, request};
 use lb_controller::daemon::{
-    ControllerStatus, ServiceFilter, StatusDocument, StatusQuery, StatusSummary,
+    ControllerStatus, KeptKey, ServiceFilter, StatusDocument, StatusQuery, StatusSummary,
 };
 use lb_controller::files::load_settings;
+use lb_ipvs_sync::reconcile::utc_timestamp;
 
 /// Above this many services, text output without a filter shows the summary (`--all`: every
 /// service anyway).
@@ -267,9 +268,15 @@ fn header(
         );
     }
     for key in &c.kept_keys {
+        let detail = c
+            .kept
+            .iter()
+            .find(|k| &k.key == key)
+            .map(kept_detail)
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "key {key}: invalid now, running on its last good version"
+            "key {key}: invalid now, running on its last good version{detail}"
         );
     }
     for p in &c.problems {
@@ -305,6 +312,17 @@ fn connection_sync_line(out: &mut String, sync: &lb_controller::daemon::Connecti
             .map(|e| format!(": {e}"))
             .unwrap_or_default()
     );
+}
+
+/// Where a kept key's version comes from and since when, e.g. ` (from the state file after a
+/// restart, kept since 2026-12-03T09:00:00Z, version of 2026-12-02T17:30:00Z)`.
+fn kept_detail(k: &KeptKey) -> String {
+    format!(
+        " ({}, kept since {}, version of {})",
+        k.from.describe(),
+        utc_timestamp(k.kept_since),
+        utc_timestamp(k.version_since)
+    )
 }
 
 /// The document as tables: a header, then per service its real servers.
@@ -513,7 +531,35 @@ fn table<const N: usize>(out: &mut String, header: [&str; N], rows: &[[String; N
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lb_controller::daemon::{RealServerStatus, ServiceStatus};
+    use lb_controller::daemon::{KeptFrom, RealServerStatus, ServiceStatus};
+
+    // Fails if the kept key's line loses where its version comes from (a restart's version
+    // from the state file must be told apart) or the times.
+    #[test]
+    fn a_kept_key_says_where_its_version_comes_from() {
+        let doc = StatusDocument {
+            controller: ControllerStatus {
+                kept_keys: vec!["10.0.0.1-80".into()],
+                kept: vec![KeptKey {
+                    key: "10.0.0.1-80".into(),
+                    kept_since: 1_764_752_400,
+                    version_since: 1_764_700_000,
+                    from: KeptFrom::StateFile,
+                }],
+                ..ControllerStatus::default()
+            },
+            ..StatusDocument::default()
+        };
+        let text = render(&doc);
+        assert!(
+            text.contains(
+                "key 10.0.0.1-80: invalid now, running on its last good version (from the state \
+                 file after a restart, kept since 2025-12-03T09:00:00Z, version of \
+                 2025-12-02T18:26:40Z)"
+            ),
+            "{text}"
+        );
+    }
 
     #[test]
     fn renders_the_connection_sync_daemons_and_which_do_not_run() {

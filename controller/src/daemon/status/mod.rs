@@ -41,10 +41,46 @@ pub struct ControllerStatus {
     pub kept_keys: Vec<String>,
     /// The whole ConfigMap is kept (deleted or unreadable).
     pub configmap_kept: bool,
+    /// The keys of `kept_keys`, each with since when and from where its version is served.
+    #[serde(default)]
+    pub kept: Vec<KeptKey>,
     /// The IPVS connection sync daemons as the last full pass found them (absent: lbctl does
     /// not manage them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_sync: Option<ConnectionSyncStatus>,
+}
+
+/// A key served from its last good version, and why an operator can trust that version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptKey {
+    /// The ConfigMap key.
+    pub key: String,
+    /// Since when its current value is rejected (this process; seconds since the Unix epoch).
+    pub kept_since: u64,
+    /// When the version served first built cleanly (kept across restarts).
+    pub version_since: u64,
+    /// Where that version came from.
+    pub from: KeptFrom,
+}
+
+/// Where a kept version came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeptFrom {
+    /// It built cleanly in this process.
+    Memory,
+    /// The state file, read at start: the daemon restarted while the key was invalid.
+    StateFile,
+}
+
+impl KeptFrom {
+    /// How logs, Events and `lbctl status` say it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            KeptFrom::Memory => "kept in memory",
+            KeptFrom::StateFile => "from the state file after a restart",
+        }
+    }
 }
 
 /// The IPVS connection sync daemons (`[failover.connection_sync]`).

@@ -19,7 +19,7 @@ pub const SUMMARY_LIST_LIMIT: usize = 20;
 /// The summary document.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StatusSummary {
-    /// Controller state; `problems` and `kept_keys` cut to their first
+    /// Controller state; `problems`, `kept_keys` and `kept` cut to their first
     /// [`SUMMARY_LIST_LIMIT`] (the counts have the totals).
     pub controller: ControllerStatus,
     /// Whether the counts include the kernel's view (a table was read after a sync).
@@ -101,6 +101,7 @@ pub(crate) fn summarize(
         problems: first(&controller.problems),
         kept_keys: first(&controller.kept_keys),
         configmap_kept: controller.configmap_kept,
+        kept: first(&controller.kept),
         connection_sync: controller.connection_sync.clone(),
     };
     let mut by_state: BTreeMap<&'static str, usize> = BTreeMap::new();
