@@ -1,5 +1,5 @@
 #!/bin/sh
-# 71-connection-sync (issue 12): two directors, each running `lbctl run` in its own network
+# 73-connection-sync (issue 12): two directors, each running `lbctl run` in its own network
 # namespace with [failover.connection_sync] roles = ["master", "backup"], share a NAT VIP.
 # lbctl starts both IPVS sync daemons in each director over generic netlink (ipvsadm --daemon
 # lists them as configured: this checks our encoding against ipvsadm's decoding), reports them
@@ -56,17 +56,17 @@ wait_until 15 in_ns dA ping -c1 -W1 10.0.1.11 || fail "A cannot reach rs1"
 wait_until 15 in_ns dB ping -c1 -W1 10.0.1.12 || fail "B cannot reach rs2"
 wait_until 15 in_ns client ping -c1 -W1 192.168.10.3 || fail "client cannot reach B"
 
-CM=/tmp/cm-71.yaml
+CM=/tmp/cm-73.yaml
 echo "$VIP-$PORT: 10.0.1.11:$PORT, 10.0.1.12:$PORT" | write_configmap "$CM"
 settings() { # settings NAME SYNC-IF
     cat <<EOF
 managed_vip_ranges = ["10.0.0.96/28"]
 vip_interface = "lbvip0"
-state_file = "/tmp/lbctl-71-$1.json"
+state_file = "/tmp/lbctl-73-$1.json"
 listen_address = "127.0.0.1:9469"
 resync_period_secs = 3
 [http]
-control_socket = "/tmp/lbctl-71-$1.sock"
+control_socket = "/tmp/lbctl-73-$1.sock"
 [failover.connection_sync]
 roles = ["master", "backup"]
 interface = "$2"
@@ -74,11 +74,11 @@ sync_id = 5
 refresh_period_secs = 30
 EOF
 }
-settings A a1 >/tmp/settings-71-A.toml
-settings B b1 >/tmp/settings-71-B.toml
+settings A a1 >/tmp/settings-73-A.toml
+settings B b1 >/tmp/settings-73-B.toml
 start() { # start NS NAME
-    in_ns "$1" "$LBCTL" run --settings "/tmp/settings-71-$2.toml" --config-file "$CM" \
-        --log info >"/tmp/run-71-$2.log" 2>&1 &
+    in_ns "$1" "$LBCTL" run --settings "/tmp/settings-73-$2.toml" --config-file "$CM" \
+        --log info >"/tmp/run-73-$2.log" 2>&1 &
 }
 pid_in() { # pid_in NS: lbctl's PID in NS
     for pid in $("$IP" netns pids "$1"); do
@@ -96,8 +96,8 @@ established() { # established NS: ESTABLISHED connections to the VIP in NS's IPV
 step "both directors start their sync daemons"
 start dA A
 start dB B
-wait_until 30 in_line dA || fail "A's sync daemons not in line: $(tail -5 /tmp/run-71-A.log | tr '\n' '|')"
-wait_until 30 in_line dB || fail "B's sync daemons not in line: $(tail -5 /tmp/run-71-B.log | tr '\n' '|')"
+wait_until 30 in_line dA || fail "A's sync daemons not in line: $(tail -5 /tmp/run-73-A.log | tr '\n' '|')"
+wait_until 30 in_line dB || fail "B's sync daemons not in line: $(tail -5 /tmp/run-73-B.log | tr '\n' '|')"
 DAEMONS=$(in_ns dA "$IPVSADM" -L --daemon)
 echo "$DAEMONS"
 assert_contains "$DAEMONS" "master sync daemon (mcast=a1, syncid=5"
