@@ -417,7 +417,9 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
                     .sync_dumps_total
                     .inc_by(u64::from(outcome.pass.dumps));
                 let ok = self.record(&outcome.pass, desired, resync, secs, &pass);
-                let clean = outcome.pass.is_clean();
+                // A failed sync daemon does not cost the next change its focus (see
+                // `table_is_clean`); it is retried at the next resync.
+                let clean = outcome.pass.table_is_clean();
                 self.gate.record_vips(outcome.vips_confirmed());
                 let vips_on_interface = outcome.vips_on_interface();
                 let SyncOutcome { pass: done, .. } = outcome;

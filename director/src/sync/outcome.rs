@@ -45,6 +45,14 @@ impl PassOutcome {
         self.report.is_clean() && self.step_errors.is_empty()
     }
 
+    /// Whether the table after the pass can be trusted as the start of a focused pass: the
+    /// IPVS pass and its steps succeeded, except perhaps the sync daemons, which only full
+    /// passes look at (a daemon that cannot start, e.g. on a missing interface, is retried
+    /// each resync period; it must not turn every later change into a full pass).
+    pub fn table_is_clean(&self) -> bool {
+        self.report.is_clean() && self.step_errors.iter().all(|e| e.step == Step::SyncDaemons)
+    }
+
     /// Whether an IPVS write or a step timed out (a hang, reported as such).
     pub fn timed_out(&self) -> bool {
         self.report.failed.iter().any(|f| f.error.is_timeout())

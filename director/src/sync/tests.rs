@@ -548,6 +548,9 @@ fn sync_daemons_follow_full_passes_only() {
     let outcome = run(&mut plain, &pass);
     assert_eq!(steps(&outcome), [Step::SyncDaemons]);
     assert_eq!(outcome.report.applied.len(), 2);
+    // Not clean, but the table stands for the next focus (mutation: counting the daemon
+    // step in `table_is_clean` makes every change a full pass while the daemon fails).
+    assert!(!outcome.is_clean() && outcome.table_is_clean());
     assert!(
         outcome.step_errors[0]
             .text()
