@@ -24,7 +24,10 @@
 . /lab/scenarios/failover.sh
 set -e
 
-TRAFFIC="--conns 200 --interval-ms 100 --line-timeout-secs 10 --connect-timeout-secs 5 --new-every-ms 200 --ramp-ms 4000"
+# `fo.line_timeout=SECS` on the kernel command line: a longer line timeout, for measuring
+# longer hold times (LAB_KERNEL_ARGS="fo.hold=9 fo.line_timeout=30"); the defaults are the test.
+LINE_TIMEOUT=$(sed -n 's/.*fo\.line_timeout=\([0-9]*\).*/\1/p' /proc/cmdline)
+TRAFFIC="--conns 200 --interval-ms 100 --line-timeout-secs ${LINE_TIMEOUT:-10} --connect-timeout-secs 5 --new-every-ms 200 --ramp-ms 4000"
 
 fo_topology
 fo_settings dira true withdraw
@@ -104,5 +107,5 @@ CONTROL_LOST=$(fo_count control lost)
 assert_ge 1 "$CONTROL_LOST" "established connections lost without sloppy TCP on dirb (control)"
 log "control: lost $CONTROL_LOST ($(fo_count control lost_by)) of $(fo_count control established)"
 
-log "RESULT 70-failover-dr: main lost=0 new_failed=$MAIN_NEW_FAILED convergence_ms=$MAIN_CONV; control lost=$CONTROL_LOST new_failed=$(fo_count control new_failed) convergence_ms=$CONVERGENCE_MS"
+log "RESULT 70-failover-dr (hold ${FO_HOLD} s, line timeout ${LINE_TIMEOUT:-10} s): main lost=0 new_failed=$MAIN_NEW_FAILED convergence_ms=$MAIN_CONV max_echo_ms=$(fo_count main max_echo_ms); control lost=$CONTROL_LOST new_failed=$(fo_count control new_failed) convergence_ms=$CONVERGENCE_MS"
 kill "$(cat /tmp/bird-fo.pid)" 2>/dev/null || true

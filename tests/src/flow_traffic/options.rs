@@ -189,9 +189,11 @@ mod tests {
                 .contains("at least 1")
         );
         assert!(
-            parse(&words("client --target 1.2.3.4:5 --conns 0 --new-every-ms 0"))
-                .unwrap_err()
-                .contains("nothing to do")
+            parse(&words(
+                "client --target 1.2.3.4:5 --conns 0 --new-every-ms 0"
+            ))
+            .unwrap_err()
+            .contains("nothing to do")
         );
         assert!(parse(&words("dance")).unwrap_err().contains("unknown mode"));
     }

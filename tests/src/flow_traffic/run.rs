@@ -157,14 +157,16 @@ pub async fn client(options: ClientOptions) -> Tally {
     // Every task ends by its own timeouts; this bound only guards against a bug.
     let grace = o.connect_timeout + o.line_timeout + Duration::from_secs(5);
     let all = async { while tasks.join_next().await.is_some() {} };
-    if timeout(shared.end.saturating_duration_since(Instant::now()) + grace, all)
-        .await
-        .is_err()
+    if timeout(
+        shared.end.saturating_duration_since(Instant::now()) + grace,
+        all,
+    )
+    .await
+    .is_err()
     {
         warn!("tasks still running after the run's end plus the timeouts: aborted");
     }
-    let tally = shared.tally().clone();
-    tally
+    shared.tally().clone()
 }
 
 async fn long_lived(id: u32, at: Instant, shared: Arc<Shared>) {
@@ -212,7 +214,11 @@ async fn long_lived(id: u32, at: Instant, shared: Arc<Shared>) {
 }
 
 fn not_established(id: u32, why: &str, shared: &Shared) {
-    warn!(conn = id, reason = why, "long-lived connection not established");
+    warn!(
+        conn = id,
+        reason = why,
+        "long-lived connection not established"
+    );
     shared.tally().failed_to_establish += 1;
     shared.settle();
 }
