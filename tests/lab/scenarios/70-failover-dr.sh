@@ -3,9 +3,11 @@
 # hash), each running its own `lbctl run` (file mode) that announces the DR VIP over BGP
 # (hold time 3 s); scheduler `mh mh-port` and `[failover] sloppy_tcp = true` (the daemon
 # writes net.ipv4.vs.sloppy_tcp = 1 in its namespace, checked). With 200 long-lived echo
-# flows (a line every 100 ms each, lost when a line is not back within 10 s) spread over both
-# directors (two next hops at the router, both IPVS tables count connections), director A
-# dies: its link goes down and its lbctl gets SIGKILL. No established flow is lost: the
+# flows (a line every 100 ms each, lost when a line is not back within 10 s; the emulated VM
+# reaches about 1-2 lines per second per flow) spread over both directors (two next hops at
+# the router, both IPVS tables count connections), director A dies: its link goes down first
+# (so the router learns of the death only from its hold timer, as with a dead host), then its
+# lbctl gets SIGKILL. No established flow is lost: the
 # router drops A's route when the hold timer expires, A's flows reach B mid-connection, B
 # accepts them (sloppy TCP) and sends them to the same real server (mh). New connections
 # succeed after the convergence. The time from the kill to the router's route change is
@@ -15,7 +17,10 @@
 # turn sloppy_tcp off (SIGHUP; the daemon writes 0 back over its own 1, checked), and the
 # same failover must lose flows (lost > 0): B resets the flows it did not see start.
 #
-# Typical duration under TCG: about 3 minutes.
+# Measuring another hold time: LAB_KERNEL_ARGS="fo.hold=9 fo.line_timeout=30" (the line
+# timeout must exceed the stall); the defaults (3 s, 10 s) are the test.
+#
+# Typical duration under TCG: about 2 minutes in the VM (2.5 with the boot).
 # lab-needs: bird flow-traffic
 # lab-timeout: 330
 # lab-mem: 1024
@@ -46,7 +51,7 @@ fo_conns() { ipvs_stat "$1" "$FO_VIP:$FO_PORT"; }
 # failover NAME: with traffic run NAME flowing through both directors, dira loses its link and
 # its lbctl; prints the convergence time and waits for the run's summary.
 failover() {
-    local before_a before_b t0 t1 pid
+    local before_a before_b t0 t1 pid n
     before_a=$(fo_conns dira)
     before_b=$(fo_conns dirb)
     # 45 s: ramp and checks (~15 s), then 30 s after the kill (convergence plus the line

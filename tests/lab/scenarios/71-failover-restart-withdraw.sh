@@ -21,7 +21,7 @@
 # cannot pass step 1. The loss count failing is shown by 70-failover-dr's control (sloppy TCP
 # off on the surviving director: flows lost). The write count is live: see step 1.
 #
-# Typical duration under TCG: about 3 minutes.
+# Typical duration under TCG: about 1 minute 50 s in the VM (2 minutes with the boot).
 # lab-needs: bird flow-traffic
 # lab-timeout: 330
 # lab-mem: 1024
