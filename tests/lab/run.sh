@@ -10,7 +10,8 @@
 #   -v, --verbose     also stream each console to the terminal while it runs
 #   --shell           boot one VM with an interactive shell on this terminal, after running
 #                     the given scenarios (if any); no timeout, no log; leave with `exit`
-#   --cargo-build     first build lbctl, the ipvs_probe example and fake-apiserver (debug)
+#   --cargo-build     first build lbctl, the ipvs_probe example and the lb-tests binaries
+#                     (fake-apiserver, flow-traffic; debug)
 #   -h, --help        this text
 # Environment:
 #   LBCTL_BIN          lbctl binary to include      (default: target/debug/lbctl)
@@ -25,6 +26,8 @@
 #                      /proc/cmdline (e.g. `bench.vips=40 bench.ports=250` for bench-apply)
 #   LBCTL_RELEASE_BIN  the release build of lbctl for `# lab-needs: lbctl-release`
 #                      (default: target/release/lbctl; --cargo-build builds it)
+#   FLOW_TRAFFIC_BIN   the failover traffic tool for `# lab-needs: flow-traffic`
+#                      (default: target/debug/flow-traffic, from the lb-tests crate)
 #   IPVS_RAW_APPLY_BIN the raw-netlink baseline for `# lab-needs: ipvs-raw-apply`
 #                      (default: target/release/ipvs-raw-apply, from the lb-bench crate)
 # Exit status: 0 all passed, 1 some failed, 2 usage or missing prerequisites.
@@ -43,6 +46,7 @@ LBCTL_BIN=${LBCTL_BIN:-$REPO/target/debug/lbctl}
 IPVS_PROBE_BIN=${IPVS_PROBE_BIN:-$REPO/target/debug/examples/ipvs_probe}
 FAKE_APISERVER_BIN=${FAKE_APISERVER_BIN:-$REPO/target/debug/fake-apiserver}
 IPVS_RAW_APPLY_BIN=${IPVS_RAW_APPLY_BIN:-$REPO/target/release/ipvs-raw-apply}
+FLOW_TRAFFIC_BIN=${FLOW_TRAFFIC_BIN:-$REPO/target/debug/flow-traffic}
 LBCTL_RELEASE_BIN=${LBCTL_RELEASE_BIN:-$REPO/target/release/lbctl}
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
@@ -89,8 +93,8 @@ if [ "$cargo_build" = 1 ]; then
     else
         log "no */examples/ipvs_probe.rs in the workspace: not building it"
     fi
-    (cd "$REPO" && "$CARGO" build -q -p lb-tests --bin fake-apiserver) ||
-        die "cargo build -p lb-tests --bin fake-apiserver failed"
+    (cd "$REPO" && "$CARGO" build -q -p lb-tests --bins) ||
+        die "cargo build -p lb-tests --bins failed"
 fi
 
 "$LAB_DIR/build.sh" || die "building the base image failed"
@@ -157,6 +161,14 @@ for tool in $needs; do
                 add_binary "$FAKE_APISERVER_BIN" fake-apiserver
             else
                 log "no fake-apiserver at $FAKE_APISERVER_BIN (cargo build -p lb-tests --bins, or --cargo-build)"
+            fi
+            ;;
+        flow-traffic)
+            # Our own traffic tool (long-lived echo flows, lab 70-71): missing means not built.
+            if [ -x "$FLOW_TRAFFIC_BIN" ]; then
+                add_binary "$FLOW_TRAFFIC_BIN" flow-traffic
+            else
+                log "no flow-traffic at $FLOW_TRAFFIC_BIN (cargo build -p lb-tests --bins, or --cargo-build)"
             fi
             ;;
         bird)

@@ -1,4 +1,5 @@
-//! Cross-crate tests, the real-kernel lab driver (`tests/lab/`) and the fake Kubernetes API server.
+//! Cross-crate tests, the real-kernel lab driver (`tests/lab/`), the fake Kubernetes API server
+//! and the failover traffic tool (`flow-traffic`).
 //! Promise: what needs a kernel runs in the lab VM; nothing here touches the host's network.
 //!
 //! The lab itself is shell (it builds an initramfs and boots qemu); the Rust tests here call it.
@@ -7,3 +8,4 @@
 #![allow(clippy::disallowed_methods)]
 
 pub mod fake_apiserver;
+pub mod flow_traffic;
