@@ -18,7 +18,8 @@
 # same failover must lose flows (lost > 0): B resets the flows it did not see start.
 #
 # Measuring another hold time: LAB_KERNEL_ARGS="fo.hold=9 fo.line_timeout=30" (the line
-# timeout must exceed the stall); the defaults (3 s, 10 s) are the test.
+# timeout must exceed the stall); the defaults (3 s, 10 s) are the test. The same with IPIP
+# tunnelling instead of DR: LAB_KERNEL_ARGS="fo.method=tunnel".
 #
 # Typical duration under TCG: about 2 minutes in the VM (2.5 with the boot).
 # lab-needs: bird flow-traffic
@@ -44,7 +45,10 @@ for d in dira dirb; do
     log "ok: net.ipv4.vs.sloppy_tcp = 1 in $d"
     table=$(in_ns "$d" "$IPVSADM" -Ln -t "$FO_VIP:$FO_PORT")
     assert_contains "$table" "mh (mh-port)" "IPVS service in $d"
-    assert_contains "$table" "Route" "IPVS service in $d"
+    case "$FO_METHOD" in
+    dr) assert_contains "$table" "Route" "IPVS service in $d" ;;
+    tunnel) assert_contains "$table" "Tunnel" "IPVS service in $d" ;;
+    esac
 done
 
 fo_conns() { ipvs_stat "$1" "$FO_VIP:$FO_PORT"; }

@@ -28,6 +28,11 @@ FO_BIRD_SOCKET=/tmp/bird-fo.ctl
 # (LAB_KERNEL_ARGS) to measure another.
 FO_HOLD=$(sed -n 's/.*fo\.hold=\([0-9]*\).*/\1/p' /proc/cmdline)
 FO_HOLD=${FO_HOLD:-3}
+# Forwarding method of the VIP: dr, or `fo.method=tunnel` on the kernel command line (the
+# real servers then take the VIP on tunl0 and decapsulate IPIP).
+FO_METHOD=$(sed -n 's/.*fo\.method=\([a-z]*\).*/\1/p' /proc/cmdline)
+FO_METHOD=${FO_METHOD:-dr}
+case "$FO_METHOD" in dr | tunnel) ;; *) fail "fo.method=$FO_METHOD: expected dr or tunnel" ;; esac
 # The traffic runs at a lower priority (busybox has renice, not nice): with one emulated CPU
 # saturated by it, lbctl's BGP keepalives were late enough for a 3 s hold timer to expire at
 # the router. Not the lowest: at 19, a restarting lbctl starved the client for almost the
@@ -70,7 +75,10 @@ fo_topology() {
         i=$((i + 1))
         fo_attach "$ns" "10.0.1.1$i"
         in_ns "$ns" "$IP" route add default via "$FO_ROUTER_IP"
-        rs_vip_dr "$ns" "$FO_VIP"
+        case "$FO_METHOD" in
+        dr) rs_vip_dr "$ns" "$FO_VIP" ;;
+        tunnel) rs_vip_tun "$ns" "$FO_VIP" ;;
+        esac
         in_ns "$ns" sh -c "$FO_NICE exec $FLOW serve --listen 0.0.0.0:$FO_PORT --name $ns" \
             >"/tmp/fo-serve-$ns.log" 2>&1 &
     done
@@ -79,9 +87,10 @@ fo_topology() {
     done
     wait_until 10 in_ns client ping -c1 -W1 "$FO_ROUTER_IP" || fail "client cannot ping the router"
     fo_bird
-    # The ConfigMap both directors read: DR, mh hashing addresses and ports, three servers.
+    # The ConfigMap both directors read: DR (or tunnel), mh hashing addresses and ports, three
+    # servers.
     write_configmap "$FO_CM" <<EOS
-$FO_VIP-$FO_PORT: 10.0.1.11:$FO_PORT, 10.0.1.12:$FO_PORT, 10.0.1.13:$FO_PORT; scheduler=mh mh-port; method=dr
+$FO_VIP-$FO_PORT: 10.0.1.11:$FO_PORT, 10.0.1.12:$FO_PORT, 10.0.1.13:$FO_PORT; scheduler=mh mh-port; method=$FO_METHOD
 EOS
     log "topology ready"
 }
