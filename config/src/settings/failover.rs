@@ -84,6 +84,10 @@ pub struct ConnectionSyncSettings {
     /// at least this often, so a backup keeps long idle connections that would otherwise
     /// expire there. `None`: left as the kernel has it (0: resent only by packet count).
     pub refresh_period_secs: Option<u32>,
+    /// `net.ipv4.vs.sync_threshold` as `[threshold, period]`: a connection is sent once it has
+    /// seen `threshold` packets, then every `period` packets (0: only on state changes).
+    /// `None`: left as the kernel has it (3, 50).
+    pub sync_threshold: Option<[u32; 2]>,
 }
 
 impl Default for ConnectionSyncSettings {
@@ -98,6 +102,7 @@ impl Default for ConnectionSyncSettings {
             max_message_bytes: 0,
             sync_version: None,
             refresh_period_secs: None,
+            sync_threshold: None,
         }
     }
 }
@@ -153,6 +158,15 @@ impl ConnectionSyncSettings {
         }
         if self.ttl == 0 {
             return invalid("failover.connection_sync.ttl", "expected a TTL 1-255");
+        }
+        if let Some([threshold, period]) = self.sync_threshold
+            && period != 0
+            && threshold >= period
+        {
+            return invalid(
+                "failover.connection_sync.sync_threshold",
+                "expected [threshold, period] with threshold < period (or period 0), e.g. [3, 50]",
+            );
         }
         if self.sync_version.is_some_and(|v| v > 1) {
             return invalid(
@@ -236,6 +250,10 @@ mod tests {
             (
                 "roles = [\"backup\"]\ninterface = \"eth1\"\nsync_version = 2\n",
                 "connection_sync.sync_version",
+            ),
+            (
+                "roles = [\"backup\"]\ninterface = \"eth1\"\nsync_threshold = [50, 50]\n",
+                "connection_sync.sync_threshold",
             ),
             ("roles = [\"primary\"]\n", "roles"),
         ];

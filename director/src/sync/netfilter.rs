@@ -20,8 +20,8 @@ use crate::netfilter::{
     read_conntrack_stats,
 };
 use crate::sysctl::{
-    SysctlAction, SysctlChange, SysctlSync, WantedSysctl, failover_sysctls, host_scope,
-    record_path_for, wanted_sysctls,
+    SysctlAction, SysctlChange, SysctlSync, ThresholdChange, WantedSysctl, failover_sysctls,
+    host_scope, record_path_for, sync_threshold, wanted_sysctls,
 };
 
 /// Where the netfilter step acts: the tools it runs and the files it reads and writes.
@@ -104,6 +104,9 @@ pub struct NetfilterReport {
     pub exempt: Vec<Exemption>,
     /// The IPVS sysctls, before and after.
     pub sysctls: Vec<SysctlChange>,
+    /// `net.ipv4.vs.sync_threshold`, when `[failover.connection_sync]` sets it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync_threshold: Option<ThresholdChange>,
     /// Conntrack counters (port exhaustion shows as `insert_failed`/`drop`), when readable.
     pub conntrack: Option<ConntrackStats>,
 }
@@ -135,8 +138,16 @@ pub fn sync_netfilter(
     let sysctls = sysctl_sync(settings, state_file, host)
         .apply(&wanted)
         .map_err(NetfilterStepError::Sysctls)?;
+    let sync_threshold = sync_threshold(
+        &host.proc_sys,
+        wanted_sync_threshold(settings),
+        settings.manage_sysctls.enabled(settings.netfilter_backend),
+        true,
+    )
+    .map_err(NetfilterStepError::Sysctls)?;
     let conntrack = read_conntrack_stats(&host.conntrack_stat).ok();
     Ok(NetfilterReport {
+        sync_threshold,
         backend: backend_name,
         rules,
         exempt: planned.exempt.clone(),
@@ -176,6 +187,12 @@ pub fn check_sysctls(
     sysctl_sync(settings, Some(state_file), host)
         .check(&wanted)
         .map_err(NetfilterStepError::ReadSysctls)
+}
+
+/// The sync thresholds `[failover.connection_sync]` asks for (only with connection sync on).
+fn wanted_sync_threshold(settings: &Settings) -> Option<[u32; 2]> {
+    let sync = &settings.failover.connection_sync;
+    sync.sync_threshold.filter(|_| sync.enabled())
 }
 
 /// Every IPVS sysctl this director wants: what its services need, then `[failover]`.

@@ -19,11 +19,13 @@
 //! - `sloppy_tcp`, `sloppy_sctp` = 1 when `[failover]` asks for them: a director that takes
 //!   over a flow from another accepts its mid-connection packets; 0 otherwise, but only over
 //!   lbctl's own 1 (see [`failover_sysctls`]).
-//! - `sync_version`, `sync_refresh_period` as `[failover.connection_sync]` gives them.
+//! - `sync_version`, `sync_refresh_period` as `[failover.connection_sync]` gives them, and
+//!   `sync_threshold` (two numbers, see [`sync_threshold`]).
 
 pub mod ownership;
 mod record;
 pub mod sync;
+mod threshold;
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +33,7 @@ use serde::Serialize;
 
 pub use self::ownership::{Need, OwnedSysctls, SysctlAction};
 pub use self::sync::{SysctlChange, SysctlSync, host_scope, record_path_for};
+pub use self::threshold::{ThresholdChange, sync_threshold};
 use lb_config::FailoverSettings;
 use lb_ipvs_sync::netlink::features::{CONN_REUSE_WITH_CONNTRACK, KernelVersion};
 

@@ -72,6 +72,7 @@ roles = ["master", "backup"]
 interface = "$2"
 sync_id = 5
 refresh_period_secs = 30
+sync_threshold = [2, 40]
 EOF
 }
 settings A a1 >/tmp/settings-73-A.toml
@@ -109,6 +110,7 @@ assert_contains "$M" 'lbctl_connection_sync_daemon_up{role="backup"} 1'
 assert_contains "$M" 'lbctl_connection_sync_daemon_changes_total{op="start"} 2'
 assert_contains "$(json dA)" '"sync_id": 5'
 assert_eq 30 "$(in_ns dA cat /proc/sys/net/ipv4/vs/sync_refresh_period)" "sync_refresh_period set by lbctl"
+assert_eq "2 40" "$(in_ns dA cat /proc/sys/net/ipv4/vs/sync_threshold | tr -s '\t ' '  ')" "sync_threshold set by lbctl"
 assert_contains "$(in_ns dA "$LBCTL" status --address 127.0.0.1:9469)" \
     "connection sync: master on a1 (sync id 5) running, backup on a1 (sync id 5) running"
 
