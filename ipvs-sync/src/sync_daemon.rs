@@ -90,6 +90,15 @@ impl SyncDaemon {
                 running.max_message_bytes,
             )
     }
+
+    /// Whether the kernel's daemons include this one as wanted: the daemon of its role runs
+    /// as it would once started (the kernel runs one daemon per role).
+    pub fn runs_in(&self, running: &[SyncDaemon]) -> bool {
+        running
+            .iter()
+            .find(|r| r.role == self.role)
+            .is_some_and(|current| self.is_running_as(current))
+    }
 }
 
 /// Whether a wanted and a reported value agree; either side unknown counts as agreeing.
@@ -149,19 +158,13 @@ impl fmt::Display for DaemonOp {
 /// started by hand): lbctl never stops what it was not asked to run.
 pub fn plan_daemons(wanted: &[SyncDaemon], running: &[SyncDaemon]) -> Vec<DaemonOp> {
     let mut ops = Vec::new();
-    for want in wanted {
-        match running.iter().find(|r| r.role == want.role) {
-            Some(current) if want.is_running_as(current) => {}
-            Some(_) => {
-                ops.push(DaemonOp::Stop { role: want.role });
-                ops.push(DaemonOp::Start {
-                    daemon: want.clone(),
-                });
-            }
-            None => ops.push(DaemonOp::Start {
-                daemon: want.clone(),
-            }),
+    for want in wanted.iter().filter(|want| !want.runs_in(running)) {
+        if running.iter().any(|r| r.role == want.role) {
+            ops.push(DaemonOp::Stop { role: want.role });
         }
+        ops.push(DaemonOp::Start {
+            daemon: want.clone(),
+        });
     }
     ops
 }

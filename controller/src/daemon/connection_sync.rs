@@ -2,7 +2,7 @@
 //! the metric handles it is given).
 
 use lb_director::sync::DaemonReport;
-use lb_ipvs_sync::sync_daemon::{DaemonOp, plan_daemons};
+use lb_ipvs_sync::sync_daemon::DaemonOp;
 
 use super::status::ConnectionSyncStatus;
 use crate::metrics::ControllerMetrics;
@@ -28,7 +28,7 @@ pub(crate) fn record(
             .inc();
     }
     for want in &report.wanted {
-        let up = plan_daemons(std::slice::from_ref(want), &report.running).is_empty();
+        let up = want.runs_in(&report.running);
         metrics
             .connection_sync_daemon_up
             .with_label_values(&[want.role.as_str()])

@@ -23,7 +23,7 @@ pub struct DaemonReport {
 impl DaemonReport {
     /// Whether every wanted daemon runs as wanted.
     pub fn in_line(&self) -> bool {
-        plan_daemons(&self.wanted, &self.running).is_empty()
+        self.wanted.iter().all(|want| want.runs_in(&self.running))
     }
 }
 

@@ -293,7 +293,7 @@ fn connection_sync_line(out: &mut String, sync: &lb_controller::daemon::Connecti
         .wanted
         .iter()
         .map(|want| {
-            let running = sync.running.iter().any(|r| want.is_running_as(r));
+            let running = want.runs_in(&sync.running);
             format!(
                 "{} on {} (sync id {}) {}",
                 want.role,
