@@ -114,22 +114,27 @@ pub fn wanted_sysctls(needs_conntrack: bool, kernel: Option<KernelVersion>) -> V
 /// own earlier 1 but never someone else's. The sync daemon's `sync_version` and
 /// `sync_refresh_period` are written only when connection sync is on and they are given.
 pub fn failover_sysctls(failover: &FailoverSettings) -> Vec<WantedSysctl> {
-    let sloppy = |name, on: bool, protocol| WantedSysctl {
+    let sloppy = |name, on: bool, reason_on| WantedSysctl {
         name,
         value: u32::from(on),
         need: if on { Need::Required } else { Need::Preferred },
         reason: if on {
-            match protocol {
-                "TCP" => "[failover] sloppy_tcp: take over TCP flows another director started",
-                _ => "[failover] sloppy_sctp: take over SCTP flows another director started",
-            }
+            reason_on
         } else {
             "[failover] leaves sloppy mode off: only connections seen from their start"
         },
     };
     let mut wanted = vec![
-        sloppy("sloppy_tcp", failover.sloppy_tcp, "TCP"),
-        sloppy("sloppy_sctp", failover.sloppy_sctp, "SCTP"),
+        sloppy(
+            "sloppy_tcp",
+            failover.sloppy_tcp,
+            "[failover] sloppy_tcp: take over TCP flows another director started",
+        ),
+        sloppy(
+            "sloppy_sctp",
+            failover.sloppy_sctp,
+            "[failover] sloppy_sctp: take over SCTP flows another director started",
+        ),
     ];
     let sync = &failover.connection_sync;
     if sync.enabled() {
@@ -162,16 +167,27 @@ pub(crate) fn path_of(root: &Path, name: &str) -> PathBuf {
 }
 
 /// Reads `net.ipv4.vs.NAME` below `root`.
+pub fn read_sysctl(root: &Path, name: &str) -> Result<u32, NetfilterError> {
+    read_parsed(root, name, "an integer", |text| text.parse().ok())
+}
+
+/// Reads `net.ipv4.vs.NAME` below `root` and parses its trimmed text with `parse`; `expected`
+/// names the form in the error.
 // The one read of this module (see clippy.toml); the decisions around it are pure.
 #[allow(clippy::disallowed_methods)]
-pub fn read_sysctl(root: &Path, name: &str) -> Result<u32, NetfilterError> {
+pub(crate) fn read_parsed<T>(
+    root: &Path,
+    name: &str,
+    expected: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Result<T, NetfilterError> {
     let path = path_of(root, name);
     let text = std::fs::read_to_string(&path).map_err(|cause| NetfilterError::Proc {
         path: path.clone(),
         cause,
     })?;
-    text.trim().parse().map_err(|_| NetfilterError::Parse {
+    parse(text.trim()).ok_or_else(|| NetfilterError::Parse {
         program: path.display().to_string(),
-        detail: format!("expected an integer, found {:?}", text.trim()),
+        detail: format!("expected {expected}, found {:?}", text.trim()),
     })
 }

@@ -4,14 +4,14 @@
 //! when `[failover.connection_sync] sync_threshold` names both numbers (the operator asked:
 //! written over any value); unset, it is never touched.
 
-// I/O room (see clippy.toml): reads and writes the sysctl file.
+// I/O room (see clippy.toml): writes the sysctl file (the read is `read_parsed`'s).
 #![allow(clippy::disallowed_methods)]
 
 use std::path::Path;
 
 use serde::Serialize;
 
-use super::{SysctlAction, path_of};
+use super::{SysctlAction, path_of, read_parsed};
 use crate::netfilter::NetfilterError;
 
 const NAME: &str = "sync_threshold";
@@ -47,15 +47,7 @@ pub fn sync_threshold(
     let Some(wanted) = wanted else {
         return Ok(None);
     };
-    let path = path_of(root, NAME);
-    let text = std::fs::read_to_string(&path).map_err(|cause| NetfilterError::Proc {
-        path: path.clone(),
-        cause,
-    })?;
-    let before = parse(&text).ok_or_else(|| NetfilterError::Parse {
-        program: path.display().to_string(),
-        detail: format!("expected two integers, found {:?}", text.trim()),
-    })?;
+    let before = read_parsed(root, NAME, "two integers", parse)?;
     let action = if before == wanted {
         SysctlAction::InPlace
     } else if manage {
@@ -68,10 +60,8 @@ pub fn sync_threshold(
         after = wanted;
         if write {
             let line = format!("{} {}\n", wanted[0], wanted[1]);
-            std::fs::write(&path, line).map_err(|cause| NetfilterError::Proc {
-                path: path.clone(),
-                cause,
-            })?;
+            let path = path_of(root, NAME);
+            std::fs::write(&path, line).map_err(|cause| NetfilterError::Proc { path, cause })?;
             tracing::info!(
                 sysctl = NAME,
                 before = ?before,
