@@ -68,7 +68,7 @@ failover() {
     wait_ipvs_stat 10 $((before_b + 1)) dirb "$FO_VIP:$FO_PORT" || fail "dirb's IPVS counted no new connection"
     log "IPVS connections: dira $(fo_conns dira) (was $before_a), dirb $(fo_conns dirb) (was $before_b)"
     step "$1: dira dies (link down, SIGKILL to lbctl)"
-    pid=$(fo_pid dira)
+    pid=$(lbctl_pid dira)
     t0=$(now_cs)
     in_ns dira "$IP" link set eth0 down
     kill -9 $pid
@@ -108,7 +108,7 @@ in_ns dira "$IP" route replace default via "$FO_ROUTER_IP"
 wait_until 10 in_ns dira ping -c1 -W1 "$FO_ROUTER_IP" || fail "dira cannot reach the router again"
 fo_up dira
 fo_settings dirb false withdraw
-kill -HUP "$(fo_pid dirb)"
+kill -HUP "$(lbctl_pid dirb)"
 wait_until 20 fo_sloppy_is dirb 0 || fail "dirb still has sloppy_tcp $(fo_sloppy dirb) after the reload: $(fo_log dirb)"
 log "ok: lbctl in dirb wrote sloppy_tcp back to 0"
 failover control

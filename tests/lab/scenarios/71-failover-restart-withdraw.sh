@@ -60,7 +60,7 @@ wait_until 40 fo_traffic_ready restart || fail "run restart never got its connec
 assert_eq 200 "$(fo_ready_count restart established)" "long-lived connections established (restart)"
 rm -f /tmp/fo-hops-restart
 fo_watch_hops 30 /tmp/fo-hops-restart
-pid=$(fo_pid dira)
+pid=$(lbctl_pid dira)
 kill -TERM "$pid"
 wait_until 20 fo_stopped dira || fail "lbctl in dira did not stop on SIGTERM"
 log "dira's lbctl stopped; router: $(fo_route)"

@@ -192,9 +192,7 @@ kill_a() {
     local t0 t1 i=0
     t0=$(cut -d' ' -f1 /proc/uptime)
     kill -KILL "$(cat /tmp/bird-72-A.pid)"
-    for pid in $("$IP" netns pids dA); do
-        [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = lbctl ] && kill -KILL "$pid"
-    done
+    for pid in $(lbctl_pid dA); do kill -KILL "$pid"; done
     in_ns dA "$IP" link set a0 down
     while ! one_hop; do
         i=$((i + 1))
@@ -241,7 +239,4 @@ if ! echo "$ELAPSED" | awk '{ exit !($1 < 2.5) }'; then
 fi
 http_get client "$VIP" 80 >/dev/null || fail "no new connection after the second failover"
 
-for pid in $("$IP" netns pids dB); do
-    [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = lbctl ] && kill -TERM "$pid"
-done
-true
+for pid in $(lbctl_pid dB); do kill -TERM "$pid"; done

@@ -81,12 +81,7 @@ start() { # start NS NAME
     in_ns "$1" "$LBCTL" run --settings "/tmp/settings-73-$2.toml" --config-file "$CM" \
         --log info >"/tmp/run-73-$2.log" 2>&1 &
 }
-pid_in() { # pid_in NS: lbctl's PID in NS
-    for pid in $("$IP" netns pids "$1"); do
-        [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = lbctl ] && echo "$pid"
-    done
-}
-gone() { [ -z "$(pid_in "$1")" ]; }
+gone() { [ -z "$(lbctl_pid "$1")" ]; }
 json() { in_ns "$1" "$LBCTL" status --address 127.0.0.1:9469 -o json 2>/dev/null; }
 in_line() { json "$1" | grep -q '"in_line": true'; }
 metrics() { http_get "$1" 127.0.0.1 9469 /metrics; }
@@ -138,7 +133,7 @@ assert_eq 0 "$(in_ns dB "$IPVSADM" -Ln --stats | awk '$1 == "TCP" {print $3}')" 
 step "control: a connection opened while B does not listen"
 # B's lbctl stops first (SIGTERM leaves IPVS and the daemons), or its next full pass would
 # restart the backup daemon before the control connection reaches the sync threshold.
-kill -TERM "$(pid_in dB)"
+kill -TERM "$(lbctl_pid dB)"
 wait_until 20 gone dB || fail "B's lbctl did not stop on SIGTERM"
 in_ns dB "$IPVSADM" --stop-daemon backup
 open_stream c client "$VIP" "$PORT"
@@ -149,7 +144,7 @@ wait_until 10 three_on_a || fail "A has $(established dA) connections"
 assert_eq 2 "$(established dB)" "B holds only the synced connections"
 
 step "failover: A dies, routes move to B"
-kill -KILL "$(pid_in dA)"
+kill -KILL "$(lbctl_pid dA)"
 in_ns dA "$IP" link set a0 down
 in_ns dA "$IP" link set a1 down
 in_ns client "$IP" route replace 10.0.0.96/28 via 192.168.10.3
@@ -177,4 +172,4 @@ assert_contains "$(json dB)" '"applied": 0'
 stream_close a
 stream_close b
 stream_close c
-kill -TERM "$(pid_in dB)"
+kill -TERM "$(lbctl_pid dB)"

@@ -165,16 +165,8 @@ EOS
     mv -f "/tmp/fo-$1.toml.tmp" "/tmp/fo-$1.toml"
 }
 
-# fo_pid DIRECTOR: the PID of the lbctl running in that namespace (empty if none).
-fo_pid() {
-    local pid
-    for pid in $("$IP" netns pids "$1"); do
-        [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = lbctl ] && echo "$pid"
-    done
-    true
-}
-fo_running() { [ -n "$(fo_pid "$1")" ]; }
-fo_stopped() { [ -z "$(fo_pid "$1")" ]; }
+fo_running() { [ -n "$(lbctl_pid "$1")" ]; }
+fo_stopped() { [ -z "$(lbctl_pid "$1")" ]; }
 fo_log() { tail -5 "/tmp/fo-run-$1.log" 2>/dev/null | tr '\n' '|'; }
 
 # fo_start DIRECTOR: `lbctl run` in that namespace (log appended to /tmp/fo-run-DIRECTOR.log).

@@ -35,12 +35,14 @@ ipvs_rules() {
     in_ns "$1" "$IPVSADM" -Sn | sort
 }
 
-# lbctl_pid: the PID of the lbctl running in the director namespace (namespaces share one PID
-# space, and the shell's $! of `in_ns ... &` may be a wrapper).
+# lbctl_pid [NS]: the PID of the lbctl running in namespace NS (default: director; empty if
+# none). Namespaces share one PID space, and the shell's $! of `in_ns ... &` may be a wrapper.
 lbctl_pid() {
-    for pid in $("$IP" netns pids director); do
+    local pid
+    for pid in $("$IP" netns pids "${1:-director}"); do
         [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = lbctl ] && echo "$pid"
     done
+    true
 }
 
 # stop_lbctl_run: SIGTERM every lbctl in the director namespace and wait (up to 20 s) until
