@@ -4,12 +4,19 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// lbctl: control plane for LVS/IPVS directors.
+/// Control plane for LVS/IPVS directors.
 ///
 /// Keeps the kernel's IPVS table, the VIP addresses and the netfilter rules of a director equal
 /// to one ConfigMap that maps virtual IPs to static real servers or Kubernetes Services.
 #[derive(Debug, Parser)]
-#[command(name = "lbctl", version, propagate_version = true)]
+#[command(
+    name = "lbctl",
+    version,
+    propagate_version = true,
+    after_long_help = "Files: /etc/lbctl/settings.toml (settings), /etc/lbctl/kubeconfig, \
+/var/lib/lbctl (state file, sysctl record), /run/lbctl (control socket). Documentation: \
+/usr/share/doc/lbctl (docs/ in the source tree)."
+)]
 pub(crate) struct Cli {
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `lb_ipvs_sync=debug`.
     #[arg(long, global = true, env = "LBCTL_LOG", default_value = "warn")]
@@ -222,5 +229,26 @@ pub(crate) enum Command {
         /// Output format.
         #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
         output: Output,
+    },
+    /// Print a shell completion script on stdout.
+    ///
+    /// The Debian package installs them; otherwise load one from your shell's start-up file.
+    ///
+    /// Example:
+    ///   lbctl completions bash > /etc/bash_completion.d/lbctl
+    ///   lbctl completions zsh > "${fpath[1]}/_lbctl"
+    ///   lbctl completions fish > ~/.config/fish/completions/lbctl.fish
+    #[command(verbatim_doc_comment)]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages (lbctl.1, lbctl-COMMAND.1) into a directory (for packaging).
+    #[command(hide = true)]
+    ManPages {
+        /// Where to write them.
+        #[arg(long, value_name = "DIR")]
+        out_dir: PathBuf,
     },
 }

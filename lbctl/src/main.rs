@@ -68,6 +68,8 @@ fn run(command: Command) -> anyhow::Result<i32> {
         Command::Status(args) => commands::status::run(&args),
         Command::Withdraw(args) => commands::withdraw::run(&args),
         Command::Cleanup { output } => commands::cleanup::run(output),
+        Command::Completions { shell } => commands::completions::run(shell),
+        Command::ManPages { out_dir } => commands::completions::man_pages(&out_dir),
         Command::NodeBypass {
             director_ranges,
             pod_ranges,
