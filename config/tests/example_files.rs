@@ -116,3 +116,53 @@ fn example_settings_parse() {
     assert!(s.require_managed_ranges().is_ok());
     assert!(s.manages("203.0.113.225".parse().unwrap()));
 }
+
+/// The demo's premise (tests/lab/scenarios/demo.sh): the daemon's ConfigMap, which names the
+/// Service shop/web, builds the very table `lbctl apply` programs from the static one, so the
+/// daemon adopts it with zero writes. Only the origins and the health checks differ.
+#[test]
+fn lab_services_example_builds_the_same_table_as_the_static_one() {
+    let settings =
+        Settings::from_toml_str(include_str!("../../examples/lab/settings.toml")).unwrap();
+    let endpoints =
+        EndpointSnapshot::from_yaml_str(include_str!("../../examples/lab/endpoints.yaml")).unwrap();
+    let build = |text: &str| {
+        let parsed = parse_configmap(text);
+        assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+        let o = build_desired_state(
+            &parsed.entries,
+            &settings,
+            &endpoints,
+            &HealthResults::default(),
+        );
+        assert!(o.problems.is_empty(), "{:?}", o.problems);
+        o.state
+    };
+    let statics = build(include_str!("../../examples/lab/configmap.yaml"));
+    let services = build(include_str!("../../examples/lab/configmap-services.yaml"));
+    let kernel_view = |state: &lb_config::DesiredState| {
+        state
+            .services
+            .values()
+            .map(|s| {
+                let mut s = s.clone();
+                s.origin.config_key.clear();
+                s.origin.service = None;
+                s.health_check = None;
+                s
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(kernel_view(&statics), kernel_view(&services));
+    assert_eq!(statics.vips, services.vips);
+    assert_eq!(statics.netfilter, services.netfilter);
+    let checked = services
+        .services
+        .values()
+        .filter(|s| s.origin.service.is_some() && s.health_check.is_some())
+        .count();
+    assert_eq!(
+        checked, 2,
+        "NAT and DR VIPs come from shop/web, health-checked"
+    );
+}
