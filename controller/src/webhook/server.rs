@@ -57,7 +57,7 @@ impl Default for WebhookLimits {
         WebhookLimits {
             max_body_bytes: 3 * 1024 * 1024,
             request_timeout: Duration::from_secs(10),
-            max_connections: 256,
+            max_connections: 64,
             cert_check_interval: Duration::from_secs(10),
         }
     }

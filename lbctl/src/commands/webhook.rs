@@ -39,8 +39,8 @@ pub(crate) struct WebhookArgs {
     /// Seconds for the TLS handshake, the request head and the body, each.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub(crate) request_timeout: u64,
-    /// Connections served at once.
-    #[arg(long, value_name = "N", default_value_t = 256)]
+    /// Connections served at once (each may buffer up to --max-body-bytes).
+    #[arg(long, value_name = "N", default_value_t = 64)]
     pub(crate) max_connections: usize,
     /// Seconds between looks at the certificate files (on a handshake).
     #[arg(long, value_name = "SECS", default_value_t = 10)]
