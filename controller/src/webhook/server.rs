@@ -95,6 +95,14 @@ pub enum WebhookError {
     },
 }
 
+impl WebhookError {
+    /// Whether the operator's input is at fault (`lbctl` exits with 64): unusable certificate
+    /// or key files. A busy port or a TLS library failure is not.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, WebhookError::Cert(_))
+    }
+}
+
 /// What every connection shares.
 struct Shared {
     guarded: GuardedConfigMap,
