@@ -266,8 +266,7 @@ fn decide(
             summary,
         );
     };
-    // The object as `kubectl get cm -o json` prints it: the text `lbctl validate` reads.
-    let parsed = parse_configmap(&object.to_string());
+    let parsed = parse_configmap(&manifest_text(object));
     let mut problems = checks.check(&parsed);
     let old = match request.operation.as_str() {
         "UPDATE" => request.old_object.as_ref(),
@@ -285,6 +284,18 @@ fn decide(
     let warnings = warnings(&problems, &parsed.problems);
     let status = (!summary.allowed).then(|| (DENIED_INVALID, denial_message(&problems, guarded)));
     respond(&request.uid, summary.allowed, status, warnings, summary)
+}
+
+/// The object as the JSON manifest `lbctl validate` reads (`kubectl get cm -o json`), without
+/// the metadata: `managedFields` repeats every key and would double the text to parse.
+fn manifest_text(object: &Value) -> String {
+    let mut manifest = serde_json::Map::new();
+    for field in ["apiVersion", "kind", "data"] {
+        if let Some(value) = object.get(field) {
+            manifest.insert(field.to_owned(), value.clone());
+        }
+    }
+    Value::Object(manifest).to_string()
 }
 
 /// `metadata.name` of an object (CREATE with `generateName` has no `request.name`).

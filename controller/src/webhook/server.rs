@@ -171,7 +171,8 @@ impl BoundWebhook {
         self.address
     }
 
-    /// Serves until `shutdown` completes; connections in progress are dropped then.
+    /// Serves until `shutdown` completes, then waits up to `request_timeout` for open
+    /// connections to end.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) {
         let limits = self.shared.limits;
         info!(address = %self.address, configmap = %format!("{}/{}", self.shared.guarded.namespace, self.shared.guarded.name),
@@ -202,6 +203,15 @@ impl BoundWebhook {
                 connection(stream, peer, acceptor, shared).await;
                 drop(permit);
             });
+        }
+        // Let reviews in progress finish (a pod being replaced still gets requests for a
+        // moment); connections kept alive without a request are dropped after the wait.
+        let all = u32::try_from(limits.max_connections.max(1)).unwrap_or(u32::MAX);
+        if tokio::time::timeout(limits.request_timeout, permits.acquire_many(all))
+            .await
+            .is_err()
+        {
+            debug!("webhook stopping with connections still open");
         }
         info!(address = %self.address, "admission webhook stopped");
     }
