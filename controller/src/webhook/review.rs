@@ -272,16 +272,22 @@ fn decide(
         "UPDATE" => request.old_object.as_ref(),
         _ => None,
     };
-    let kept_bad_keys = keep_old_errors(&mut problems, object, old);
+    let kept = keep_old_errors(&mut problems, object, old);
     let bad: BTreeSet<&str> = problems
         .iter()
         .filter(|p| p.is_error())
         .map(|p| p.key.as_str())
         .collect();
     summary.bad_keys = bad.len();
-    summary.kept_bad_keys = kept_bad_keys;
+    summary.kept_bad_keys = kept
+        .iter()
+        .map(|p| p.key.as_str())
+        .collect::<BTreeSet<_>>()
+        .len();
     summary.allowed = bad.is_empty();
-    let warnings = warnings(&problems, &parsed.problems);
+    let warnings = warnings(&problems, |p| {
+        parsed.problems.contains(p) || kept.contains(p)
+    });
     let status = (!summary.allowed).then(|| (DENIED_INVALID, denial_message(&problems, guarded)));
     respond(&request.uid, summary.allowed, status, warnings, summary)
 }
@@ -312,10 +318,12 @@ fn data_value<'a>(object: &'a Value, key: &str) -> Option<&'a Value> {
     object.get("data")?.get(key)
 }
 
-/// Turns errors on keys whose value `old` already had into warnings; returns how many keys.
-fn keep_old_errors(problems: &mut [Problem], object: &Value, old: Option<&Value>) -> usize {
-    let Some(old) = old else { return 0 };
-    let mut kept = BTreeSet::new();
+/// Turns errors on keys whose value `old` already had into warnings; returns them.
+fn keep_old_errors(problems: &mut [Problem], object: &Value, old: Option<&Value>) -> Vec<Problem> {
+    let Some(old) = old else {
+        return Vec::new();
+    };
+    let mut kept = Vec::new();
     for problem in problems.iter_mut().filter(|p| p.is_error()) {
         if problem.key == DOCUMENT_KEY {
             continue;
@@ -327,20 +335,19 @@ fn keep_old_errors(problems: &mut [Problem], object: &Value, old: Option<&Value>
                 "{} (unchanged by this update, so not refused; the directors still reject this key)",
                 problem.message
             );
-            kept.insert(problem.key.clone());
+            kept.push(problem.clone());
         }
     }
-    kept.len()
+    kept
 }
 
-/// The warnings kubectl shows: the kept errors and the grammar's warnings. The desired state's
-/// warnings about Service references are left out: the webhook has no endpoints, so every
-/// Service key would warn on every apply.
-fn warnings(problems: &[Problem], grammar: &[Problem]) -> Vec<String> {
+/// The warnings kubectl shows: those `shown` picks (the grammar's warnings and the kept
+/// errors). The desired state's warnings about Service references are left out: the webhook
+/// has no endpoints, so every Service key would warn on every apply.
+fn warnings(problems: &[Problem], shown: impl Fn(&Problem) -> bool) -> Vec<String> {
     let shown: Vec<&Problem> = problems
         .iter()
-        .filter(|p| !p.is_error())
-        .filter(|p| p.message.contains("(unchanged by this update") || grammar.contains(p))
+        .filter(|p| !p.is_error() && shown(p))
         .collect();
     let mut out: Vec<String> = shown
         .iter()

@@ -186,3 +186,33 @@ fn unusable_bodies_are_400_or_a_denial_when_the_uid_is_readable() {
             .contains("malformed AdmissionReview request")
     );
 }
+
+#[test]
+fn grammar_warnings_are_returned_and_service_lookups_are_not() {
+    // No data: allowed, with the grammar's warning.
+    let r = response(
+        &answer_review(
+            &review("UPDATE", "lvs-vips", json!({}), None),
+            &guarded(),
+            &checks(),
+        )
+        .body,
+    );
+    assert_eq!(r["allowed"], true);
+    assert_eq!(
+        r["warnings"][0],
+        "(configmap): the ConfigMap has no data: no entries"
+    );
+    // A Service reference: the webhook has no endpoints, so no "not in the snapshot" warning.
+    let data = json!({"203.0.113.226": "shop/web:s"});
+    let r = response(
+        &answer_review(
+            &review("CREATE", "lvs-vips", data, None),
+            &guarded(),
+            &checks(),
+        )
+        .body,
+    );
+    assert_eq!(r["allowed"], true);
+    assert!(r.get("warnings").is_none(), "{r}");
+}
