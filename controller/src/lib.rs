@@ -10,8 +10,10 @@
 // checks and keeps time.
 #![allow(clippy::disallowed_methods)]
 
+pub(crate) mod activity;
 pub mod bgp;
 pub mod client;
+pub mod configmap_check;
 pub mod daemon;
 pub mod files;
 pub mod health;
@@ -20,4 +22,5 @@ pub(crate) mod log_limit;
 pub mod metrics;
 pub mod own_addresses;
 pub mod prepare;
+pub mod webhook;
 pub mod writer_lock;

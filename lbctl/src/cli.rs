@@ -84,6 +84,18 @@ pub(crate) enum Command {
         #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
         output: Output,
     },
+    /// Serve the validating admission webhook: `kubectl apply` of the VIP ConfigMap with a key
+    /// the directors would reject is refused with the same per-key messages as `validate`.
+    ///
+    /// HTTPS only (POST /validate, GET /healthz); the certificate files are re-read when they
+    /// change (cert-manager rotation). Deployment, failure policy and certificates:
+    /// docs/webhook.md and deploy/webhook/.
+    ///
+    /// Example:
+    ///   lbctl webhook --tls-cert /tls/tls.crt --tls-key /tls/tls.key \
+    ///                 --settings /etc/lbctl/settings.toml
+    #[command(verbatim_doc_comment)]
+    Webhook(crate::commands::webhook::WebhookArgs),
     /// Print the IPVS table the director should have, without touching the kernel.
     ///
     /// Lines read like `ipvsadm -S`: `-A -t VIP:PORT -s SCHED` per virtual service and

@@ -1,6 +1,6 @@
 //! `lbctl`: the one binary of the LVS/IPVS load-balancer control plane.
 //!
-//! Operator commands (`validate`, `plan`, `diff`, `apply`, `status`, `withdraw`) and the daemon (`run`,
+//! Operator commands (`validate`, `webhook`, `plan`, `diff`, `apply`, `status`, `withdraw`) and the daemon (`run`,
 //! the Kubernetes controller). Exit codes: 0 success, 1 problems found or operations failed, 2 `diff`
 //! found pending changes, 3 the delete guard held back deletions, 64 unusable input.
 
@@ -51,6 +51,7 @@ fn run(command: Command) -> anyhow::Result<i32> {
             endpoints,
             output,
         } => commands::validate::run(&file, settings.as_deref(), endpoints.as_deref(), output),
+        Command::Webhook(args) => commands::webhook::run(&args),
         Command::Plan { files, output } => commands::plan::run(&files, output),
         Command::Diff {
             files,

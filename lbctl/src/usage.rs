@@ -7,6 +7,7 @@ use std::fmt;
 use lb_controller::daemon::DaemonError;
 use lb_controller::files::UsageError;
 use lb_controller::own_addresses::OwnAddressError;
+use lb_controller::webhook::WebhookError;
 
 /// Input lbctl itself cannot use; the text names the flag or value and the cause.
 #[derive(Debug)]
@@ -36,6 +37,8 @@ pub(crate) fn is_usage(error: &anyhow::Error) -> bool {
                 .is_some_and(DaemonError::is_usage)
             || e.downcast_ref::<OwnAddressError>()
                 .is_some_and(OwnAddressError::is_usage)
+            || e.downcast_ref::<WebhookError>()
+                .is_some_and(WebhookError::is_usage)
     })
 }
 

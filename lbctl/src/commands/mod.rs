@@ -9,6 +9,7 @@ pub(crate) mod plan;
 pub(crate) mod run;
 pub(crate) mod status;
 pub(crate) mod validate;
+pub(crate) mod webhook;
 pub(crate) mod withdraw;
 
 /// Prints problems on stderr, one per line, prefixed with their severity.

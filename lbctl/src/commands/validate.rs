@@ -3,12 +3,12 @@
 use std::path::Path;
 
 use anyhow::Result;
-use lb_config::{HealthResults, build_desired_state};
 use serde::Serialize;
 
 use crate::cli::Output;
 use crate::usage::CliUsage;
-use lb_controller::files::{load_configmap, load_endpoints, load_settings, merge_problems};
+use lb_controller::configmap_check::ConfigMapChecks;
+use lb_controller::files::load_configmap;
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -26,29 +26,8 @@ pub(crate) fn run(
     output: Output,
 ) -> Result<i32> {
     let parsed = load_configmap(file)?;
-    let mut problems = parsed.problems.clone();
-    // With settings, also check the managed ranges; with endpoints, also Service references and
-    // conflicts. Without settings, the range check would reject everything, so it is skipped.
-    if settings.is_some() || endpoints.is_some() {
-        let widen = settings.is_none();
-        let mut settings = load_settings(settings)?;
-        // The [bgp] table is read by the announcer's own types: check it here too.
-        lb_controller::bgp::check_settings(&settings.bgp)?;
-        let endpoints = load_endpoints(endpoints)?;
-        if widen {
-            settings.managed_vip_ranges = vec![
-                "0.0.0.0/0".parse().map_err(CliUsage::from_error)?,
-                "::/0".parse().map_err(CliUsage::from_error)?,
-            ];
-        }
-        let outcome = build_desired_state(
-            &parsed.entries,
-            &settings,
-            &endpoints,
-            &HealthResults::default(),
-        );
-        problems = merge_problems(problems, &outcome.problems);
-    }
+    // The same checks as the admission webhook (`lbctl webhook`).
+    let problems = ConfigMapChecks::load(settings, endpoints)?.check(&parsed);
     let errors = problems.iter().filter(|p| p.is_error()).count();
     let warnings = problems.len() - errors;
     match output {

@@ -7,7 +7,6 @@
 //! [`serve`]): a flood of idle connections or a slow client costs at most `max_connections`
 //! descriptors for at most the header-read or idle timeout, and never stalls the sync loop.
 
-mod activity;
 mod control_socket;
 mod metrics_route;
 mod routes;

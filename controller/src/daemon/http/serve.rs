@@ -19,8 +19,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use super::activity::{Activity, Tracked};
 use super::routes::{Api, HttpState, handle};
+use crate::activity::{Activity, Tracked};
 use crate::log_limit::LogLimiter;
 
 /// First delay after a failed accept; doubled on each further failure.

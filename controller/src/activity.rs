@@ -15,14 +15,14 @@ use tokio::time::Instant;
 
 /// When a byte last moved on a connection (milliseconds after its start).
 #[derive(Debug, Clone)]
-pub(super) struct Activity {
+pub(crate) struct Activity {
     start: Instant,
     last_ms: Arc<AtomicU64>,
 }
 
 impl Activity {
     /// Activity starting now.
-    pub(super) fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Activity {
             start: Instant::now(),
             last_ms: Arc::new(AtomicU64::new(0)),
@@ -35,7 +35,7 @@ impl Activity {
     }
 
     /// Completes once no byte moved for `idle`.
-    pub(super) async fn idle_for(&self, idle: Duration) {
+    pub(crate) async fn idle_for(&self, idle: Duration) {
         loop {
             let last = self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
             let deadline = last + idle;
@@ -48,14 +48,14 @@ impl Activity {
 }
 
 /// A stream that records its reads and writes in an [`Activity`].
-pub(super) struct Tracked<S> {
+pub(crate) struct Tracked<S> {
     inner: S,
     activity: Activity,
 }
 
 impl<S> Tracked<S> {
     /// Wraps `inner`.
-    pub(super) fn new(inner: S, activity: Activity) -> Self {
+    pub(crate) fn new(inner: S, activity: Activity) -> Self {
         Tracked { inner, activity }
     }
 }
