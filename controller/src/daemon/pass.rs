@@ -456,7 +456,11 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
                         });
                     }
                     self.snapshot.last_table = Some(after);
-                    self.snapshot.table_at = Some(std::time::SystemTime::now());
+                    // A pass without a dump carries the counters of the services it did not
+                    // read from the last dump: the table's counters are as old as that dump.
+                    if done.dumps > 0 || self.snapshot.table_at.is_none() {
+                        self.snapshot.table_at = Some(std::time::SystemTime::now());
+                    }
                 }
                 ok
             }

@@ -228,8 +228,8 @@ fn header(
 ) {
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     let counters = match (kernel_dump, table_age_secs) {
-        (true, Some(age)) => format!("from the last sync, {age:.0} s old"),
-        (true, None) => "from the last sync".to_owned(),
+        (true, Some(age)) => format!("read {age:.0} s ago"),
+        (true, None) => "read by a sync".to_owned(),
         (false, _) => "unavailable".to_owned(),
     };
     let _ = writeln!(
@@ -651,10 +651,7 @@ mod tests {
         };
         let text = render(&doc);
         assert!(text.contains("ready: no"), "{text}");
-        assert!(
-            text.contains("kernel counters: from the last sync, 2 s old"),
-            "{text}"
-        );
+        assert!(text.contains("kernel counters: read 2 s ago"), "{text}");
         assert!(
             text.contains("10.0.0.100:80/tcp  rr nat  conns 12"),
             "{text}"
