@@ -45,18 +45,47 @@ while [ $n -lt 3 ]; do
     wait_until 5 stream_saw a "after-restart-$n" || fail "long-lived connection broken after restart $n"
 done
 
-step "an apply killed with SIGKILL in the middle"
-in_ns director "$LBCTL" apply --config /tmp/cm.yaml --settings "$LAB_SETTINGS" >/dev/null 2>&1 &
+step "an apply killed with SIGKILL in the middle of its writes"
+# 3,000 new services with two real servers each give the apply 9,000 writes to do; it is
+# killed once the kernel holds some but not all of them. Control: the entries written at the
+# kill must be strictly between 0 and 9,000, or the kill did not land mid-write and the step
+# fails instead of proving nothing.
+{
+    cat /tmp/cm.yaml
+    i=2000
+    while [ "$i" -lt 5000 ]; do
+        echo "  10.0.0.110-$i: 10.0.1.11:80, 10.0.1.12:80"
+        i=$((i + 1))
+    done
+} >/tmp/cm-big.yaml
+# new_entries: services (-A) and real servers (-a) of the new VIP in the kernel.
+new_entries() { in_ns director "$IPVSADM" -Sn | grep -c " 10.0.0.110:" || true; }
+new_services() { in_ns director "$IPVSADM" -Sn | grep -c "^-A -t 10.0.0.110:" || true; }
+some_written() { [ "$(new_entries)" -ge 1 ]; }
+in_ns director "$LBCTL" apply --config /tmp/cm-big.yaml --settings "$LAB_SETTINGS" >/dev/null 2>&1 &
 killer=$!
-sleep 0.05
+wait_until 60 some_written || fail "the big apply wrote nothing within 60 s"
 # The lbctl process itself, found in the namespace: `$!` is the background subshell, and
 # killing only that left the apply running (it then held the writer lock against the next).
 for pid in $(lbctl_pid); do kill -9 "$pid"; done
 kill -9 "$killer" 2>/dev/null || true
 wait "$killer" 2>/dev/null || true
 wait_until 10 no_lbctl_running || fail "the killed apply is still running"
-lbctl_apply_ok --config /tmp/cm.yaml -o json
-assert_eq 0 "$(netlink_writes)" "netlink writes after the killed run"
+at_kill=$(new_entries)
+log "entries written when the apply was killed: $at_kill of 9000"
+[ "$at_kill" -gt 0 ] && [ "$at_kill" -lt 9000 ] ||
+    fail "the kill did not land mid-write ($at_kill of 9000 entries written)"
+stream_send a "after-kill"
+wait_until 5 stream_saw a "after-kill" || fail "long-lived connection broken by the killed apply"
+lbctl_apply_ok --config /tmp/cm-big.yaml -o json
+# It adopts what the killed run wrote and writes exactly the rest.
+assert_eq $((9000 - at_kill)) "$(netlink_writes)" "writes of the apply that finishes the killed one"
+assert_eq 9000 "$(new_entries)" "new entries after the finishing apply"
+lbctl_apply_ok --config /tmp/cm-big.yaml -o json
+assert_eq 0 "$(netlink_writes)" "netlink writes of the next apply"
+# Back to the small table (3,000 deletions: past the delete guard on purpose).
+lbctl_apply_ok --config /tmp/cm.yaml --force -o json
+assert_eq 0 "$(new_services)" "new services after going back"
 
 step "traffic outcome"
 wait "$traffic" || true
