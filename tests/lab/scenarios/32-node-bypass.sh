@@ -3,7 +3,9 @@
 # director-side link and a pod-side link, with a CNI-like chain that drops forwarded traffic and
 # inserts itself at FORWARD position 1. Our FORWARD ACCEPT comes back to position 1 on the next
 # pass of the loop, traffic from the director range to the pod flows, raw NOTRACK leaves no
-# conntrack entry, and --cleanup removes only ours.
+# conntrack entry, and --cleanup removes only ours. Control: after the cleanup, the same
+# traffic (let through by the CNI) leaves conntrack entries, and a missing conntrack table
+# fails the count instead of reading as 0.
 . /lab/scenarios/lib.sh
 . /lab/scenarios/lbctl.sh
 set -e
@@ -24,6 +26,10 @@ wait_until 10 in_ns director ping -c1 -W1 10.0.1.1 || fail "director cannot reac
 
 step "a CNI-like chain that drops forwarded traffic, first in FORWARD"
 in_ns node "$IPTABLES" -N cali-FORWARD
+# As real CNIs do, it matches on conntrack state: this turns connection tracking on in the
+# node's namespace (the kernel tracks a namespace only once a rule there needs it), so the
+# conntrack checks below count entries that would exist without our NOTRACK.
+in_ns node "$IPTABLES" -A cali-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 in_ns node "$IPTABLES" -A cali-FORWARD -j DROP
 in_ns node "$IPTABLES" -I FORWARD 1 -j cali-FORWARD
 http_get director 10.244.1.10 80 && fail "the CNI chain should drop forwarded traffic"
@@ -51,8 +57,13 @@ assert_eq "-A FORWARD -j LBCTL-NODE-FORWARD
 -A FORWARD -j cali-FORWARD
 -A FORWARD -j cali-FORWARD" "$forward" "FORWARD after the re-assert"
 assert_eq "pod" "$(http_get director 10.244.1.10 80)" "traffic after the re-assert"
-in_ns node cat /proc/net/nf_conntrack 2>/dev/null | grep -c "dst=10.244.1.10 " >/tmp/ct-count || true
-assert_eq 0 "$(cat /tmp/ct-count)" "node conntrack entries for the pod"
+# pod_ct_entries: the node's conntrack entries towards the pod. A missing table is an error,
+# not 0 (it would make the check below pass without conntrack at all).
+pod_ct_entries() {
+    in_ns node test -r /proc/net/nf_conntrack || fail "no /proc/net/nf_conntrack in the node namespace"
+    in_ns node cat /proc/net/nf_conntrack | grep -c "dst=10.244.1.10 " || true
+}
+assert_eq 0 "$(pod_ct_entries)" "node conntrack entries for the pod"
 kill -TERM $(bypass_pids)
 wait_until 5 sh -c "[ -z \"\$($IP netns pids node)\" ]" || fail "node-bypass ignored SIGTERM"
 cat /tmp/bypass.log
@@ -62,3 +73,10 @@ assert_ok "node-bypass --cleanup" in_ns node "$LBCTL" node-bypass --cleanup --ba
 rules=$(in_ns node "$IPTABLES-save")
 assert_not_contains "$rules" "LBCTL" "node rules after cleanup"
 assert_contains "$rules" "-A FORWARD -j cali-FORWARD" "node rules after cleanup"
+
+step "control: without our rules the same traffic is tracked"
+# The CNI accepts the flow now (our FORWARD ACCEPT is gone); with our NOTRACK gone too, the
+# node tracks it: the count above was 0 because of the NOTRACK, not because nothing is tracked.
+assert_ok "accept forwarded traffic" in_ns node "$IPTABLES" -I FORWARD 1 -j ACCEPT
+assert_eq "pod" "$(http_get director 10.244.1.10 80)" "traffic without node-bypass"
+assert_ge 1 "$(pod_ct_entries)" "node conntrack entries for the pod without NOTRACK"
