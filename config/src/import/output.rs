@@ -16,7 +16,7 @@ use crate::model::TunnelType;
 pub struct ImportOutput {
     /// The services the entries program.
     pub table: ImportedTable,
-    /// What the ConfigMap does not carry, sorted by file and line.
+    /// What the ConfigMap does not carry, by file (in reading order) and line.
     pub notes: Vec<Note>,
     /// One entry per service, sorted by key.
     pub entries: Vec<Entry>,
@@ -36,7 +36,17 @@ impl ImportOutput {
             }
             keep
         });
-        notes.sort();
+        // By file in the order the files were read, then by line.
+        let mut files: Vec<String> = Vec::new();
+        for note in &notes {
+            if !files.contains(&note.pos.file) {
+                files.push(note.pos.file.clone());
+            }
+        }
+        notes.sort_by_key(|n| {
+            let file = files.iter().position(|f| *f == n.pos.file);
+            (file, n.pos.line)
+        });
         let entries = table_entries(&table);
         ImportOutput {
             table,

@@ -54,7 +54,7 @@ pub(super) fn read_config(
         line: 0,
         notes,
     };
-    reader.read_file(path, None)?;
+    reader.read_file(&normalize(path), None)?;
     let words = reader.words;
     let mut at = 0;
     parse_block(&words, &mut at, None)
@@ -130,7 +130,7 @@ impl Reader<'_> {
                 None => pattern.to_owned(),
             }
         };
-        let paths = glob::expand(&resolved, self.files);
+        let paths = glob::expand(&normalize(&resolved), self.files);
         if paths.is_empty() {
             self.notes.push(Note::not_carried(
                 pos,
@@ -141,6 +141,29 @@ impl Reader<'_> {
             self.read_file(&path, Some(pos))?;
         }
         Ok(())
+    }
+}
+
+/// `a/./b/../c` -> `a/c`, lexically, so a loop through `..` is seen as one (and messages
+/// name files as an editor would).
+fn normalize(path: &str) -> String {
+    let absolute = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." if parts.last().is_some_and(|p| *p != "..") => {
+                parts.pop();
+            }
+            ".." if absolute => {}
+            other => parts.push(other),
+        }
+    }
+    let joined = parts.join("/");
+    if absolute {
+        format!("/{joined}")
+    } else {
+        joined
     }
 }
 
