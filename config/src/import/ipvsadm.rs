@@ -25,6 +25,9 @@ pub fn parse_ipvsadm_save(
 ) -> Result<(ImportedTable, Vec<Note>), ImportError> {
     let mut table = ImportedTable::default();
     let mut notes = Vec::new();
+    // The first real-server line, and whether any line carried a threshold.
+    let mut first_real_server: Option<SourcePos> = None;
+    let mut saw_threshold = false;
     for (index, line) in text.lines().enumerate() {
         let pos = SourcePos::new(file, u32::try_from(index + 1).unwrap_or(u32::MAX));
         let line = line.trim();
@@ -47,6 +50,8 @@ pub fn parse_ipvsadm_save(
                 table.add_service(command.into_service(&pos, key, &mut notes)?)?;
             }
             ServiceId::Addr(key) => {
+                first_real_server.get_or_insert_with(|| pos.clone());
+                saw_threshold |= command.upper.is_some() || command.lower.is_some();
                 let Some(service) = table.services.get_mut(&key) else {
                     return Err(ImportError::syntax(
                         &pos,
@@ -57,6 +62,14 @@ pub fn parse_ipvsadm_save(
                 service.add_real_server(rs)?;
             }
         }
+    }
+    if let (Some(pos), false) = (first_real_server, saw_threshold) {
+        notes.push(Note::not_carried(
+            &pos,
+            "ipvsadm -Sn does not save connection thresholds (-x, -y): if real servers have \
+             them (ipvsadm -Ln --thresholds), add upper-threshold= and lower-threshold= to the \
+             ConfigMap; lbctl diff shows what differs",
+        ));
     }
     Ok((table, notes))
 }

@@ -507,3 +507,20 @@ fn the_comparison_sees_a_changed_weight_and_a_changed_scheduler() {
         ["10.0.0.100:80/tcp scheduler"]
     );
 }
+
+#[test]
+fn a_dump_without_thresholds_says_that_ipvsadm_does_not_save_them() {
+    // ipvsadm 1.31's -Sn prints no -x/-y even for real servers that have thresholds (lab 74).
+    let out = import_dump("-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 1\n");
+    assert!(!out.is_partial());
+    assert_eq!(out.notes.len(), 1);
+    assert!(
+        out.notes[0].to_string().starts_with(
+            "dump:2: not carried over: ipvsadm -Sn does not save connection thresholds"
+        ),
+        "{}",
+        out.notes[0]
+    );
+    // A dump that has them (another saver) gets no such note.
+    assert!(import_dump(DUMP).notes.is_empty());
+}

@@ -144,9 +144,19 @@ fn virtual_server(
         };
         let mut checks: Vec<(RealServerKey, SourcePos, Option<CheckSpec>)> = Vec::new();
         for rs in &def.real_servers {
-            let Some((server, check)) = real_server(rs, &service, &def, notes)? else {
+            let Some((server, check, inhibit)) = real_server(rs, &service, &def, notes)? else {
                 continue;
             };
+            if check.is_some() && !inhibit {
+                notes.push(Note::not_carried(
+                    &server.pos,
+                    format!(
+                        "real server {}: keepalived removes it from the table while its check \
+                         fails (no inhibit_on_failure); lbctl sets its weight to 0",
+                        server.key
+                    ),
+                ));
+            }
             checks.push((server.key, server.pos.clone(), check));
             service.add_real_server(server)?;
         }
@@ -161,13 +171,6 @@ fn virtual_server(
                     ),
                 ));
             }
-        }
-        if service.check.is_some() && !def.inhibit_on_failure {
-            notes.push(Note::not_carried(
-                &stmt.pos,
-                "a failing real server: keepalived removed it from the table, lbctl sets its \
-                 weight to 0 (as inhibit_on_failure does)",
-            ));
         }
         table.add_service(service)?;
     }
@@ -315,14 +318,14 @@ impl TunnelWords {
     }
 }
 
-/// One `real_server ADDR [PORT] { ... }`: the server and its mapped check; `None` when
-/// keepalived itself would skip it.
+/// One `real_server ADDR [PORT] { ... }`: the server, its mapped check and whether it has
+/// `inhibit_on_failure`; `None` when keepalived itself would skip it.
 fn real_server(
     stmt: &Stmt,
     service: &ImportedService,
     def: &VirtualServerDef<'_>,
     notes: &mut Vec<Note>,
-) -> Result<Option<(ImportedRealServer, Option<CheckSpec>)>, ImportError> {
+) -> Result<Option<(ImportedRealServer, Option<CheckSpec>, bool)>, ImportError> {
     let addr = ip(&stmt.pos, stmt.arg("an address")?)?;
     let written_port = match stmt.args.get(1) {
         Some(p) => port_number(&stmt.pos, p)?,
@@ -333,6 +336,7 @@ fn real_server(
     let mut lower = 0;
     let mut forward = def.forward;
     let mut inherited = def.inherited.clone();
+    let mut inhibit = def.inhibit_on_failure;
     let mut checkers = Vec::new();
     for s in stmt.children() {
         match s.keyword.as_str() {
@@ -342,7 +346,7 @@ fn real_server(
             "lvs_method" | "lb_kind" => forward = method(s)?,
             "delay_loop" => inherited.delay_loop = Some(seconds(s, notes)?),
             "retry" => inherited.retry = Some(number(s)?),
-            "inhibit_on_failure" => {}
+            "inhibit_on_failure" => inhibit = true,
             "notify_up" | "notify_down" => notes.push(Note::not_carried(
                 &s.pos,
                 format!("{}: lbctl runs no notification scripts; its metrics and alerts show the state (docs/metrics.md)", s.keyword),
@@ -400,6 +404,7 @@ fn real_server(
             lower_threshold: lower,
         },
         check,
+        inhibit,
     )))
 }
 
