@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::source::SourcePos;
+use crate::configmap::MAX_WEIGHT;
 use crate::entry::CheckSpec;
 use crate::model::{
     ForwardMethod, Persistence, RealServerKey, Scheduler, SchedulerFlags, ServiceKey, TunnelType,
@@ -171,6 +172,16 @@ impl ImportedTable {
 impl ImportedService {
     /// Adds a real server; a second definition of the same one is an error naming both.
     pub fn add_real_server(&mut self, rs: ImportedRealServer) -> Result<(), ImportError> {
+        if rs.weight > MAX_WEIGHT {
+            return Err(ImportError::syntax(
+                &rs.pos,
+                format!(
+                    "real server {}: weight {} is above {MAX_WEIGHT}, the most a ConfigMap \
+                     entry takes",
+                    rs.key, rs.weight
+                ),
+            ));
+        }
         if let Some(first) = self.real_servers.get(&rs.key) {
             return Err(ImportError::syntax(
                 &rs.pos,

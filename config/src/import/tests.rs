@@ -216,6 +216,10 @@ fn ipvsadm_errors_name_the_line() {
             "TCP  10.0.0.1:80 rr\n",
             "dump:1: expected -A (a service) or -a",
         ),
+        (
+            "-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 65536\n",
+            "dump:2: real server 10.0.1.1:80: weight 65536 is above 65535",
+        ),
     ] {
         let err = parse_ipvsadm_save("dump", text).unwrap_err().to_string();
         assert!(err.starts_with(want), "{err}\nwanted {want}");
@@ -523,4 +527,12 @@ fn a_dump_without_thresholds_says_that_ipvsadm_does_not_save_them() {
     );
     // A dump that has them (another saver) gets no such note.
     assert!(import_dump(DUMP).notes.is_empty());
+}
+
+#[test]
+fn deeply_nested_blocks_are_an_error_not_a_stack_overflow() {
+    let text = "virtual_server 10.0.0.1 80 {\n".repeat(100_000);
+    let files = MemoryFiles::new().with("k.conf", &text);
+    let err = parse_keepalived("k.conf", &files).unwrap_err().to_string();
+    assert_eq!(err, "k.conf:17: blocks nest deeper than 16 levels");
 }

@@ -8,6 +8,9 @@ use crate::import::table::{ImportError, Note};
 
 /// How deep `include`s may nest (keepalived's own limit is of this order).
 const MAX_INCLUDE_DEPTH: usize = 32;
+/// How deep blocks may nest (keepalived's deepest is four: virtual_server, real_server,
+/// HTTP_GET, url); a limit keeps hostile input from exhausting the stack.
+const MAX_BLOCK_DEPTH: usize = 16;
 
 /// One statement: a keyword, its arguments on the same line, and its block if it opens one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +60,7 @@ pub(super) fn read_config(
     reader.read_file(&normalize(path), None)?;
     let words = reader.words;
     let mut at = 0;
-    parse_block(&words, &mut at, None)
+    parse_block(&words, &mut at, None, 0)
 }
 
 struct Reader<'a> {
@@ -212,7 +215,14 @@ fn parse_block(
     words: &[Word],
     at: &mut usize,
     opened: Option<&SourcePos>,
+    depth: usize,
 ) -> Result<Vec<Stmt>, ImportError> {
+    if let (Some(pos), true) = (opened, depth > MAX_BLOCK_DEPTH) {
+        return Err(ImportError::syntax(
+            pos,
+            format!("blocks nest deeper than {MAX_BLOCK_DEPTH} levels"),
+        ));
+    }
     let mut stmts = Vec::new();
     loop {
         let Some(word) = words.get(*at) else {
@@ -248,7 +258,7 @@ fn parse_block(
         }
         let block = if words.get(*at).is_some_and(|w| w.text == "{") {
             *at += 1;
-            Some(parse_block(words, at, Some(&word.pos))?)
+            Some(parse_block(words, at, Some(&word.pos), depth + 1)?)
         } else {
             None
         };
