@@ -170,7 +170,15 @@ impl Command {
                     cmd.persistence = Some(match value.filter(|v| !v.starts_with('-')) {
                         Some(v) => {
                             i += 1;
-                            number(pos, option, v)?
+                            match number(pos, option, v)? {
+                                0 => {
+                                    return Err(ImportError::syntax(
+                                        pos,
+                                        "option -p: expected a timeout of 1 or more seconds",
+                                    ));
+                                }
+                                n => n,
+                            }
                         }
                         None => DEFAULT_PERSISTENCE_SECS,
                     });

@@ -338,6 +338,11 @@ fn a_keepalived_configuration_with_includes_imports() {
     assert_eq!(web.scheduler, Scheduler::Wrr);
     assert_eq!(web.persistence.unwrap().timeout_secs, 300);
     assert_eq!(web.persistence.unwrap().prefix_len, Some(24));
+    let rs2 = web.real_servers.values().nth(1).unwrap();
+    assert_eq!(
+        (rs2.weight, rs2.upper_threshold, rs2.lower_threshold),
+        (1, 500, 400)
+    );
     let check = web.check.as_ref().unwrap();
     assert_eq!(check.kind, HealthCheckKind::Tcp { port: None });
     assert_eq!(
@@ -452,6 +457,10 @@ fn keepalived_errors_name_file_and_line() {
         (
             "include missing.conf\n",
             "k.conf:1: include missing.conf: cannot read",
+        ),
+        (
+            "virtual_server 10.0.0.1 80 {\n persistence_timeout 0\n}\n",
+            "k.conf:2: persistence_timeout: expected 1 or more",
         ),
     ];
     for (text, want) in cases {

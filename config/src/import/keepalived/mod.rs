@@ -228,7 +228,7 @@ fn read_virtual_server<'a>(
             "persistence_timeout" => {
                 timeout = Some(match s.args.first() {
                     None => DEFAULT_PERSISTENCE_SECS,
-                    Some(_) => number(s)?,
+                    Some(_) => positive(s)?,
                 });
             }
             "persistence_granularity" => {
@@ -448,6 +448,17 @@ fn group_members(
         }
     }
     Ok(out)
+}
+
+/// A number of 1 or more (a persistence timeout of 0 means nothing to keepalived or IPVS).
+fn positive(s: &Stmt) -> Result<u32, ImportError> {
+    match number(s)? {
+        0 => Err(ImportError::syntax(
+            &s.pos,
+            format!("{}: expected 1 or more", s.keyword),
+        )),
+        n => Ok(n),
+    }
 }
 
 fn method(s: &Stmt) -> Result<ForwardMethod, ImportError> {
