@@ -47,6 +47,8 @@ impl ImportOutput {
             let file = files.iter().position(|f| *f == n.pos.file);
             (file, n.pos.line)
         });
+        // A group's members share their real servers' lines: one note per line and message.
+        notes.dedup();
         let entries = table_entries(&table);
         ImportOutput {
             table,

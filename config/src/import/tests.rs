@@ -545,3 +545,19 @@ fn deeply_nested_blocks_are_an_error_not_a_stack_overflow() {
     let err = parse_keepalived("k.conf", &files).unwrap_err().to_string();
     assert_eq!(err, "k.conf:17: blocks nest deeper than 16 levels");
 }
+
+#[test]
+fn group_members_share_their_notes() {
+    let text = "virtual_server_group g {\n 10.0.0.1-3 80\n}\nvirtual_server group g {\n \
+                real_server 10.0.1.1 80 {\n  notify_up /bin/true\n }\n}\n";
+    let files = MemoryFiles::new().with("k.conf", text);
+    let (table, notes) = parse_keepalived("k.conf", &files).unwrap();
+    let out = ImportOutput::new(table, notes);
+    assert_eq!(out.table.services.len(), 3);
+    let lines: Vec<String> = out.notes.iter().map(ToString::to_string).collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("k.conf:6: not carried over: notify_up"),
+        "{lines:?}"
+    );
+}
