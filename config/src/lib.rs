@@ -12,6 +12,7 @@ pub mod endpoints;
 pub mod entry;
 pub mod error;
 pub mod health;
+pub mod import;
 pub mod model;
 pub mod policy;
 pub mod problem;

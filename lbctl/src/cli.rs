@@ -96,6 +96,20 @@ pub(crate) enum Command {
     ///                 --settings /etc/lbctl/settings.toml
     #[command(verbatim_doc_comment)]
     Webhook(crate::commands::webhook::WebhookArgs),
+    /// Read an existing IPVS set-up (an `ipvsadm -Sn` dump, or a keepalived configuration
+    /// with its includes) and write the ConfigMap and the managed VIP ranges that reproduce
+    /// its table (docs/migration.md).
+    ///
+    /// What cannot be carried over is listed on stderr as `FILE:LINE: ...`. Parts that would
+    /// change the table (firewall-mark services, sorry servers, ...) make it exit 1 and write
+    /// nothing, unless --allow-partial. Exit 64 when the input cannot be read or parsed.
+    ///
+    /// Example:
+    ///   lbctl import --from keepalived /etc/keepalived/keepalived.conf \
+    ///                --configmap-out cm.yaml --settings-out ranges.toml
+    ///   ipvsadm -Sn | lbctl import --from ipvsadm --settings-out ranges.toml > cm.yaml
+    #[command(verbatim_doc_comment)]
+    Import(crate::commands::import::ImportArgs),
     /// Print the IPVS table the director should have, without touching the kernel.
     ///
     /// Lines read like `ipvsadm -S`: `-A -t VIP:PORT -s SCHED` per virtual service and

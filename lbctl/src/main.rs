@@ -52,6 +52,7 @@ fn run(command: Command) -> anyhow::Result<i32> {
             output,
         } => commands::validate::run(&file, settings.as_deref(), endpoints.as_deref(), output),
         Command::Webhook(args) => commands::webhook::run(&args),
+        Command::Import(args) => commands::import::run(&args),
         Command::Plan { files, output } => commands::plan::run(&files, output),
         Command::Diff {
             files,

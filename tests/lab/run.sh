@@ -180,6 +180,14 @@ for tool in $needs; do
                 add_binary "$bin" "$prog"
             done
             ;;
+        keepalived)
+            # keepalived (Debian package keepalived) as the old set-up of the migration
+            # scenario: it programs IPVS from a keepalived.conf that `lbctl import` reads.
+            bin=$(command -v keepalived || true)
+            [ -n "$bin" ] || [ ! -x /usr/sbin/keepalived ] || bin=/usr/sbin/keepalived
+            [ -n "$bin" ] || die "a scenario needs keepalived: install the Debian package keepalived (tests/install-deps.sh)"
+            add_binary "$bin" keepalived
+            ;;
         lbctl-release)
             # The release build, for scenarios at production size: the debug build's parse
             # and /metrics encoding are 10-20x slower, minutes per step under emulation.

@@ -71,6 +71,7 @@ lab_scenarios! {
     lab_71_failover_restart_withdraw => "71-failover-restart-withdraw",
     lab_72_ospf_bird_mode => "72-ospf-bird-mode",
     lab_73_connection_sync => "73-connection-sync",
+    lab_74_migrate_keepalived => "74-migrate-keepalived",
 }
 
 /// `tests/lab/` of this checkout.

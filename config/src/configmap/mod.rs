@@ -28,6 +28,7 @@ use crate::model::Protocol;
 use crate::problem::Problem;
 
 pub use self::render::render_entry;
+pub(crate) use self::target::MAX_WEIGHT;
 
 /// The usable entries of a ConfigMap and every problem found in it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,6 +4,7 @@ pub(crate) mod apply;
 pub(crate) mod cleanup;
 pub(crate) mod completions;
 pub(crate) mod diff;
+pub(crate) mod import;
 pub(crate) mod node_bypass;
 pub(crate) mod plan;
 pub(crate) mod run;
