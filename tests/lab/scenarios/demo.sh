@@ -49,6 +49,8 @@ grep -v '^#' "$LAB_EXAMPLES/configmap-services.yaml" | sed -n '/^data:/,$p'
 SETTINGS_RUN=/tmp/demo-settings.toml
 cat "$LAB_SETTINGS" >"$SETTINGS_RUN"
 echo 'listen_address = "127.0.0.1:9469"' >>"$SETTINGS_RUN"
+# /status shows the table of the last full read: a short resync keeps its counters fresh here.
+echo 'resync_period_secs = 5' >>"$SETTINGS_RUN"
 in_ns director "$LBCTL" run --settings "$SETTINGS_RUN" \
     --config-file "$LAB_EXAMPLES/configmap-services.yaml" \
     --endpoints-file "$LAB_EXAMPLES/endpoints.yaml" >/tmp/demo-run.log 2>&1 &
@@ -78,7 +80,13 @@ for vip in "$VIP_NAT" "$VIP_DR" "$VIP_TUN"; do
 done
 echo
 echo "== lbctl status (what the daemon programmed: Kubernetes names, health, connections)"
-in_ns director "$LBCTL" status --address 127.0.0.1:9469
+# Once a resync has read the counters of the second round of traffic (20 connections).
+status_fresh() {
+    in_ns director "$LBCTL" status --address 127.0.0.1:9469 >/tmp/demo-status.txt 2>&1 &&
+        grep -q "^$VIP_NAT:80/tcp .* conns 20 " /tmp/demo-status.txt
+}
+wait_until 20 status_fresh || fail "lbctl status did not catch up: $(grep "^$VIP_NAT:80" /tmp/demo-status.txt)"
+cat /tmp/demo-status.txt
 echo
 echo "== GET /metrics: per-endpoint counters of the NAT VIP (lvs_endpoint_stat_*)"
 # The kernel folds its per-CPU counters into what it reports about every 2 s: wait until the
