@@ -67,9 +67,9 @@ fn endpoints_errors() {
     assert!(matches!(err(fqdn), EndpointsError::Yaml { .. }));
 }
 
-#[test]
-fn lab_example_builds_the_four_lab_services() {
-    let parsed = parse_configmap(include_str!("../../examples/lab/configmap.yaml"));
+/// The desired state of a lab ConfigMap with the lab's settings and endpoints, free of problems.
+fn lab_state(configmap: &str) -> lb_config::DesiredState {
+    let parsed = parse_configmap(configmap);
     assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
     let settings =
         Settings::from_toml_str(include_str!("../../examples/lab/settings.toml")).unwrap();
@@ -82,13 +82,18 @@ fn lab_example_builds_the_four_lab_services() {
         &HealthResults::default(),
     );
     assert!(o.problems.is_empty(), "{:?}", o.problems);
+    o.state
+}
+
+#[test]
+fn lab_example_builds_the_four_lab_services() {
+    let state = lab_state(include_str!("../../examples/lab/configmap.yaml"));
     let key = |vip: &str, protocol, port| ServiceKey {
         vip: vip.parse().unwrap(),
         protocol,
         port,
     };
-    let methods: Vec<(ServiceKey, ForwardMethod, usize)> = o
-        .state
+    let methods: Vec<(ServiceKey, ForwardMethod, usize)> = state
         .services
         .values()
         .map(|s| (s.key, s.forward, s.real_servers.len()))
@@ -106,8 +111,8 @@ fn lab_example_builds_the_four_lab_services() {
             ),
         ]
     );
-    assert_eq!(o.state.vips.len(), 3);
-    assert_eq!(o.state.netfilter.notrack.len(), 4);
+    assert_eq!(state.vips.len(), 3);
+    assert_eq!(state.netfilter.notrack.len(), 4);
 }
 
 #[test]
@@ -122,24 +127,8 @@ fn example_settings_parse() {
 /// daemon adopts it with zero writes. Only the origins and the health checks differ.
 #[test]
 fn lab_services_example_builds_the_same_table_as_the_static_one() {
-    let settings =
-        Settings::from_toml_str(include_str!("../../examples/lab/settings.toml")).unwrap();
-    let endpoints =
-        EndpointSnapshot::from_yaml_str(include_str!("../../examples/lab/endpoints.yaml")).unwrap();
-    let build = |text: &str| {
-        let parsed = parse_configmap(text);
-        assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
-        let o = build_desired_state(
-            &parsed.entries,
-            &settings,
-            &endpoints,
-            &HealthResults::default(),
-        );
-        assert!(o.problems.is_empty(), "{:?}", o.problems);
-        o.state
-    };
-    let statics = build(include_str!("../../examples/lab/configmap.yaml"));
-    let services = build(include_str!("../../examples/lab/configmap-services.yaml"));
+    let statics = lab_state(include_str!("../../examples/lab/configmap.yaml"));
+    let services = lab_state(include_str!("../../examples/lab/configmap-services.yaml"));
     let kernel_view = |state: &lb_config::DesiredState| {
         state
             .services

@@ -265,6 +265,19 @@ fn review_response(status: u16, body: &[u8]) -> Value {
     doc["response"].clone()
 }
 
+/// The `response` to a CREATE of a good ConfigMap, sent over HTTPS trusting `ca`.
+async fn good_review(address: SocketAddr, ca: &Path) -> Value {
+    let (status, body) = https(
+        address,
+        ca,
+        "POST",
+        "/validate",
+        review("CREATE", &good_data(), None),
+    )
+    .await;
+    review_response(status, &body)
+}
+
 fn good_data() -> Value {
     json!({
         "203.0.113.225-80": "198.51.100.130:80, 198.51.100.20:80",
@@ -279,15 +292,7 @@ async fn reviews_over_https_allow_good_and_deny_bad_keys() {
     let ca = make_ca(dir.path(), "ca");
     let server = start(make_server_cert(dir.path(), "ca", "server"), limits()).await;
 
-    let (status, body) = https(
-        server.address,
-        &ca,
-        "POST",
-        "/validate",
-        review("CREATE", &good_data(), None),
-    )
-    .await;
-    let r = review_response(status, &body);
+    let r = good_review(server.address, &ca).await;
     assert_eq!(r["allowed"], true, "{r}");
     assert!(r.get("status").is_none(), "{r}");
 
@@ -443,15 +448,7 @@ async fn huge_and_malformed_reviews_are_refused_and_the_server_keeps_serving() {
     );
 
     // Still serving after all that.
-    let (status, body) = https(
-        server.address,
-        &ca,
-        "POST",
-        "/validate",
-        review("CREATE", &good_data(), None),
-    )
-    .await;
-    assert_eq!(review_response(status, &body)["allowed"], true);
+    assert_eq!(good_review(server.address, &ca).await["allowed"], true);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -549,15 +546,7 @@ async fn a_rotated_certificate_is_served_without_restart() {
     // The key follows: the new certificate is served from the next check on.
     replace(&rotated.key, &served.key);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (status, body) = https(
-        server.address,
-        &new_ca,
-        "POST",
-        "/validate",
-        review("CREATE", &good_data(), None),
-    )
-    .await;
-    assert_eq!(review_response(status, &body)["allowed"], true);
+    assert_eq!(good_review(server.address, &new_ca).await["allowed"], true);
     assert!(
         tls_connect(server.address, &old_ca).await.is_err(),
         "still the old certificate"

@@ -12,6 +12,18 @@ set -e
 topology_dr_tun
 in_ns director "$IP" link del lbvip0
 
+# traffic_round TOTAL: 10 HTTP requests from the client to each VIP, who answered, and a wait
+# until each VIP's connection counter in the kernel reaches TOTAL.
+traffic_round() {
+    for vip in "$VIP_NAT" "$VIP_DR" "$VIP_TUN"; do
+        answers=$(http_get_n client "$vip" 80 10 | sort | uniq -c | tr -s ' ' | tr '\n' ' ')
+        echo "$vip:80 answered by:$answers"
+    done
+    for vip in "$VIP_NAT" "$VIP_DR" "$VIP_TUN"; do
+        wait_ipvs_stat 10 "$1" director "$vip:80" || fail "counters of $vip:80 did not reach $1"
+    done
+}
+
 echo "DEMO-BEGIN"
 echo "== The ConfigMap"
 grep -v '^#' "$LAB_CONFIGMAP"
@@ -23,13 +35,7 @@ echo "== lbctl apply (programs IPVS over generic netlink, binds the VIPs on lbvi
 in_ns director "$LBCTL" apply -c "$LAB_CONFIGMAP" -s "$LAB_SETTINGS"
 echo
 echo "== traffic: 10 HTTP requests from the client namespace to each VIP"
-for vip in "$VIP_NAT" "$VIP_DR" "$VIP_TUN"; do
-    answers=$(http_get_n client "$vip" 80 10 | sort | uniq -c | tr -s ' ' | tr '\n' ' ')
-    echo "$vip:80 answered by:$answers"
-done
-for vip in "$VIP_NAT" "$VIP_DR" "$VIP_TUN"; do
-    wait_ipvs_stat 10 10 director "$vip:80" || fail "counters of $vip:80 did not move"
-done
+traffic_round 10
 echo
 echo "== ipvsadm -Ln (weights, active/inactive connections)"
 in_ns director "$IPVSADM" -Ln
@@ -71,13 +77,7 @@ echo "IPVS writes of the daemon when it adopted the table: $writes"
 [ "$writes" = 0 ] || fail "the daemon rewrote an identical table ($writes IPVS writes)"
 echo
 echo "== traffic again: 10 HTTP requests to each VIP"
-for vip in "$VIP_NAT" "$VIP_DR" "$VIP_TUN"; do
-    answers=$(http_get_n client "$vip" 80 10 | sort | uniq -c | tr -s ' ' | tr '\n' ' ')
-    echo "$vip:80 answered by:$answers"
-done
-for vip in "$VIP_NAT" "$VIP_DR" "$VIP_TUN"; do
-    wait_ipvs_stat 20 10 director "$vip:80" || fail "counters of $vip:80 did not move"
-done
+traffic_round 20
 echo
 echo "== lbctl status (what the daemon programmed: Kubernetes names, health, connections)"
 # Once a resync has read the counters of the second round of traffic (20 connections).
