@@ -71,10 +71,11 @@ fn endpoints_errors() {
 fn lab_state(configmap: &str) -> lb_config::DesiredState {
     let parsed = parse_configmap(configmap);
     assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
-    let settings =
-        Settings::from_toml_str(include_str!("../../examples/lab/settings.toml")).unwrap();
+    let settings = Settings::from_toml_str(include_str!("../../examples/lab/settings.toml"))
+        .unwrap_or_else(|e| panic!("examples/lab/settings.toml: {e}"));
     let endpoints =
-        EndpointSnapshot::from_yaml_str(include_str!("../../examples/lab/endpoints.yaml")).unwrap();
+        EndpointSnapshot::from_yaml_str(include_str!("../../examples/lab/endpoints.yaml"))
+            .unwrap_or_else(|e| panic!("examples/lab/endpoints.yaml: {e}"));
     let o = build_desired_state(
         &parsed.entries,
         &settings,
