@@ -1,7 +1,9 @@
 #!/bin/sh
 # 40-metrics-prometheus: a real Prometheus scrapes `lbctl run` while traffic flows; every query
 # of the shipped Grafana dashboard returns data for the test service, and the exported
-# counters equal `ipvsadm -Ln --stats --exact` of the same moment.
+# counters equal `ipvsadm -Ln --stats --exact` of the same moment. No fixed sleeps: it waits
+# for a rate and for a scrape that caught up. Every compared ipvsadm value must be positive, so
+# two empty reads never pass as equal (they used to: an equality of two empty strings).
 # lab-needs: prometheus
 # lab-mem: 1536
 . /lab/scenarios/lib.sh
@@ -59,7 +61,9 @@ wait_until 30 has_20 || fail "prometheus never saw 20 connections"
 # Traffic keeps flowing in the background so that rate() windows have data.
 (i=0; while [ $i -lt 60 ]; do http_get client "$VIP_NAT" 80 >/dev/null 2>&1 || true; sleep 0.5; i=$((i + 1)); done) &
 TRAFFIC=$!
-sleep 12
+# rate() over the dashboard's 15 s window needs two samples of a moving counter.
+rate_ready() { promql 'rate(lvs_service_stat_conns_total{vip="10.0.0.100"}[15s]) > 0' | grep -q '"value"'; }
+wait_until 40 rate_ready || fail "prometheus never computed a connection rate for 10.0.0.100"
 
 step "every dashboard query returns data"
 # Optional: series that exist only with BGP configured.
@@ -82,17 +86,25 @@ assert_eq 1 "$(prom_value 'lbctl_health_check_up{endpoint="10.0.1.11:80"}')" "he
 step "counters equal ipvsadm --stats --exact"
 kill "$TRAFFIC" 2>/dev/null || true
 wait "$TRAFFIC" 2>/dev/null || true
-sleep 5 # the estimator (~2 s) and one more scrape
-for col in conns inpkts outpkts inbytes outbytes; do
-    exact=$(ipvs_stat director "$VIP_NAT:80" - "$col")
-    got=$(prom_value "lvs_service_stat_${col}_total{vip=\"10.0.0.100\",vport=\"80\"}")
-    assert_eq "$exact" "${got%.*}" "service $col"
-    for rs in "$RS1_IP:80" "$RS2_IP:80"; do
-        exact=$(ipvs_stat director "$VIP_NAT:80" "$rs" "$col")
-        got=$(prom_value "lvs_endpoint_stat_${col}_total{vip=\"10.0.0.100\",endpoint=\"$rs\"}")
-        assert_eq "$exact" "${got%.*}" "endpoint $rs $col"
+# The kernel folds its per-CPU counters about every 2 s and Prometheus scrapes every second:
+# wait until a scrape has caught up with ipvsadm on every column, then compare. Every exact
+# value must be a positive number, so two empty reads can never pass as equal.
+# stat_pairs: "WHAT EXACT PROMETHEUS" lines for the service and both endpoints, every column.
+stat_pairs() {
+    for col in conns inpkts outpkts inbytes outbytes; do
+        echo "service-$col $(ipvs_stat director "$VIP_NAT:80" - "$col") $(prom_value "lvs_service_stat_${col}_total{vip=\"10.0.0.100\",vport=\"80\"}")"
+        for rs in "$RS1_IP:80" "$RS2_IP:80"; do
+            echo "endpoint-$rs-$col $(ipvs_stat director "$VIP_NAT:80" "$rs" "$col") $(prom_value "lvs_endpoint_stat_${col}_total{vip=\"10.0.0.100\",endpoint=\"$rs\"}")"
+        done
     done
-done
+}
+caught_up() { stat_pairs | awk '{ sub(/\..*/, "", $3) } $2 == "" || $2 != $3 { bad = 1 } END { exit bad }'; }
+wait_until 20 caught_up || log "not caught up after 20 s; the comparison below names the column"
+stat_pairs >/tmp/stat-pairs-40
+while read -r what exact got; do
+    assert_ge 1 "${exact:-0}" "ipvsadm's $what"
+    assert_eq "$exact" "${got%.*}" "$what"
+done </tmp/stat-pairs-40
 assert_eq "10.0.0.100-80" \
     "$(promql 'lvs_service_stat_conns_total{vip="10.0.0.100"}' | sed -n 's/.*"service":"\([^"]*\)".*/\1/p' | head -n1)" \
     "static entry labelled with its ConfigMap key"
