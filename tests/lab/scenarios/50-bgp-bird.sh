@@ -6,7 +6,9 @@
 # everything and `--undo` restores it; SIGTERM tags GRACEFUL_SHUTDOWN, withdraws and closes
 # before the daemon exits, and the IPVS table stays. With on_stop = "graceful_restart" a
 # SIGTERM leaves the routes in BIRD (graceful-restart helper) and the next start claims the
-# R-bit from the restart marker. A withdrawal survives a restart of the daemon (made there with
+# R-bit from the restart marker: BIRD shows it ("Restart recovery"; control: not after a
+# withdrawing stop) and counts both VIPs received again over the new session (the routes it
+# holds then are not only its stale copies). A withdrawal survives a restart of the daemon (made there with
 # the former command name `lbctl drain`, which must keep working). A SIGHUP with a new
 # [bgp.policy] changes the routes' attributes on the live session (no reset); a changed peer
 # key is logged as needing a restart and changes nothing. `lbctl withdraw --vip` withdraws one
@@ -231,6 +233,14 @@ start_lbctl
 wait_until 30 established || fail "BGP session not re-established: lbctl: $(run_log)"
 wait_until 15 has_route "$VIP_CHECKED" || fail "$VIP_CHECKED not announced after the start"
 if grep -q "R-bit" /tmp/lbctl-run-50.log; then fail "R-bit claimed although the last stop withdrew"; fi
+# What BIRD itself saw: the R-bit is "Restart recovery" under the neighbour's capabilities;
+# this start follows a withdrawing stop, so BIRD must not see it (the control of the check
+# after the restart below).
+r_bit_at_bird() { birdc show protocols all director | grep -q "Restart recovery"; }
+if r_bit_at_bird; then fail "BIRD saw the R-bit although the last stop withdrew"; fi
+# Updates BIRD has received from us (its channel statistics).
+received() { birdc show protocols all director | awk '/Import updates:/ { print $3 }'; }
+received_before=$(received)
 kill -TERM "$LBCTL_PID"
 wait_until 15 exited || fail "lbctl did not exit after SIGTERM"
 ! established || fail "the session is still up after lbctl exited"
@@ -241,7 +251,13 @@ log "ok: routes kept while lbctl is down, marker present"
 start_lbctl
 wait_until 30 established || fail "BGP session not re-established after the restart: lbctl: $(run_log)"
 grep -q "R-bit" /tmp/lbctl-run-50.log || fail "the restarted daemon did not claim the R-bit: $(run_log)"
+r_bit_at_bird || fail "BIRD did not see the R-bit: $(birdc show protocols all director | tr '\n' ' ')"
+# Routes present now could be the stale copies BIRD kept; the new session must have sent both
+# again (BIRD counts them as received, then ignores them as unchanged).
+reannounced() { [ "$(received)" -ge $((received_before + 2)) ]; }
+wait_until 15 reannounced || fail "BIRD received $(received) updates, $received_before before the restart: the new session did not re-announce both VIPs"
 has_route "$VIP_CHECKED" || fail "$VIP_CHECKED lost after the graceful restart"
+has_route "$VIP_PLAIN" || fail "$VIP_PLAIN lost after the graceful restart"
 
 step "a withdrawal by the former name lbctl drain survives a restart of the daemon"
 out=$(in_ns director "$LBCTL" drain --socket "$CONTROL" 2>&1) || fail "lbctl drain failed: $out"
