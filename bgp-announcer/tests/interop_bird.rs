@@ -116,6 +116,22 @@ impl Bird {
         self.birdc(&["show", "protocols", "lb"])
             .contains("Established")
     }
+
+    /// Whether BIRD saw the R-bit in our graceful-restart capability ("Restart recovery"
+    /// under the neighbour's capabilities).
+    fn saw_restart_bit(&self) -> bool {
+        self.birdc(&["show", "protocols", "all", "lb"])
+            .contains("Restart recovery")
+    }
+
+    /// Route updates BIRD has received from us, over all channels (its import statistics).
+    fn received_updates(&self) -> u64 {
+        self.birdc(&["show", "protocols", "all", "lb"])
+            .lines()
+            .filter(|line| line.trim_start().starts_with("Import updates:"))
+            .filter_map(|line| line.split_whitespace().nth(2)?.parse::<u64>().ok())
+            .sum()
+    }
 }
 
 fn addrs(n: u8) -> (Ipv4Addr, Ipv4Addr) {
@@ -256,6 +272,14 @@ async fn bird_keeps_routes_across_our_graceful_restart() {
     })
     .await;
 
+    // Control of the R-bit check below: a first start does not claim it.
+    assert!(!bird.saw_restart_bit(), "R-bit on a first start");
+    let received_before = bird.received_updates();
+    assert!(
+        received_before >= 2,
+        "BIRD counted {received_before} updates"
+    );
+
     // The controller restarts: close without NOTIFICATION.
     handle.shutdown_with(ShutdownMode::GracefulRestart).await;
     wait_for("BIRD notices the restart", Duration::from_secs(5), || {
@@ -276,8 +300,15 @@ async fn bird_keeps_routes_across_our_graceful_restart() {
     let handle = Speaker::start(restarted).await.unwrap();
     handle.set_announcements(sample_routes());
     wait_established(&handle, Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(bird.saw_restart_bit(), "BIRD did not see the R-bit");
+    // Present routes could be BIRD's stale copies: the new session must have sent as many
+    // updates as the first (BIRD counts them received, then ignores them as unchanged).
+    wait_for("both routes re-sent", Duration::from_secs(5), || {
+        (bird.received_updates() >= 2 * received_before).then_some(())
+    })
+    .await;
     assert!(bird.has("10.0.0.1/32"), "{}", bird.routes());
+    assert!(bird.has("2001:db8:1::1/128"), "{}", bird.routes());
     handle.shutdown().await;
 }
 

@@ -131,6 +131,22 @@ impl GoBgp {
     fn established(&self) -> bool {
         self.cli(&["neighbor"]).contains("Establ")
     }
+
+    /// Whether GoBGP saw the R-bit in our graceful-restart capability.
+    fn saw_restart_flag(&self, ours: Ipv4Addr) -> bool {
+        self.cli(&["neighbor", &ours.to_string()])
+            .contains("restart flag set")
+    }
+
+    /// UPDATE messages GoBGP has received from us (its message statistics; End-of-RIB
+    /// markers count too).
+    fn received_updates(&self, ours: Ipv4Addr) -> u64 {
+        self.cli(&["neighbor", &ours.to_string()])
+            .lines()
+            .find(|line| line.trim_start().starts_with("Updates:"))
+            .and_then(|line| line.split_whitespace().nth(2)?.parse().ok())
+            .unwrap_or(0)
+    }
 }
 
 fn addrs(n: u8) -> (Ipv4Addr, Ipv4Addr) {
@@ -222,6 +238,14 @@ async fn gobgp_keeps_routes_across_our_graceful_restart() {
     })
     .await;
 
+    // Control of the R-bit check below: a first start does not claim it.
+    assert!(!gobgp.saw_restart_flag(ours), "R-bit on a first start");
+    let received_before = gobgp.received_updates(ours);
+    assert!(
+        received_before >= 2,
+        "GoBGP counted {received_before} updates"
+    );
+
     handle.shutdown_with(ShutdownMode::GracefulRestart).await;
     wait_for("GoBGP notices", Duration::from_secs(5), || {
         (!gobgp.established()).then_some(())
@@ -240,8 +264,15 @@ async fn gobgp_keeps_routes_across_our_graceful_restart() {
     let handle = Speaker::start(restarted).await.unwrap();
     handle.set_announcements(sample_routes());
     wait_established(&handle, Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(gobgp.saw_restart_flag(ours), "GoBGP did not see the R-bit");
+    // Present routes could be GoBGP's stale copies: the new session must have sent as many
+    // UPDATEs as the first (the routes and the End-of-RIB markers).
+    wait_for("both routes re-sent", Duration::from_secs(5), || {
+        (gobgp.received_updates(ours) >= 2 * received_before).then_some(())
+    })
+    .await;
     assert!(gobgp.has("ipv4", "10.0.0.1/32"));
+    assert!(gobgp.has("ipv6", "2001:db8:1::1/128"));
     handle.shutdown().await;
 }
 
