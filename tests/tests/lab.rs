@@ -72,6 +72,7 @@ lab_scenarios! {
     lab_72_ospf_bird_mode => "72-ospf-bird-mode",
     lab_73_connection_sync => "73-connection-sync",
     lab_74_migrate_keepalived => "74-migrate-keepalived",
+    lab_75_thresholds_persistence => "75-thresholds-persistence",
 }
 
 /// `tests/lab/` of this checkout.
