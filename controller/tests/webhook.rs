@@ -265,17 +265,15 @@ fn review_response(status: u16, body: &[u8]) -> Value {
     doc["response"].clone()
 }
 
-/// The `response` to a CREATE of a good ConfigMap, sent over HTTPS trusting `ca`.
+/// The `response` to the review `body`, sent to `/validate` over HTTPS trusting `ca`.
+async fn validate(address: SocketAddr, ca: &Path, body: Vec<u8>) -> Value {
+    let (status, answer) = https(address, ca, "POST", "/validate", body).await;
+    review_response(status, &answer)
+}
+
+/// The `response` to a CREATE of a good ConfigMap.
 async fn good_review(address: SocketAddr, ca: &Path) -> Value {
-    let (status, body) = https(
-        address,
-        ca,
-        "POST",
-        "/validate",
-        review("CREATE", &good_data(), None),
-    )
-    .await;
-    review_response(status, &body)
+    validate(address, ca, review("CREATE", &good_data(), None)).await
 }
 
 fn good_data() -> Value {
@@ -299,15 +297,12 @@ async fn reviews_over_https_allow_good_and_deny_bad_keys() {
     // One bad key among good ones: denied, naming the key and the problem, and only it.
     let mut bad = good_data();
     bad["203.0.113.227-80"] = json!("198.51.100.7:8o");
-    let (status, body) = https(
+    let r = validate(
         server.address,
         &ca,
-        "POST",
-        "/validate",
         review("UPDATE", &bad, Some(&good_data())),
     )
     .await;
-    let r = review_response(status, &body);
     assert_eq!(r["allowed"], false, "{r}");
     assert_eq!(r["status"]["code"], 422);
     let message = r["status"]["message"].as_str().unwrap();
@@ -321,15 +316,7 @@ async fn reviews_over_https_allow_good_and_deny_bad_keys() {
     // A VIP outside the settings' managed ranges (203.0.113.224/28).
     let mut outside = good_data();
     outside["192.0.2.10-80"] = json!("198.51.100.1:80");
-    let (status, body) = https(
-        server.address,
-        &ca,
-        "POST",
-        "/validate",
-        review("CREATE", &outside, None),
-    )
-    .await;
-    let r = review_response(status, &body);
+    let r = validate(server.address, &ca, review("CREATE", &outside, None)).await;
     assert_eq!(r["allowed"], false, "{r}");
     let message = r["status"]["message"].as_str().unwrap();
     assert!(
@@ -399,8 +386,7 @@ async fn huge_and_malformed_reviews_are_refused_and_the_server_keeps_serving() {
     let data = Value::Object(data);
     let body = review("UPDATE", &data, Some(&data));
     assert!(body.len() > 1024 * 1024, "{}", body.len());
-    let (status, body) = https(server.address, &ca, "POST", "/validate", body).await;
-    assert_eq!(review_response(status, &body)["allowed"], true);
+    assert_eq!(validate(server.address, &ca, body).await["allowed"], true);
 
     // Malformed JSON: 400 naming the problem.
     let (status, body) = https(

@@ -44,6 +44,11 @@ fn review(operation: &str, name: &str, data: Value, old: Option<Value>) -> Vec<u
     .into_bytes()
 }
 
+/// The `response` of the review `body` of the guarded ConfigMap, answered with `checks()`.
+fn reviewed(body: &[u8]) -> Value {
+    response(&answer_review(body, &guarded(), &checks()).body)
+}
+
 fn response(body: &[u8]) -> Value {
     let doc: Value = serde_json::from_slice(body).unwrap();
     assert_eq!(doc["apiVersion"], "admission.k8s.io/v1");
@@ -77,14 +82,7 @@ fn a_bad_key_among_good_ones_is_denied_naming_it() {
 #[test]
 fn a_vip_outside_the_managed_ranges_is_denied() {
     let data = json!({"192.0.2.10-80": "198.51.100.1:80"});
-    let r = response(
-        &answer_review(
-            &review("CREATE", "lvs-vips", data, None),
-            &guarded(),
-            &checks(),
-        )
-        .body,
-    );
+    let r = reviewed(&review("CREATE", "lvs-vips", data, None));
     assert_eq!(r["allowed"], false);
     assert!(
         r["status"]["message"]
@@ -97,33 +95,12 @@ fn a_vip_outside_the_managed_ranges_is_denied() {
 #[test]
 fn other_configmaps_and_deletes_are_allowed_unchecked() {
     let bad = json!({"x": "y"});
-    let r = response(
-        &answer_review(
-            &review("UPDATE", "other", bad.clone(), None),
-            &guarded(),
-            &checks(),
-        )
-        .body,
-    );
+    let r = reviewed(&review("UPDATE", "other", bad.clone(), None));
     assert_eq!(r["allowed"], true);
-    let r = response(
-        &answer_review(
-            &review("DELETE", "lvs-vips", bad.clone(), None),
-            &guarded(),
-            &checks(),
-        )
-        .body,
-    );
+    let r = reviewed(&review("DELETE", "lvs-vips", bad.clone(), None));
     assert_eq!(r["allowed"], true);
     // Control: the same data on the guarded ConfigMap is denied.
-    let r = response(
-        &answer_review(
-            &review("UPDATE", "lvs-vips", bad, None),
-            &guarded(),
-            &checks(),
-        )
-        .body,
-    );
+    let r = reviewed(&review("UPDATE", "lvs-vips", bad, None));
     assert_eq!(r["allowed"], false);
 }
 
@@ -148,14 +125,7 @@ fn an_update_keeps_errors_the_old_object_already_had_as_warnings() {
     // Control: changing the bad key's value makes it this update's error.
     let old = json!({"203.0.113.226-80": "198.51.100.2:8o"});
     let new = json!({"203.0.113.226-80": "198.51.100.3:8o"});
-    let r = response(
-        &answer_review(
-            &review("UPDATE", "lvs-vips", new, Some(old)),
-            &guarded(),
-            &checks(),
-        )
-        .body,
-    );
+    let r = reviewed(&review("UPDATE", "lvs-vips", new, Some(old)));
     assert_eq!(r["allowed"], false);
 }
 
@@ -190,14 +160,7 @@ fn unusable_bodies_are_400_or_a_denial_when_the_uid_is_readable() {
 #[test]
 fn grammar_warnings_are_returned_and_service_lookups_are_not() {
     // No data: allowed, with the grammar's warning.
-    let r = response(
-        &answer_review(
-            &review("UPDATE", "lvs-vips", json!({}), None),
-            &guarded(),
-            &checks(),
-        )
-        .body,
-    );
+    let r = reviewed(&review("UPDATE", "lvs-vips", json!({}), None));
     assert_eq!(r["allowed"], true);
     assert_eq!(
         r["warnings"][0],
@@ -205,14 +168,7 @@ fn grammar_warnings_are_returned_and_service_lookups_are_not() {
     );
     // A Service reference: the webhook has no endpoints, so no "not in the snapshot" warning.
     let data = json!({"203.0.113.226": "shop/web:s"});
-    let r = response(
-        &answer_review(
-            &review("CREATE", "lvs-vips", data, None),
-            &guarded(),
-            &checks(),
-        )
-        .body,
-    );
+    let r = reviewed(&review("CREATE", "lvs-vips", data, None));
     assert_eq!(r["allowed"], true);
     assert!(r.get("warnings").is_none(), "{r}");
 }
