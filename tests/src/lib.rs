@@ -9,3 +9,4 @@
 
 pub mod fake_apiserver;
 pub mod flow_traffic;
+pub mod repo_script;

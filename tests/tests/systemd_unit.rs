@@ -8,28 +8,11 @@
 // disallowed-methods guard the pure rooms' code, not their tests.
 #![allow(clippy::disallowed_methods)]
 
-use std::path::Path;
-use std::process::Command;
+use lb_tests::repo_script::run_repo_script;
 
 #[test]
 fn shipped_unit_passes_check_unit() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap_or_else(|| Path::new(".."));
-    let output = Command::new("bash")
-        .arg(root.join("deploy/check-unit.sh"))
-        .current_dir(root)
-        .output();
-    let output = match output {
-        Ok(output) => output,
-        Err(e) => panic!("cannot run deploy/check-unit.sh: {e}"),
-    };
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    println!("{text}");
+    let (output, text) = run_repo_script("deploy/check-unit.sh", &[]);
     assert!(
         output.status.success(),
         "deploy/check-unit.sh failed ({}):\n{text}",
