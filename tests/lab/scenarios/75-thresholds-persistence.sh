@@ -56,6 +56,12 @@ rs_conns() {
     in_ns director "$IPVSADM" -Ln -t "$VIP_NAT:7000" |
         awk -v rs="$1:7000" '$2 == rs { print $5 + $6 }'
 }
+# wait_rs1_conns N: wait (at most 25 s) until IPVS counts exactly N connections on rs1.
+rs1_holds() { [ "$(rs_conns "$RS1_IP")" = "$1" ]; }
+wait_rs1_conns() {
+    wait_until 25 rs1_holds "$1" ||
+        fail "rs1 still counts $(rs_conns "$RS1_IP") connections, not $1"
+}
 
 step "thresholds: rs1 at its upper threshold gets no new connection"
 write_configmap "$CM" <<'CM'
@@ -75,19 +81,17 @@ done
 
 step "thresholds: below the upper but not below the lower threshold, still none"
 abort_stream a
-one_left() { [ "$(rs_conns "$RS1_IP")" = 1 ]; }
-wait_until 25 one_left || fail "rs1 still counts $(rs_conns "$RS1_IP") connections"
+wait_rs1_conns 1
 for i in 1 2; do
     assert_eq rs2 "$(first_line)" "new connection $i with rs1 at 1 connection (lower threshold 1)"
 done
 
 step "thresholds: below the lower threshold, rs1 gets new connections again"
 abort_stream b
-none_left() { [ "$(rs_conns "$RS1_IP")" = 0 ]; }
-wait_until 25 none_left || fail "rs1 still counts $(rs_conns "$RS1_IP") connections"
+wait_rs1_conns 0
 open_rs1_stream c
 abort_stream c
-wait_until 25 none_left || fail "rs1 still counts $(rs_conns "$RS1_IP") connections"
+wait_rs1_conns 0
 
 step "control: without the thresholds rs1 takes new connections while it holds two"
 open_rs1_stream a
