@@ -59,11 +59,11 @@ fn focus_one_change(bencher: Bencher<'_, '_>) {
     let previous = generate::wanted(TableSize::SERVICES_10K);
     let table = test_util::observed(&previous);
     let mut wanted = previous.clone();
-    if let Some(dest) = wanted
-        .values_mut()
-        .nth(4_321)
-        .and_then(|service| service.destinations.values_mut().next())
-    {
+    if let Some(dest) = wanted.values_mut().nth(4_321).and_then(|service| {
+        std::sync::Arc::make_mut(&mut service.destinations)
+            .values_mut()
+            .next()
+    }) {
         dest.weight = 2;
     }
     let (scope, drain) = (test_util::scope(), DrainBook::default());

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ipnetwork::IpNetwork;
 use serde::{Deserialize, Serialize};
@@ -18,9 +19,10 @@ use crate::model::{
 /// Everything the director should program.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DesiredState {
-    /// Virtual services by identity.
+    /// Virtual services by identity; shared, so that a rebuild after one key changed shares
+    /// every untouched service with the previous state (and compares it by pointer).
     #[serde(with = "crate::serde_map::keyed_list")]
-    pub services: BTreeMap<ServiceKey, VirtualService>,
+    pub services: BTreeMap<ServiceKey, Arc<VirtualService>>,
     /// VIPs to bind on the director's dummy interface (and to announce when healthy).
     pub vips: BTreeSet<IpAddr>,
     /// Netfilter intents (NOTRACK for conntrack-free traffic, SNAT for FullNAT).

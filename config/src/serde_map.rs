@@ -15,6 +15,13 @@ pub trait Keyed {
     fn map_key(&self) -> Self::Key;
 }
 
+impl<T: Keyed> Keyed for std::sync::Arc<T> {
+    type Key = T::Key;
+    fn map_key(&self) -> Self::Key {
+        (**self).map_key()
+    }
+}
+
 /// `#[serde(with = "keyed_list")]` for `BTreeMap<K, V>` where `V: Keyed<Key = K>`.
 pub mod keyed_list {
     use super::*;

@@ -73,7 +73,9 @@ pub fn desired_state(services: impl IntoIterator<Item = VirtualService>) -> Desi
     let mut state = DesiredState::default();
     for service in services {
         state.vips.insert(service.key.vip);
-        state.services.insert(service.key, service);
+        state
+            .services
+            .insert(service.key, std::sync::Arc::new(service));
     }
     state
 }

@@ -135,7 +135,7 @@ fn lab_services_example_builds_the_same_table_as_the_static_one() {
             .services
             .values()
             .map(|s| {
-                let mut s = s.clone();
+                let mut s = (**s).clone();
                 s.origin.config_key.clear();
                 s.origin.service = None;
                 s.health_check = None;

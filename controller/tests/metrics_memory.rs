@@ -118,7 +118,9 @@ fn generated(per_service: u32) -> (DesiredState, IpvsTable) {
                 port: "http".to_owned(),
             }),
         };
-        desired.services.insert(service.key, service);
+        desired
+            .services
+            .insert(service.key, std::sync::Arc::new(service));
     }
     let wanted: BTreeMap<_, _> = wanted_table(&desired);
     let mut table = observed(&wanted);

@@ -24,7 +24,7 @@ fn notrack_state(services: &[(&str, u16, ForwardMethod)]) -> DesiredState {
     let mut state = DesiredState::default();
     for (vip, port, method) in services {
         let (key, vs) = service(vip, *port, *method);
-        state.services.insert(key, vs);
+        state.services.insert(key, std::sync::Arc::new(vs));
         state.netfilter.notrack.insert(key);
         state.vips.insert(key.vip);
     }

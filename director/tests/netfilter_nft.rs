@@ -18,7 +18,7 @@ use netfilter_support::Netns;
 fn add(state: &mut DesiredState, vip: &str, port: u16, forward: ForwardMethod) -> ServiceKey {
     let service = virtual_service(vip, port, forward);
     let key = service.key;
-    state.services.insert(key, service);
+    state.services.insert(key, std::sync::Arc::new(service));
     state.vips.insert(key.vip);
     key
 }

@@ -3,6 +3,7 @@
 //! Values are semantic (prefix lengths, host-order ports, typed forwarding methods); the wire
 //! encoding (be32 IPv4 netmasks, network-order ports, flag masks) lives in [`crate::netlink`].
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
@@ -105,7 +106,7 @@ pub struct ServiceSpec {
     pub id: ServiceId,
     /// Scheduler name as the kernel knows it (`rr`, `mh`, ...). Kept as text: a foreign service
     /// may use a scheduler we have no enum value for.
-    pub scheduler: String,
+    pub scheduler: Cow<'static, str>,
     /// `IP_VS_SVC_F_*` flags without `HASHED`.
     pub flags: u32,
     /// Persistence timeout in seconds (meaningful with `IP_VS_SVC_F_PERSISTENT`; 0 otherwise).

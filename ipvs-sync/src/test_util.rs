@@ -77,7 +77,7 @@ pub fn spec(id: ServiceId, scheduler: &str) -> ServiceSpec {
     };
     ServiceSpec {
         id,
-        scheduler: scheduler.into(),
+        scheduler: scheduler.to_owned().into(),
         flags: 0,
         timeout: 0,
         netmask_prefix: if v4 { 32 } else { 128 },
@@ -101,10 +101,12 @@ pub fn dest(key: RealServerKey, weight: u32) -> DestinationSpec {
 pub fn wanted_service(id: ServiceId, dests: &[(&str, u32)]) -> WantedService {
     WantedService {
         spec: spec(id, "rr"),
-        destinations: dests
-            .iter()
-            .map(|(addr, w)| (rs(addr, 8080), dest(rs(addr, 8080), *w)))
-            .collect(),
+        destinations: std::sync::Arc::new(
+            dests
+                .iter()
+                .map(|(addr, w)| (rs(addr, 8080), dest(rs(addr, 8080), *w)))
+                .collect(),
+        ),
     }
 }
 

@@ -14,6 +14,7 @@
 //!   address, the first in key order wins; the config layer is expected to reject that case.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use lb_config::{DesiredState, ForwardMethod, RealServerKey, TunnelType, VirtualService};
 use serde::{Deserialize, Serialize};
@@ -35,17 +36,46 @@ pub const TUNNEL_IPIP: TunnelSpec = TunnelSpec {
 pub struct WantedService {
     /// The service settings to program.
     pub spec: ServiceSpec,
-    /// The destinations to program, by the key the kernel will report them under.
-    pub destinations: BTreeMap<RealServerKey, DestinationSpec>,
+    /// The destinations to program, by the key the kernel will report them under; shared, so
+    /// that the wanted table after one changed service copies no other service's destinations.
+    pub destinations: Arc<BTreeMap<RealServerKey, DestinationSpec>>,
+}
+
+impl WantedService {
+    /// The destinations to change in place (copied first if another table shares them).
+    pub fn destinations_mut(&mut self) -> &mut BTreeMap<RealServerKey, DestinationSpec> {
+        Arc::make_mut(&mut self.destinations)
+    }
 }
 
 /// Maps the desired state to the kernel table we want, keyed like a dump, so that planning is a
 /// plain comparison of two maps.
 pub fn wanted_table(desired: &DesiredState) -> BTreeMap<ServiceId, WantedService> {
+    wanted_table_after(desired, None)
+}
+
+/// [`wanted_table`], mapping again only the services that are not the very ones (the same
+/// shared value) of `previous`, a desired state and the wanted table made from it: after one
+/// changed ConfigMap key the daemon maps one service instead of 10,000.
+pub fn wanted_table_after(
+    desired: &DesiredState,
+    previous: Option<(&DesiredState, &BTreeMap<ServiceId, WantedService>)>,
+) -> BTreeMap<ServiceId, WantedService> {
     desired
         .services
         .values()
-        .map(|vs| (ServiceId::Inet(vs.key), wanted_service(vs)))
+        .map(|vs| {
+            let id = ServiceId::Inet(vs.key);
+            let same = previous.and_then(|(before, wanted)| {
+                let was = before.services.get(&vs.key)?;
+                if Arc::ptr_eq(was, vs) {
+                    wanted.get(&id).cloned()
+                } else {
+                    None
+                }
+            });
+            (id, same.unwrap_or_else(|| wanted_service(vs)))
+        })
         .collect()
 }
 
@@ -74,7 +104,7 @@ pub fn wanted_service(vs: &VirtualService) -> WantedService {
     }
     WantedService {
         spec: service_spec(vs),
-        destinations,
+        destinations: Arc::new(destinations),
     }
 }
 
@@ -94,7 +124,7 @@ fn service_spec(vs: &VirtualService) -> ServiceSpec {
     }
     ServiceSpec {
         id: ServiceId::Inet(vs.key),
-        scheduler: vs.scheduler.as_str().to_owned(),
+        scheduler: vs.scheduler.as_str().into(),
         flags,
         timeout: vs.persistence.map_or(0, |p| p.timeout_secs),
         netmask_prefix: vs
@@ -270,7 +300,7 @@ mod tests {
     fn table_is_keyed_by_inet_id() {
         let vs = service(ForwardMethod::Nat, None);
         let desired = DesiredState {
-            services: BTreeMap::from([(vs.key, vs.clone())]),
+            services: BTreeMap::from([(vs.key, std::sync::Arc::new(vs.clone()))]),
             vips: BTreeSet::new(),
             netfilter: Default::default(),
         };
@@ -279,5 +309,35 @@ mod tests {
             table.keys().copied().collect::<Vec<_>>(),
             vec![ServiceId::Inet(vs.key)]
         );
+    }
+
+    /// Mapping against the state before gives what a full mapping gives, and shares the
+    /// destinations of every service that is the same shared value. Mutation: reusing a wanted
+    /// service by key alone (without the pointer check) fails the equality.
+    #[test]
+    fn mapping_after_an_edit_equals_a_full_mapping() {
+        let a = service(ForwardMethod::Nat, None);
+        let mut b = a.clone();
+        b.key.port = 81;
+        let before = lb_config::test_util::desired_state([a.clone(), b.clone()]);
+        let wanted_before = wanted_table(&before);
+        let mut after = before.clone();
+        let mut edited = b.clone();
+        edited
+            .real_servers
+            .values_mut()
+            .for_each(|rs| rs.weight = 7);
+        after.services.insert(b.key, Arc::new(edited));
+        let mapped = wanted_table_after(&after, Some((&before, &wanted_before)));
+        assert_eq!(mapped, wanted_table(&after));
+        let id = |vs: &VirtualService| ServiceId::Inet(vs.key);
+        assert!(Arc::ptr_eq(
+            &mapped[&id(&a)].destinations,
+            &wanted_before[&id(&a)].destinations
+        ));
+        assert!(!Arc::ptr_eq(
+            &mapped[&id(&b)].destinations,
+            &wanted_before[&id(&b)].destinations
+        ));
     }
 }

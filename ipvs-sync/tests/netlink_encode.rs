@@ -204,7 +204,7 @@ fn service_encoding_refuses_what_the_wire_cannot_carry() {
     spec.netmask_prefix = 32;
     spec.scheduler = "a-scheduler-name-too-long".into();
     assert!(IpvsMessage::new_service(&spec).is_err());
-    spec.scheduler = String::new();
+    spec.scheduler = "".into();
     assert!(IpvsMessage::new_service(&spec).is_err());
 }
 

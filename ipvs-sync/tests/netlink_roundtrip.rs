@@ -68,7 +68,7 @@ fn service_spec() -> impl Strategy<Value = ServiceSpec> {
             };
             ServiceSpec {
                 id,
-                scheduler,
+                scheduler: scheduler.into(),
                 flags: flags & !IP_VS_SVC_F_HASHED,
                 timeout,
                 netmask_prefix: (u16::from(prefix) % max) as u8,

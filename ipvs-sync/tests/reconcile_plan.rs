@@ -87,7 +87,7 @@ fn settings_changes_are_edits_in_place_never_delete_and_add() {
     t2.spec.flags = lb_ipvs_sync::IP_VS_SVC_F_PERSISTENT;
     t2.spec.timeout = 600;
     t2.spec.netmask_prefix = 24;
-    let d = t2.destinations.values_mut().next().unwrap();
+    let d = t2.destinations_mut().values_mut().next().unwrap();
     d.forward = KernelForward::Tunnel;
     d.tunnel = Some(TunnelSpec {
         tun_type: 1,
@@ -141,9 +141,9 @@ fn operation_groups_come_in_apply_order() {
     wanted.insert(tcp(3), wanted_service(tcp(3), &[("10.0.1.5", 1)])); // new
     let t2 = wanted.get_mut(&tcp(2)).unwrap();
     t2.spec.scheduler = "wrr".into(); // edit service
-    t2.destinations.clear();
+    t2.destinations_mut().clear();
     let k = rs("10.0.1.6", 8080);
-    t2.destinations.insert(k, dest(k, 1)); // add dest; 10.0.1.3 leaves
+    t2.destinations_mut().insert(k, dest(k, 1)); // add dest; 10.0.1.3 leaves
     let mut kernel = observed(&web());
     with_conns(&mut kernel, tcp(2), rs("10.0.1.3", 8080), 3, 0);
     let p = plan_now(&wanted, &kernel, &DrainBook::default(), NOW);
@@ -165,7 +165,7 @@ fn a_leaving_destination_drains_until_idle_or_deadline() {
     wanted
         .get_mut(&tcp(1))
         .unwrap()
-        .destinations
+        .destinations_mut()
         .remove(&leaving);
     let mut kernel = observed(&web());
     with_conns(&mut kernel, tcp(1), leaving, 4, 2);
@@ -242,7 +242,7 @@ fn restart_mid_drain_neither_loses_nor_restarts_the_drain() {
     wanted
         .get_mut(&tcp(1))
         .unwrap()
-        .destinations
+        .destinations_mut()
         .remove(&leaving);
     let mut kernel = observed(&web());
     with_conns(&mut kernel, tcp(1), leaving, 1, 0);
@@ -374,7 +374,7 @@ fn desired_weight_zero_is_an_edit_not_a_drain() {
     wanted
         .get_mut(&tcp(1))
         .unwrap()
-        .destinations
+        .destinations_mut()
         .get_mut(&rs("10.0.1.1", 8080))
         .unwrap()
         .weight = 0;

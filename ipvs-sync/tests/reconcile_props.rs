@@ -124,7 +124,7 @@ fn service_spec(
 ) -> ServiceSpec {
     ServiceSpec {
         id,
-        scheduler,
+        scheduler: scheduler.into(),
         flags,
         timeout,
         netmask_prefix: netmask,
@@ -174,7 +174,13 @@ fn wanted_table() -> impl Strategy<Value = Wanted> {
         m.into_iter()
             .map(|(id, (s, destinations))| {
                 let spec = service_spec(id, s);
-                (id, WantedService { spec, destinations })
+                (
+                    id,
+                    WantedService {
+                        spec,
+                        destinations: destinations.into(),
+                    },
+                )
             })
             .collect()
     })

@@ -211,7 +211,7 @@ fn a_drain_runs_over_several_passes() {
     wanted
         .get_mut(&tcp(1))
         .unwrap()
-        .destinations
+        .destinations_mut()
         .remove(&leaving);
 
     let r1 = sync_once(

@@ -2,6 +2,8 @@
 //!
 //! Pure. Entry options win over the settings' defaults.
 
+use std::sync::Arc;
+
 use ipnetwork::IpNetwork;
 
 use crate::desired::{HealthCheck, Origin, RealServer, RealServerState, VirtualService};
@@ -14,12 +16,12 @@ use crate::settings::Settings;
 /// A virtual service an entry wants, with its SNAT pool when it is FullNAT.
 #[derive(Debug, Clone)]
 pub(crate) struct Candidate {
-    pub(crate) service: VirtualService,
+    pub(crate) service: Arc<VirtualService>,
     pub(crate) snat_pool: Option<Vec<IpNetwork>>,
 }
 
 /// What resolving one entry gave: candidates and problems (an error rejects the entry).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Resolved {
     pub(crate) candidates: Vec<Candidate>,
     pub(crate) problems: Vec<Problem>,

@@ -7,18 +7,25 @@
 //! key that sorts earlier (the lexicographically smaller key wins a conflict, the other key is
 //! rejected with a problem naming both). A rejected key contributes nothing.
 
+mod cache;
 mod common;
+mod paired;
 mod service_entry;
+mod stale;
 mod static_entry;
 
 #[cfg(test)]
+mod cache_tests;
+#[cfg(test)]
 mod tests;
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use self::common::Resolved;
+pub use self::cache::BuildCache;
+use self::common::{Candidate, Resolved};
 use crate::configmap::render_entry;
 use crate::desired::DesiredState;
 use crate::endpoints::EndpointSnapshot;
@@ -56,11 +63,24 @@ pub fn build_desired_state(
     endpoints: &EndpointSnapshot,
     health: &HealthResults,
 ) -> DesiredOutcome {
-    let mut sorted: Vec<&Entry> = entries.iter().collect();
+    assemble(entries, settings, |entry: &Entry| {
+        resolve(entry, settings, endpoints, health)
+    })
+}
+
+/// The build's rules over resolved entries (see the module docs); `resolve` is asked only for
+/// entries inside the managed ranges that pass the settings' policy.
+pub(super) fn assemble<'a, E: Borrow<Entry> + 'a>(
+    entries: impl IntoIterator<Item = &'a E>,
+    settings: &Settings,
+    mut resolve: impl FnMut(&E) -> Resolved,
+) -> DesiredOutcome {
+    let mut sorted: Vec<&E> = entries.into_iter().collect();
     // By key, then (only for entries that share a key, which a ConfigMap never has) by their
     // rendered text: rendering every entry to sort 10,000 distinct keys cost more than the rest
     // of the build.
     sorted.sort_by(|a, b| {
+        let (a, b): (&Entry, &Entry) = ((*a).borrow(), (*b).borrow());
         a.key
             .cmp(&b.key)
             .then_with(|| render_entry(a).cmp(&render_entry(b)))
@@ -69,17 +89,15 @@ pub fn build_desired_state(
     let mut outcome = DesiredOutcome::default();
     // Borrowed keys: the owner is named only in a conflict, so no key is copied for the map.
     let mut owners: BTreeMap<ServiceKey, &str> = BTreeMap::new();
-    for entry in sorted {
-        if !settings.manages(entry.vip) {
-            outcome.problems.push(outside_ranges(entry, settings));
-            continue;
-        }
-        let refused = entry_policy_problems(entry, settings);
-        if !refused.is_empty() {
-            outcome.problems.extend(refused);
-            continue;
-        }
-        let mut resolved = resolve(entry, settings, endpoints, health);
+    for item in sorted {
+        let entry: &Entry = item.borrow();
+        let mut resolved = match own_part(item, settings, &mut resolve) {
+            OwnPart::Refused(problems) => {
+                outcome.problems.extend(problems);
+                continue;
+            }
+            OwnPart::Resolved(resolved) => resolved,
+        };
         if !resolved.has_errors()
             && let Some((key, owner)) = resolved
                 .candidates
@@ -101,29 +119,61 @@ pub fn build_desired_state(
         if rejected {
             continue;
         }
-        for candidate in resolved.candidates {
-            let key = candidate.service.key;
-            owners.insert(key, &entry.key);
-            outcome.state.vips.insert(key.vip);
-            let net = &mut outcome.state.netfilter;
-            match (candidate.service.forward, candidate.snat_pool) {
-                (ForwardMethod::Fullnat, Some(pool)) => {
-                    net.snat.insert(key, pool);
-                }
-                (ForwardMethod::Fullnat, None) => {}
-                _ => {
-                    net.notrack.insert(key);
-                }
-            }
-            outcome.state.services.insert(key, candidate.service);
+        for candidate in &resolved.candidates {
+            owners.insert(candidate.service.key, &entry.key);
         }
+        insert_candidates(&mut outcome.state, resolved.candidates);
     }
     outcome.problems.sort();
     outcome.problems.dedup();
     outcome
 }
 
-fn resolve(
+/// An entry's part of a build before conflicts with other keys.
+pub(super) enum OwnPart {
+    /// Outside the managed ranges or refused by the settings' policy: problems only.
+    Refused(Vec<Problem>),
+    /// Resolved (its errors, if any, reject it).
+    Resolved(Resolved),
+}
+
+/// The scope and policy checks, then `resolve`: what an entry gives on its own.
+pub(super) fn own_part<E: Borrow<Entry>>(
+    item: &E,
+    settings: &Settings,
+    resolve: &mut impl FnMut(&E) -> Resolved,
+) -> OwnPart {
+    let entry: &Entry = item.borrow();
+    if !settings.manages(entry.vip) {
+        return OwnPart::Refused(vec![outside_ranges(entry, settings)]);
+    }
+    let refused = entry_policy_problems(entry, settings);
+    if !refused.is_empty() {
+        return OwnPart::Refused(refused);
+    }
+    OwnPart::Resolved(resolve(item))
+}
+
+/// Adds an accepted entry's virtual services, their VIPs and netfilter intents.
+pub(super) fn insert_candidates(state: &mut DesiredState, candidates: Vec<Candidate>) {
+    for candidate in candidates {
+        let key = candidate.service.key;
+        state.vips.insert(key.vip);
+        let net = &mut state.netfilter;
+        match (candidate.service.forward, candidate.snat_pool) {
+            (ForwardMethod::Fullnat, Some(pool)) => {
+                net.snat.insert(key, pool);
+            }
+            (ForwardMethod::Fullnat, None) => {}
+            _ => {
+                net.notrack.insert(key);
+            }
+        }
+        state.services.insert(key, candidate.service);
+    }
+}
+
+pub(super) fn resolve(
     entry: &Entry,
     settings: &Settings,
     endpoints: &EndpointSnapshot,

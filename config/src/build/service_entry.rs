@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use super::common::{Candidate, Resolved, empty_service, snat_pool, weigh};
 use crate::desired::{Origin, RealServerState, ServiceOrigin};
@@ -136,7 +137,7 @@ pub(crate) fn resolve_service(
             service.real_servers.insert(rs_key, real);
         }
         resolved.candidates.push(Candidate {
-            service,
+            service: Arc::new(service),
             snat_pool: snat.clone(),
         });
     }

@@ -4,6 +4,7 @@
 //! rule that the real-server port must equal the virtual port.
 
 use std::collections::btree_map::Entry as Slot;
+use std::sync::Arc;
 
 use super::common::{Candidate, Resolved, empty_service, snat_pool, weigh};
 use crate::desired::{Origin, RealServerState};
@@ -86,7 +87,7 @@ pub(crate) fn resolve_static(
         return resolved;
     }
     resolved.candidates.push(Candidate {
-        service,
+        service: Arc::new(service),
         snat_pool: snat,
     });
     resolved

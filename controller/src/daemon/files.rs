@@ -44,8 +44,13 @@ fn signature(path: &Path) -> Signature {
 
 /// Reads the ConfigMap file once (missing = absent, unreadable = keep).
 pub(crate) fn read_config(path: &Path) -> ConfigInput {
+    read_config_after(path, None)
+}
+
+/// [`read_config`], parsing only the keys whose value changed since `previous`.
+fn read_config_after(path: &Path, previous: Option<&ConfigInput>) -> ConfigInput {
     match std::fs::read_to_string(path) {
-        Ok(text) => ConfigInput::from_text(&text),
+        Ok(text) => ConfigInput::from_text_after(&text, previous),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => ConfigInput::Absent,
         Err(e) => ConfigInput::Unreadable {
             problems: vec![lb_config::Problem::error(
@@ -104,7 +109,8 @@ pub(crate) async fn watch_config_file(
     shutdown: watch::Receiver<bool>,
 ) {
     poll_file(&path, TIMING, shutdown, || {
-        let input = read_config(&path);
+        let previous = tx.borrow().clone();
+        let input = read_config_after(&path, previous.as_deref());
         let changed = tx.send_if_modified(|old| {
             let changed = old.as_deref() != Some(&input);
             if changed {

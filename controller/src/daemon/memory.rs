@@ -12,11 +12,12 @@
 //! restart while a key is invalid serves that key's last good version as if the daemon had
 //! never stopped.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use lb_config::{
-    DesiredOutcome, EndpointSnapshot, Entry, HealthResults, Problem, Settings, build_desired_state,
+    BuildCache, DesiredOutcome, EndpointSnapshot, Entry, HealthResults, Problem, Settings,
     parse_entry,
 };
 use lb_director::sync::persisted::{KeptVersion, KeptVersions};
@@ -32,14 +33,16 @@ pub(crate) struct KeyMemory {
     kept_since: BTreeMap<String, u64>,
     /// `good` as the state file holds it; a new `Arc` only when a version changed.
     versions: Arc<KeptVersions>,
+    /// Each key's resolution at the last build: an edit of one key re-resolves only that key.
+    cache: BuildCache,
 }
 
 /// One remembered version.
 #[derive(Debug, Clone)]
 struct Good {
-    entry: Entry,
+    entry: Arc<Entry>,
     /// The value as written (what the state file keeps).
-    value: String,
+    value: Arc<str>,
     /// When this value first built cleanly.
     since: u64,
     from: KeptFrom,
@@ -63,12 +66,12 @@ pub(crate) struct BuildResult {
 /// A key's entry in a build: its current version, or the one kept for it.
 #[derive(Debug, Clone)]
 enum Pick {
-    Fresh(Entry),
-    Kept(Entry),
+    Fresh(Arc<Entry>),
+    Kept(Arc<Entry>),
 }
 
 impl Pick {
-    fn entry(&self) -> &Entry {
+    fn entry(&self) -> &Arc<Entry> {
         match self {
             Pick::Fresh(e) | Pick::Kept(e) => e,
         }
@@ -87,7 +90,7 @@ impl KeyMemory {
                     self.good.insert(
                         key.clone(),
                         Good {
-                            entry,
+                            entry: Arc::new(entry),
                             value: version.value.clone(),
                             since: version.since,
                             from: KeptFrom::StateFile,
@@ -122,16 +125,17 @@ impl KeyMemory {
             ConfigInput::Present {
                 entries, values, ..
             } => {
-                let fresh: BTreeMap<&str, &Entry> =
-                    entries.iter().map(|e| (e.key.as_str(), e)).collect();
-                let chosen: BTreeMap<String, Pick> = values
+                // Both in key order: one merge; the keys are borrowed from the input.
+                let mut fresh = entries.iter().peekable();
+                let chosen: BTreeMap<Cow<'_, str>, Pick> = values
                     .keys()
-                    .filter_map(|key| match fresh.get(key.as_str()) {
-                        Some(e) => Some((key.clone(), Pick::Fresh((*e).clone()))),
-                        None => self
-                            .good
-                            .get(key)
-                            .map(|g| (key.clone(), Pick::Kept(g.entry.clone()))),
+                    .filter_map(|key| {
+                        while fresh.next_if(|e| e.key < *key).is_some() {}
+                        let pick = match fresh.next_if(|e| e.key == *key) {
+                            Some(e) => Pick::Fresh(Arc::clone(e)),
+                            None => Pick::Kept(Arc::clone(&self.good.get(key)?.entry)),
+                        };
+                        Some((Cow::Borrowed(key.as_str()), pick))
                     })
                     .collect();
                 (chosen, false)
@@ -140,25 +144,28 @@ impl KeyMemory {
             ConfigInput::Absent | ConfigInput::Unreadable { .. } => (
                 self.good
                     .iter()
-                    .map(|(key, g)| (key.clone(), Pick::Kept(g.entry.clone())))
+                    .map(|(key, g)| (Cow::Owned(key.clone()), Pick::Kept(Arc::clone(&g.entry))))
                     .collect(),
                 true,
             ),
         };
-        let mut outcome = build(&chosen, settings, endpoints, health);
+        let mut outcome = self.build_chosen(&chosen, settings, endpoints, health);
         // A fresh version the builder rejects falls back to the last good one, once.
-        let fallbacks: Vec<(String, Pick)> = outcome
+        let fallbacks: Vec<(Cow<'_, str>, Pick)> = outcome
             .rejected_keys()
             .into_iter()
             .filter_map(|key| {
                 let old = self.good.get(key)?;
                 let differs = chosen.get(key).map(Pick::entry) != Some(&old.entry);
-                differs.then(|| (key.to_owned(), Pick::Kept(old.entry.clone())))
+                differs.then(|| {
+                    let pick = Pick::Kept(Arc::clone(&old.entry));
+                    (Cow::Owned(key.to_owned()), pick)
+                })
             })
             .collect();
         if !fallbacks.is_empty() {
             chosen.extend(fallbacks);
-            let retry = build(&chosen, settings, endpoints, health);
+            let retry = self.build_chosen(&chosen, settings, endpoints, health);
             // Keep the builder's complaints about the fresh versions: operators must see them.
             let mut problems = outcome.problems;
             problems.extend(retry.problems.iter().cloned());
@@ -199,7 +206,7 @@ impl KeyMemory {
     /// The kept keys of this build with their origin; those kept only from now on as well.
     fn track_kept(
         &mut self,
-        chosen: &BTreeMap<String, Pick>,
+        chosen: &BTreeMap<Cow<'_, str>, Pick>,
         now: u64,
     ) -> (Vec<KeptKey>, Vec<KeptKey>) {
         let mut since = BTreeMap::new();
@@ -210,14 +217,14 @@ impl KeyMemory {
             .filter(|(_, pick)| matches!(pick, Pick::Kept(_)))
             .map(|(key, _)| key)
         {
-            let Some(good) = self.good.get(key) else {
+            let Some(good) = self.good.get(key.as_ref()) else {
                 continue;
             };
-            let previous = self.kept_since.get(key).copied();
+            let previous = self.kept_since.get(key.as_ref()).copied();
             let started = previous.unwrap_or(now);
-            since.insert(key.clone(), started);
+            since.insert(key.to_string(), started);
             let row = KeptKey {
-                key: key.clone(),
+                key: key.to_string(),
                 kept_since: started,
                 version_since: good.since,
                 from: good.from,
@@ -235,46 +242,54 @@ impl KeyMemory {
     /// written), and the persisted form when one changed.
     fn remember(
         &mut self,
-        chosen: BTreeMap<String, Pick>,
+        chosen: BTreeMap<Cow<'_, str>, Pick>,
         rejected: &BTreeSet<String>,
         values: &BTreeMap<String, String>,
         now: u64,
     ) {
         let mut changed = false;
-        let mut good = BTreeMap::new();
+        // Both maps are in key order: one merge, no tree search per key (10,000 keys).
+        let mut old = std::mem::take(&mut self.good).into_iter().peekable();
+        let mut good = Vec::with_capacity(chosen.len());
         for (key, pick) in chosen {
-            let old = self.good.remove(&key);
+            let key: &str = &key;
+            // Whatever sorts before this key was remembered but is gone from the ConfigMap.
+            while old.next_if(|(k, _)| k.as_str() < key).is_some() {
+                changed = true;
+            }
+            // The remembered key's own text is kept: no copy of 10,000 keys per build.
+            let old = old.next_if(|(k, _)| k == key);
             match pick {
-                Pick::Fresh(entry) if !rejected.contains(&key) => {
-                    let value = values.get(&key).cloned().unwrap_or_default();
-                    let since = match &old {
-                        Some(o) if o.value == value => o.since,
+                Pick::Fresh(entry) if !rejected.contains(key) => {
+                    let value = values.get(key);
+                    let good_now = match old {
+                        // The same value: keep its `since` and its text (no copy of it).
+                        Some((k, old)) if value.is_some_and(|v| *old.value == **v) => (
+                            k,
+                            Good {
+                                entry,
+                                from: KeptFrom::Memory,
+                                ..old
+                            },
+                        ),
                         _ => {
                             changed = true;
-                            now
+                            let good = Good {
+                                entry,
+                                value: Arc::from(value.map_or("", String::as_str)),
+                                since: now,
+                                from: KeptFrom::Memory,
+                            };
+                            (key.to_owned(), good)
                         }
                     };
-                    let from = KeptFrom::Memory;
-                    good.insert(
-                        key,
-                        Good {
-                            entry,
-                            value,
-                            since,
-                            from,
-                        },
-                    );
+                    good.push(good_now);
                 }
-                _ => {
-                    if let Some(old) = old {
-                        good.insert(key, old);
-                    }
-                }
+                _ => good.extend(old),
             }
         }
-        // Whatever is left was remembered but is gone from the ConfigMap now.
-        changed |= !self.good.is_empty();
-        self.good = good;
+        changed |= old.next().is_some();
+        self.good = good.into_iter().collect();
         if changed {
             self.versions = Arc::new(
                 self.good
@@ -291,21 +306,26 @@ impl KeyMemory {
         }
     }
 
+    fn build_chosen(
+        &mut self,
+        chosen: &BTreeMap<Cow<'_, str>, Pick>,
+        settings: &Settings,
+        endpoints: &EndpointSnapshot,
+        health: &HealthResults,
+    ) -> DesiredOutcome {
+        self.cache.build(
+            chosen.values().map(Pick::entry),
+            settings,
+            endpoints,
+            health,
+        )
+    }
+
     /// Keys with a remembered good version.
     #[cfg(test)]
     pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
         self.good.keys().map(String::as_str)
     }
-}
-
-fn build(
-    chosen: &BTreeMap<String, Pick>,
-    settings: &Settings,
-    endpoints: &EndpointSnapshot,
-    health: &HealthResults,
-) -> DesiredOutcome {
-    let entries: Vec<Entry> = chosen.values().map(|p| p.entry().clone()).collect();
-    build_desired_state(&entries, settings, endpoints, health)
 }
 
 #[cfg(test)]
@@ -497,8 +517,8 @@ mod tests {
         assert!(again.newly_kept.is_empty());
         // The persisted version of the kept key is still the old one; the other key moved on.
         let versions = after.versions();
-        assert_eq!(versions["10.0.0.1-80"].value, "10.1.0.1:80");
-        assert_eq!(versions["10.0.0.2-80"].value, "10.1.0.3:80");
+        assert_eq!(&*versions["10.0.0.1-80"].value, "10.1.0.1:80");
+        assert_eq!(&*versions["10.0.0.2-80"].value, "10.1.0.3:80");
         assert_eq!(versions["10.0.0.2-80"].since, 200);
         // Fixed: served from the new text, nothing kept, and that text is what persists.
         let fixed = run_at(
@@ -511,7 +531,7 @@ mod tests {
             reals(&fixed.outcome, "10.0.0.1")[0].to_string(),
             "10.1.0.9:80"
         );
-        assert_eq!(after.versions()["10.0.0.1-80"].value, "10.1.0.9:80");
+        assert_eq!(&*after.versions()["10.0.0.1-80"].value, "10.1.0.9:80");
     }
 
     // Fails if a seeded key missing from the ConfigMap is served (removing a key while the
@@ -557,7 +577,7 @@ mod tests {
         let versions = Arc::new(KeptVersions::from([(
             "10.0.0.1-80".to_owned(),
             KeptVersion {
-                value: "10.1.0.1:8o".to_owned(),
+                value: "10.1.0.1:8o".into(),
                 since: 1,
             },
         )]));

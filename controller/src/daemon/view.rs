@@ -17,7 +17,7 @@ use lb_config::{DesiredState, Settings};
 use lb_director::netfilter::DirectorRules;
 use lb_director::sync::{FocusRead, ReadMode};
 use lb_ipvs_sync::reconcile::{DrainBook, Focus, Scope};
-use lb_ipvs_sync::wanted::{WantedService, wanted_table};
+use lb_ipvs_sync::wanted::{WantedService, wanted_table, wanted_table_after};
 use lb_ipvs_sync::{IpvsTable, ServiceId};
 
 pub(crate) use lb_director::sync::Wanted;
@@ -42,11 +42,16 @@ pub(crate) struct KernelView {
 
 /// The wanted table of `desired`: the last clean pass's own when `desired` is the very state
 /// it reached (no input changed), so that neither the table is rebuilt nor the focus compares
-/// it service by service ([`Focus::between`] takes the same map as no change).
+/// it service by service ([`Focus::between`] takes the same map as no change); else mapped
+/// again only for the services that are not shared with the state that pass reached.
 pub(crate) fn wanted_of(view: Option<&KernelView>, desired: &Arc<DesiredState>) -> Wanted {
     match view {
         Some(view) if Arc::ptr_eq(&view.desired, desired) => Arc::clone(&view.wanted),
-        _ => Arc::new(wanted_table(desired)),
+        Some(view) => Arc::new(wanted_table_after(
+            desired,
+            Some((&view.desired, &view.wanted)),
+        )),
+        None => Arc::new(wanted_table(desired)),
     }
 }
 

@@ -302,7 +302,7 @@ async fn the_public_seam_follows_the_desired_state() {
         let mut state = DesiredState::default();
         state.services.insert(
             key,
-            VirtualService {
+            std::sync::Arc::new(VirtualService {
                 key,
                 origin: Origin {
                     config_key: "203.0.113.7-80".to_owned(),
@@ -331,7 +331,7 @@ async fn the_public_seam_follows_the_desired_state() {
                     },
                 )]
                 .into(),
-            },
+            }),
         );
         Arc::new(state)
     };

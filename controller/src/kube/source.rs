@@ -295,7 +295,10 @@ impl SourceState {
             self.config_dirty = false;
             let key = (self.k8s.namespace.clone(), self.k8s.configmap.clone());
             let input = match self.configmaps.get(&key) {
-                Some(cm) => ConfigInput::from_data(cm.data.clone().unwrap_or_default()),
+                Some(cm) => ConfigInput::from_data_after(
+                    cm.data.clone().unwrap_or_default(),
+                    outputs.config.borrow().as_deref(),
+                ),
                 None => ConfigInput::Absent,
             };
             if self.update_references(&input) {

@@ -19,8 +19,9 @@ pub const STATE_FORMAT_VERSION: u32 = 2;
 /// again (the grammar of the lbctl that reads it applies, not of the one that wrote it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeptVersion {
-    /// The ConfigMap value, verbatim.
-    pub value: String,
+    /// The ConfigMap value, verbatim (shared with the daemon's memory of it: no copy of 10,000
+    /// values per change).
+    pub value: Arc<str>,
     /// When this version first built cleanly (seconds since the Unix epoch).
     pub since: u64,
 }
@@ -118,7 +119,7 @@ mod tests {
         Arc::new(BTreeMap::from([(
             "10.0.0.1-80".to_owned(),
             KeptVersion {
-                value: "10.1.0.1:80, 10.1.0.2:80; scheduler=mh".to_owned(),
+                value: "10.1.0.1:80, 10.1.0.2:80; scheduler=mh".into(),
                 since: 1_700_000_000,
             },
         )]))
@@ -205,7 +206,7 @@ mod tests {
         changed.insert(
             "10.0.0.2-80".to_owned(),
             KeptVersion {
-                value: "10.1.0.9:80".to_owned(),
+                value: "10.1.0.9:80".into(),
                 since: 1,
             },
         );

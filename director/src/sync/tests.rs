@@ -60,7 +60,7 @@ fn wanted(weight: u32) -> Wanted {
         ServiceId::Inet(key),
         WantedService {
             spec,
-            destinations: BTreeMap::from([(rs, dest)]),
+            destinations: Arc::new(BTreeMap::from([(rs, dest)])),
         },
     )]))
 }
@@ -330,7 +330,8 @@ fn many(services: u16, servers: u32) -> BTreeMap<ServiceId, WantedService> {
                     };
                     (key, dest)
                 })
-                .collect();
+                .collect::<BTreeMap<_, _>>();
+            let destinations = std::sync::Arc::new(destinations);
             (id(port), WantedService { spec, destinations })
         })
         .collect()
@@ -344,7 +345,7 @@ fn set_weight(
 ) {
     let service = wanted.get_mut(&id(port)).unwrap();
     service
-        .destinations
+        .destinations_mut()
         .get_mut(&real_server(server))
         .unwrap()
         .weight = weight;
@@ -416,7 +417,7 @@ fn read_back_catches_tunnel_settings_an_old_kernel_dropped() {
     let dest = want
         .get_mut(&id(2))
         .unwrap()
-        .destinations
+        .destinations_mut()
         .get_mut(&real_server(1))
         .unwrap();
     dest.forward = KernelForward::Tunnel;
@@ -575,7 +576,7 @@ fn the_state_file_follows_the_kept_keys_and_is_not_rewritten_unchanged() {
     pass.keys = Arc::new(BTreeMap::from([(
         "10.0.0.100-80".to_owned(),
         persisted::KeptVersion {
-            value: "10.0.1.11:80".to_owned(),
+            value: "10.0.1.11:80".into(),
             since: 5,
         },
     )]));
@@ -599,7 +600,7 @@ fn the_state_file_follows_the_kept_keys_and_is_not_rewritten_unchanged() {
     keys.insert(
         "10.0.0.100-80".to_owned(),
         persisted::KeptVersion {
-            value: "10.0.1.11:80 weight=1".to_owned(),
+            value: "10.0.1.11:80 weight=1".into(),
             since: 6,
         },
     );

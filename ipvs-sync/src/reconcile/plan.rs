@@ -315,7 +315,7 @@ impl Planner<'_> {
         self.groups
             .add_services
             .push(Operation::AddService { service });
-        for (key, dest) in &want.destinations {
+        for (key, dest) in want.destinations.iter() {
             let mut destination = dest.clone();
             destination.key = *key;
             self.groups
@@ -335,7 +335,7 @@ impl Planner<'_> {
                 .edit_services
                 .push(Operation::EditService { service });
         }
-        for (key, dest) in &want.destinations {
+        for (key, dest) in want.destinations.iter() {
             let mut destination = dest.clone();
             destination.key = *key;
             match have.destinations.get(key) {

@@ -112,7 +112,7 @@ fn service_line(spec: &ServiceSpec) -> String {
     if spec.flags & IP_VS_SVC_F_ONEPACKET != 0 {
         line.push_str(" -o");
     }
-    let hashing = matches!(spec.scheduler.as_str(), "sh" | "mh");
+    let hashing = matches!(&*spec.scheduler, "sh" | "mh");
     let mut sched_flags = Vec::new();
     for (bit, hashed_name, generic) in [
         (IP_VS_SVC_F_SCHED1, "fallback", "flag-1"),

@@ -27,7 +27,9 @@ fn table_of(services: u16) -> (DesiredState, FakeKernel) {
         let rss =
             (1..=10).map(|r| real_server(real_server_key(&format!("10.9.{}.{r}", s % 250), 8080)));
         let service = with_real_servers(virtual_service(&vip, 80, ForwardMethod::Nat), rss);
-        desired.services.insert(service.key, service);
+        desired
+            .services
+            .insert(service.key, std::sync::Arc::new(service));
     }
     let wanted: BTreeMap<_, _> = wanted_table(&desired);
     let kernel = FakeKernel::new(observed(&wanted));

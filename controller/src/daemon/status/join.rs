@@ -70,7 +70,7 @@ impl Tables<'_> {
         }
         keys.into_iter()
             .filter(|k| query.matches_vip(k))
-            .filter(|k| query.matches_origin(self.desired.services.get(k)))
+            .filter(|k| query.matches_origin(self.desired.services.get(k).map(|s| &**s)))
             .collect()
     }
 
@@ -84,7 +84,7 @@ impl Tables<'_> {
     /// One service's row with all its real servers.
     pub(crate) fn service_status(&self, key: ServiceKey) -> ServiceStatus {
         let id = ServiceId::Inet(key);
-        let want = self.desired.services.get(&key);
+        let want = self.desired.services.get(&key).map(|s| &**s);
         let observed = self.observed(key);
         let service_deadline = self.drain.services.get(&id).copied();
         let real_servers = real_server_keys(want, observed)
@@ -116,7 +116,7 @@ impl Tables<'_> {
             scheduler: want.map_or_else(
                 || {
                     observed
-                        .map(|o| o.spec.scheduler.clone())
+                        .map(|o| o.spec.scheduler.to_string())
                         .unwrap_or_default()
                 },
                 |w| w.scheduler.to_string(),

@@ -109,7 +109,7 @@ pub(crate) fn summarize(
     let mut vips: BTreeMap<std::net::IpAddr, VipSummary> = BTreeMap::new();
     for key in tables.selected(query) {
         let id = ServiceId::Inet(key);
-        let want = tables.desired.services.get(&key);
+        let want = tables.desired.services.get(&key).map(|s| &**s);
         let observed = tables.observed(key);
         let vip = vips.entry(key.vip).or_default();
         counts.services += 1;

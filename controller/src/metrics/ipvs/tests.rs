@@ -118,8 +118,8 @@ fn desired() -> DesiredState {
         &["198.51.100.5:443"],
     );
     let mut state = DesiredState::default();
-    state.services.insert(web.key, web);
-    state.services.insert(fixed.key, fixed);
+    state.services.insert(web.key, std::sync::Arc::new(web));
+    state.services.insert(fixed.key, std::sync::Arc::new(fixed));
     state
 }
 
@@ -347,7 +347,7 @@ fn foreign_services_are_not_exported() {
         },
         &["192.0.2.9:53"],
     );
-    foreign.services.insert(svc.key, svc);
+    foreign.services.insert(svc.key, std::sync::Arc::new(svc));
     f.fake.program(&foreign);
     let s = f.collect();
     assert!(value(&s, "lvs_service_stat_conns_total", &[("vip", "192.0.2.1")]).is_none());
@@ -549,7 +549,7 @@ fn series_per_endpoint_and_per_service_are_as_documented() {
 fn label_values_are_escaped_in_the_exposition() {
     let mut state = desired();
     let web = state.services.get_mut(&service_key(WEB, 80)).unwrap();
-    web.origin.service = Some(ServiceOrigin {
+    std::sync::Arc::make_mut(web).origin.service = Some(ServiceOrigin {
         namespace: "we\"b".to_owned(),
         name: "front\\end".to_owned(),
         port: "ht\ntp".to_owned(),

@@ -69,7 +69,7 @@ pub fn service_attributes(spec: &ServiceSpec) -> Result<Vec<ServiceAttribute>, I
         })?;
     let mut attributes = service_identity_attributes(&spec.id);
     attributes.extend([
-        ServiceAttribute::SchedName(spec.scheduler.clone()),
+        ServiceAttribute::SchedName(spec.scheduler.to_string()),
         ServiceAttribute::Flags(IpVsFlags {
             flags: spec.flags & !IP_VS_SVC_F_HASHED,
             mask: u32::MAX,
@@ -155,7 +155,9 @@ pub fn service_from_attributes(
     let netmask = required(c.netmask, "IPVS_SVC_ATTR_NETMASK")?;
     let spec = ServiceSpec {
         id,
-        scheduler: required(c.sched, "IPVS_SVC_ATTR_SCHED_NAME")?.to_owned(),
+        scheduler: required(c.sched, "IPVS_SVC_ATTR_SCHED_NAME")?
+            .to_owned()
+            .into(),
         flags: required(c.flags, "IPVS_SVC_ATTR_FLAGS")?.flags & !IP_VS_SVC_F_HASHED,
         timeout: required(c.timeout, "IPVS_SVC_ATTR_TIMEOUT")?,
         netmask_prefix: netmask_from_wire(CONTEXT, family, netmask)?,
