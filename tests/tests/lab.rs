@@ -73,6 +73,7 @@ lab_scenarios! {
     lab_73_connection_sync => "73-connection-sync",
     lab_74_migrate_keepalived => "74-migrate-keepalived",
     lab_75_thresholds_persistence => "75-thresholds-persistence",
+    lab_76_tunnel_gre_gue => "76-tunnel-gre-gue",
 }
 
 /// `tests/lab/` of this checkout.
