@@ -74,6 +74,7 @@ lab_scenarios! {
     lab_74_migrate_keepalived => "74-migrate-keepalived",
     lab_75_thresholds_persistence => "75-thresholds-persistence",
     lab_76_tunnel_gre_gue => "76-tunnel-gre-gue",
+    lab_77_mh_weight_zero => "77-mh-weight-zero",
 }
 
 /// `tests/lab/` of this checkout.
