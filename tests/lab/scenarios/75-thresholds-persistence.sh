@@ -19,9 +19,13 @@
 # source hint): with persistence=60/24 all six reach one real server (one template for the
 # /24). Control: with persistence=60 (a /32 per client) the same six alternate, 3 and 3.
 #
-# Not here: the template's expiry. While a connection it controls is in the table, the kernel
-# re-arms a due template for 60 s (ip_vs_conn_expire), and in this scenario reset connections
-# were seen to sit in TIME_WAIT; a test of expiry needs that understood first.
+# Template expiry (persistence=15 on port 7000): connections opened 6 s apart over 18 s (past
+# the timeout) all reach the first one's real server; each is ended by a RST (IPVS forgets it
+# 10 s later; a FIN would hold it in TIME_WAIT for 2 minutes, and a template due while a
+# connection it controls is still in the table is re-armed for 60 s by the kernel). 15 s
+# after the last one the template leaves the kernel's table, and the next connection goes to
+# the other real server (rr's next pick). Control: the kept real server while the template
+# lives (rr would alternate); a template that never expired fails the last check.
 # lab-timeout: 240
 . /lab/scenarios/lib.sh
 . /lab/scenarios/lbctl.sh
@@ -33,14 +37,22 @@ CM=/tmp/cm-75.yaml
 
 # first_line: the first line a new connection to VIP:7000 gets, i.e. the real server's name.
 first_line() { echo | in_ns client timeout 5 nc -w 2 "$VIP_NAT" 7000 2>/dev/null | head -n1; }
-# open_rs1_stream NAME: a long-lived connection to VIP:7000 that must land on rs1.
-open_rs1_stream() {
+# open_tracked_stream NAME: a long-lived connection to VIP:7000; records its client port (for
+# abort_stream) and its greeting, the real server's name (stream_rs NAME).
+open_tracked_stream() {
     local before after
     before=$(client_ports)
     open_stream "$1" client "$VIP_NAT" 7000
-    wait_until 10 stream_saw "$1" rs1 || fail "stream $1 did not land on rs1: $(cat "/tmp/stream-$1.out")"
+    wait_until 10 test -s "/tmp/stream-$1.out" || fail "stream $1 got no greeting"
     after=$(client_ports)
     eval "STREAM_PORT_$1=$(echo "$after" | grep -vxF "$before" | head -n1)"
+}
+# stream_rs NAME: the real server that greeted stream NAME.
+stream_rs() { head -n1 "/tmp/stream-$1.out"; }
+# open_rs1_stream NAME: a tracked stream that must land on rs1.
+open_rs1_stream() {
+    open_tracked_stream "$1"
+    [ "$(stream_rs "$1")" = rs1 ] || fail "stream $1 did not land on rs1: $(cat "/tmp/stream-$1.out")"
 }
 # client_ports: local ports of the client's established connections to VIP:7000, one per line.
 client_ports() {
@@ -133,6 +145,35 @@ esac
 # The template: a connection entry from the client with port 0 (ipvsadm -Lnc).
 template() { in_ns director "$IPVSADM" -Lnc | grep -q " $CLIENT_IP:0 *$VIP_NAT:80 "; }
 template || fail "no persistence template: $(in_ns director "$IPVSADM" -Lnc | tr '\n' '|')"
+
+step "persistence: an active client keeps its real server past the timeout"
+write_configmap "$CM" <<'CM'
+10.0.0.100-7000: 10.0.1.11:7000, 10.0.1.12:7000; scheduler=rr; persistence=15
+CM
+lbctl_apply_ok --config "$CM"
+# template_7000: the client's persistence template on VIP:7000 is in the kernel's table.
+template_7000() { in_ns director "$IPVSADM" -Lnc | grep -q " $CLIENT_IP:0 *$VIP_NAT:7000 "; }
+no_template_7000() { ! template_7000; }
+open_tracked_stream a
+kept=$(stream_rs a)
+abort_stream a
+template_7000 || fail "no persistence template on :7000: $(in_ns director "$IPVSADM" -Lnc | tr '\n' '|')"
+for name in b c a; do
+    sleep 6
+    open_tracked_stream "$name"
+    assert_eq "$kept" "$(stream_rs "$name")" "real server of a connection 6 s after the last"
+    abort_stream "$name"
+done
+
+step "persistence: the template expires 15 s after the client's last connection"
+wait_until 40 no_template_7000 ||
+    fail "the persistence template is still there: $(in_ns director "$IPVSADM" -Lnc | tr '\n' '|')"
+log "ok: the template left the kernel's table"
+open_tracked_stream a
+[ "$(stream_rs a)" != "$kept" ] ||
+    fail "after the template expired the next connection still reached $kept (rr's next pick is the other)"
+log "ok: after expiry the next connection reached $(stream_rs a), not $kept"
+abort_stream a
 
 step "persistence netmask: six addresses of one /24 share a real server"
 for n in 20 21 22 23 24 25; do in_ns client "$IP" addr add "10.0.0.$n/24" dev c0; done
