@@ -167,6 +167,7 @@ wanted_modules=$(cd "$KMOD_SRC" && find kernel \( \
     -path 'kernel/net/bridge/*' -o \
     -path 'kernel/net/sched/*' -o \
     -path 'kernel/net/8021q/*' -o \
+    -path 'kernel/net/sctp/*' -o \
     -path 'kernel/drivers/net/ipvlan/*' -o \
     -path 'kernel/drivers/net/vxlan/*' -o \
     -name 'veth.ko' -o -name 'dummy.ko' -o -name 'tun.ko' -o -name 'macvlan.ko' -o \

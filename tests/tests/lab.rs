@@ -75,6 +75,7 @@ lab_scenarios! {
     lab_75_thresholds_persistence => "75-thresholds-persistence",
     lab_76_tunnel_gre_gue => "76-tunnel-gre-gue",
     lab_77_mh_weight_zero => "77-mh-weight-zero",
+    lab_78_udp_sctp => "78-udp-sctp",
 }
 
 /// `tests/lab/` of this checkout.

@@ -314,25 +314,37 @@ http_get_n() {
 # in NS. SERVICE is "ADDR:PORT" (TCP), DEST the real server "ADDR:PORT" (omit or "-" for the
 # service line), COLUMN one of conns (default), inpkts, outpkts, inbytes, outbytes.
 # Prints the number, or nothing when the line is absent.
-ipvs_stat() {
-    local col
-    case "${4:-conns}" in
-        conns) col=3 ;; inpkts) col=4 ;; outpkts) col=5 ;; inbytes) col=6 ;; outbytes) col=7 ;;
-        *) fail "ipvs_stat: unknown column $4" ;;
+ipvs_stat() { ipvs_stat_proto tcp "$@"; }
+
+# wait_ipvs_stat SECONDS MIN NS SERVICE [DEST] [COLUMN]: wait until the counter reaches MIN.
+# The kernel refreshes these counters about every 2 s, so poll rather than read once.
+wait_ipvs_stat() { wait_ipvs_stat_proto tcp "$@"; }
+
+# ipvs_stat_proto PROTO NS SERVICE [DEST] [COLUMN]: ipvs_stat for a service of protocol PROTO
+# (tcp, udp or sctp), whose ipvsadm option is -t, -u or --sctp-service.
+ipvs_stat_proto() {
+    local opt col
+    case "$1" in
+        tcp) opt=-t ;; udp) opt=-u ;; sctp) opt=--sctp-service ;;
+        *) fail "ipvs_stat_proto: unknown protocol $1" ;;
     esac
-    in_ns "$1" "$IPVSADM" -Ln --stats --exact -t "$2" 2>/dev/null |
-        awk -v dest="${3:--}" -v col="$col" '
+    case "${5:-conns}" in
+        conns) col=3 ;; inpkts) col=4 ;; outpkts) col=5 ;; inbytes) col=6 ;; outbytes) col=7 ;;
+        *) fail "ipvs_stat_proto: unknown column $5" ;;
+    esac
+    in_ns "$2" "$IPVSADM" -Ln --stats --exact "$opt" "$3" 2>/dev/null |
+        awk -v dest="${4:--}" -v col="$col" '
             $1 == "TCP" || $1 == "UDP" || $1 == "SCTP" { svc = 1; if (dest == "-") { print $(col); exit } }
             $1 == "->" && svc && $2 == dest { print $(col); exit }'
 }
 
-# wait_ipvs_stat SECONDS MIN NS SERVICE [DEST] [COLUMN]: wait until the counter reaches MIN.
-# The kernel refreshes these counters about every 2 s, so poll rather than read once.
-wait_ipvs_stat() {
-    local value deadline=$(($(_lab_now) + $1))
+# wait_ipvs_stat_proto PROTO SECONDS MIN NS SERVICE [DEST] [COLUMN]: wait_ipvs_stat for a
+# service of protocol PROTO (see ipvs_stat_proto).
+wait_ipvs_stat_proto() {
+    local value deadline=$(($(_lab_now) + $2))
     while :; do
-        value=$(ipvs_stat "$3" "$4" "${5:--}" "${6:-conns}")
-        [ -n "$value" ] && [ "$value" -ge "$2" ] && return 0
+        value=$(ipvs_stat_proto "$1" "$4" "$5" "${6:--}" "${7:-conns}")
+        [ -n "$value" ] && [ "$value" -ge "$3" ] && return 0
         [ "$(_lab_now)" -lt "$deadline" ] || return 1
         sleep 0.5
     done

@@ -8,8 +8,17 @@
 //! counted. The server side greets with its name (the real server's), then echoes lines, so
 //! the client also reports the spread over real servers.
 //!
-//! [`options`] and [`tally`] are pure (parsing, checks, the summary line); [`run`] moves bytes.
+//! For UDP and SCTP services (lab 78), `udp-serve`/`sctp-serve` answer every message with the
+//! real server's name, and `udp-client`/`sctp-client` send numbered messages over one socket
+//! (one UDP flow, optionally from a fixed source port; one SCTP association) and print who
+//! answered each, one line per answer, failing when an answer does not come in time. busybox
+//! `nc` in the lab VM speaks neither protocol.
+//!
+//! [`options`], [`tally`] and [`message`] are pure (parsing, checks, the summary line, the
+//! message text); [`run`] (TCP flows) and [`probe`] (UDP and SCTP) move bytes.
 
+pub mod message;
 pub mod options;
+pub mod probe;
 pub mod run;
 pub mod tally;
