@@ -159,6 +159,134 @@ async fn https_to_a_plain_http_server_fails_the_handshake() {
     assert!(matches!(err, ProbeFailure::Tls { .. }), "{err}");
 }
 
+/// A key pair and a self-signed certificate made by the openssl CLI in `dir`: X.509 v1 when
+/// `v1` (no extensions: what `openssl req -x509` makes without a config), else v3.
+fn self_signed(dir: &std::path::Path, name: &str, v1: bool) -> (Vec<u8>, Vec<u8>) {
+    let key = dir.join(format!("{name}.key"));
+    let cert = dir.join(format!("{name}.crt"));
+    let mut command = std::process::Command::new("openssl");
+    if v1 {
+        command.env("OPENSSL_CONF", "/dev/null");
+    }
+    let out = command
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .arg("-subj")
+        .arg(format!("/CN={name}"))
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs (Debian package openssl)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in"])
+        .arg(&cert)
+        .output()
+        .unwrap();
+    let version = if v1 {
+        "Version: 1 (0x0)"
+    } else {
+        "Version: 3 (0x2)"
+    };
+    assert!(String::from_utf8_lossy(&text.stdout).contains(version));
+    (std::fs::read(cert).unwrap(), std::fs::read(key).unwrap())
+}
+
+/// A TLS server (TLS 1.2 only, or 1.3 only) that presents `cert_pem` and signs with `key_pem`
+/// (not checked to match: a mismatch makes every handshake signature wrong) and answers OK.
+async fn tls_server(cert_pem: &[u8], key_pem: &[u8], tls13: bool) -> SocketAddr {
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio_rustls::rustls::{self, ServerConfig, sign};
+
+    let chain = vec![CertificateDer::from_pem_slice(cert_pem).unwrap()];
+    let key = PrivateKeyDer::from_pem_slice(key_pem).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let signer = provider.key_provider.load_private_key(key).unwrap();
+    let certified = sign::CertifiedKey::new(chain, signer);
+    let version = if tls13 {
+        &rustls::version::TLS13
+    } else {
+        &rustls::version::TLS12
+    };
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[version])
+        .unwrap()
+        .with_no_client_auth()
+        .with_cert_resolver(std::sync::Arc::new(sign::SingleCertAndKey::from(certified)));
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let mut buf = [0u8; 2048];
+                let _ = tls.read(&mut buf).await;
+                let _ = tls.write_all(OK.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+fn https(addr: SocketAddr) -> ProbeSpec {
+    ProbeSpec::Http {
+        addr,
+        tls: true,
+        path: "/healthz".to_owned(),
+        expect_status: 200,
+        expect_body: Some("ready".to_owned()),
+    }
+}
+
+#[tokio::test]
+async fn https_accepts_v1_and_v3_certificates_over_tls12_and_tls13() {
+    // webpki refuses X.509 v1 certificates outright; the check must not (it does not judge
+    // certificates, like keepalived's SSL_GET), while it still checks the handshake signature.
+    let dir = tempfile::tempdir().unwrap();
+    for v1 in [true, false] {
+        let (cert, key) = self_signed(dir.path(), if v1 { "v1" } else { "v3" }, v1);
+        for tls13 in [true, false] {
+            let addr = tls_server(&cert, &key, tls13).await;
+            run(https(addr))
+                .await
+                .unwrap_or_else(|e| panic!("v1 {v1}, TLS 1.3 {tls13}: {e}"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn https_fails_when_the_handshake_is_signed_by_another_key() {
+    // The control of the test above: the server presents one certificate and signs with
+    // another key, so the signature cannot match the certificate's public key.
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, _) = self_signed(dir.path(), "shown", true);
+    let (_, other_key) = self_signed(dir.path(), "other", true);
+    for tls13 in [true, false] {
+        let addr = tls_server(&cert, &other_key, tls13).await;
+        let err = run(https(addr)).await.unwrap_err();
+        assert!(
+            matches!(err, ProbeFailure::Tls { .. }),
+            "TLS 1.3 {tls13}: {err}"
+        );
+        assert!(
+            err.to_string().contains("BadSignature"),
+            "TLS 1.3 {tls13}: {err}"
+        );
+    }
+}
+
 fn exec(script: &str) -> ProbeSpec {
     ProbeSpec::Exec {
         command: vec!["/bin/sh".to_owned(), "-c".to_owned(), script.to_owned()],

@@ -1,7 +1,10 @@
 //! TLS for HTTPS checks. The server's certificate is not verified (like keepalived's
 //! SSL_GET): real servers are addressed by pod IP and often use self-signed certificates; the
 //! check proves that the server completes a handshake and answers, not who it is. Handshake
-//! signatures are still verified, so a broken TLS stack fails the check.
+//! signatures are still verified, so a broken TLS stack fails the check: against the public key
+//! read from the certificate alone, since webpki refuses X.509 v1 certificates (what
+//! `openssl req -x509` makes without extensions, and what old appliances serve) before it looks
+//! at a signature, and keepalived's SSL_GET accepts them.
 
 use std::io;
 use std::net::SocketAddr;
@@ -14,10 +17,15 @@ use tokio_rustls::rustls::client::danger::{
     HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
 };
 use tokio_rustls::rustls::crypto::{
-    CryptoProvider, ring, verify_tls12_signature, verify_tls13_signature,
+    CryptoProvider, WebPkiSupportedAlgorithms, ring, verify_tls13_signature_with_raw_key,
 };
-use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use tokio_rustls::rustls::{self, ClientConfig, DigitallySignedStruct, SignatureScheme};
+use tokio_rustls::rustls::pki_types::{
+    CertificateDer, ServerName, SubjectPublicKeyInfoDer, UnixTime,
+};
+use tokio_rustls::rustls::{
+    self, CertificateError, ClientConfig, DigitallySignedStruct, PeerMisbehaved, SignatureScheme,
+};
+use x509_cert::der::{Decode, Encode};
 
 use super::ProbeFailure;
 
@@ -89,7 +97,7 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
+        verify_by_public_key(
             message,
             cert,
             dss,
@@ -103,9 +111,9 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
+        verify_tls13_signature_with_raw_key(
             message,
-            cert,
+            &public_key_of(cert)?,
             dss,
             &self.0.signature_verification_algorithms,
         )
@@ -114,4 +122,48 @@ impl ServerCertVerifier for AcceptAnyCertificate {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
     }
+}
+
+/// Checks a TLS 1.2 handshake signature against the certificate's public key (any X.509
+/// version); TLS 1.3 has rustls' own function for that, which also refuses the schemes 1.3
+/// does not allow.
+fn verify_by_public_key(
+    message: &[u8],
+    cert: &CertificateDer<'_>,
+    dss: &DigitallySignedStruct,
+    algorithms: &WebPkiSupportedAlgorithms,
+) -> Result<HandshakeSignatureValid, rustls::Error> {
+    let spki = public_key_of(cert)?;
+    let key = webpki::RawPublicKeyEntity::try_from(&spki)
+        .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::BadEncoding))?;
+    let candidates = algorithms
+        .mapping
+        .iter()
+        .find(|(scheme, _)| *scheme == dss.scheme)
+        .map(|(_, candidates)| *candidates)
+        .ok_or(PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme)?;
+    if candidates.iter().any(|algorithm| {
+        key.verify_signature(*algorithm, message, dss.signature())
+            .is_ok()
+    }) {
+        Ok(HandshakeSignatureValid::assertion())
+    } else {
+        Err(rustls::Error::InvalidCertificate(
+            CertificateError::BadSignature,
+        ))
+    }
+}
+
+/// The certificate's SubjectPublicKeyInfo, re-encoded as DER.
+fn public_key_of(
+    cert: &CertificateDer<'_>,
+) -> Result<SubjectPublicKeyInfoDer<'static>, rustls::Error> {
+    let bad = |_| rustls::Error::InvalidCertificate(CertificateError::BadEncoding);
+    let parsed = x509_cert::Certificate::from_der(cert.as_ref()).map_err(bad)?;
+    let spki = parsed
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .map_err(bad)?;
+    Ok(SubjectPublicKeyInfoDer::from(spki))
 }
