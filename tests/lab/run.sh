@@ -180,6 +180,13 @@ for tool in $needs; do
                 add_binary "$bin" "$prog"
             done
             ;;
+        openssl)
+            # The OpenSSL CLI (Debian package openssl): a TLS server on the real servers for
+            # the HTTPS health check (scenario 80), with a self-signed certificate it makes.
+            bin=$(command -v openssl || true)
+            [ -n "$bin" ] || die "a scenario needs openssl: install the Debian package openssl (tests/install-deps.sh)"
+            add_binary "$bin" openssl
+            ;;
         keepalived)
             # keepalived (Debian package keepalived) as the old set-up of the migration
             # scenario: it programs IPVS from a keepalived.conf that `lbctl import` reads.

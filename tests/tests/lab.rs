@@ -76,6 +76,8 @@ lab_scenarios! {
     lab_76_tunnel_gre_gue => "76-tunnel-gre-gue",
     lab_77_mh_weight_zero => "77-mh-weight-zero",
     lab_78_udp_sctp => "78-udp-sctp",
+    lab_80_health_http_exec => "80-health-http-exec",
+    lab_79_ipv6 => "79-ipv6",
 }
 
 /// `tests/lab/` of this checkout.
