@@ -11,7 +11,9 @@ use proptest::prelude::*;
 
 const SCHEDULERS: [&str; 6] = ["rr", "wrr", "wlc", "sh", "mh", "lc"];
 
-/// One real server: address, port, method (m, g, i), weight, thresholds.
+/// One real server: address, port, method (m, g, i), weight, thresholds. A lower threshold
+/// only with an upper one: the kernel refuses a lower threshold above the upper (ERANGE, an
+/// unset upper counting as 0), so no real table has one, and the ConfigMap refuses it too.
 fn real_server() -> impl Strategy<Value = (usize, u16, usize, u32, u32, u32)> {
     (
         0..3usize,
@@ -21,6 +23,10 @@ fn real_server() -> impl Strategy<Value = (usize, u16, usize, u32, u32, u32)> {
         0..3u32,
         0..3u32,
     )
+        .prop_map(|(addr, port, method, weight, upper, lower)| {
+            let lower = if upper > 0 { lower } else { 0 };
+            (addr, port, method, weight, upper, lower)
+        })
 }
 
 /// A structured ipvsadm -Sn dump (often valid: the property checks real imports), with now

@@ -26,12 +26,14 @@ fn real_servers(port: u16) -> impl Strategy<Value = Vec<StaticRealServer>> {
         proptest::option::of(any::<u32>()),
         proptest::option::of(any::<u32>()),
     )
+        // Only valid thresholds round-trip: the parser refuses a lower threshold above the
+        // upper one (an unset upper counting as 0), as the kernel does.
         .prop_map(|(addr, port, weight, upper, lower)| StaticRealServer {
             addr,
             port,
             weight,
             upper_threshold: upper,
-            lower_threshold: lower,
+            lower_threshold: lower.map(|lower| lower.min(upper.unwrap_or(0))),
         });
     proptest::collection::vec(one, 1..4).prop_map(|mut v| {
         let mut seen = std::collections::BTreeSet::new();

@@ -130,6 +130,7 @@ fn parse_real_server(ctx: &mut ValueCtx<'_>, item: Piece<'_>) -> Option<WrittenR
         lower_threshold: None,
     };
     let mut ok = true;
+    let mut lower_value = None;
     for word in words {
         let Some((name, value)) = word.split_once('=') else {
             ctx.error(
@@ -182,6 +183,28 @@ fn parse_real_server(ctx: &mut ValueCtx<'_>, item: Piece<'_>) -> Option<WrittenR
                 ctx.error(value, message);
                 ok = false;
             }
+        }
+        if name.text == "lower-threshold" {
+            lower_value = Some(value);
+        }
+    }
+    // The kernel refuses (ERANGE) a lower threshold above the upper one, and an unset upper
+    // threshold counts as 0 there: say so here, where the column is known.
+    if let (Some(lower), Some(value)) = (rs.lower_threshold, lower_value) {
+        let upper = rs.upper_threshold.unwrap_or(0);
+        if ok && lower > upper {
+            let message = match rs.upper_threshold {
+                Some(upper) => format!(
+                    "lower-threshold={lower} is above upper-threshold={upper}: new connections \
+                     resume below the lower one, so it must not exceed the upper one"
+                ),
+                None => format!(
+                    "lower-threshold={lower} needs an upper-threshold= of at least {lower} \
+                     (without one there is nothing to resume from)"
+                ),
+            };
+            ctx.error(value, message);
+            ok = false;
         }
     }
     ok.then_some(rs)

@@ -390,6 +390,14 @@ fn value_errors_name_column_and_expectation() {
             "column 26: weight= is given twice for this real server",
         ),
         (
+            "198.51.100.1:80 upper-threshold=1 lower-threshold=5",
+            "column 51: lower-threshold=5 is above upper-threshold=1: new connections resume below the lower one, so it must not exceed the upper one",
+        ),
+        (
+            "198.51.100.1:80 lower-threshold=5",
+            "column 33: lower-threshold=5 needs an upper-threshold= of at least 5 (without one there is nothing to resume from)",
+        ),
+        (
             "198.51.100.1:80 wieght=1",
             "column 17: unknown real-server setting \"wieght\": expected weight=, upper-threshold= or lower-threshold=",
         ),

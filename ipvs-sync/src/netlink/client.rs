@@ -13,7 +13,7 @@ use netlink_packet_core::{
 };
 
 use super::convert::service_family;
-use super::errno::kernel_error;
+use super::errno::{explain_destination_refusal, explain_service_refusal, kernel_error};
 use super::family::resolve_family;
 use super::features::check_destination;
 use super::features::{KernelVersion, PROC_SYS, kernel_version};
@@ -289,11 +289,13 @@ impl<T: NetlinkTransport> IpvsClient<T> {
     /// `ipvsadm -A`. EEXIST if present (not swallowed: the caller decides).
     pub fn add_service(&mut self, spec: &ServiceSpec) -> Result<(), IpvsError> {
         self.write(&IpvsMessage::new_service(spec)?, &spec.id.to_string())
+            .map_err(|e| explain_service_refusal(e, spec))
     }
 
     /// `ipvsadm -E`. ESRCH if absent.
     pub fn edit_service(&mut self, spec: &ServiceSpec) -> Result<(), IpvsError> {
         self.write(&IpvsMessage::set_service(spec)?, &spec.id.to_string())
+            .map_err(|e| explain_service_refusal(e, spec))
     }
 
     /// `ipvsadm -D` (its destinations go with it). ESRCH if absent.
@@ -310,6 +312,7 @@ impl<T: NetlinkTransport> IpvsClient<T> {
         let object = dest_object(service, &dest.key);
         check_destination(&object, dest, self.kernel)?;
         self.write(&IpvsMessage::new_dest(service, dest)?, &object)
+            .map_err(|e| explain_destination_refusal(e, dest))
     }
 
     /// `ipvsadm -e`. ENOENT if the destination is absent.
@@ -321,6 +324,7 @@ impl<T: NetlinkTransport> IpvsClient<T> {
         let object = dest_object(service, &dest.key);
         check_destination(&object, dest, self.kernel)?;
         self.write(&IpvsMessage::set_dest(service, dest)?, &object)
+            .map_err(|e| explain_destination_refusal(e, dest))
     }
 
     /// `ipvsadm -d`. ENOENT if the destination is absent.
