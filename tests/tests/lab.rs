@@ -77,6 +77,7 @@ lab_scenarios! {
     lab_77_mh_weight_zero => "77-mh-weight-zero",
     lab_78_udp_sctp => "78-udp-sctp",
     lab_80_health_http_exec => "80-health-http-exec",
+    lab_82_kernel_refusals => "82-kernel-refusals",
     lab_79_ipv6 => "79-ipv6",
 }
 
