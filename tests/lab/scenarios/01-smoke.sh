@@ -2,6 +2,8 @@
 # 01-smoke: the lab itself works. Modules load, ipvsadm talks to the kernel, and a NAT
 # service programmed with ipvsadm (not our code) carries real TCP from the client to both
 # real servers in round robin, with the kernel's connection counter moving.
+# Control: before the service exists the same request gets no answer (the VIP is only an
+# address of the director, with nothing listening), so the answers come from IPVS.
 . /lab/scenarios/lib.sh
 set -e
 
@@ -11,6 +13,10 @@ assert_ok "ipvsadm -Ln" ipvsadm -Ln
 assert_contains "$(ipvsadm -Ln)" "IP Virtual Server version" "ipvsadm -Ln"
 
 topology_nat
+
+step "control: no service yet, no answer from $VIP_NAT:80"
+if http_get client "$VIP_NAT" 80 >/dev/null; then fail "control: $VIP_NAT:80 answered without a service"; fi
+log "ok: control: no answer without the service"
 
 step "NAT service $VIP_NAT:80 rr over rs1, rs2 (ipvsadm)"
 in_ns director ipvsadm -A -t "$VIP_NAT:80" -s rr

@@ -2,12 +2,20 @@
 # 11-apply-traffic (issue 3, lab scenario 2): services programmed by `lbctl apply` in NAT, DR
 # and IPIP-tunnel mode each carry real TCP connections from the client namespace through the
 # VIP to both real servers, and the kernel's counters (as ipvsadm reads them) increase.
+# Control: before the apply no VIP answers (the VIPs do not even exist yet), so every answer
+# after it comes through the services lbctl wrote.
 . /lab/scenarios/lib.sh
 . /lab/scenarios/lbctl.sh
 set -e
 
 topology_dr_tun
 in_ns director "$IP" link del lbvip0
+
+step "control: before the apply no VIP answers"
+for vip in "$VIP_NAT" "$VIP_DR" "$VIP_TUN"; do
+    if http_get client "$vip" 80 >/dev/null; then fail "control: $vip:80 answered before the apply"; fi
+done
+log "ok: control: no answer from the VIPs before the apply"
 
 step "lbctl apply of the lab ConfigMap"
 lbctl_apply_ok --config "$LAB_CONFIGMAP"

@@ -2,6 +2,9 @@
 # 12-drain (issue 3, lab scenario 3): a real server removed from the ConfigMap while a
 # long-lived connection to it is open keeps that connection working until it ends, gets no new
 # connections (weight 0), and is deleted once drained.
+# Control: the same kind of connection to a real server deleted outright (ipvsadm -d, what a
+# sync without drain would do) stops echoing at once (lbctl sets expire_nodest_conn=1), so the
+# "keeps working" checks above can fail.
 . /lab/scenarios/lib.sh
 . /lab/scenarios/lbctl.sh
 set -e
@@ -66,3 +69,23 @@ while [ $i -lt 25 ]; do
 done
 assert_eq yes "$deleted" "drained server deleted within 50 s"
 assert_eq "-a -t 10.0.0.100:7000 -r $other_ip:7000 -m -w 1" "$(ipvs_rules director | grep -- '^-a ')" "remaining destination"
+
+step "control: a real server deleted outright cuts its connection"
+lbctl_apply_ok --config /tmp/both.yaml
+assert_contains "$(ipvs_rules director)" "-r $held_ip:7000 -m -w 1" "ipvsadm -Sn (both back)"
+# A connection to $held: open until one lands there (rr alternates).
+landed=no
+for name in b c; do
+    open_stream "$name" client "$VIP_NAT" 7000
+    wait_until 10 test -s "/tmp/stream-$name.out" || fail "stream $name got no greeting"
+    if [ "$(head -1 "/tmp/stream-$name.out")" = "$held" ]; then landed=$name; break; fi
+done
+[ "$landed" != no ] || fail "no connection landed on $held"
+stream_send "$landed" "before"
+wait_until 5 stream_saw "$landed" "before" || fail "no echo before the hard delete"
+in_ns director "$IPVSADM" -d -t "$VIP_NAT:7000" -r "$held_ip:7000"
+stream_send "$landed" "after"
+if wait_until 5 stream_saw "$landed" "after"; then
+    fail "control: the connection still echoed after its real server was deleted outright"
+fi
+log "ok: control: no echo after a hard delete (the drain is what kept it)"
