@@ -58,23 +58,41 @@ fn nft_director_table_is_replaced_atomically_and_idempotently() {
     assert_eq!(ns.sh("nft list tables").trim(), "table inet foreign");
     assert!(backend.sync(&rules).unwrap().changed());
     assert!(!backend.check(&rules).unwrap().changed());
-    let listing = ns.sh("nft list table inet lbctl");
+    let listing = ns.sh("nft -s list table inet lbctl");
     assert_eq!(listing, table_listing(&rules).unwrap());
-    assert!(listing.contains("ip daddr 10.0.0.97 tcp dport 80 notrack"));
-    assert!(listing.contains("ip saddr 10.0.0.97 tcp sport 80 notrack"));
+    assert!(listing.contains("ip daddr 10.0.0.97 tcp dport 80 counter notrack"));
+    assert!(listing.contains("ip saddr 10.0.0.97 tcp sport 80 counter notrack"));
     assert!(
         !listing.contains("10.0.0.99"),
         "NAT must stay tracked next to FullNAT: {listing}"
     );
-    assert!(listing.contains("snat ip6 to 2001:db8:1::10 fully-random"));
+    assert!(listing.contains("counter snat ip6 to 2001:db8:1::10 fully-random"));
 
     let second = backend.sync(&rules).unwrap();
     assert_eq!(second.tables[0].change, Change::Unchanged, "{second:?}");
 
+    // The rules count what they match, and counting is not a change: the next sync compares
+    // the stateless listing and leaves the table (and its counts) alone. (Comparing the
+    // plain listing, which carries the counts, would replace the table at every pass.)
+    ns.sh("ip link set lo up; ip addr add 10.0.0.97/32 dev lo; curl -s --max-time 1 http://10.0.0.97:80/ || true");
+    let counted = ns.sh("nft list chain inet lbctl lb_bypass");
+    assert!(
+        counted.contains("ip daddr 10.0.0.97 tcp dport 80 counter packets ")
+            && !counted.contains("ip daddr 10.0.0.97 tcp dport 80 counter packets 0 "),
+        "{counted}"
+    );
+    let after_traffic = backend.sync(&rules).unwrap();
+    assert_eq!(
+        after_traffic.tables[0].change,
+        Change::Unchanged,
+        "{after_traffic:?}"
+    );
+    assert_eq!(ns.sh("nft list chain inet lbctl lb_bypass"), counted);
+
     // Drift (someone deleted our chain's rules) is repaired.
     ns.sh("nft flush chain inet lbctl lb_bypass");
     assert!(backend.sync(&rules).unwrap().changed());
-    assert_eq!(ns.sh("nft list table inet lbctl"), listing);
+    assert_eq!(ns.sh("nft -s list table inet lbctl"), listing);
 
     assert_eq!(ns.sh("nft list table inet foreign"), foreign);
     assert_eq!(
@@ -120,7 +138,7 @@ fn nft_node_bypass_uses_its_own_table() {
         &["10.244.0.0/16".parse().unwrap()],
     );
     backend.sync(&node).unwrap();
-    let listing = ns.sh("nft list table inet lbctl_node");
+    let listing = ns.sh("nft -s list table inet lbctl_node");
     assert_eq!(listing, table_listing(&node).unwrap());
     assert!(!backend.sync(&node).unwrap().changed());
     backend.remove(Owner::NodeBypass).unwrap();

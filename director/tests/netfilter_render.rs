@@ -127,19 +127,19 @@ table inet lbctl {
 \t}
 
 \tchain lb_bypass {
-\t\tip daddr 10.0.0.97 tcp dport 80 notrack
-\t\tip saddr 10.0.0.97 tcp sport 80 notrack
-\t\tip daddr 10.0.0.98 udp dport 53 notrack
-\t\tip saddr 10.0.0.98 udp sport 53 notrack
-\t\tip6 daddr 2001:db8:100::1 tcp dport 80 notrack
-\t\tip6 saddr 2001:db8:100::1 tcp sport 80 notrack
+\t\tip daddr 10.0.0.97 tcp dport 80 counter notrack
+\t\tip saddr 10.0.0.97 tcp sport 80 counter notrack
+\t\tip daddr 10.0.0.98 udp dport 53 counter notrack
+\t\tip saddr 10.0.0.98 udp sport 53 counter notrack
+\t\tip6 daddr 2001:db8:100::1 tcp dport 80 counter notrack
+\t\tip6 saddr 2001:db8:100::1 tcp sport 80 counter notrack
 \t}
 
 \tchain lb_postrouting {
 \t\ttype nat hook postrouting priority srcnat; policy accept;
-\t\tct original ip daddr 10.0.0.100 meta l4proto tcp ct original proto-dst 443 numgen inc mod 2 0 snat ip to 10.0.1.200/31 fully-random
-\t\tct original ip daddr 10.0.0.100 meta l4proto tcp ct original proto-dst 443 snat ip to 10.0.1.210 fully-random
-\t\tct original ip6 daddr 2001:db8:100::2 meta l4proto tcp ct original proto-dst 80 snat ip6 to 2001:db8:1::10 fully-random
+\t\tct original ip daddr 10.0.0.100 meta l4proto tcp ct original proto-dst 443 numgen inc mod 2 0 counter snat ip to 10.0.1.200/31 fully-random
+\t\tct original ip daddr 10.0.0.100 meta l4proto tcp ct original proto-dst 443 counter snat ip to 10.0.1.210 fully-random
+\t\tct original ip6 daddr 2001:db8:100::2 meta l4proto tcp ct original proto-dst 80 counter snat ip6 to 2001:db8:1::10 fully-random
 \t}
 }
 ";
@@ -177,7 +177,9 @@ fn node_bypass_golden() {
             .all(|s| s.rules.is_empty())
     );
     let listing = table_listing(&rules).unwrap();
-    assert!(listing.contains("\t\tip saddr 10.0.1.200/31 ip daddr 10.244.0.0/16 notrack\n"));
+    assert!(
+        listing.contains("\t\tip saddr 10.0.1.200/31 ip daddr 10.244.0.0/16 counter notrack\n")
+    );
     assert!(listing.contains("type filter hook forward priority filter - 10; policy accept;"));
 }
 

@@ -5,8 +5,8 @@
 # rules (iptables, then nftables) the same traffic leaves none, even with vs/conntrack forced
 # back to 1 for the DR service. The NAT service (vs/conntrack=0, as lbctl sets it without
 # FullNAT) works NOTRACK'ed and leaves no entry too, but IPVS untracks NAT packets itself then,
-# so for NAT the proof that our rule matches is its packet counter (iptables backend; control:
-# the NAT traffic of the first step, without rules, was tracked). A foreign raw-table rule survives every sync. The 1s this
+# so for NAT the proof that our rule matches is its packet counter (iptables and nftables;
+# control: the NAT traffic of the first step, without rules, was tracked). A foreign raw-table rule survives every sync. The 1s this
 # script forces are foreign to lbctl, which never lowers them (issue 11): the script puts the
 # kernel default 0 back itself before each backend.
 . /lab/scenarios/lib.sh
@@ -94,8 +94,13 @@ for backend in iptables nftables; do
         # requests above went through it. Mutation: a rule that misses the VIP counts 0.
         nat_rule_packets=$(in_ns director "$IPTABLES" -w -t raw -nvxL LBCTL-NOTRACK |
             awk -v vip="$VIP_NAT" '$0 ~ "NOTRACK|CT" && $0 ~ vip && /dpt:80/ { s += $1 } END { print s + 0 }')
-        assert_ge 4 "$nat_rule_packets" "$backend: packets the NOTRACK rule of the NAT VIP matched"
+    else
+        # The same proof with nftables: every rule of our table counts (`counter`).
+        nat_rule_packets=$(in_ns director "$NFT" list chain inet lbctl lb_bypass |
+            awk -v rule="ip daddr $VIP_NAT tcp dport 80 counter packets" 'index($0, rule) {
+                for (i = 1; i < NF; i++) if ($i == "packets") { print $(i + 1); exit } }')
     fi
+    assert_ge 4 "$nat_rule_packets" "$backend: packets the NOTRACK rule of the NAT VIP matched"
 
     step "$backend: second apply is a no-op for the rules"
     SETTINGS=/tmp/settings-notrack.toml lbctl_apply_ok --config /tmp/cm-notrack.yaml

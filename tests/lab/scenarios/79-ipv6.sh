@@ -338,11 +338,21 @@ assert_ok "lbctl cleanup" in_ns director "$LBCTL" cleanup
 assert_not_contains "$(in_ns director ip6tables-save -t raw)" "LBCTL" "ip6tables raw after cleanup"
 
 notrack_phase nftables "$V6_CLIENT_NOTRACK_NFT"
-nft6=$(in_ns director "$NFT" list table inet lbctl)
+nft6=$(in_ns director "$NFT" -s list table inet lbctl)
 echo "$nft6"
-assert_contains "$nft6" "ip6 daddr $V6_DR tcp dport 80 notrack" "nft table"
-assert_contains "$nft6" "ip6 saddr $V6_DR tcp sport 80 notrack" "nft table"
-assert_contains "$nft6" "ip6 daddr $V6_NAT tcp dport 80 notrack" "nft table"
+assert_contains "$nft6" "ip6 daddr $V6_DR tcp dport 80 counter notrack" "nft table"
+assert_contains "$nft6" "ip6 saddr $V6_DR tcp sport 80 counter notrack" "nft table"
+assert_contains "$nft6" "ip6 daddr $V6_NAT tcp dport 80 counter notrack" "nft table"
+# As with ip6tables: IPVS untracks NAT itself at vs/conntrack=0, so the rule's counter is the
+# proof that the NAT VIP's rule matched.
+in_ns director "$NFT" list chain inet lbctl lb_bypass
+nft_rule_packets() { # nft_rule_packets VIP: packets of the rule for VIP's port 80
+    in_ns director "$NFT" list chain inet lbctl lb_bypass |
+        awk -v rule="ip6 daddr $1 tcp dport 80 counter packets" 'index($0, rule) {
+            for (i = 1; i < NF; i++) if ($i == "packets") { print $(i + 1); exit } }'
+}
+assert_ge 4 "$(nft_rule_packets "$V6_NAT")" "packets the nft NOTRACK rule of the v6 NAT VIP matched"
+assert_ge 4 "$(nft_rule_packets "$V6_DR")" "packets the nft NOTRACK rule of the v6 DR VIP matched"
 assert_ok "lbctl cleanup" in_ns director "$LBCTL" cleanup
 log "control had $control_entries tracked DR entries; with NOTRACK (iptables, nftables) none"
 

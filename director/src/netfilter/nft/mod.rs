@@ -32,10 +32,11 @@ impl NftBackend {
 
     /// Our table's current listing, or `None` when it does not exist.
     pub fn current(&self, owner: Owner) -> Result<Option<String>, NetfilterError> {
-        match self
-            .runner
-            .run("nft", &["list", "table", "inet", owner.nft_table()], None)
-        {
+        match self.runner.run(
+            "nft",
+            &["-s", "list", "table", "inet", owner.nft_table()],
+            None,
+        ) {
             Ok(text) => Ok(Some(text)),
             Err(NetfilterError::Tool { stderr, .. })
                 if stderr.contains("No such file or directory") =>

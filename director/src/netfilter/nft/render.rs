@@ -1,6 +1,8 @@
 //! Pure rendering of a [`RuleSet`] as our own nftables table (`inet lbctl`), in exactly the text
-//! `nft list table` prints, so that the listing can be compared with the kernel's and fed to
-//! `nft -f` unchanged.
+//! `nft -s list table` prints (stateless: counters without their values), so that the listing
+//! can be compared with the kernel's and fed to `nft -f` unchanged. Every rule counts what it
+//! matched (`counter`), as the iptables rules do: `nft list table inet lbctl` shows whether
+//! the NOTRACK, SNAT and bypass rules see traffic.
 //!
 //! Pure: no I/O. The table holds base chains at raw priority (NOTRACK) and srcnat priority
 //! (SNAT), and a filter FORWARD chain ahead of the filter priority for the node bypass. nftables
@@ -34,7 +36,7 @@ pub fn table_listing(rules: &RuleSet) -> Option<String> {
         let lines: Vec<String> = rules
             .notrack
             .iter()
-            .map(|s| format!("{} notrack", selector(s)))
+            .map(|s| format!("{} counter notrack", selector(s)))
             .collect();
         chains.push(chain("lb_bypass", None, &lines));
     }
@@ -50,7 +52,7 @@ pub fn table_listing(rules: &RuleSet) -> Option<String> {
         let lines: Vec<String> = rules
             .forward_accept
             .iter()
-            .map(|s| format!("{} accept", selector(s)))
+            .map(|s| format!("{} counter accept", selector(s)))
             .collect();
         chains.push(base_chain(
             "lb_forward",
@@ -148,7 +150,7 @@ fn snat_lines(rule: &SnatRule) -> Vec<String> {
                 String::new()
             };
             format!(
-                "{matcher}{spread} snat {word} to {} fully-random",
+                "{matcher}{spread} counter snat {word} to {} fully-random",
                 net(pool)
             )
         })
