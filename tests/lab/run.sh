@@ -180,6 +180,16 @@ for tool in $needs; do
                 add_binary "$bin" "$prog"
             done
             ;;
+        gobgpd)
+            # GoBGP (Debian package gobgpd: gobgpd + the gobgp CLI) as a second BGP router
+            # next to BIRD (scenario 81).
+            for prog in gobgpd gobgp; do
+                bin=$(command -v "$prog" || true)
+                [ -n "$bin" ] || [ ! -x "/usr/sbin/$prog" ] || bin=/usr/sbin/$prog
+                [ -n "$bin" ] || die "a scenario needs $prog: install the Debian package gobgpd (tests/install-deps.sh)"
+                add_binary "$bin" "$prog"
+            done
+            ;;
         openssl)
             # The OpenSSL CLI (Debian package openssl): a TLS server on the real servers for
             # the HTTPS health check (scenario 80), with a self-signed certificate it makes.

@@ -76,9 +76,10 @@ lab_scenarios! {
     lab_76_tunnel_gre_gue => "76-tunnel-gre-gue",
     lab_77_mh_weight_zero => "77-mh-weight-zero",
     lab_78_udp_sctp => "78-udp-sctp",
-    lab_80_health_http_exec => "80-health-http-exec",
-    lab_82_kernel_refusals => "82-kernel-refusals",
     lab_79_ipv6 => "79-ipv6",
+    lab_80_health_http_exec => "80-health-http-exec",
+    lab_81_bgp_peers_aggregate => "81-bgp-peers-aggregate",
+    lab_82_kernel_refusals => "82-kernel-refusals",
 }
 
 /// `tests/lab/` of this checkout.
