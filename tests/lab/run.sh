@@ -143,6 +143,18 @@ if [ -x "$LBCTL_BIN" ]; then
 else
     log "no lbctl at $LBCTL_BIN (build it, set LBCTL_BIN, or pass --cargo-build); scenarios using it will fail"
 fi
+# add_host_programs PACKAGE PROG...: pack the host's PROGs (from PATH, or /usr/sbin, which a
+# non-root PATH may lack), installed by the Debian package PACKAGE (tests/packages.txt).
+add_host_programs() {
+    local package=$1 prog bin
+    shift
+    for prog in "$@"; do
+        bin=$(command -v "$prog" || true)
+        [ -n "$bin" ] || [ ! -x "/usr/sbin/$prog" ] || bin=/usr/sbin/$prog
+        [ -n "$bin" ] || die "a scenario needs $prog: install the Debian package $package (tests/install-deps.sh)"
+        add_binary "$bin" "$prog"
+    done
+}
 # Extra tools a scenario asks for with a header line `# lab-needs: TOOL...` (host binaries from
 # tests/packages.txt, packed only when a selected scenario needs them: prometheus is ~50 MB).
 needs=$(for name in "${names[@]}"; do
@@ -151,9 +163,7 @@ done | tr ' ' '\n' | sort -u)
 for tool in $needs; do
     case "$tool" in
         prometheus)
-            bin=$(command -v prometheus || true)
-            [ -n "$bin" ] || die "a scenario needs prometheus: install the Debian package prometheus (tests/install-deps.sh)"
-            add_binary "$bin" prometheus
+            add_host_programs prometheus prometheus
             ;;
         fake-apiserver)
             # Our own test binary: missing means not built; the scenario then fails and says so.
@@ -172,38 +182,22 @@ for tool in $needs; do
             fi
             ;;
         bird)
-            # BIRD 2 (Debian package bird2) as the router of the BGP scenarios: bird + birdc.
-            for prog in bird birdc; do
-                bin=$(command -v "$prog" || true)
-                [ -n "$bin" ] || [ ! -x "/usr/sbin/$prog" ] || bin=/usr/sbin/$prog
-                [ -n "$bin" ] || die "a scenario needs $prog: install the Debian package bird2 (tests/install-deps.sh)"
-                add_binary "$bin" "$prog"
-            done
+            # BIRD 2 as the router of the BGP scenarios (and the directors' BIRD in 72, 81).
+            add_host_programs bird2 bird birdc
             ;;
         gobgpd)
-            # GoBGP (Debian package gobgpd: gobgpd + the gobgp CLI) as a second BGP router
-            # next to BIRD (scenario 81).
-            for prog in gobgpd gobgp; do
-                bin=$(command -v "$prog" || true)
-                [ -n "$bin" ] || [ ! -x "/usr/sbin/$prog" ] || bin=/usr/sbin/$prog
-                [ -n "$bin" ] || die "a scenario needs $prog: install the Debian package gobgpd (tests/install-deps.sh)"
-                add_binary "$bin" "$prog"
-            done
+            # GoBGP as a second BGP router next to BIRD (scenario 81).
+            add_host_programs gobgpd gobgpd gobgp
             ;;
         openssl)
-            # The OpenSSL CLI (Debian package openssl): a TLS server on the real servers for
-            # the HTTPS health check (scenario 80), with a self-signed certificate it makes.
-            bin=$(command -v openssl || true)
-            [ -n "$bin" ] || die "a scenario needs openssl: install the Debian package openssl (tests/install-deps.sh)"
-            add_binary "$bin" openssl
+            # A TLS server on the real servers for the HTTPS health check (scenario 80), with
+            # a self-signed certificate it makes.
+            add_host_programs openssl openssl
             ;;
         keepalived)
-            # keepalived (Debian package keepalived) as the old set-up of the migration
-            # scenario: it programs IPVS from a keepalived.conf that `lbctl import` reads.
-            bin=$(command -v keepalived || true)
-            [ -n "$bin" ] || [ ! -x /usr/sbin/keepalived ] || bin=/usr/sbin/keepalived
-            [ -n "$bin" ] || die "a scenario needs keepalived: install the Debian package keepalived (tests/install-deps.sh)"
-            add_binary "$bin" keepalived
+            # The old set-up of the migration scenario: it programs IPVS from a
+            # keepalived.conf that `lbctl import` reads.
+            add_host_programs keepalived keepalived
             ;;
         lbctl-release)
             # The release build, for scenarios at production size: the debug build's parse

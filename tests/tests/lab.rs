@@ -80,6 +80,7 @@ lab_scenarios! {
     lab_80_health_http_exec => "80-health-http-exec",
     lab_81_bgp_peers_aggregate => "81-bgp-peers-aggregate",
     lab_82_kernel_refusals => "82-kernel-refusals",
+    lab_83_dual_stack_service => "83-dual-stack-service",
 }
 
 /// `tests/lab/` of this checkout.

@@ -15,8 +15,7 @@ assert_contains "$(ipvsadm -Ln)" "IP Virtual Server version" "ipvsadm -Ln"
 topology_nat
 
 step "control: no service yet, no answer from $VIP_NAT:80"
-if http_get client "$VIP_NAT" 80 >/dev/null; then fail "control: $VIP_NAT:80 answered without a service"; fi
-log "ok: control: no answer without the service"
+no_answer "$VIP_NAT" "no service yet"
 
 step "NAT service $VIP_NAT:80 rr over rs1, rs2 (ipvsadm)"
 in_ns director ipvsadm -A -t "$VIP_NAT:80" -s rr

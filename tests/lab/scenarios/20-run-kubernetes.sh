@@ -9,14 +9,11 @@
 # lab-timeout: 300
 . /lab/scenarios/lib.sh
 . /lab/scenarios/lbctl.sh
+. /lab/scenarios/kube.sh
 set -e
 
-FAKE=/usr/local/bin/fake-apiserver
 FIX=/lab/fixtures/20-run-kubernetes
-API=127.0.0.1:6443
-ADMIN=127.0.0.1:6444
 HTTP=127.0.0.1:9469
-[ -x "$FAKE" ] || fail "fake-apiserver missing in the initramfs (cargo build -p lb-tests --bins)"
 
 topology_nat
 # The pods: HTTP on their container port 8080 (named `web`), an echo server on 9000.
@@ -25,72 +22,12 @@ for ns in rs1 rs2; do
     rs_echo "$ns" 9000
 done
 
-# admin_req METHOD PATH [FILE]: one request to the fake's admin port (FILE as the JSON body);
-# the response body goes to /tmp/admin.body; succeeds when the status is 200.
-admin_req() {
-    local len=0 resp
-    [ -z "$3" ] || len=$(wc -c <"$3")
-    resp=$({
-        printf '%s /%s HTTP/1.0\r\nHost: admin\r\nContent-Type: application/json\r\nContent-Length: %s\r\n\r\n' "$1" "$2" "$len"
-        [ -z "$3" ] || cat "$3"
-    } | in_ns director timeout 5 nc -w 3 "${ADMIN%:*}" "${ADMIN#*:}" 2>/dev/null | tr -d '\r')
-    echo "$resp" | sed '1,/^$/d' >/tmp/admin.body
-    case "$(echo "$resp" | head -1)" in *" 200 "*) true ;; *) false ;; esac
-}
-# admin METHOD PATH [FILE]: admin_req that must succeed (call it from the scenario's shell).
-admin() {
-    admin_req "$@" || fail "admin $1 /$2 failed: $(cut -c1-200 /tmp/admin.body)"
-    log "admin $1 /$2 ${3:+$(basename "$3")}: 200"
-}
-
-# expect_table: the desired `ipvsadm -Sn` (stdin), sorted like ipvs_rules, into /tmp/expected.
-expect_table() { sort >/tmp/expected; }
-table_is_expected() { [ "$(ipvs_rules director)" = "$(cat /tmp/expected)" ]; }
-run_alive() { kill -0 "$RUN_PID" 2>/dev/null; }
-table_settled() { table_is_expected || ! run_alive; }
-# wait_table SECONDS WHAT: wait until the kernel table equals /tmp/expected (fails at once
-# when lbctl run has exited).
-wait_table() {
-    wait_until "$1" table_settled
-    table_is_expected || {
-        echo "expected:"; cat /tmp/expected; echo "kernel:"; ipvs_rules director
-        tail -n 15 /tmp/run.log
-        run_alive || fail "$2: lbctl run exited: $(tail -n 1 /tmp/run.log | cut -c1-200)"
-        fail "$2: kernel table differs from the expected one (see above)"
-    }
-    log "ok: kernel table as expected ($2)"
-}
-# weight_of SERVICE DEST: the weight of DEST in SERVICE in the kernel (empty when absent).
-weight_of() {
-    ipvs_rules director | awk -v s="$1" -v d="$2" \
-        '$1 == "-a" && $3 == s && $5 == d { for (i = 6; i < NF; i++) if ($i == "-w") print $(i + 1) }'
-}
 readyz() { http_get_held director "${HTTP%:*}" "${HTTP#*:}" /readyz; }
 is_ready() { [ "$(readyz)" = "ready" ]; }
 not_ready() { case "$(readyz)" in "not ready: the API server is unreachable"*) true ;; *) false ;; esac; }
-# bodies N VIP PORT: N answers through VIP:PORT, sorted and counted ("N rs1" lines).
-bodies() { http_get_n client "$2" "$3" "$1" | sort | uniq -c | sed 's/^ *//'; }
 
 step "start the fake API server with the ConfigMap, Services and EndpointSlices"
-in_ns director "$FAKE" --listen "$API" --admin "$ADMIN" --load "$FIX/initial.json" \
-    >/tmp/fake.out 2>/tmp/fake.log &
-wait_until 20 grep -q '^ready ' /tmp/fake.out || fail "fake-apiserver did not start: $(tail -3 /tmp/fake.log | tr '\n' '|')"
-admin GET healthz
-
-cat >/tmp/kubeconfig <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: lab
-  cluster: {server: "http://$API"}
-contexts:
-- name: lab
-  context: {cluster: lab, user: lab, namespace: lb-system}
-current-context: lab
-users:
-- name: lab
-  user: {}
-EOF
+start_fake_apiserver "$FIX"
 SETTINGS_RUN=/tmp/run-settings.toml
 {
     cat "$LAB_SETTINGS"

@@ -49,22 +49,6 @@ echo "$rules"
 assert_contains "$rules" "-a -t $VIP_GRE:80 -r $RS1_IP:80 -i -w 1 --tun-type gre" "ipvsadm -Sn"
 assert_contains "$rules" "-a -t $VIP_GUE:80 -r $RS2_IP:80 -i -w 1 --tun-type gue --tun-port $GUE_PORT" "ipvsadm -Sn"
 
-# answers VIP COUNT: COUNT requests to VIP:80 from the client must be answered, half by each
-# real server (rr).
-answers() {
-    local bodies
-    bodies=$(http_get_n client "$1" 80 "$2")
-    echo "$bodies"
-    assert_eq $(($2 / 2)) "$(echo "$bodies" | grep -c '^rs1$' || true)" "answers from rs1 via $1"
-    assert_eq $(($2 / 2)) "$(echo "$bodies" | grep -c '^rs2$' || true)" "answers from rs2 via $1"
-}
-# no_answer VIP WHAT: a request to VIP:80 must get no answer (the control of WHAT).
-no_answer() {
-    if http_get client "$1" 80 >/dev/null; then
-        fail "control ($2): a request to $1:80 was answered"
-    fi
-    log "ok: control ($2): no answer from $1:80"
-}
 # packets NS TAG: packets counted by the real server's iptables rule TAG.
 packets() { rule_packets "$1" "$2"; }
 

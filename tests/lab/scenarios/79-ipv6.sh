@@ -126,31 +126,13 @@ text_writes() {
 # check_traffic6 VIP NAME: 6 requests, 3 answered by each real server, counters moved.
 check_traffic6() {
     step "$2: 6 requests from the v6 client to [$1]:80"
-    bodies=$(http_get_n client "$1" 80 6)
-    echo "$bodies"
-    assert_eq 3 "$(echo "$bodies" | grep -c '^rs1$' || true)" "$2 answers from rs1 out of 6"
-    assert_eq 3 "$(echo "$bodies" | grep -c '^rs2$' || true)" "$2 answers from rs2 out of 6"
+    answers "$1" 6
     wait_ipvs_stat 10 6 director "[$1]:80" ||
         fail "$2 service conns stayed at '$(ipvs_stat director "[$1]:80")', expected >= 6"
     in_ns director "$IPVSADM" -Ln --stats --exact -t "[$1]:80"
     assert_ge 3 "$(ipvs_stat director "[$1]:80" "[$V6_RS1]:80")" "$2 rs1 conns"
     assert_ge 3 "$(ipvs_stat director "[$1]:80" "[$V6_RS2]:80")" "$2 rs2 conns"
     assert_ge 6 "$(ipvs_stat director "[$1]:80" - inpkts)" "$2 service inpkts"
-}
-# answers VIP COUNT: COUNT requests, half answered by each real server (rr).
-answers() {
-    local bodies
-    bodies=$(http_get_n client "$1" 80 "$2")
-    echo "$bodies"
-    assert_eq $(($2 / 2)) "$(echo "$bodies" | grep -c '^rs1$' || true)" "answers from rs1 via $1"
-    assert_eq $(($2 / 2)) "$(echo "$bodies" | grep -c '^rs2$' || true)" "answers from rs2 via $1"
-}
-# no_answer VIP WHAT: a request to VIP:80 must get no answer (the control of WHAT).
-no_answer() {
-    if http_get client "$1" 80 >/dev/null; then
-        fail "control ($2): a request to [$1]:80 was answered"
-    fi
-    log "ok: control ($2): no answer from [$1]:80"
 }
 
 # --- topology --------------------------------------------------------------------------------

@@ -308,6 +308,24 @@ http_get_n() {
     done
 }
 
+# answers VIP COUNT: COUNT requests from the client to VIP:80 are answered, half by rs1 and
+# half by rs2 (rr over the two real servers); prints the bodies.
+answers() {
+    local bodies
+    bodies=$(http_get_n client "$1" 80 "$2")
+    echo "$bodies"
+    assert_eq $(($2 / 2)) "$(echo "$bodies" | grep -c '^rs1$' || true)" "answers from rs1 via $1"
+    assert_eq $(($2 / 2)) "$(echo "$bodies" | grep -c '^rs2$' || true)" "answers from rs2 via $1"
+}
+
+# no_answer VIP WHAT: a request from the client to VIP:80 gets no answer (the control of WHAT).
+no_answer() {
+    if http_get client "$1" 80 >/dev/null; then
+        fail "control ($2): a request to $1 port 80 was answered"
+    fi
+    log "ok: control ($2): no answer from $1 port 80"
+}
+
 # --- IPVS ------------------------------------------------------------------------------------
 
 # ipvs_stat NS SERVICE [DEST] [COLUMN]: one exact counter from `ipvsadm -Ln --stats --exact`
