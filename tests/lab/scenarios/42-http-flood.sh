@@ -27,10 +27,7 @@ bird_router 42
 
 step "lbctl run (ulimit -n 256) with TCP checks and [bgp]"
 cat >/tmp/settings-42.toml <<EOS
-managed_vip_ranges = ["10.0.0.96/28"]
-state_file = "/tmp/lbctl-state.json"
-listen_address = "127.0.0.1:9469"
-resync_period_secs = 2
+$(daemon_settings_head)
 
 [http]
 max_connections = 64
@@ -45,12 +42,7 @@ hold_time_secs = 9
 restart_marker = "/tmp/lbctl-bgp-restart-marker"
 drain_file = "/tmp/lbctl-bgp-drained"
 
-[[bgp.peers]]
-address = "$ROUTER_IP"
-remote_as = 64513
-local_address = "$DIRECTOR_ROUTER_IP"
-connect_retry_min_ms = 200
-connect_retry_max_ms = 2000
+$(bgp_peer_toml "$ROUTER_IP" 64513 "$DIRECTOR_ROUTER_IP")
 EOS
 write_configmap /tmp/cm-42.yaml <<EOS
 $VIP-7000: $RS1_IP:7000, $RS2_IP:7000; check=tcp; check-port=80; check-interval=1; check-timeout=1; check-rise=1; check-fall=1

@@ -35,10 +35,7 @@ step "lbctl run with [bgp] towards the router"
 # write_settings ON_STOP: the daemon's settings, SIGTERM doing ON_STOP to the routes.
 write_settings() {
     cat >/tmp/settings-50.toml <<EOS
-managed_vip_ranges = ["10.0.0.96/28"]
-state_file = "/tmp/lbctl-state.json"
-listen_address = "127.0.0.1:9469"
-resync_period_secs = 2
+$(daemon_settings_head)
 
 [http]
 control_socket = "$CONTROL"
@@ -54,12 +51,7 @@ restart_marker = "/tmp/lbctl-bgp-restart-marker"
 withdraw_file = "/tmp/lbctl-bgp-drained"
 graceful_shutdown = { tag_community = true, wait_ms = 3000 }
 
-[[bgp.peers]]
-address = "$ROUTER_IP"
-remote_as = 64513
-local_address = "$DIRECTOR_ROUTER_IP"
-connect_retry_min_ms = 200
-connect_retry_max_ms = 2000
+$(bgp_peer_toml "$ROUTER_IP" 64513 "$DIRECTOR_ROUTER_IP")
 
 [bgp.policy]
 announce_at = 1

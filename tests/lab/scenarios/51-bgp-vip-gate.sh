@@ -21,10 +21,7 @@ topology_nat
 bird_router 51
 
 cat >/tmp/settings-51.toml <<EOS
-managed_vip_ranges = ["10.0.0.96/28"]
-state_file = "/tmp/lbctl-state.json"
-listen_address = "127.0.0.1:9469"
-resync_period_secs = 2
+$(daemon_settings_head)
 
 [bgp]
 enabled = true
@@ -32,12 +29,7 @@ local_as = 64512
 router_id = "$DIRECTOR_ROUTER_IP"
 hold_time_secs = 9
 
-[[bgp.peers]]
-address = "$ROUTER_IP"
-remote_as = 64513
-local_address = "$DIRECTOR_ROUTER_IP"
-connect_retry_min_ms = 200
-connect_retry_max_ms = 2000
+$(bgp_peer_toml "$ROUTER_IP" 64513 "$DIRECTOR_ROUTER_IP")
 
 [bgp.policy]
 announce_at = 1

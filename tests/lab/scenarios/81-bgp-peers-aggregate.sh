@@ -120,10 +120,7 @@ log "ok: control: no VIP route at BIRD or GoBGP, the outside client cannot reach
 
 step "lbctl run with two [[bgp.peers]]: BIRD and GoBGP"
 cat >/tmp/settings-81.toml <<EOS
-managed_vip_ranges = ["10.0.0.96/28"]
-state_file = "/tmp/lbctl-state.json"
-listen_address = "127.0.0.1:9469"
-resync_period_secs = 2
+$(daemon_settings_head)
 
 [http]
 control_socket = "$CONTROL"
@@ -137,19 +134,9 @@ restart_marker = "/tmp/lbctl-81-restart-marker"
 withdraw_file = "/tmp/lbctl-81-withdrawn"
 graceful_shutdown = { tag_community = false, wait_ms = 500 }
 
-[[bgp.peers]]
-address = "$ROUTER_IP"
-remote_as = 64513
-local_address = "$DIRECTOR_ROUTER_IP"
-connect_retry_min_ms = 200
-connect_retry_max_ms = 2000
+$(bgp_peer_toml "$ROUTER_IP" 64513 "$DIRECTOR_ROUTER_IP")
 
-[[bgp.peers]]
-address = "$GOBGP_IP"
-remote_as = 64514
-local_address = "$DIRECTOR_GOBGP_IP"
-connect_retry_min_ms = 200
-connect_retry_max_ms = 2000
+$(bgp_peer_toml "$GOBGP_IP" 64514 "$DIRECTOR_GOBGP_IP")
 
 [bgp.policy]
 announce_at = 1
@@ -286,10 +273,7 @@ log "ok: control: session to the director's BIRD up, no VIP route before lbctl r
 
 step "lbctl run in BIRD mode: the router learns the VIPs from the director's BIRD"
 cat >/tmp/settings-81-bird.toml <<EOS
-managed_vip_ranges = ["10.0.0.96/28"]
-state_file = "/tmp/lbctl-state.json"
-listen_address = "127.0.0.1:9469"
-resync_period_secs = 2
+$(daemon_settings_head)
 
 [http]
 control_socket = "$CONTROL"

@@ -153,11 +153,6 @@ case "$first_a $first_b" in
     "rs2 rs1") ON_RS2=a ;;
     *) fail "rr should spread two connections over rs1 and rs2, got '$first_a $first_b'" ;;
 esac
-echo_ok() {
-    stream_send "$1" "$2"
-    wait_until 10 stream_saw "$1" "$2" || fail "stream $1 did not echo '$2' (connection broken?)"
-    log "ok: stream $1 echoed '$2'"
-}
 echo_ok a hello-a
 echo_ok b hello-b
 

@@ -44,3 +44,16 @@ routes() { birdc show route all 2>&1; }
 has_route() { routes | grep -q "^$1/32 "; }
 no_route() { ! routes | grep -q "^$1/32 "; }
 established() { birdc show protocols director | grep -q Established; }
+
+# bgp_peer_toml ADDRESS REMOTE_AS LOCAL_ADDRESS: a `[[bgp.peers]]` section of lbctl's settings
+# for a peer in the lab (quick reconnects: 200 ms, at most 2 s).
+bgp_peer_toml() {
+    cat <<EOS
+[[bgp.peers]]
+address = "$1"
+remote_as = $2
+local_address = "$3"
+connect_retry_min_ms = 200
+connect_retry_max_ms = 2000
+EOS
+}

@@ -112,3 +112,22 @@ stream_close() {
 stream_saw() {
     grep -qx "$2" "/tmp/stream-$1.out"
 }
+
+# echo_ok NAME TEXT: send TEXT on stream NAME; it must come back within 10 s.
+echo_ok() {
+    stream_send "$1" "$2"
+    wait_until 10 stream_saw "$1" "$2" || fail "stream $1 did not echo '$2' (connection broken?)"
+    log "ok: stream $1 echoed '$2'"
+}
+
+# daemon_settings_head: the top of a settings file for `lbctl run` in the director (the lab's
+# managed range and state file, the HTTP API on 127.0.0.1:9469, resyncs every 2 s); a
+# scenario's heredoc starts with `$(daemon_settings_head)` and adds its own sections.
+daemon_settings_head() {
+    cat <<EOS
+managed_vip_ranges = ["10.0.0.96/28"]
+state_file = "/tmp/lbctl-state.json"
+listen_address = "127.0.0.1:9469"
+resync_period_secs = 2
+EOS
+}
