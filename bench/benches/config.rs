@@ -108,3 +108,58 @@ fn plan_empty(bencher: Bencher<'_, '_>, services: usize) {
         )
     });
 }
+
+/// The ConfigMap, settings and state file of the file benches, written once per size.
+struct OnDisk {
+    _dir: tempfile::TempDir,
+    files: lb_controller::files::OperatorFiles,
+    state_file: std::path::PathBuf,
+}
+
+// The benches' own files (an I/O room, like the daemon bench's state directory).
+#[allow(clippy::disallowed_methods)]
+fn on_disk(services: usize) -> OnDisk {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temporary directory: {e}"));
+    let config = dir.path().join("cm.yaml");
+    let settings = dir.path().join("settings.toml");
+    std::fs::write(&config, generate::configmap_text(size(services)))
+        .unwrap_or_else(|e| panic!("write the ConfigMap: {e}"));
+    let ranges: Vec<String> = generate::settings()
+        .managed_vip_ranges
+        .iter()
+        .map(|r| format!("\"{r}\""))
+        .collect();
+    std::fs::write(
+        &settings,
+        format!("managed_vip_ranges = [{}]\n", ranges.join(", ")),
+    )
+    .unwrap_or_else(|e| panic!("write the settings: {e}"));
+    OnDisk {
+        state_file: dir.path().join("state.json"),
+        files: lb_controller::files::OperatorFiles {
+            config,
+            settings: Some(settings),
+            endpoints: None,
+        },
+        _dir: dir,
+    }
+}
+
+/// `lbctl plan`'s load from the files (the baseline of [`apply_prepare`]).
+#[divan::bench(args = SERVICES)]
+fn plan_load(bencher: Bencher<'_, '_>, services: usize) {
+    let disk = on_disk(services);
+    bencher.bench_local(|| lb_controller::files::load(black_box(&disk.files)));
+}
+
+/// `lbctl apply`'s and `diff`'s build from the same files: through the key memory, which
+/// serves invalid keys from the state file's versions and records the good ones.
+#[divan::bench(args = SERVICES)]
+fn apply_prepare(bencher: Bencher<'_, '_>, services: usize) {
+    let disk = on_disk(services);
+    let kept = std::sync::Arc::default();
+    bencher.bench_local(|| {
+        lb_controller::prepare::pass_settings(black_box(&disk.files), Some(disk.state_file.clone()))
+            .and_then(|s| s.prepare(&disk.files, false, &kept, test_util::NOW))
+    });
+}

@@ -109,7 +109,7 @@ pub enum UsageError {
     },
 }
 
-fn read(path: &Path, what: &'static str) -> Result<String, UsageError> {
+pub(crate) fn read(path: &Path, what: &'static str) -> Result<String, UsageError> {
     std::fs::read_to_string(path).map_err(|e| UsageError::Read {
         what,
         path: path.to_owned(),

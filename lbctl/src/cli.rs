@@ -151,7 +151,9 @@ pub(crate) enum Command {
     /// Never flushes: only virtual services inside the managed VIP ranges are changed. Real
     /// servers that leave are drained (weight 0) and deleted once idle or after the drain
     /// timeout; run apply again (or the daemon) to finish drains. A sync that would delete more
-    /// than `max_delete_share` of the managed services is refused unless --force.
+    /// than `max_delete_share` of the managed services is refused unless --force. A key that is
+    /// invalid now is applied from its last good version in the state file (as the daemon
+    /// does); every key that builds cleanly becomes its key's last good version.
     ///
     /// Example:
     ///   lbctl apply --config cm.yaml --settings /etc/lbctl/settings.toml

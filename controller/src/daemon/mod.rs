@@ -34,7 +34,7 @@ mod files;
 mod http;
 mod input;
 mod kernel;
-mod memory;
+pub(crate) mod memory;
 mod pass;
 mod problems;
 mod run;

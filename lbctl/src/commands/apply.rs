@@ -16,7 +16,7 @@ use lb_ipvs_sync::vip::VipPlan;
 use serde_json::json;
 
 use crate::cli::{FileArgs, Output};
-use lb_controller::prepare::{now_secs, prepare};
+use lb_controller::prepare::{LastGood, now_secs, pass_settings};
 use lb_controller::writer_lock::WriterLock;
 use lb_director::sync::sync_vips_after;
 
@@ -33,21 +33,27 @@ pub(crate) fn run(
     manage_vips: bool,
     output: Output,
 ) -> Result<i32> {
-    let prepared =
-        prepare(&files.operator_files(), state_file_path, force).map_err(anyhow::Error::new)?;
-    crate::commands::report_problems(&prepared.loaded.problems);
+    let operator_files = files.operator_files();
+    let settings = pass_settings(&operator_files, state_file_path).map_err(anyhow::Error::new)?;
     // Before the lock and any write: a range holding the director's own address is refused.
-    lb_controller::own_addresses::refuse_ranges_holding_own_addresses(&prepared.loaded.settings)?;
+    lb_controller::own_addresses::refuse_ranges_holding_own_addresses(&settings.settings)?;
     let _lock = WriterLock::acquire(
-        &prepared.state_file,
+        &settings.state_file,
         "lbctl apply",
         "while lbctl run manages this director, change the ConfigMap and let the daemon \
          apply it, or stop the daemon first",
     )?;
-    let state = state_file::read(&prepared.state_file)?;
+    // Under the lock: the kept versions and drains read are the ones this pass replaces.
+    let state = state_file::read(&settings.state_file)?;
+    let now = now_secs();
+    let prepared = settings
+        .prepare(&operator_files, force, &state.keys, now)
+        .map_err(anyhow::Error::new)?;
+    crate::commands::report_problems(&prepared.loaded.problems);
+    crate::commands::report_last_good(&prepared.last_good, "applying");
     let mut client = IpvsClient::connect().context("cannot open IPVS")?;
     // Netfilter (NOTRACK, FullNAT SNAT) and IPVS sysctls first, then IPVS, then the VIPs.
-    let input = prepared.pass_input(state, now_secs(), true);
+    let input = prepared.pass_input(state, now, true);
     let mut outcome =
         sync_director(&mut client, &input, &ReadMode::Whole).context("sync failed")?;
     let writes = client.op_count().writes;
@@ -64,6 +70,7 @@ pub(crate) fn run(
         None
     };
     print_report(
+        &prepared.last_good,
         &outcome.report,
         vips.as_ref(),
         outcome.netfilter.as_ref(),
@@ -88,6 +95,7 @@ pub(crate) fn run(
 }
 
 fn print_report(
+    last_good: &LastGood,
     report: &SyncReport,
     vips: Option<&VipPlan>,
     netfilter: Option<&NetfilterReport>,
@@ -110,6 +118,8 @@ fn print_report(
                 "vips": vips,
                 "netfilter": netfilter.map(NetfilterReport::to_json),
                 "step_errors": step_errors.iter().map(|e| json!({"step": e.step.name(), "error": e.text()})).collect::<Vec<_>>(),
+                "kept_keys": last_good.kept,
+                "configmap_kept": last_good.kept_all,
             });
             println!("{}", serde_json::to_string_pretty(&doc)?);
         }
@@ -154,6 +164,12 @@ fn print_report(
             }
             if let Some(refusal) = &report.guard_refusal {
                 println!("# GUARD: {refusal}");
+            }
+            for kept in &last_good.kept {
+                println!(
+                    "# kept: key {} is invalid, its last good version (from the state file) was applied",
+                    kept.key
+                );
             }
             for step in step_errors {
                 println!("# FAILED step {}: {}", step.step, step.text());

@@ -11,7 +11,7 @@ use lb_ipvs_sync::netlink::IpvsClient;
 use serde_json::json;
 
 use crate::cli::{FileArgs, Output};
-use lb_controller::prepare::{now_secs, prepare};
+use lb_controller::prepare::{now_secs, pass_settings};
 
 /// Exit code: 0 the kernel matches, 2 changes are pending.
 pub(crate) fn run(
@@ -19,13 +19,19 @@ pub(crate) fn run(
     state_file_path: Option<std::path::PathBuf>,
     output: Output,
 ) -> Result<i32> {
-    let prepared =
-        prepare(&files.operator_files(), state_file_path, false).map_err(anyhow::Error::new)?;
+    let operator_files = files.operator_files();
+    let settings = pass_settings(&operator_files, state_file_path).map_err(anyhow::Error::new)?;
+    let state = state_file::read(&settings.state_file)?;
+    let now = now_secs();
+    // Invalid keys served from their kept versions, as `apply` would.
+    let prepared = settings
+        .prepare(&operator_files, false, &state.keys, now)
+        .map_err(anyhow::Error::new)?;
     crate::commands::report_problems(&prepared.loaded.problems);
-    let state = state_file::read(&prepared.state_file)?;
+    crate::commands::report_last_good(&prepared.last_good, "planning");
     let mut client = IpvsClient::connect().context("cannot open IPVS")?;
     // The input `apply` would pass, planned the way its pass plans, stopped before any write.
-    let input = prepared.pass_input(state, now_secs(), false);
+    let input = prepared.pass_input(state, now, false);
     let Preview {
         plan: planned,
         refusal,

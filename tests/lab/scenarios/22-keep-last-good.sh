@@ -15,6 +15,13 @@
 # controller/src/daemon/pass.rs) drains -80: its real servers are quiesced (weight 0), then
 # deleted with the service. The assertions
 # of the restart step above fail under that mutation.
+#
+# `lbctl apply` keeps the last good version the same way: an apply of both keys good, then an
+# apply with -80 invalid and -81 changed leaves -80's rules and traffic as they were (the
+# apply says so on stderr and in `kept_keys` of its JSON), applies -81's change, and the
+# state file keeps -80's good value. Control: the same apply with the state file removed (what apply did
+# before it read the kept versions; or pass an empty map instead of `state.keys` in
+# lbctl/src/commands/apply.rs) drains -80: weight 0, or deleted.
 # lab-timeout: 240
 . /lab/scenarios/lib.sh
 . /lab/scenarios/lbctl.sh
@@ -121,3 +128,30 @@ echo "$(rules_80)"
 assert_contains "$(metrics)" 'lbctl_configmap_kept_keys 0'
 stop_lbctl_run
 log "ok: without the persisted version the VIP's service drains (the mutation the scenario catches)"
+
+step "lbctl apply: an invalid key is applied from its last good version"
+APPLY_STATE=/tmp/klg-apply-state.json
+rm -f "$APPLY_STATE"
+{ echo "$GOOD_80"; echo "$OLD_81"; } | write_configmap "$CM"
+lbctl_apply_ok --config "$CM" --state-file "$APPLY_STATE"
+assert_contains "$(cat "$APPLY_STATE")" '"value": "10.0.1.11:80, 10.0.1.12:80"'
+GOOD_RULES_80=$(rules_80)
+[ -n "$GOOD_RULES_80" ] || fail "apply programmed nothing for 10.0.0.100:80"
+{ echo "$BAD_80"; echo "$NEW_81"; } | write_configmap "$CM"
+lbctl_apply_ok --config "$CM" --state-file "$APPLY_STATE" -o json
+assert_contains "$LBCTL_OUT" "key 10.0.0.100-80: invalid now, applying its last good version from the state file"
+assert_contains "$(echo "$LBCTL_OUT" | grep -A6 '"kept_keys"')" '"key": "10.0.0.100-80"'
+assert_eq "$GOOD_RULES_80" "$(rules_80)" "ipvsadm -Sn of 10.0.0.100:80 after the apply with the invalid key"
+has "-a -t 10.0.0.100:81 -r 10.0.1.11:80 -m -w 1" || fail "key -81's change not applied"
+http_ok 10.0.0.100 80
+assert_contains "$(cat "$APPLY_STATE")" '"value": "10.0.1.11:80, 10.0.1.12:80"'
+assert_not_contains "$(cat "$APPLY_STATE")" '8o'
+log "ok: apply kept the invalid key's table"
+
+step "control: the same apply without the state file drains key -80"
+rm -f "$APPLY_STATE"
+lbctl_apply_ok --config "$CM" --state-file "$APPLY_STATE"
+assert_not_contains "$LBCTL_OUT" "applying its last good version"
+[ "$(rules_80)" != "$GOOD_RULES_80" ] || fail "control: without the state file -80's rules did not change"
+drained_80 || fail "control: -80 neither drained nor deleted: $(rules_80)"
+log "ok: without the kept version apply drains the invalid key's service"
