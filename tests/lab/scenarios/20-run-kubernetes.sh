@@ -5,6 +5,29 @@
 # ConfigMap edit, a scale-down (drain, not cut) and a terminating+serving endpoint (weight 0)
 # reach the kernel; an API outage keeps the table and a live connection and reports not
 # ready; changes made during the outage are applied once the API is back.
+# Controls (in every run): before lbctl runs the kernel table is empty and 10.0.0.100/.101 do
+# not answer (the exact table and the answers are lbctl's); before the ConfigMap edit
+# 10.0.0.102 does not answer and the (readable) Event list has no InvalidKey; /readyz said
+# ready and /metrics `lbctl_ready 1` before the outage, `lbctl status` exits non-zero during
+# it (the final status check); the table while the API is still down equals the one before
+# (the applied-after table differs); at the end, with lbctl stopped, stream a's real server
+# deleted with ipvsadm -d stops echoing while stream b keeps echoing, so the "drained, not cut"
+# and "connections stay during the outage" echo checks can fail.
+# Mutations (product code, lbctl built in a worktree, each run once and seen to fail):
+# - named target port resolved to the Service port (config/src/build/service_entry.rs
+#   target_port) -> "initial lists: kernel table differs" (kernel had 10.0.1.1x:80 for :80);
+# - terminating+serving endpoints weighted as ready (ready_state) -> "terminating endpoint:
+#   kernel table differs" (10.0.1.11 -w 1 instead of -w 0);
+# - a removed endpoint deleted at once instead of drained (ipvs-sync reconcile/plan.rs
+#   remove_destination) -> "rs2 not drained on :9000" (10.0.1.12:9000 gone);
+# - on disconnect the source publishes every endpoint as terminating (controller/src/kube/
+#   source.rs set_connected) -> "kernel table during the outage: expected ..." (all -w 0). (The
+#   same with the slices emptied instead did not change the table: something downstream held
+#   it, probably the delete guard.);
+# - the watch streams end at their first error (take_while ok in source.rs watcher()) ->
+#   "changes made during the outage: kernel table differs" (kernel still rr on 10.0.0.102:80
+#   and rs1 at -w 0: the table from before the outage).
+# About 45 s in the VM on an idle host, 80 s on a busy one.
 # lab-needs: fake-apiserver
 # lab-timeout: 300
 . /lab/scenarios/lib.sh
@@ -41,6 +64,11 @@ SETTINGS_RUN=/tmp/run-settings.toml
     echo 'allow_insecure_http = true'
 } >"$SETTINGS_RUN"
 
+step "control: before lbctl runs, no table and no answer"
+assert_eq "" "$(ipvs_rules director)" "kernel table before lbctl run"
+no_answer 10.0.0.100 "before lbctl run"
+no_answer 10.0.0.101 "before lbctl run"
+
 step "lbctl run --kubeconfig programs the Service's endpoints"
 in_ns director "$LBCTL" run --settings "$SETTINGS_RUN" --kubeconfig /tmp/kubeconfig --log info \
     >/tmp/run.log 2>&1 &
@@ -70,6 +98,14 @@ assert_eq "1 rs1
 1 rs2" "$(bodies 2 10.0.0.101 80)" "answers of the static entry 10.0.0.101:80"
 
 step "ConfigMap edit: a second VIP for the Service's http port, and a bad key"
+# Control: before the edit the new VIP does not answer and no InvalidKey Event exists (the
+# events list itself is readable, so the grep below could see one).
+no_answer 10.0.0.102 "before the ConfigMap edit"
+admin GET objects/events
+if grep -q '"reason":"InvalidKey"' /tmp/admin.body; then
+    fail "control: an InvalidKey Event before the bad key was written: $(cut -c1-300 /tmp/admin.body)"
+fi
+log "ok: control: no InvalidKey Event before the edit"
 admin PUT objects "$FIX/configmap-second-vip.json"
 expect_table <<EOF
 -A -t 10.0.0.100:80 -s rr
@@ -145,6 +181,8 @@ assert_eq "4 rs2" "$(bodies 4 10.0.0.100 80)" "answers with rs1 terminating"
 echo_ok "$ON_RS1" still-on-terminating-rs1
 
 step "API server down: table and connections stay, not ready"
+# Control of the readiness checks below: the same /metrics line reads 1 while the API is up.
+assert_contains "$(http_get_held director "${HTTP%:*}" "${HTTP#*:}" /metrics)" "lbctl_ready 1"
 BEFORE=$(ipvs_rules director)
 admin POST down
 down_at=$(_lab_now)
@@ -157,6 +195,11 @@ echo_ok a during-outage-a
 echo_ok b during-outage-b
 assert_eq "4 rs2" "$(bodies 4 10.0.0.100 80)" "answers during the outage"
 assert_contains "$(http_get_held director "${HTTP%:*}" "${HTTP#*:}" /metrics)" "lbctl_ready 0"
+# Control of the final `lbctl status (ready)`: during the outage it exits non-zero.
+if in_ns director "$LBCTL" status --address "$HTTP" >/dev/null 2>&1; then
+    fail "control: lbctl status exited 0 during the API outage"
+fi
+log "ok: control: lbctl status exits non-zero during the outage"
 
 step "changes made during the outage are applied after it"
 admin PUT objects "$FIX/configmap-during-outage.json"
@@ -187,7 +230,22 @@ assert_eq "2 rs1
 2 rs2" "$(bodies 4 10.0.0.100 80)" "answers after the outage"
 assert_ok "lbctl status (ready)" in_ns director "$LBCTL" status --address "$HTTP"
 
-stream_close a
-stream_close b
 stop_lbctl_run
 log "ok: stopped"
+
+step "control: a real server deleted outright cuts its connection"
+# What a scale-down or an outage without drain would do (the table stays after SIGTERM):
+# stream a's real server is deleted from :9000 with ipvsadm -d; stream a stops echoing, while
+# stream b (its real server still there) keeps echoing. So the echo checks above can fail.
+case "$ON_RS1" in a) A_DEST=10.0.1.11:9000 ;; *) A_DEST=10.0.1.12:9000 ;; esac
+log "expire_nodest_conn = $(in_ns director cat /proc/sys/net/ipv4/vs/expire_nodest_conn)"
+in_ns director "$IPVSADM" -d -t 10.0.0.100:9000 -r "$A_DEST"
+stream_send a cut-a
+sleep 3
+if stream_saw a cut-a; then
+    fail "control: stream a still echoed after its real server $A_DEST was deleted"
+fi
+log "ok: control: stream a ($A_DEST deleted) no longer echoes"
+echo_ok b after-delete-b
+stream_close a
+stream_close b

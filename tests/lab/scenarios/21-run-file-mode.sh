@@ -7,6 +7,14 @@
 # not the whole table. The writer lock: `lbctl apply` while the daemon runs is refused with a
 # message naming the daemon, and writes nothing; control: after the daemon stops, the same
 # apply succeeds (so the refusal is the lock's doing).
+# Controls (in every run): the first pass (from an empty kernel) is "full" with 0 services read
+# and 2 dumps; after the focused pass, a SIGHUP with a changed setting (resync_period_secs)
+# makes the next pass full over the same 302 services: last_sync then says "full", 302
+# services read, 1 dump, and lbctl_sync_passes_total{pass="focused"} stays 1, so the focused
+# counts can fail. The kept table: the same SIGTERM of a daemon run with --cleanup-on-exit
+# leaves no rs2 line. The lock: see above.
+# Mutation (product code, run once): next_pass (controller/src/daemon/view.rs) always reading
+# the whole table -> "no focused pass: ... "pass": "full", "services_read": 301".
 . /lab/scenarios/lib.sh
 . /lab/scenarios/lbctl.sh
 set -e
@@ -82,6 +90,21 @@ assert_eq 302 "$(in_ns director "$IPVSADM" -Ln | grep -c '^TCP')" "filler untouc
 assert_contains "$(http_path /metrics)" 'lbctl_sync_passes_total{pass="focused"} 1'
 log "ok: edit applied by a focused pass"
 
+step "control: a pass that is not focused reads other counts"
+# A SIGHUP with a changed setting (resync_period_secs) makes the next pass a full one (the
+# settings differ from those of the last pass): with the same 302 services in the kernel, the
+# same counters read from /status and /metrics then show a dump and no focused pass.
+sed -i 's/^resync_period_secs = 600$/resync_period_secs = 599/' "$SETTINGS_RUN"
+kill -HUP "$(lbctl_pid | head -1)"
+second_full() { http_path /metrics | grep -q '^lbctl_sync_passes_total{pass="full"} 2$'; }
+wait_until 20 second_full || fail "control: no full pass after the SIGHUP: $(http_path /metrics | grep lbctl_sync_passes_total | tr '\n' ' ')"
+SYNC=$(json_status | grep -A12 '"last_sync"')
+echo "$SYNC"
+assert_contains "$SYNC" '"pass": "full"' "control: last_sync after the SIGHUP"
+assert_not_contains "$SYNC" '"dumps": 0' "control: last_sync after the SIGHUP"
+assert_not_contains "$SYNC" '"services_read": 2,' "control: last_sync after the SIGHUP"
+assert_contains "$(http_path /metrics)" 'lbctl_sync_passes_total{pass="focused"} 1' "control: /metrics after the SIGHUP"
+
 step "one writer: lbctl apply while the daemon runs is refused and writes nothing"
 echo '10.0.0.100-80: 10.0.1.11:80' | write_configmap /tmp/other-cm.yaml
 TABLE_BEFORE=$(ipvs_rules director)
@@ -99,3 +122,13 @@ step "control: with the daemon gone, the same apply takes the lock and writes"
 SETTINGS=$SETTINGS_RUN lbctl_apply_ok --config /tmp/other-cm.yaml --force
 [ "$(ipvs_rules director)" != "$TABLE_BEFORE" ] || fail "the apply after the daemon changed nothing"
 log "ok: the apply wrote once the daemon had stopped"
+
+step "control: with --cleanup-on-exit, SIGTERM does not keep the table"
+# The same stop as above, but with the flag that deletes the managed services: rs2's line
+# (present while it runs) is gone after SIGTERM, so the "table kept" check above can fail.
+echo '10.0.0.100-80: 10.0.1.11:80, 10.0.1.12:80' | write_configmap /tmp/cleanup-cm.yaml
+in_ns director "$LBCTL" run --settings "$SETTINGS_RUN" --config-file /tmp/cleanup-cm.yaml \
+    --cleanup-on-exit --log info >/tmp/run-cleanup.log 2>&1 &
+wait_until 20 has_rs2 || fail "control daemon did not program rs2: $(tail -5 /tmp/run-cleanup.log | tr '\n' '|')"
+stop_lbctl_run
+assert_not_contains "$(ipvs_rules director)" "-a -t 10.0.0.100:80 -r 10.0.1.12:80" "control: IPVS after SIGTERM with --cleanup-on-exit"

@@ -4,6 +4,16 @@
 # counters equal `ipvsadm -Ln --stats --exact` of the same moment. No fixed sleeps: it waits
 # for a rate and for a scrape that caught up. Every compared ipvsadm value must be positive, so
 # two empty reads never pass as equal (they used to: an equality of two empty strings).
+# Controls (in every run): the same dashboard queries evaluated at Prometheus's clock minus
+# 3600 s (before its first scrape) must each return no data (the 24 not padded with
+# `or vector(0)`; the 4 padded ones return data by construction, and for them the status
+# test is what can fail: a broken query must answer "status":"error"); at the end rs2's httpd
+# is killed and lbctl_health_check_up of rs2 must turn 0 (the control of rs1's 1).
+# Mutations (product code, run once each): lvs_endpoint_weight left out of the exposition
+# (controller/src/metrics/ipvs/exposition.rs) -> "no data for dashboard query: max by
+# (namespace, service, vip, vport, endpoint) (lvs_endpoint_weight{...})"; the inbytes and
+# outbytes families reading each other's counter (families.rs FamilySpec::read) ->
+# "service-inbytes: expected '17276', got '21544'".
 # lab-needs: prometheus
 # lab-mem: 1536
 . /lab/scenarios/lib.sh
@@ -81,6 +91,25 @@ while IFS= read -r q; do
     fi
 done </tmp/queries-40
 assert_ge 20 "$count" "dashboard queries checked"
+
+step "control: the same queries an hour before lbctl was scraped return no data"
+# Prometheus started with an empty database: at its clock minus 3600 s nothing was scraped, so
+# every query that is not padded with `or vector(0)` must come back empty there: the data
+# above is lbctl's, and the emptiness test above can fail. The four padded queries return data
+# by construction; what can fail for them is the status test, and a broken query fails it.
+prom_now=$(promql 'up{job="lbctl"}' | sed -n 's/.*"value":\[\([0-9]*\)[.0-9]*,.*/\1/p' | head -n1)
+assert_ge 1 "${prom_now:-0}" "prometheus clock"
+controlled=0
+while IFS= read -r q; do
+    case "$q" in *"or vector(0)"*) continue ;; esac
+    answer=$(http_get_held director 127.0.0.1 9090 "/api/v1/query?query=$(urlencode "$q")&time=$((prom_now - 3600))")
+    echo "$answer" | grep -q '"status":"success"' || fail "control query failed: $q: $answer"
+    echo "$answer" | grep -q '"result":\[\]' || fail "control: data an hour before the first scrape: $q: $answer"
+    controlled=$((controlled + 1))
+done </tmp/queries-40
+assert_ge 20 "$controlled" "control: queries empty an hour before"
+assert_contains "$(promql 'sum by (vip) (rate(lvs_service_stat_conns_total[15s]')" '"status":"error"' \
+    "control: a broken query's answer"
 assert_eq 1 "$(prom_value 'lbctl_health_check_up{endpoint="10.0.1.11:80"}')" "health check of rs1"
 
 step "counters equal ipvsadm --stats --exact"
@@ -108,4 +137,13 @@ done </tmp/stat-pairs-40
 assert_eq "10.0.0.100-80" \
     "$(promql 'lvs_service_stat_conns_total{vip="10.0.0.100"}' | sed -n 's/.*"service":"\([^"]*\)".*/\1/p' | head -n1)" \
     "static entry labelled with its ConfigMap key"
+
+step "control: rs2's check fails, so lbctl_health_check_up can read 0"
+# The health check of rs1 read 1 above; the same query for rs2 turns 0 once its httpd is gone.
+for pid in $("$IP" netns pids rs2); do
+    [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = httpd ] && kill "$pid"
+done
+rs2_down() { [ "$(prom_value 'lbctl_health_check_up{endpoint="10.0.1.12:80"}')" = 0 ]; }
+wait_until 20 rs2_down || fail "control: lbctl_health_check_up of rs2 did not turn 0"
+log "ok: control: lbctl_health_check_up of rs2 is 0 with its httpd gone"
 log "dashboard queries: $count, counters match ipvsadm"
