@@ -113,6 +113,19 @@ stream_saw() {
     grep -qx "$2" "/tmp/stream-$1.out"
 }
 
+# stream_cut_by_delete NAME SERVICE DEST: the control of "the connection stays": DEST is
+# deleted from SERVICE (ipvsadm -d, e.g. `-t 10.0.0.100:80`) and stream NAME must stop
+# echoing within 3 s; fails the scenario if it still echoes.
+stream_cut_by_delete() {
+    in_ns director "$IPVSADM" -d $2 -r "$3"
+    stream_send "$1" "after-delete-$1"
+    sleep 3
+    if stream_saw "$1" "after-delete-$1"; then
+        fail "control: stream $1 still echoed after its real server $3 was deleted"
+    fi
+    log "ok: control: stream $1 ($3 deleted) no longer echoes"
+}
+
 # echo_ok NAME TEXT: send TEXT on stream NAME; it must come back within 10 s.
 echo_ok() {
     stream_send "$1" "$2"
