@@ -13,6 +13,8 @@
 # diff` calls that in sync and names it. With netfilter_backend = "none" (manage_sysctls
 # "auto") a FullNAT apply writes no sysctl. Fails with the old behaviour (every pass wrote
 # conntrack=0; mutation: treat Need::Preferred like Need::Required) at "foreign vs/conntrack".
+# Traffic control, at the end: the same FullNAT service with backend none (no SNAT rule) gets
+# no answer, and the real servers count packets from the client, none from the pool.
 . /lab/scenarios/lib.sh
 . /lab/scenarios/lbctl.sh
 set -e
@@ -128,3 +130,13 @@ sed -i 's/^netfilter_backend = .*/netfilter_backend = "none"/' /tmp/settings-ful
 SETTINGS=/tmp/settings-fullnat.toml lbctl_apply_ok --config /tmp/cm-fullnat.yaml
 assert_contains "$LBCTL_OUT" "net.ipv4.vs.conntrack=0 (manage_sysctls off; the services want 1)" "apply report"
 assert_eq 0 "$(in_ns director cat /proc/sys/net/ipv4/vs/conntrack)" "vs/conntrack with backend none"
+
+step "FullNAT control: without the SNAT rule the client gets no answer, the real servers see it"
+# backend none installed no rule: the same service and traffic as above, now unanswered (the
+# real servers have no route back to the client), so the traffic checks above can fail.
+for ns in rs1 rs2; do in_ns "$ns" "$IPTABLES" -Z INPUT; done
+no_answer 10.0.0.100 "FullNAT without SNAT"
+assert_ge 1 $(($(rule_packets rs1 from-client) + $(rule_packets rs2 from-client))) \
+    "control: packets from the client at the real servers"
+assert_eq 0 $(($(rule_packets rs1 from-pool) + $(rule_packets rs2 from-pool))) \
+    "control: packets from the pool at the real servers"
