@@ -40,4 +40,4 @@ pub use self::error::{BirdError, ConfigError, SpeakerError};
 pub use self::fsm::{DownReason, Output, Session, SessionConfig, State};
 pub use self::policy::{AnnouncePolicy, PolicyConfig, PolicyMode, VipServing};
 pub use self::speaker::{ShutdownMode, Speaker, SpeakerHandle};
-pub use self::status::PeerStatus;
+pub use self::status::{HeldBack, PeerStatus};

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::fsm::{Session, State};
 
@@ -32,6 +32,17 @@ pub struct PeerStatus {
     pub hold_time_secs: Option<u16>,
     /// Why the session last went down (or failed to come up).
     pub last_error: Option<String>,
+    /// Prefixes this established session cannot carry, with the reason.
+    pub held_back: Vec<HeldBack>,
+}
+
+/// A prefix the speaker announces that one peer's session cannot carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldBack {
+    /// The prefix.
+    pub prefix: String,
+    /// Why (names the setting to change).
+    pub reason: String,
 }
 
 impl PeerStatus {
@@ -50,6 +61,14 @@ impl PeerStatus {
             established_count: counters.established_count,
             hold_time_secs: session.negotiated_hold_time(),
             last_error: session.last_error().map(ToString::to_string),
+            held_back: session
+                .held_back()
+                .into_iter()
+                .map(|(net, why)| HeldBack {
+                    prefix: net.to_string(),
+                    reason: why.to_owned(),
+                })
+                .collect(),
         }
     }
 }

@@ -81,6 +81,7 @@ lab_scenarios! {
     lab_81_bgp_peers_aggregate => "81-bgp-peers-aggregate",
     lab_82_kernel_refusals => "82-kernel-refusals",
     lab_83_dual_stack_service => "83-dual-stack-service",
+    lab_84_bgp_ipv6 => "84-bgp-ipv6",
 }
 
 /// `tests/lab/` of this checkout.

@@ -27,6 +27,7 @@ mod types;
 #[cfg(test)]
 mod tests;
 
+use ipnetwork::IpNetwork;
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -111,6 +112,19 @@ impl Session {
     /// Prefixes the peer currently has from us.
     pub fn announced_prefixes(&self) -> usize {
         self.rib_out.len()
+    }
+
+    /// Wanted prefixes this established session cannot carry, each with the reason (an
+    /// address family not negotiated, or no next hop of that family): without this an
+    /// operator sees "announcing" while the router never hears of the prefix.
+    pub fn held_back(&self) -> Vec<(IpNetwork, &'static str)> {
+        let Some(view) = &self.view else {
+            return Vec::new();
+        };
+        self.wanted
+            .keys()
+            .filter_map(|net| view.why_not_carried(net).map(|why| (*net, why)))
+            .collect()
     }
 
     /// Negotiated hold time, while OPENs have been exchanged.

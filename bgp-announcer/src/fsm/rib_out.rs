@@ -31,9 +31,30 @@ pub(crate) struct PeerView {
 impl PeerView {
     /// Whether `net` can go to this peer (family negotiated and a next hop known).
     pub(crate) fn carries(&self, net: &IpNetwork) -> bool {
-        match net {
-            IpNetwork::V4(_) => self.ipv4 && self.next_hop_v4.is_some(),
-            IpNetwork::V6(_) => self.ipv6 && self.next_hop_v6.is_some(),
+        self.why_not_carried(net).is_none()
+    }
+
+    /// Why `net` cannot go to this peer, if it cannot.
+    pub(crate) fn why_not_carried(&self, net: &IpNetwork) -> Option<&'static str> {
+        let (family, next_hop, key) = match net {
+            IpNetwork::V4(_) => (self.ipv4, self.next_hop_v4.is_some(), "next_hop_v4"),
+            IpNetwork::V6(_) => (self.ipv6, self.next_hop_v6.is_some(), "next_hop_v6"),
+        };
+        if !family {
+            Some(
+                "the session did not negotiate this address family (ipv4_unicast / ipv6_unicast, or the peer's capabilities)",
+            )
+        } else if !next_hop {
+            Some(match key {
+                "next_hop_v6" => {
+                    "no IPv6 next hop: an IPv6 prefix over an IPv4 session needs next_hop_v6 for this peer"
+                }
+                _ => {
+                    "no IPv4 next hop: an IPv4 prefix over an IPv6 session needs next_hop_v4 for this peer"
+                }
+            })
+        } else {
+            None
         }
     }
 

@@ -639,3 +639,30 @@ fn many_routes_are_split_under_4096_octets() {
     assert!(updates.len() > 3);
     assert_eq!(pair.b.state(), State::Established);
 }
+
+// Fails if a prefix the session cannot carry is dropped silently: an IPv6 VIP over an IPv4
+// session without next_hop_v6 must be named, with the setting to change. Control: the same
+// routes with next_hop_v6 set (established_pair) hold nothing back.
+#[test]
+fn a_v6_prefix_without_a_v6_next_hop_is_reported_as_held_back() {
+    let speaker = SpeakerConfig::new(65001, Ipv4Addr::new(1, 1, 1, 1));
+    let peer = PeerConfig::new(B_ADDR, 65002);
+    let a = Session::new(SessionConfig::new(&speaker, &peer));
+    let mut pair = Pair::new(a, session(65002, [2, 2, 2, 2], 65001, true));
+    pair.a.set_routes(
+        routes(&[("10.0.0.1/32", None), ("2001:db8::1/128", None)]),
+        pair.now,
+    );
+    assert!(
+        pair.a.held_back().is_empty(),
+        "nothing is held back before the session is up"
+    );
+    pair.connect();
+    assert_eq!(pair.a.state(), State::Established);
+    let held = pair.a.held_back();
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0].0, "2001:db8::1/128".parse::<IpNetwork>().unwrap());
+    assert!(held[0].1.contains("next_hop_v6"), "{}", held[0].1);
+    assert_eq!(pair.a.announced_prefixes(), 1);
+    assert!(established_pair().a.held_back().is_empty());
+}

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 
-use lb_bgp_announcer::PeerStatus;
+use lb_bgp_announcer::{HeldBack, PeerStatus};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
@@ -56,6 +56,9 @@ pub struct BgpPeerStatus {
     pub attributes_discarded: u64,
     /// Why it last went down, if it did.
     pub last_error: Option<String>,
+    /// VIPs announced by the speaker that this session cannot carry, with the reason.
+    #[serde(default)]
+    pub held_back: Vec<HeldBack>,
 }
 
 impl From<&PeerStatus> for BgpPeerStatus {
@@ -70,6 +73,7 @@ impl From<&PeerStatus> for BgpPeerStatus {
             updates_ignored: p.updates_ignored,
             attributes_discarded: p.attributes_discarded,
             last_error: p.last_error.clone(),
+            held_back: p.held_back.clone(),
         }
     }
 }

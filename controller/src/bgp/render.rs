@@ -57,6 +57,13 @@ pub fn render_status(status: &BgpStatus) -> String {
                 .map(|e| format!("  last error: {e}"))
                 .unwrap_or_default()
         );
+        for held in &p.held_back {
+            let _ = writeln!(
+                out,
+                "    NOT announced to this peer: {} ({})",
+                held.prefix, held.reason
+            );
+        }
     }
     out
 }
@@ -82,6 +89,7 @@ mod tests {
                 updates_ignored: 0,
                 attributes_discarded: 0,
                 last_error: None,
+                held_back: Vec::new(),
             }],
             last_error: None,
         }
@@ -108,5 +116,24 @@ mod tests {
             text.contains("withdrawn VIPs (lbctl withdraw --vip): 10.0.0.101"),
             "{text}"
         );
+    }
+
+    // Fails if a prefix a peer cannot carry is left out of `lbctl status` (the peer line
+    // alone says "0 prefix(es)", not why).
+    #[test]
+    fn names_each_prefix_a_peer_cannot_carry() {
+        let mut one = status(false);
+        one.peers[0].held_back = vec![lb_bgp_announcer::HeldBack {
+            prefix: "2001:db8:100::10/128".into(),
+            reason: "needs next_hop_v6".into(),
+        }];
+        let text = render_status(&one);
+        assert!(
+            text.contains(
+                "    NOT announced to this peer: 2001:db8:100::10/128 (needs next_hop_v6)"
+            ),
+            "{text}"
+        );
+        assert!(!render_status(&status(false)).contains("NOT announced"));
     }
 }

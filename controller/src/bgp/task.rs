@@ -12,7 +12,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lb_bgp_announcer::{AnnouncePolicy, Announcements, PeerStatus, PolicyConfig, State};
+use lb_bgp_announcer::{AnnouncePolicy, Announcements, HeldBack, PeerStatus, PolicyConfig, State};
 use lb_config::DesiredState;
 use tokio::sync::{oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior};
@@ -153,6 +153,8 @@ fn log_change(routes: &Announcements, withdrawn_all: bool) {
 struct PeerMetrics {
     metrics: ControllerMetrics,
     updates_seen: HashMap<IpAddr, u64>,
+    /// Each peer's held-back prefixes as last logged (a warning per change, not per tick).
+    held_back_seen: HashMap<IpAddr, Vec<HeldBack>>,
 }
 
 impl PeerMetrics {
@@ -160,6 +162,7 @@ impl PeerMetrics {
         PeerMetrics {
             metrics,
             updates_seen: HashMap::new(),
+            held_back_seen: HashMap::new(),
         }
     }
 
@@ -182,6 +185,18 @@ impl PeerMetrics {
                 .with_label_values(&[&label])
                 .inc_by(peer.updates_sent.saturating_sub(*seen));
             *seen = (*seen).max(peer.updates_sent);
+            let logged = self.held_back_seen.entry(peer.address).or_default();
+            if *logged != peer.held_back {
+                for held in &peer.held_back {
+                    warn!(
+                        peer = %peer.address,
+                        prefix = %held.prefix,
+                        reason = %held.reason,
+                        "a VIP is not announced to this BGP peer"
+                    );
+                }
+                logged.clone_from(&peer.held_back);
+            }
         }
     }
 
