@@ -62,20 +62,6 @@ modprobe ip6_tunnel || fail "cannot load ip6_tunnel"
 
 # --- helpers (kept here: lib.sh is shared) ---------------------------------------------------
 
-# ns6 NS: a namespace without duplicate address detection (DAD would hold every new address
-# "tentative" for a second or more).
-ns6() {
-    ns_create "$1"
-    sysctl_set "$1" net.ipv6.conf.all.accept_dad 0
-    sysctl_set "$1" net.ipv6.conf.default.accept_dad 0
-}
-# rs_attach6 NS ADDR: plug NS into the director's bridge with ADDR/64, default via the director.
-rs_attach6() {
-    veth_pair "$1" eth0 director "v-$1"
-    in_ns director "$IP" link set "v-$1" master br0
-    in_ns "$1" "$IP" -6 addr add "$2/64" dev eth0 nodad
-    in_ns "$1" "$IP" -6 route add default via "$V6_DIR_SERVER"
-}
 # ip6_packets NS COMMENT [CHAIN] [TABLE]: rule_packets for ip6tables.
 ip6_packets() {
     in_ns "$1" ip6tables -w -t "${4:-filter}" -nvxL "${3:-INPUT}" 2>/dev/null |

@@ -61,19 +61,6 @@ T0=$(_lab_now)
 
 # --- helpers (kept here: lib.sh and bird.sh are shared) --------------------------------------
 
-# ns6 NS: a namespace without duplicate address detection (as in 79).
-ns6() {
-    ns_create "$1"
-    sysctl_set "$1" net.ipv6.conf.all.accept_dad 0
-    sysctl_set "$1" net.ipv6.conf.default.accept_dad 0
-}
-# rs_attach6 NS ADDR: plug NS into the director's bridge with ADDR/64, default via the director.
-rs_attach6() {
-    veth_pair "$1" eth0 director "v-$1"
-    in_ns director "$IP" link set "v-$1" master br0
-    in_ns "$1" "$IP" -6 addr add "$2/64" dev eth0 nodad
-    in_ns "$1" "$IP" -6 route add default via "$V6_DIR_SERVER"
-}
 # BIRD's v6 table and the VIP's block in it.
 routes6() { birdc show route all table master6 2>&1; }
 vip_block() { routes6 | sed -n "/^$VIP6\/128 /,/^[0-9a-f]*:/p"; }
@@ -170,25 +157,7 @@ echo "$client_routes"
 assert_not_contains "$client_routes" "2001:db8:100" "the client's routes (only the default via the router)"
 
 step "router namespace with BIRD 2 (AS 64513, passive; ipv4 + ipv6 channels on one IPv4 session)"
-BIRD_SOCKET=/tmp/bird-84.ctl
-cat >/tmp/bird-84.conf <<EOS
-log "/tmp/bird-84.log" all;
-router id $ROUTER_IP;
-protocol device { scan time 2; }
-# Learned v6 routes go into the router namespace's kernel table: traffic follows BGP.
-protocol kernel { ipv6 { import none; export all; }; }
-protocol bgp director {
-    local $ROUTER_IP as 64513;
-    neighbor $DIRECTOR_ROUTER_IP as 64512;
-    passive on;
-    hold time 9;
-    ipv4 { import all; export none; };
-    ipv6 { import all; export none; };
-}
-EOS
-in_ns router "$BIRD" -c /tmp/bird-84.conf -s "$BIRD_SOCKET" -P /tmp/bird-84.pid ||
-    fail "bird did not start: $(tail -3 /tmp/bird-84.log 2>/dev/null | tr '\n' ' ')"
-wait_until 10 birdc show status || fail "birdc cannot reach bird"
+bird_start 84 ipv6
 
 write_configmap "$CM" <<EOF
 2001_db8_100__10-80: "[$V6_RS1]:80, [$V6_RS2]:80; method=nat"

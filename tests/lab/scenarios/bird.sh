@@ -13,25 +13,39 @@ ROUTER_IP=10.0.9.2
 DIRECTOR_ROUTER_IP=10.0.9.1
 
 bird_router() {
-    BIRD_SOCKET=/tmp/bird-$1.ctl
     step "router namespace with BIRD 2 (AS 64513, passive) linked to the director"
     ns_create router
     veth_pair router r0 director dr0
     in_ns director "$IP" addr add "$DIRECTOR_ROUTER_IP/24" dev dr0
     in_ns router "$IP" addr add "$ROUTER_IP/24" dev r0
     wait_until 10 in_ns router ping -c1 -W1 "$DIRECTOR_ROUTER_IP" || fail "router cannot ping the director"
+    bird_start "$1"
+}
+
+# bird_start N [ipv6]: BIRD in the existing `router` namespace, as bird_router describes; with
+# `ipv6`, also an ipv6 channel on the same (IPv4) session whose routes go into the router's
+# kernel table too.
+bird_start() {
+    BIRD_SOCKET=/tmp/bird-$1.ctl
+    kernel6='' channel6=''
+    if [ "${2:-}" = ipv6 ]; then
+        kernel6='protocol kernel { ipv6 { import none; export all; }; }'
+        channel6='ipv6 { import all; export none; };'
+    fi
     cat >"/tmp/bird-$1.conf" <<EOS
 log "/tmp/bird-$1.log" all;
 router id $ROUTER_IP;
 protocol device { scan time 2; }
 # Learned VIP routes go into the router namespace's kernel table: traffic follows BGP.
 protocol kernel { ipv4 { import none; export all; }; }
+$kernel6
 protocol bgp director {
     local $ROUTER_IP as 64513;
     neighbor $DIRECTOR_ROUTER_IP as 64512;
     passive on;
     hold time 9;
     ipv4 { import all; export none; };
+    $channel6
 }
 EOS
     in_ns router "$BIRD" -c "/tmp/bird-$1.conf" -s "$BIRD_SOCKET" -P "/tmp/bird-$1.pid" ||

@@ -392,3 +392,21 @@ rule_packets() {
     in_ns "$1" "$IPTABLES" -w -t "${4:-filter}" -nvxL "${3:-INPUT}" 2>/dev/null |
         awk -v tag="/* $2 */" 'index($0, tag) { print $1; exit }'
 }
+
+# --- IPv6 namespaces (79, 84) ---------------------------------------------------------------
+
+# ns6 NS: a namespace without duplicate address detection (DAD would hold every new address
+# "tentative" for a second or more).
+ns6() {
+    ns_create "$1"
+    sysctl_set "$1" net.ipv6.conf.all.accept_dad 0
+    sysctl_set "$1" net.ipv6.conf.default.accept_dad 0
+}
+# rs_attach6 NS ADDR: plug NS into the director's bridge with ADDR/64, default via the director
+# ($V6_DIR_SERVER, the director's address on br0).
+rs_attach6() {
+    veth_pair "$1" eth0 director "v-$1"
+    in_ns director "$IP" link set "v-$1" master br0
+    in_ns "$1" "$IP" -6 addr add "$2/64" dev eth0 nodad
+    in_ns "$1" "$IP" -6 route add default via "$V6_DIR_SERVER"
+}
