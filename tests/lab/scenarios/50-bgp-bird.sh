@@ -167,19 +167,8 @@ wait_until 10 has_route "$VIP_CHECKED" || fail "--undo --vip did not announce $V
 step "SIGHUP with a new [bgp.policy]: new MED on the live session, no reset"
 # No reset: BIRD's session start (in ms of the day; BIRD prints it with a ms of jitter) and our
 # own count of session ups (`lbctl status`, refreshed every 2 s) stay the same.
-since() {
-    birdc show protocols director |
-        sed -n 's/.* \([0-9][0-9]\):\([0-9][0-9]\):\([0-9][0-9]\)\.\([0-9][0-9][0-9]\)  *Established.*/\1 \2 \3 \4/p' |
-        awk '{ print (($1 * 60 + $2) * 60 + $3) * 1000 + $4 }'
-}
-same_since() {
-    now=$(since)
-    [ -n "$now" ] && [ $((now - session_since)) -le 5 ] && [ $((session_since - now)) -le 5 ] ||
-        fail "BIRD's session restarted $1: started at $session_since ms, now $now ms"
-    log "ok: BIRD's session start unchanged $1"
-}
 ups() { in_ns director "$LBCTL" status --address 127.0.0.1:9469 | sed -n "s/.*peer $ROUTER_IP .* up \([0-9]*\) time(s).*/\1/p"; }
-session_since=$(since)
+session_since=$(session_start_ms)
 session_ups=$(ups)
 [ -n "$session_ups" ] || fail "no session count in lbctl status: $(in_ns director "$LBCTL" status --address 127.0.0.1:9469 | tr '\n' ' ')"
 [ -n "$session_since" ] || fail "cannot read the session's start: $(birdc show protocols director | tr '\n' ' ')"
@@ -191,13 +180,13 @@ kill -HUP "$LBCTL_PID"
 med_is() { routes | sed -n "/^$VIP_CHECKED\/32 /,/^[0-9]/p" | grep -q "BGP.med: $1"; }
 wait_until 10 med_is 42 || fail "the new MED did not reach BIRD: $(routes | tr '\n' ' ') lbctl: $(run_log)"
 routes | sed -n "/^$VIP_PLAIN\/32 /,/^[0-9]/p" | grep -q "BGP.med:" && fail "$VIP_PLAIN got a MED it was not given"
-same_since "after the reload"
+same_session_start "$session_since" "after the reload"
 # A peer key cannot change on a live session: logged, nothing else happens.
 sed -i 's/^connect_retry_max_ms = 2000/connect_retry_max_ms = 3000/' /tmp/settings-50.toml
 kill -HUP "$LBCTL_PID"
 needs_restart() { grep -q "needs a restart.*\[bgp\] sessions\|\[bgp\] sessions.*needs a restart" /tmp/lbctl-run-50.log; }
 wait_until 5 needs_restart || fail "no 'needs a restart' for the peer change: $(run_log)"
-same_since "after a peer-key reload"
+same_session_start "$session_since" "after a peer-key reload"
 sleep 3
 assert_eq "$session_ups" "$(ups)" "session ups (lbctl status) after both reloads"
 med_is 42 || fail "the MED changed after the peer-key reload"

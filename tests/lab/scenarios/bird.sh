@@ -58,6 +58,22 @@ routes() { birdc show route all 2>&1; }
 has_route() { routes | grep -q "^$1/32 "; }
 no_route() { ! routes | grep -q "^$1/32 "; }
 established() { birdc show protocols director | grep -q Established; }
+# session_start_ms: when BIRD's Established session `director` started, in ms of the day. BIRD
+# prints it with a millisecond of jitter from one call to the next: compare it with
+# same_session_start, never for equality.
+session_start_ms() {
+    birdc show protocols director |
+        sed -n 's/.* \([0-9][0-9]\):\([0-9][0-9]\):\([0-9][0-9]\)\.\([0-9][0-9][0-9]\)  *Established.*/\1 \2 \3 \4/p' |
+        awk '{ print (($1 * 60 + $2) * 60 + $3) * 1000 + $4 }'
+}
+# same_session_start START WHEN: fails unless the session still started at START (within
+# 5 ms): a reset starts a new session seconds later.
+same_session_start() {
+    now=$(session_start_ms)
+    [ -n "$now" ] && [ $((now - $1)) -le 5 ] && [ $(($1 - now)) -le 5 ] ||
+        fail "BIRD's session restarted $2: started at $1 ms, now $now ms"
+    log "ok: BIRD's session start unchanged $2"
+}
 
 # bgp_peer_toml ADDRESS REMOTE_AS LOCAL_ADDRESS: a `[[bgp.peers]]` section of lbctl's settings
 # for a peer in the lab (quick reconnects: 200 ms, at most 2 s).
