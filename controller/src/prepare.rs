@@ -283,25 +283,21 @@ mod tests {
     #[test]
     fn valid_keys_replace_their_kept_version_and_removed_keys_are_forgotten() {
         let dir = tempfile::tempdir().unwrap();
-        let files = files(dir.path(), &[("10.0.0.100-81", "10.0.1.12:80")]);
-        let pass = prepared(&files, &kept_80());
+        let removed = files(dir.path(), &[("10.0.0.100-81", "10.0.1.12:80")]);
+        let pass = prepared(&removed, &kept_80());
         assert_eq!(service_ports(&pass), vec![81]);
         assert!(pass.last_good.kept.is_empty());
         assert_eq!(
             pass.last_good.versions.keys().collect::<Vec<_>>(),
             vec!["10.0.0.100-81"]
         );
-        let files = files_with(dir.path(), "10.0.0.100-80", "10.0.1.13:80");
-        let pass = prepared(&files, &kept_80());
+        let edited = files(dir.path(), &[("10.0.0.100-80", "10.0.1.13:80")]);
+        let pass = prepared(&edited, &kept_80());
         assert!(pass.last_good.kept.is_empty());
         assert_eq!(
             &*pass.last_good.versions["10.0.0.100-80"].value,
             "10.0.1.13:80"
         );
-    }
-
-    fn files_with(dir: &Path, key: &str, value: &str) -> OperatorFiles {
-        files(dir, &[(key, value)])
     }
 
     // Fails if an unreadable ConfigMap is read as "no keys" (every service would be deleted,
