@@ -37,14 +37,7 @@ write_settings() {
     cat >/tmp/settings-50.toml <<EOS
 $(daemon_settings_head)
 
-[http]
-control_socket = "$CONTROL"
-
-[bgp]
-enabled = true
-local_as = 64512
-router_id = "$DIRECTOR_ROUTER_IP"
-hold_time_secs = 9
+$(bgp_settings_head)
 communities = ["64512:100"]
 on_stop = "$1"
 restart_marker = "/tmp/lbctl-bgp-restart-marker"

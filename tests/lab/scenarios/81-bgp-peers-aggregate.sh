@@ -122,14 +122,7 @@ step "lbctl run with two [[bgp.peers]]: BIRD and GoBGP"
 cat >/tmp/settings-81.toml <<EOS
 $(daemon_settings_head)
 
-[http]
-control_socket = "$CONTROL"
-
-[bgp]
-enabled = true
-local_as = 64512
-router_id = "$DIRECTOR_ROUTER_IP"
-hold_time_secs = 9
+$(bgp_settings_head)
 restart_marker = "/tmp/lbctl-81-restart-marker"
 withdraw_file = "/tmp/lbctl-81-withdrawn"
 graceful_shutdown = { tag_community = false, wait_ms = 500 }

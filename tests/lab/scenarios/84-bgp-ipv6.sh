@@ -89,14 +89,7 @@ listen_address = "127.0.0.1:9469"
 resync_period_secs = 2
 netfilter_backend = "none"
 
-[http]
-control_socket = "$CONTROL"
-
-[bgp]
-enabled = true
-local_as = 64512
-router_id = "$DIRECTOR_ROUTER_IP"
-hold_time_secs = 9
+$(bgp_settings_head)
 on_stop = "withdraw"
 restart_marker = "/tmp/lbctl-84-restart-marker"
 withdraw_file = "/tmp/lbctl-84-withdrawn"

@@ -75,6 +75,22 @@ same_session_start() {
     log "ok: BIRD's session start unchanged $2"
 }
 
+# bgp_settings_head: the control socket ($CONTROL) and the head of the `[bgp]` table of lbctl's
+# settings for the lab router (AS 64512, router id the director's router-side address, hold
+# time 9); the scenario adds its own `[bgp]` keys right after it.
+bgp_settings_head() {
+    cat <<EOS
+[http]
+control_socket = "$CONTROL"
+
+[bgp]
+enabled = true
+local_as = 64512
+router_id = "$DIRECTOR_ROUTER_IP"
+hold_time_secs = 9
+EOS
+}
+
 # bgp_peer_toml ADDRESS REMOTE_AS LOCAL_ADDRESS: a `[[bgp.peers]]` section of lbctl's settings
 # for a peer in the lab (quick reconnects: 200 ms, at most 2 s).
 bgp_peer_toml() {
