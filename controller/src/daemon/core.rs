@@ -28,7 +28,8 @@ use crate::metrics::ControllerMetrics;
 /// Knobs of the core loop that do not come from the settings file.
 #[derive(Debug, Clone)]
 pub struct CoreOptions {
-    /// Quiet time after the last change before a sync.
+    /// Quiet time after the last change before a sync; a change after this long without
+    /// changes or syncs is synced at once.
     pub debounce: Duration,
     /// Longest delay between the first change of a burst and its sync.
     pub max_delay: Duration,
@@ -98,7 +99,11 @@ impl<K: IpvsKernel + Send + 'static> Controller<K> {
 
     /// Runs until `shutdown` becomes true (or its sender is dropped).
     pub async fn run(&mut self, mut shutdown: watch::Receiver<bool>) {
-        let mut coalescer = Coalescer::new(self.options.debounce, self.options.max_delay);
+        let mut coalescer = Coalescer::new(
+            self.options.debounce,
+            self.options.max_delay,
+            Instant::now(),
+        );
         let mut resync = resync_timer(&self.inputs);
         let mut open = [true; 5];
         // Whatever the sources already hold counts as a change.
@@ -122,7 +127,7 @@ impl<K: IpvsKernel + Send + 'static> Controller<K> {
                     resync = resync_timer(inputs);
                 }
                 () = sleep_until(deadline), if deadline.is_some() => {
-                    coalescer.clear();
+                    coalescer.clear(Instant::now());
                     self.pass.run(&self.inputs, false).await;
                 }
                 _ = resync.tick() => {

@@ -1,13 +1,23 @@
 //! The file sources of `lbctl run --config-file FILE [--endpoints-file FILE]`: the same daemon
 //! without a cluster.
 //!
-//! Each file is polled five times a second (modification time and size: one `stat`); a change
-//! is read and published once the file has stayed the same for 200 ms, so that a writer still at work
-//! is not read half-way (a truncated ConfigMap would look like removed keys and start drains).
+//! Two ways to notice a change, both always on:
+//! - **inotify** on the file's directory (and on its target's, when the file is a symlink, as
+//!   in a kubelet ConfigMap volume). A change that is complete by its nature is read at once:
+//!   a rename into the directory (`mv`, the kubelet's `..data` swap), a writer closing the
+//!   file, a new symlink. Any other event (a write still in progress, a deletion) takes the
+//!   polling path below, started at once instead of at the next poll.
+//! - **Polling**, five times a second (modification time and size: one `stat`), for what
+//!   inotify does not see (network file systems, a symlink chain leaving the watched
+//!   directories, an event queue overflow, or no inotify at all). A change seen this way is
+//!   read once the file has stayed the same for 200 ms, so that a writer still at work is not
+//!   read half-way (a truncated ConfigMap would look like removed keys and start drains).
+//!
 //! Writers should still replace the file atomically (write a temporary file, then rename it),
 //! as the kubelet does for ConfigMap volumes. A ConfigMap file that vanishes counts as a
 //! deleted ConfigMap; one that is not YAML keeps the last good entries; an endpoints file that
-//! does not parse keeps the last good snapshot (and says so in the log).
+//! does not parse keeps the last good snapshot (and says so in the log). Written by hand over
+//! the `inotify` crate: what counts as a complete change is ours to decide.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,6 +27,7 @@ use lb_config::EndpointSnapshot;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
+use super::file_events::{FileEvents, Wake};
 use super::input::{ConfigInput, EndpointsInput};
 
 /// How often the files are checked, and how long a changed file must stay the same before it
@@ -68,36 +79,53 @@ pub(crate) fn read_endpoints(path: &Path) -> Result<EndpointSnapshot, String> {
     EndpointSnapshot::from_yaml_str(&text).map_err(|e| lb_director::error_text::chain(&e))
 }
 
-/// Calls `on_change` once at start and then whenever the file's signature changes and has
-/// stayed the same for `timing.settle`, checking every `timing.poll`, until `shutdown`.
+/// Calls `on_change` once at start and then whenever the file's signature changes, until
+/// `shutdown`: at once after a [`Wake::Complete`] event, else once the signature has stayed
+/// the same for `timing.settle` (checked every `timing.poll`, and at once after any other
+/// event of the file).
 async fn poll_file(
     path: &Path,
     timing: PollTiming,
     mut shutdown: watch::Receiver<bool>,
     mut on_change: impl FnMut(),
 ) {
+    let mut events = FileEvents::watch(path);
     let mut seen: Option<Signature> = None;
     let mut wait = Duration::ZERO;
+    let mut wake = Wake::Changing;
     loop {
-        tokio::select! {
-            _ = shutdown.changed() => return,
-            () = tokio::time::sleep(wait) => {}
+        if wake != Wake::Complete {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                () = tokio::time::sleep(wait) => {}
+                w = events.next() => wake = w,
+            }
         }
         wait = timing.poll;
         let now = signature(path);
         if seen == Some(now) {
+            wake = Wake::Changing;
             continue;
         }
-        tokio::select! {
-            _ = shutdown.changed() => return,
-            () = tokio::time::sleep(timing.settle) => {}
+        if wake != Wake::Complete {
+            // Maybe still being written: read it once it stays the same for `settle`, or once
+            // its writer says it is done.
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                () = tokio::time::sleep(timing.settle) => {}
+                w = events.next() => {
+                    wake = w;
+                    wait = Duration::ZERO;
+                    continue;
+                }
+            }
+            if signature(path) != now {
+                wait = Duration::ZERO;
+                continue;
+            }
         }
-        if signature(path) != now {
-            // Still being written: look again once it settles.
-            wait = Duration::ZERO;
-            continue;
-        }
-        seen = Some(now);
+        wake = Wake::Changing;
+        seen = Some(signature(path));
         on_change();
     }
 }
@@ -205,6 +233,57 @@ mod tests {
             read, "a: 1\nb: 2\nc: 4\n",
             "read before the writer finished"
         );
+        stop_tx.send_replace(true);
+        task.await.unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Mutation: classifying every event as `Changing` (no read at once) fails the rename step.
+    #[tokio::test]
+    async fn a_file_renamed_into_place_is_read_at_once_a_write_in_place_waits() {
+        let dir = std::env::temp_dir().join(format!("lbctl-files-mv-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("cm.yaml");
+        std::fs::write(&path, "a: 1\n").unwrap();
+        // Polling alone would take 10 s to notice and 3 s more to read (the first read too).
+        let timing = PollTiming {
+            poll: Duration::from_secs(10),
+            settle: Duration::from_secs(3),
+        };
+        let (stop_tx, stop) = watch::channel(false);
+        let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
+        let poll_path = path.clone();
+        let task = tokio::spawn(async move {
+            poll_file(&poll_path, timing, stop, || {
+                let _ = seen_tx.send(std::fs::read_to_string(&poll_path).unwrap());
+            })
+            .await;
+        });
+        assert_eq!(seen_rx.recv().await.unwrap(), "a: 1\n");
+
+        // Control: a write in place that is not finished (the file stays open) waits for
+        // the settle time.
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        file.write_all(b"b: 2\n").unwrap();
+        let early = tokio::time::timeout(Duration::from_secs(1), seen_rx.recv()).await;
+        assert!(early.is_err(), "read a write in progress: {early:?}");
+
+        // `mv` of a finished file is read at once (closing the open writer is also a
+        // finished version, so the reader may see that one first).
+        std::fs::write(dir.join("cm.tmp"), "a: 3\n").unwrap();
+        std::fs::rename(dir.join("cm.tmp"), &path).unwrap();
+        let started = std::time::Instant::now();
+        let read = tokio::time::timeout(Duration::from_secs(2), seen_rx.recv())
+            .await
+            .expect("the renamed file was not read at once")
+            .unwrap();
+        assert_eq!(read, "a: 3\n");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        drop(file);
         stop_tx.send_replace(true);
         task.await.unwrap();
         let _ = std::fs::remove_dir_all(&dir);

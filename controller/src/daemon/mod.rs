@@ -30,6 +30,7 @@ mod connection_sync;
 mod core;
 mod debounce;
 mod error;
+mod file_events;
 mod files;
 mod http;
 mod input;

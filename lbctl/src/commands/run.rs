@@ -58,7 +58,8 @@ pub(crate) struct RunArgs {
     /// What a deleted ConfigMap means.
     #[arg(long, value_enum, default_value_t = OnDeleteArg::Keep)]
     pub(crate) on_configmap_delete: OnDeleteArg,
-    /// Quiet time (ms) after the last change before a sync.
+    /// Quiet time (ms) after the last change before a sync. A change after this long without
+    /// changes or syncs is synced at once; the changes that follow it within this time wait.
     #[arg(long, value_name = "MS", default_value_t = 150)]
     pub(crate) debounce_ms: u64,
     /// Longest delay (ms) from a change to its sync under a steady stream of changes.
