@@ -5,9 +5,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use std::net::{IpAddr, Ipv4Addr};
+
 use lb_config::{
-    DesiredState, EndpointSnapshot, HealthResults, ParsedConfigMap, Settings, build_desired_state,
-    parse_configmap,
+    AddressType, DesiredState, Endpoint, EndpointConditions, EndpointPort, EndpointSlice,
+    EndpointSnapshot, HealthResults, ParsedConfigMap, Protocol, ServiceEndpoints, ServicePort,
+    Settings, TargetPort, build_desired_state, parse_configmap,
 };
 use lb_ipvs_sync::ServiceId;
 use lb_ipvs_sync::wanted::{WantedService, wanted_table};
@@ -109,6 +112,79 @@ pub fn wanted(size: TableSize) -> BTreeMap<ServiceId, WantedService> {
     wanted_table(&desired(&parsed, &settings()))
 }
 
+/// Service-backed keys: `count` VIPs `10.1.(i/250).(i%250+1)`, each serving Service
+/// `bench/svc-i` port 80 (endpoints: [`service_endpoints`]). The shape of a cluster's
+/// ingress VIPs, one Service each.
+pub fn service_configmap_text(count: usize) -> String {
+    let mut out = String::from(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lvs-vips, namespace: kube-system}\ndata:\n",
+    );
+    for i in 0..count {
+        let _ = writeln!(out, "  {}: bench/svc-{i}:80", service_vip(i));
+    }
+    out
+}
+
+/// The settings [`service_configmap_text`] needs: its VIPs managed.
+pub fn service_settings() -> Settings {
+    // A literal this crate wrote: it parses, or every benchmark is wrong.
+    #[allow(clippy::expect_used)]
+    Settings::from_toml_str("managed_vip_ranges = [\"10.1.0.0/16\"]\n")
+        .expect("the benchmark settings parse")
+}
+
+fn service_vip(i: usize) -> String {
+    format!("10.1.{}.{}", i / 250, i % 250 + 1)
+}
+
+/// The endpoints of Service `bench/svc-i`: one IPv4 slice of `dests` ready pods
+/// `10.(3+d).(i/250).(i%250+1)` listening on 8080; with `first_draining`, Service 0's last pod
+/// is terminating but still serving (weight 0), the change a churn bench makes.
+pub fn service_endpoints(count: usize, dests: u8, first_draining: bool) -> EndpointSnapshot {
+    (0..count)
+        .map(|i| {
+            let endpoints = (0..dests)
+                .map(|d| Endpoint {
+                    addresses: vec![IpAddr::V4(Ipv4Addr::new(
+                        10,
+                        3 + d,
+                        u8::try_from(i / 250).unwrap_or(u8::MAX),
+                        u8::try_from(i % 250 + 1).unwrap_or(u8::MAX),
+                    ))],
+                    conditions: if first_draining && i == 0 && d + 1 == dests {
+                        EndpointConditions {
+                            ready: Some(false),
+                            serving: Some(true),
+                            terminating: Some(true),
+                        }
+                    } else {
+                        EndpointConditions::default()
+                    },
+                })
+                .collect();
+            ServiceEndpoints {
+                namespace: "bench".to_owned(),
+                name: format!("svc-{i}"),
+                ports: vec![ServicePort {
+                    name: Some("http".to_owned()),
+                    port: 80,
+                    protocol: Protocol::Tcp,
+                    target_port: Some(TargetPort::Number(8080)),
+                }],
+                slices: vec![EndpointSlice {
+                    address_type: AddressType::IPv4,
+                    ports: vec![EndpointPort {
+                        name: Some("http".to_owned()),
+                        port: Some(8080),
+                        protocol: Protocol::Tcp,
+                    }],
+                    endpoints,
+                }],
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,5 +208,38 @@ mod tests {
         assert_eq!(dests + wanted.len(), size.entries());
         assert_eq!(TableSize::SERVICES_10K.entries(), 110_000);
         assert!(data_lines(size).starts_with("10.0.0.96-1000: 10.2.0.1:1000, 10.2.0.2:1000"));
+    }
+
+    /// The Service-backed table is clean and complete, and the churn moves exactly one real
+    /// server to weight 0. Mutation: dropping the `first_draining` condition fails it.
+    #[test]
+    fn the_service_backed_table_is_clean_and_its_churn_moves_one_real_server() {
+        let parsed = parsed(&service_configmap_text(300));
+        assert_eq!(parsed.problems, vec![]);
+        let build = |draining| {
+            build_desired_state(
+                &parsed.entries,
+                &service_settings(),
+                &service_endpoints(300, 4, draining),
+                &HealthResults::default(),
+            )
+        };
+        let ready = build(false);
+        assert_eq!(ready.problems, vec![]);
+        let ready = wanted_table(&ready.state);
+        assert_eq!(ready.len(), 300);
+        assert!(ready.values().all(|s| s.destinations.len() == 4));
+        let draining = wanted_table(&build(true).state);
+        let moved: Vec<_> = ready
+            .iter()
+            .flat_map(|(id, s)| {
+                let other = &draining[id];
+                s.destinations
+                    .iter()
+                    .filter(move |(rs, d)| other.destinations.get(*rs) != Some(*d))
+                    .map(|(rs, _)| *rs)
+            })
+            .collect();
+        assert_eq!(moved.len(), 1, "{moved:?}");
     }
 }

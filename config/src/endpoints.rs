@@ -5,7 +5,9 @@
 //! defaults follow Kubernetes: protocol defaults to TCP, `targetPort` to the Service port, an
 //! absent `ready` means ready, an absent `serving` means the same as `ready`.
 
+use std::cmp::Ordering;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -13,12 +15,31 @@ use crate::error::EndpointsError;
 use crate::model::Protocol;
 
 /// Every Service the ConfigMap may refer to, with its endpoints.
+///
+/// Sorted by namespace and name, so a Service is found by binary search, and two snapshots
+/// are compared in one ordered walk. Each Service is shared (`Arc`): the Kubernetes source
+/// makes a new snapshot per EndpointSlice change by sharing every other Service, so copying
+/// and comparing snapshots of 10,000 Services costs pointers, not their endpoints.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, from = "SnapshotFile")]
 pub struct EndpointSnapshot {
-    /// The Services (any order; duplicates are rejected by [`EndpointSnapshot::validate`]).
+    /// The Services in order (duplicates are kept side by side and rejected by
+    /// [`EndpointSnapshot::validate`]).
+    services: Vec<Arc<ServiceEndpoints>>,
+}
+
+/// The snapshot as written: Services in any order.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SnapshotFile {
     #[serde(default)]
-    pub services: Vec<ServiceEndpoints>,
+    services: Vec<Arc<ServiceEndpoints>>,
+}
+
+impl From<SnapshotFile> for EndpointSnapshot {
+    fn from(file: SnapshotFile) -> Self {
+        EndpointSnapshot::new(file.services)
+    }
 }
 
 /// One Service: its ports and its EndpointSlices.
@@ -187,9 +208,32 @@ impl EndpointSnapshot {
     /// The Service with this namespace and name, if present.
     pub fn service(&self, namespace: &str, name: &str) -> Option<&ServiceEndpoints> {
         self.services
-            .iter()
-            .find(|s| s.namespace == namespace && s.name == name)
+            .binary_search_by(|s| by_name(s, (namespace, name)))
+            .ok()
+            .map(|i| &*self.services[i])
     }
+
+    /// The Services, sorted by namespace and name.
+    pub fn services(&self) -> &[Arc<ServiceEndpoints>] {
+        &self.services
+    }
+
+    /// A snapshot of these Services, in any order.
+    pub fn new(mut services: Vec<Arc<ServiceEndpoints>>) -> Self {
+        services.sort_by(|a, b| by_name(a, (&b.namespace, &b.name)));
+        EndpointSnapshot { services }
+    }
+}
+
+impl FromIterator<ServiceEndpoints> for EndpointSnapshot {
+    fn from_iter<I: IntoIterator<Item = ServiceEndpoints>>(services: I) -> Self {
+        EndpointSnapshot::new(services.into_iter().map(Arc::new).collect())
+    }
+}
+
+/// The snapshot's order: by namespace, then name.
+fn by_name(service: &ServiceEndpoints, (namespace, name): (&str, &str)) -> Ordering {
+    (service.namespace.as_str(), service.name.as_str()).cmp(&(namespace, name))
 }
 
 fn tcp() -> Protocol {

@@ -10,7 +10,7 @@ use lb_config::{
 fn endpoints_file_parses_with_kubernetes_defaults() {
     let snap =
         EndpointSnapshot::from_yaml_str(include_str!("../../examples/endpoints.yaml")).unwrap();
-    assert_eq!(snap.services.len(), 3);
+    assert_eq!(snap.services().len(), 3);
     let web = snap
         .service("gslb", "nginx-ingress-controller-new-lb")
         .unwrap();
@@ -34,7 +34,7 @@ fn endpoints_json_and_round_trip_through_serde() {
         "slices":[{"addressType":"IPv6","endpoints":[{"addresses":["2001:db8::1"],
         "conditions":{"ready":false,"serving":true,"terminating":true}}]}]}]}"#;
     let snap = EndpointSnapshot::from_yaml_str(json).unwrap();
-    let c = snap.services[0].slices[0].endpoints[0].conditions;
+    let c = snap.services()[0].slices[0].endpoints[0].conditions;
     assert!(!c.is_ready() && c.is_serving() && c.is_terminating());
     let written = serde_json::to_string(&snap).unwrap();
     assert!(written.contains("\"protocol\":\"UDP\""), "{written}");
@@ -155,4 +155,30 @@ fn lab_services_example_builds_the_same_table_as_the_static_one() {
         checked, 2,
         "NAT and DR VIPs come from shop/web, health-checked"
     );
+}
+
+/// The snapshot keeps its Services sorted whatever the order they come in, so every one is
+/// found by binary search, and a Service listed twice is still refused. Mutation: building
+/// the snapshot without sorting (`from = "SnapshotFile"` dropped) loses most lookups here.
+#[test]
+fn every_service_is_found_in_a_snapshot_given_in_any_order() {
+    let mut text = String::from("services:\n");
+    // 0, 37, 74, ...: a scrambled order of 100 names over 3 namespaces.
+    for i in 0..100u32 {
+        let n = (i * 37) % 100;
+        text.push_str(&format!("  - {{namespace: ns{}, name: svc-{n}}}\n", n % 3));
+    }
+    let snap = EndpointSnapshot::from_yaml_str(&text).unwrap();
+    for n in 0..100u32 {
+        let ns = format!("ns{}", n % 3);
+        let name = format!("svc-{n}");
+        let found = snap.service(&ns, &name).map(|s| s.name.as_str());
+        assert_eq!(found, Some(name.as_str()));
+    }
+    assert!(snap.service("ns0", "svc-1").is_none());
+    let twice = "services:\n  - {namespace: a, name: x}\n  - {namespace: b, name: y}\n  - {namespace: a, name: x}\n";
+    assert!(matches!(
+        EndpointSnapshot::from_yaml_str(twice),
+        Err(EndpointsError::Invalid { .. })
+    ));
 }

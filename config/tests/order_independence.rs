@@ -90,8 +90,8 @@ fn snapshot() -> impl Strategy<Value = EndpointSnapshot> {
         proptest::collection::vec(slice(), 0..4),
         proptest::collection::vec(slice(), 0..3),
     )
-        .prop_map(|(web, dns)| EndpointSnapshot {
-            services: vec![
+        .prop_map(|(web, dns)| {
+            [
                 ServiceEndpoints {
                     namespace: "a".into(),
                     name: "web".into(),
@@ -122,7 +122,9 @@ fn snapshot() -> impl Strategy<Value = EndpointSnapshot> {
                     }],
                     slices: dns,
                 },
-            ],
+            ]
+            .into_iter()
+            .collect::<EndpointSnapshot>()
         })
 }
 
@@ -190,9 +192,10 @@ proptest! {
         shuffle(&mut shuffled_lines, &mut seed);
         let mut entries = parse_configmap(&shuffled_lines.join("\n")).entries;
         shuffle(&mut entries, &mut seed);
-        let mut shuffled = snapshot.clone();
-        shuffle(&mut shuffled.services, &mut seed);
-        for svc in &mut shuffled.services {
+        let mut services: Vec<ServiceEndpoints> =
+            snapshot.services().iter().map(|s| (**s).clone()).collect();
+        shuffle(&mut services, &mut seed);
+        for svc in &mut services {
             shuffle(&mut svc.ports, &mut seed);
             shuffle(&mut svc.slices, &mut seed);
             for slice in &mut svc.slices {
@@ -203,6 +206,7 @@ proptest! {
                 }
             }
         }
+        let shuffled: EndpointSnapshot = services.into_iter().collect();
         let actual = build_desired_state(&entries, &settings, &shuffled, &health);
         prop_assert_eq!(actual, expected);
     }

@@ -57,32 +57,22 @@ pub(super) fn stale_keys(
         .collect()
 }
 
-/// `(namespace, name)` of every Service that differs (added, removed or changed).
+/// `(namespace, name)` of every Service that differs (added, removed or changed): one walk
+/// of both sorted snapshots, where a Service shared by both is equal without a look inside.
 fn changed_services<'a>(
     old: &'a EndpointSnapshot,
     new: &'a EndpointSnapshot,
 ) -> BTreeSet<(&'a str, &'a str)> {
-    let index =
-        |snapshot: &'a EndpointSnapshot| -> HashMap<(&'a str, &'a str), &'a ServiceEndpoints> {
-            snapshot
-                .services
-                .iter()
-                .map(|s| ((s.namespace.as_str(), s.name.as_str()), s))
-                .collect()
-        };
-    let (old, new) = (index(old), index(new));
-    let mut changed: BTreeSet<(&str, &str)> = BTreeSet::new();
-    for (name, service) in &old {
-        if new.get(name) != Some(service) {
-            changed.insert(*name);
-        }
-    }
-    for name in new.keys() {
-        if !old.contains_key(name) {
-            changed.insert(*name);
-        }
-    }
-    changed
+    let name = |s: &'a Arc<ServiceEndpoints>| (s.namespace.as_str(), s.name.as_str());
+    paired(old.services(), new.services(), |o, n| {
+        name(o).cmp(&name(n))
+    })
+    .filter(|(o, n)| match (o, n) {
+        (Some(o), Some(n)) => !Arc::ptr_eq(o, n) && o != n,
+        _ => true,
+    })
+    .filter_map(|(o, n)| o.or(n).map(name))
+    .collect()
 }
 
 /// The services whose verdict of any real server differs (set, cleared or flipped).

@@ -134,7 +134,7 @@ struct SourceState {
     slice_index: BTreeMap<ObjectKey, BTreeSet<ObjectKey>>,
     /// Services referenced per ConfigMap key.
     referenced_by_key: BTreeMap<String, BTreeSet<ObjectKey>>,
-    converted: BTreeMap<ObjectKey, ServiceEndpoints>,
+    converted: BTreeMap<ObjectKey, Arc<ServiceEndpoints>>,
     dirty_services: BTreeSet<ObjectKey>,
     all_dirty: bool,
     config_dirty: bool,
@@ -324,7 +324,7 @@ impl SourceState {
         let referenced: BTreeSet<ObjectKey> =
             self.referenced_by_key.values().flatten().cloned().collect();
         if std::mem::take(&mut self.all_dirty) {
-            self.converted.clear();
+            // Every Service converted again; the unchanged ones keep their shared copy.
             self.dirty_services = referenced.clone();
         }
         self.converted.retain(|k, _| referenced.contains(k));
@@ -340,17 +340,18 @@ impl SourceState {
                         .into_iter()
                         .flatten()
                         .filter_map(|k| self.slices.get(k));
-                    self.converted
-                        .insert(key, service_endpoints(service, slices));
+                    let fresh = service_endpoints(service, slices);
+                    // Unchanged: keep the shared copy, so snapshots compare by pointer.
+                    if self.converted.get(&key).is_none_or(|old| **old != fresh) {
+                        self.converted.insert(key, Arc::new(fresh));
+                    }
                 }
                 None => {
                     self.converted.remove(&key);
                 }
             }
         }
-        let snapshot = lb_config::EndpointSnapshot {
-            services: self.converted.values().cloned().collect(),
-        };
+        let snapshot = lb_config::EndpointSnapshot::new(self.converted.values().cloned().collect());
         let changed_at = self.changed_at.take();
         outputs.endpoints.send_if_modified(|old| {
             let changed = old.as_ref().map(|o| o.snapshot.as_ref()) != Some(&snapshot);
