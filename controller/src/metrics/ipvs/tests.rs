@@ -645,3 +645,129 @@ fn a_scrape_during_a_dump_waits_for_it_instead_of_dumping_again() {
     third.join().unwrap();
     assert_eq!(source.dumps.load(Ordering::SeqCst), 2);
 }
+
+/// The exact `lvs_*` text of a fixed table over three scrapes (rates on, IPv6, escapes, a
+/// foreign service, a quiesced and a deleted-and-re-added destination, endpoints out of address
+/// order). `testdata/lvs_golden.prom` was written by the writer that exported whole
+/// `ObservedService`s (before the compact snapshot, issue 13), so this fails if the compact
+/// snapshot or the streamed dump changes a single byte. `LB_UPDATE_GOLDEN=1` rewrites it.
+#[test]
+fn the_exposition_text_is_byte_identical_to_the_golden_file() {
+    let mut state = desired();
+    let v6 = virtual_service(
+        service_key("2001:db8::10", 8443),
+        Origin {
+            config_key: "2001:db8::10-8443".to_owned(),
+            service: Some(ServiceOrigin {
+                namespace: "q\"uote".to_owned(),
+                name: "back\\slash".to_owned(),
+                port: "https".to_owned(),
+            }),
+        },
+        &[
+            "[2001:db8:1::2]:8443",
+            "[2001:db8:1::1]:8443",
+            "10.9.0.1:8443",
+        ],
+    );
+    state.services.insert(v6.key, Arc::new(v6));
+    let fake = SharedFake::default();
+    fake.program(&state);
+    let mut foreign = DesiredState::default();
+    let svc = virtual_service(
+        service_key("192.0.2.1", 53),
+        Origin {
+            config_key: "not-ours".to_owned(),
+            service: None,
+        },
+        &["192.0.2.9:53"],
+    );
+    foreign.services.insert(svc.key, Arc::new(svc));
+    fake.program(&foreign);
+    let (_desired_tx, desired_rx) = watch::channel(Arc::new(state.clone()));
+    let (_options_tx, options_rx) = watch::channel(IpvsCollectorOptions {
+        endpoint_rates: true,
+        ..no_cache()
+    });
+    let collector = IpvsCollector::new(fake.clone(), desired_rx, options_rx).unwrap();
+
+    let web = service_key(WEB, 80);
+    let v6 = service_key("2001:db8::10", 8443);
+    let mut n = 1;
+    let mut vary = |fake: &SharedFake| {
+        for (service, rss) in [
+            (web, &["10.1.0.1:8080", "10.1.0.2:8080"][..]),
+            (
+                v6,
+                &[
+                    "[2001:db8:1::2]:8443",
+                    "[2001:db8:1::1]:8443",
+                    "10.9.0.1:8443",
+                ][..],
+            ),
+        ] {
+            fake.set_service_stats(service, stats(n * 1000));
+            for rs in rss {
+                n += 1;
+                let mut s = stats(n * 37);
+                s.cps = n;
+                s.outbps = n * 1_000_000_007;
+                fake.set_dest_stats(service, rs, s);
+                fake.kernel.lock().unwrap().set_connections(
+                    &ServiceId::Inet(service),
+                    &rs_key(rs),
+                    u32::try_from(n).unwrap(),
+                    u32::try_from(n * 3).unwrap(),
+                );
+            }
+        }
+    };
+    let mut text = String::new();
+    let scrape = |text: &mut String| {
+        let mut out = Vec::new();
+        collector.write_families(&mut out, Instant::now()).unwrap();
+        text.push_str(&String::from_utf8(out).unwrap());
+        text.push_str("# ---\n");
+    };
+    vary(&fake);
+    scrape(&mut text);
+    // Quiesce one endpoint, delete another and re-add it with a lower counter.
+    {
+        let mut kernel = fake.kernel.lock().unwrap();
+        let mut quiesced = kernel
+            .table_mut()
+            .service_mut(&ServiceId::Inet(web))
+            .unwrap()
+            .destinations[&rs_key("10.1.0.2:8080")]
+            .spec
+            .clone();
+        quiesced.weight = 0;
+        kernel
+            .apply(&Operation::EditDestination {
+                service: ServiceId::Inet(web),
+                destination: quiesced,
+            })
+            .unwrap();
+        kernel
+            .apply(&Operation::DeleteDestination {
+                service: ServiceId::Inet(v6),
+                destination: rs_key("[2001:db8:1::1]:8443"),
+            })
+            .unwrap();
+    }
+    scrape(&mut text);
+    fake.program(&state);
+    fake.set_dest_stats(v6, "[2001:db8:1::1]:8443", stats(3));
+    scrape(&mut text);
+
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/metrics/ipvs/testdata/lvs_golden.prom"
+    );
+    if std::env::var_os("LB_UPDATE_GOLDEN").is_some() {
+        std::fs::write(path, &text).unwrap();
+    }
+    let golden = std::fs::read_to_string(path).unwrap();
+    assert!(text.len() > 5000, "{text}");
+    assert!(text == golden, "differs from {path}:\n{text}");
+}
