@@ -15,11 +15,11 @@ use lb_config::{
 };
 use lb_ipvs_sync::fake::FakeKernel;
 use lb_ipvs_sync::wanted::wanted_table;
-use lb_ipvs_sync::{IpvsError, IpvsKernel, IpvsTable, Operation, ServiceId, Stats};
+use lb_ipvs_sync::{IpvsError, IpvsKernel, Operation, ServiceId, Stats};
 use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::sync::watch;
 
-use super::source::TableSource;
+use super::source::{TableSource, TableVisitor};
 use super::{IpvsCollector, IpvsCollectorOptions, LvsFamilies};
 
 /// A fake kernel the test keeps a handle on while the collector owns the source.
@@ -30,9 +30,9 @@ struct SharedFake {
 }
 
 impl TableSource for SharedFake {
-    fn dump_table(&mut self) -> Result<IpvsTable, IpvsError> {
+    fn visit_table(&mut self, visitor: &mut dyn TableVisitor) -> Result<(), IpvsError> {
         *self.dumps.lock().unwrap() += 1;
-        self.kernel.lock().unwrap().dump()
+        self.kernel.lock().unwrap().visit_table(visitor)
     }
 }
 
@@ -580,14 +580,14 @@ struct GatedSource {
 }
 
 impl TableSource for GatedSource {
-    fn dump_table(&mut self) -> Result<IpvsTable, IpvsError> {
+    fn visit_table(&mut self, visitor: &mut dyn TableVisitor) -> Result<(), IpvsError> {
         self.dumps.fetch_add(1, Ordering::SeqCst);
         let (open, changed) = &*self.gate;
         let mut open = open.lock().unwrap();
         while !*open {
             open = changed.wait(open).unwrap();
         }
-        self.kernel.dump_table()
+        self.kernel.visit_table(visitor)
     }
 }
 
@@ -770,4 +770,149 @@ fn the_exposition_text_is_byte_identical_to_the_golden_file() {
     let golden = std::fs::read_to_string(path).unwrap();
     assert!(text.len() > 5000, "{text}");
     assert!(text == golden, "differs from {path}:\n{text}");
+}
+
+/// A source that streams the fake's table as the netlink client does: destinations only for
+/// the services the visitor wants (counted), in reverse key order (the kernel's is its hash
+/// order), and none for the services in `vanished` (deleted between the services dump and
+/// their destinations dump).
+#[derive(Clone, Default)]
+struct StreamingSource {
+    kernel: SharedFake,
+    destination_dumps: Arc<Mutex<Vec<ServiceId>>>,
+    vanished: Arc<Mutex<HashSet<ServiceKey>>>,
+}
+
+impl TableSource for StreamingSource {
+    fn visit_table(&mut self, visitor: &mut dyn TableVisitor) -> Result<(), IpvsError> {
+        let table = self.kernel.kernel.lock().unwrap().dump()?;
+        for (id, service) in table.services.iter().rev() {
+            if !visitor.service(id, &service.stats) {
+                continue;
+            }
+            self.destination_dumps.lock().unwrap().push(*id);
+            let gone = id
+                .inet()
+                .is_some_and(|key| self.vanished.lock().unwrap().contains(key));
+            let mut reversed: Vec<_> = service.destinations.values().rev().collect();
+            if gone {
+                reversed.clear();
+            }
+            visitor.destinations(&mut reversed.into_iter());
+        }
+        Ok(())
+    }
+}
+
+/// A collector over `source` with `desired()` and `options`.
+fn collector_over<S: TableSource>(source: S, options: IpvsCollectorOptions) -> IpvsCollector<S> {
+    let (desired_tx, desired_rx) = watch::channel(Arc::new(desired()));
+    let (options_tx, options_rx) = watch::channel(options);
+    // The collector reads the latest values; the senders may go.
+    drop((desired_tx, options_tx));
+    IpvsCollector::new(source, desired_rx, options_rx).unwrap()
+}
+
+fn lvs_text<S: TableSource>(collector: &IpvsCollector<S>) -> String {
+    let mut out = Vec::new();
+    collector.write_families(&mut out, Instant::now()).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+/// Streamed in the kernel's order, the text is the same as from a whole table: services and
+/// endpoints are written by key. Foreign services cost no destinations dump, and without the
+/// endpoint level none is asked for at all. Fails if the snapshot stops sorting, or asks for
+/// destinations it does not export.
+#[test]
+fn a_streamed_dump_in_kernel_order_writes_the_same_text_and_skips_foreign_destinations() {
+    let source = StreamingSource::default();
+    source.kernel.program(&desired());
+    let mut foreign = DesiredState::default();
+    let svc = virtual_service(
+        service_key("192.0.2.1", 53),
+        Origin {
+            config_key: "not-ours".to_owned(),
+            service: None,
+        },
+        &["192.0.2.9:53"],
+    );
+    foreign.services.insert(svc.key, Arc::new(svc));
+    source.kernel.program(&foreign);
+    source
+        .kernel
+        .set_dest_stats(service_key(WEB, 80), "10.1.0.2:8080", stats(8));
+    let options = IpvsCollectorOptions {
+        endpoint_rates: true,
+        ..no_cache()
+    };
+
+    let whole = lvs_text(&collector_over(source.kernel.clone(), options));
+    let streamed = lvs_text(&collector_over(source.clone(), options));
+    assert_eq!(streamed, whole);
+    let mut dumped = source.destination_dumps.lock().unwrap().clone();
+    dumped.sort();
+    let ours = [
+        ServiceId::Inet(service_key(WEB, 80)),
+        ServiceId::Inet(service_key(STATIC, 443)),
+    ];
+    assert_eq!(dumped, ours, "no destinations dump for the foreign service");
+
+    source.destination_dumps.lock().unwrap().clear();
+    let services_only = IpvsCollectorOptions {
+        endpoint_level: false,
+        ..no_cache()
+    };
+    let text = lvs_text(&collector_over(source.clone(), services_only));
+    assert!(text.contains("lvs_service_stat_conns_total{"), "{text}");
+    assert!(source.destination_dumps.lock().unwrap().is_empty());
+}
+
+/// A service deleted between the services dump and its destinations dump is exported without
+/// endpoints (as `IpvsKernel::dump` reports it); the scrape does not fail.
+#[test]
+fn a_service_that_vanishes_during_the_dump_is_exported_without_endpoints() {
+    let source = StreamingSource::default();
+    source.kernel.program(&desired());
+    source.vanished.lock().unwrap().insert(service_key(WEB, 80));
+    let collector = collector_over(source, no_cache());
+    let s = samples(&lvs_text(&collector));
+    assert_eq!(s["lvs_service_stat_conns_total"].len(), 2);
+    let endpoints = &s["lvs_endpoint_stat_conns_total"];
+    assert_eq!(endpoints.len(), 1, "only the static entry's: {endpoints:?}");
+    assert_eq!(
+        value(
+            &s,
+            "lvs_endpoint_weight",
+            &[("endpoint", "198.51.100.5:443")]
+        ),
+        Some(1.0)
+    );
+}
+
+/// The per-endpoint rate estimates are kept only when asked for at dump time: a reload that
+/// turns them on while a snapshot is reused writes none (no empty families), the next dump
+/// has them.
+#[test]
+fn endpoint_rates_turned_on_apply_from_the_next_dump() {
+    let f = fixture(IpvsCollectorOptions {
+        max_snapshot_age: Duration::from_secs(60),
+        ..IpvsCollectorOptions::default()
+    });
+    let t0 = Instant::now();
+    let text = |now: Instant| {
+        let mut out = Vec::new();
+        f.collector.write_families(&mut out, now).unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    assert!(!text(t0).contains("lvs_endpoint_rate_"));
+    f.options_tx.send_modify(|o| o.endpoint_rates = true);
+    let reused = text(t0 + Duration::from_secs(1));
+    assert_eq!(f.fake.dumps(), 1);
+    assert!(!reused.contains("lvs_endpoint_rate_"), "{reused}");
+    let fresh = text(t0 + Duration::from_secs(61));
+    assert_eq!(f.fake.dumps(), 2);
+    assert_eq!(
+        samples(&fresh)["lvs_endpoint_rate_connections_per_second"].len(),
+        3
+    );
 }
