@@ -153,6 +153,11 @@ impl<'a> SnapshotBuilder<'a> {
 }
 
 impl TableVisitor for SnapshotBuilder<'_> {
+    fn expect_services(&mut self, count: usize) {
+        self.in_kernel.reserve_exact(count);
+        self.services.reserve_exact(count);
+    }
+
     fn service(&mut self, id: &ServiceId, stats: &Stats) -> bool {
         let ServiceId::Inet(key) = id else {
             return false;

@@ -11,6 +11,10 @@ use lb_ipvs_sync::{IpvsError, IpvsKernel, IpvsTable, ObservedDestination, Servic
 /// Receives one dump as it is read: every service of the namespace, each followed by its
 /// destinations when [`service`](TableVisitor::service) asked for them.
 pub(crate) trait TableVisitor {
+    /// At most this many services follow (the length of the services dump), so the visitor
+    /// can size its storage once instead of growing it by doubling.
+    fn expect_services(&mut self, count: usize);
+
     /// A service and its counters; returns whether its destinations are wanted (a service
     /// that is not ours costs no destination dump).
     fn service(&mut self, id: &ServiceId, stats: &Stats) -> bool;
@@ -42,6 +46,7 @@ impl<K: IpvsKernel + Send> TableSource for K {
 
 /// Walks a table already in memory as a source would stream it.
 pub(crate) fn visit_whole_table(table: &IpvsTable, visitor: &mut dyn TableVisitor) {
+    visitor.expect_services(table.services.len());
     for (id, service) in &table.services {
         if visitor.service(id, &service.stats) {
             visitor.destinations(&mut service.destinations.values());
@@ -58,7 +63,9 @@ pub(crate) fn visit_client<T: NetlinkTransport>(
     client: &mut IpvsClient<T>,
     visitor: &mut dyn TableVisitor,
 ) -> Result<(), IpvsError> {
-    for (spec, stats) in client.dump_services()? {
+    let services = client.dump_services()?;
+    visitor.expect_services(services.len());
+    for (spec, stats) in services {
         if visitor.service(&spec.id, &stats) {
             let destinations = client.dump_destinations(&spec.id)?;
             visitor.destinations(&mut destinations.iter());

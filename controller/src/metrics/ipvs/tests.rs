@@ -786,6 +786,7 @@ struct StreamingSource {
 impl TableSource for StreamingSource {
     fn visit_table(&mut self, visitor: &mut dyn TableVisitor) -> Result<(), IpvsError> {
         let table = self.kernel.kernel.lock().unwrap().dump()?;
+        visitor.expect_services(table.services.len());
         for (id, service) in table.services.iter().rev() {
             if !visitor.service(id, &service.stats) {
                 continue;
