@@ -10,7 +10,7 @@
 //! Compact (issue 13): a destination is one [`ExportedDestination`] of 80 bytes inline in its
 //! service's `Vec` (its rate estimates 40 bytes more, and only when they are exported), not an
 //! `ObservedDestination` in a map node with every attribute the kernel reports. At 110,000
-//! entries that is about 10 MiB instead of the 60 MiB of the whole dump.
+//! entries that is 11 MiB held instead of 19 MiB (`controller/tests/metrics_memory.rs`).
 
 use std::time::Instant;
 
@@ -116,7 +116,7 @@ pub(crate) struct DumpedServices {
 impl<'a> SnapshotBuilder<'a> {
     /// A builder keeping the services `desired` or `labels` know. Without `endpoint_level` no
     /// destination is asked for (neither exported nor tracked); without `endpoint_rates`
-    /// theirs rate estimates are not kept.
+    /// their rate estimates are not kept.
     pub(crate) fn new(
         labels: &'a LabelBook,
         desired: &'a DesiredState,

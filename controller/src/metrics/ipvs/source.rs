@@ -3,7 +3,7 @@
 //!
 //! Streamed: a source hands each service to a [`TableVisitor`] and dumps the destinations only
 //! of the services the visitor wants, one service at a time, so a scrape never holds the raw
-//! dump of the whole table (issue 13: at 110,000 entries that was about 60 MiB of peak RSS).
+//! dump of the whole table (issue 13: the scrape's peak RSS at 110,000 entries).
 
 use lb_ipvs_sync::netlink::{IpvsClient, NetlinkTransport};
 use lb_ipvs_sync::{IpvsError, IpvsKernel, IpvsTable, ObservedDestination, ServiceId, Stats};
