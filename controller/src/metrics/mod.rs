@@ -29,7 +29,7 @@ pub(crate) use conntrack::ConntrackCollector;
 pub use controller::ControllerMetrics;
 pub(crate) use http::HttpMetrics;
 #[cfg(any(test, feature = "test-util"))]
-pub use ipvs::bench_encode;
+pub use ipvs::{BenchSnapshot, bench_encode, bench_snapshot, bench_write};
 pub(crate) use ipvs::{IpvsCollector, IpvsCollectorOptions, LazyNetlinkSource, LvsFamilies};
 
 /// How a scrape's body is encoded on the wire.

@@ -10,9 +10,11 @@
 #      five of them `lbctl_sync_dumps_total` still counts the adoption's one dump (mutation:
 #      forcing a whole pass makes services_read 10,001 and the counter 6);
 #   4. /metrics at 100,002 endpoints: every endpoint series is there, the gzip scrape decodes to
-#      the same series, and three scrapes (two of them concurrent) grow the daemon's RSS by at
-#      most 128 MiB, peak under 320 MiB (control: the encoder before issue 13 grew past 1.6 GB
-#      here and was OOM-killed; the peak is VmHWM, reset just before the scrapes);
+#      the same series, and three scrapes (two of them concurrent) keep the daemon's peak RSS
+#      at most 150 MiB (issue 13's target) and grow it by at most 50 MiB (the peak is VmHWM,
+#      reset just before the scrapes). Controls: the snapshot of whole ObservedServices (the
+#      whole dump kept per scrape) measured 155 MiB peak / +57 MiB here (2026-12-03) and fails
+#      both; the encoder before issue 13 grew past 1.6 GB and was OOM-killed;
 #   5. `lbctl status` answers with a summary (the table is large) and with a --vip filter.
 # Times (pass durations, scrape vs `ipvsadm -Sn`, status, the file-to-kernel latency of the
 # changes) are printed as BENCH lines for bench/README.md; only counts and memory are asserted
@@ -189,14 +191,16 @@ assert_eq $(((SERVICES - 1) * DESTS + 2)) "$series" "endpoint series in the gzip
 [ "$second_bytes" -gt $((plain_bytes * 99 / 100)) ] && [ "$plain_bytes" -gt 100000000 ] ||
     fail "short scrapes: $plain_bytes and $second_bytes bytes"
 assert_eq 1 "$sync_dumps" "lbctl_sync_dumps_total after the adoption and $CHANGES focused passes"
-# Issue 13's target is a peak of 150 MB; the daemon already holds about 150 MiB for its tables
-# at this size before any scrape (measured 2026-12-03: 151 MiB before, 211 MiB peak), so the
-# target is not met yet (bench/README.md). What is asserted is what holds: a scrape adds at most
-# 128 MiB (the dump it encodes from, not the series: the old encoder grew past 1.6 GB) and the
-# peak stays under 320 MiB.
-[ $((peak_kib - before_kib)) -le $((128 * 1024)) ] ||
-    fail "the scrapes grew the daemon by $((peak_kib - before_kib)) KiB (> 128 MiB)"
-[ "$peak_kib" -le $((320 * 1024)) ] || fail "peak RSS during scrapes ${peak_kib} KiB > 320 MiB"
+# Issue 13's target: a peak of at most 150 MiB (98 MiB before the scrapes, 2026-12-03). The
+# first scrape of the daemon's life adds state it keeps: the monotonic-counter offsets of
+# 110,000 series (about 20 MiB) and the label book (about 3 MiB). Each dump adds the compact
+# snapshot (about 100 bytes per IPVS entry: 11 MiB) and, while it runs, the services dump
+# (a few MiB); the writing adds a few 64 KiB chunks per scrape and the gzip state. Estimate
+# about 46 MiB of growth, bound 50 MiB; the old snapshot (whole ObservedServices, 181 bytes per
+# entry, plus the map and Arc of the dump) grew it by 57 MiB, to 155 MiB.
+[ $((peak_kib - before_kib)) -le $((50 * 1024)) ] ||
+    fail "the scrapes grew the daemon by $((peak_kib - before_kib)) KiB (> 50 MiB)"
+[ "$peak_kib" -le $((150 * 1024)) ] || fail "peak RSS during scrapes ${peak_kib} KiB > 150 MiB"
 
 step "lbctl status: a summary for a large table, and one VIP"
 t0=$(now_ms)

@@ -24,7 +24,7 @@ use super::exposition::{ExpositionOptions, write_lvs_families};
 use super::families::SeriesId;
 use super::labels::LabelBook;
 use super::monotonic::MonotonicCounters;
-use super::snapshot::Snapshot;
+use super::snapshot::{Snapshot, SnapshotBuilder};
 use super::source::TableSource;
 
 /// Tuning of the IPVS collector.
@@ -146,26 +146,33 @@ impl<S: TableSource> IpvsCollector<S> {
                 return Arc::clone(last);
             }
         }
-        // Drop the last snapshot before dumping: at most one table of ours is being built
-        // while scrapes still writing hold theirs.
+        // Drop the last snapshot before dumping: at most one snapshot is being built while
+        // scrapes still writing hold theirs.
         dumper.snapshot = None;
         let dumper = &mut *dumper;
         dumper.counters.set_retention(options.offset_retention);
         let taken = clock();
         let started = Instant::now();
-        let snapshot = match dumper.source.dump_table() {
-            Ok(table) => {
+        let desired = Arc::clone(&self.desired.borrow());
+        let mut builder = SnapshotBuilder::new(
+            &dumper.labels,
+            &desired,
+            options.endpoint_level,
+            options.endpoint_rates,
+        );
+        // Streamed: our services' destinations are converted one service at a time.
+        let dumped = dumper
+            .source
+            .visit_table(&mut builder)
+            .map(|()| builder.finish());
+        let snapshot = match dumped {
+            Ok(dumped) => {
                 self.dump_duration.set(started.elapsed().as_secs_f64());
                 self.up.set(1);
-                let desired = Arc::clone(&self.desired.borrow());
-                dumper.labels.refresh(&desired, &table);
-                Snapshot::prepare(
-                    table,
-                    &dumper.labels,
-                    &mut dumper.counters,
-                    options.endpoint_level,
-                    taken,
-                )
+                dumper.labels.refresh(&desired, |key| dumped.in_kernel(key));
+                let mut snapshot = Snapshot::prepare(dumped, &dumper.labels, taken);
+                snapshot.make_monotonic(&mut dumper.counters);
+                snapshot
             }
             Err(error) => {
                 tracing::warn!(%error, "IPVS dump for /metrics failed");
@@ -198,9 +205,11 @@ impl<S: TableSource> LvsFamilies for IpvsCollector<S> {
         let options = *self.options.borrow();
         let exposition = ExpositionOptions {
             endpoint_level: options.endpoint_level,
-            endpoint_rates: options.endpoint_rates,
+            // Kept only when asked for at dump time: a reload that turns them on applies from
+            // the next dump.
+            endpoint_rates: options.endpoint_rates && snapshot.endpoint_rates,
         };
-        write_lvs_families(out, snapshot.series_source(), exposition)
+        write_lvs_families(out, &snapshot.services, exposition)
     }
 
     fn register(&self, registry: &Registry) -> Result<(), prometheus::Error> {

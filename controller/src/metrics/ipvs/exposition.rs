@@ -11,10 +11,9 @@
 use std::fmt::{self, Write as _};
 use std::io::{self, Write};
 
-use lb_ipvs_sync::ObservedService;
-
 use super::families::{FAMILIES, FamilySpec, Level};
 use super::labels::{SERVICE_LABEL_NAMES, ServiceLabels};
+use super::snapshot::ExportedService;
 
 /// Which families are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,20 +50,16 @@ pub(crate) fn service_label_text(labels: &ServiceLabels) -> String {
     text
 }
 
-/// Writes every family `options` selects for `services`: each item is a service's label text
-/// (from [`service_label_text`]) and the service with the counters to export. The iterator is
-/// walked once per family, so it must be cheap to clone (a slice or map iterator).
-pub(crate) fn write_lvs_families<'a, W, I>(
+/// Writes every family `options` selects for `services` (a snapshot's, with their label text
+/// and the numbers to export), walking them once per family. The per-endpoint rate families
+/// need the services' `destination_rates`; a destination without them has no such line.
+pub(crate) fn write_lvs_families<W: Write + ?Sized>(
     out: &mut W,
-    services: I,
+    services: &[ExportedService],
     options: ExpositionOptions,
-) -> io::Result<()>
-where
-    W: Write + ?Sized,
-    I: Iterator<Item = (&'a str, &'a ObservedService)> + Clone,
-{
-    let any_service = services.clone().next().is_some();
-    let any_endpoint = services.clone().any(|(_, s)| !s.destinations.is_empty());
+) -> io::Result<()> {
+    let any_service = !services.is_empty();
+    let any_endpoint = services.iter().any(|s| !s.destinations.is_empty());
     for spec in FAMILIES.iter().filter(|spec| options.writes(spec)) {
         let present = match spec.level {
             Level::Service => any_service,
@@ -81,8 +76,8 @@ where
             spec.name,
             spec.type_name()
         )?;
-        for (labels, service) in services.clone() {
-            write_family_of_service(out, spec, labels, service)?;
+        for service in services {
+            write_family_of_service(out, spec, service)?;
         }
     }
     Ok(())
@@ -92,22 +87,23 @@ where
 fn write_family_of_service<W: Write + ?Sized>(
     out: &mut W,
     spec: &FamilySpec,
-    labels: &str,
-    service: &ObservedService,
+    service: &ExportedService,
 ) -> io::Result<()> {
+    let labels = service.labels.as_str();
     match spec.level {
         Level::Service => {
-            if let Some(value) = spec.read(&service.stats, None) {
+            if let Some(value) = spec.read(&service.counters, Some(&service.rates), None) {
                 writeln!(out, "{}{{{labels}}} {value}", spec.name)?;
             }
         }
         Level::Endpoint => {
-            for (rs, dest) in &service.destinations {
-                let Some(value) = spec.read(&dest.stats, Some(dest)) else {
+            for (i, dest) in service.destinations.iter().enumerate() {
+                let rates = service.destination_rates.get(i);
+                let Some(value) = spec.read(&dest.counters, rates, Some(dest)) else {
                     continue;
                 };
                 write!(out, "{}{{{labels},endpoint=\"", spec.name)?;
-                write_escaped(out, format_args!("{rs}"))?;
+                write_escaped(out, format_args!("{}", dest.key))?;
                 writeln!(out, "\"}} {value}")?;
             }
         }

@@ -3,9 +3,14 @@
 //! Pure data. [`exposition`](super::exposition) writes them; docs/metrics.md lists the same.
 
 use lb_config::{RealServerKey, ServiceKey};
-use lb_ipvs_sync::{ObservedDestination, Stats};
+use lb_ipvs_sync::Stats;
 
 use super::monotonic::COUNTERS;
+use super::snapshot::ExportedDestination;
+
+/// How many rate estimates the kernel keeps per service or destination: cps, inpps, outpps,
+/// inbps, outbps.
+pub(crate) const RATES: usize = 5;
 
 /// Identity of one counter series in the kernel: a service, or one destination of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -30,10 +35,10 @@ pub(crate) enum Level {
 pub(crate) enum Value {
     /// Monotonic counter number `i` (conns, inpkts, outpkts, inbytes, outbytes).
     Counter(usize),
-    /// The kernel's rate estimate.
-    Rate(fn(&Stats) -> u64),
+    /// The kernel's rate estimate number `i` (cps, inpps, outpps, inbps, outbps).
+    Rate(usize),
     /// A destination's own value (connections, weight).
-    Destination(fn(&ObservedDestination) -> u64),
+    Destination(fn(&ExportedDestination) -> u64),
 }
 
 /// One exported family.
@@ -69,13 +74,18 @@ impl FamilySpec {
         }
     }
 
-    /// The value of this family for a service (`dest` is `None`) or one of its destinations;
-    /// `None` for a destination-only family asked about a service. `stats` carries the
-    /// exported (monotonic) counters.
-    pub(crate) fn read(&self, stats: &Stats, dest: Option<&ObservedDestination>) -> Option<u64> {
+    /// The value of this family for a service (`dest` is `None`) or one of its destinations,
+    /// from its exported (monotonic) `counters` and its `rates` if kept; `None` for a
+    /// destination-only family asked about a service, or a rate that was not kept.
+    pub(crate) fn read(
+        &self,
+        counters: &[u64; COUNTERS],
+        rates: Option<&[u64; RATES]>,
+        dest: Option<&ExportedDestination>,
+    ) -> Option<u64> {
         match (self.value, dest) {
-            (Value::Counter(i), _) => Some(counter_values(stats)[i]),
-            (Value::Rate(read), _) => Some(read(stats)),
+            (Value::Counter(i), _) => Some(counters[i]),
+            (Value::Rate(i), _) => rates.map(|rates| rates[i]),
             (Value::Destination(read), Some(dest)) => Some(read(dest)),
             (Value::Destination(_), None) => None,
         }
@@ -102,25 +112,25 @@ pub(crate) const FAMILIES: &[FamilySpec] = &[
     spec("lvs_service_stat_outpkts_total", "Packets from real servers back to clients.", Service, C(2)),
     spec("lvs_service_stat_inbytes_total", "Bytes from clients to the virtual service.", Service, C(3)),
     spec("lvs_service_stat_outbytes_total", "Bytes from real servers back to clients.", Service, C(4)),
-    spec("lvs_service_rate_connections_per_second", "Kernel estimate of new connections per second.", Service, R(|s| s.cps)),
-    spec("lvs_service_rate_in_packets_per_second", "Kernel estimate of incoming packets per second.", Service, R(|s| s.inpps)),
-    spec("lvs_service_rate_out_packets_per_second", "Kernel estimate of outgoing packets per second.", Service, R(|s| s.outpps)),
-    spec("lvs_service_rate_in_bytes_per_second", "Kernel estimate of incoming bytes per second.", Service, R(|s| s.inbps)),
-    spec("lvs_service_rate_out_bytes_per_second", "Kernel estimate of outgoing bytes per second.", Service, R(|s| s.outbps)),
+    spec("lvs_service_rate_connections_per_second", "Kernel estimate of new connections per second.", Service, R(0)),
+    spec("lvs_service_rate_in_packets_per_second", "Kernel estimate of incoming packets per second.", Service, R(1)),
+    spec("lvs_service_rate_out_packets_per_second", "Kernel estimate of outgoing packets per second.", Service, R(2)),
+    spec("lvs_service_rate_in_bytes_per_second", "Kernel estimate of incoming bytes per second.", Service, R(3)),
+    spec("lvs_service_rate_out_bytes_per_second", "Kernel estimate of outgoing bytes per second.", Service, R(4)),
     spec("lvs_endpoint_stat_conns_total", "Connections scheduled to the real server.", Endpoint, C(0)),
     spec("lvs_endpoint_stat_inpkts_total", "Packets from clients to the real server.", Endpoint, C(1)),
     spec("lvs_endpoint_stat_outpkts_total", "Packets from the real server back to clients.", Endpoint, C(2)),
     spec("lvs_endpoint_stat_inbytes_total", "Bytes from clients to the real server.", Endpoint, C(3)),
     spec("lvs_endpoint_stat_outbytes_total", "Bytes from the real server back to clients.", Endpoint, C(4)),
-    spec("lvs_endpoint_rate_connections_per_second", "Kernel estimate of new connections per second.", Endpoint, R(|s| s.cps)),
-    spec("lvs_endpoint_rate_in_packets_per_second", "Kernel estimate of incoming packets per second.", Endpoint, R(|s| s.inpps)),
-    spec("lvs_endpoint_rate_out_packets_per_second", "Kernel estimate of outgoing packets per second.", Endpoint, R(|s| s.outpps)),
-    spec("lvs_endpoint_rate_in_bytes_per_second", "Kernel estimate of incoming bytes per second.", Endpoint, R(|s| s.inbps)),
-    spec("lvs_endpoint_rate_out_bytes_per_second", "Kernel estimate of outgoing bytes per second.", Endpoint, R(|s| s.outbps)),
+    spec("lvs_endpoint_rate_connections_per_second", "Kernel estimate of new connections per second.", Endpoint, R(0)),
+    spec("lvs_endpoint_rate_in_packets_per_second", "Kernel estimate of incoming packets per second.", Endpoint, R(1)),
+    spec("lvs_endpoint_rate_out_packets_per_second", "Kernel estimate of outgoing packets per second.", Endpoint, R(2)),
+    spec("lvs_endpoint_rate_in_bytes_per_second", "Kernel estimate of incoming bytes per second.", Endpoint, R(3)),
+    spec("lvs_endpoint_rate_out_bytes_per_second", "Kernel estimate of outgoing bytes per second.", Endpoint, R(4)),
     spec("lvs_endpoint_active_connections", "Established connections to the real server.", Endpoint, D(|d| d.active_conns as u64)),
     spec("lvs_endpoint_inactive_connections", "Other connection entries (TIME_WAIT, UDP, ...).", Endpoint, D(|d| d.inactive_conns as u64)),
     spec("lvs_endpoint_persistent_connections", "Persistence templates pointing at the real server.", Endpoint, D(|d| d.persist_conns as u64)),
-    spec("lvs_endpoint_weight", "IPVS weight; 0 = quiesced (draining, terminating or unhealthy).", Endpoint, D(|d| d.spec.weight as u64)),
+    spec("lvs_endpoint_weight", "IPVS weight; 0 = quiesced (draining, terminating or unhealthy).", Endpoint, D(|d| d.weight as u64)),
 ];
 
 /// The five counters of `stats`, in the order of [`Value::Counter`]'s index.
@@ -134,12 +144,13 @@ pub(crate) fn counter_values(stats: &Stats) -> [u64; COUNTERS] {
     ]
 }
 
-/// Replaces the five counters of `stats` (with the exported, monotonic values).
-pub(crate) fn set_counter_values(stats: &mut Stats, values: [u64; COUNTERS]) {
-    let [conns, inpkts, outpkts, inbytes, outbytes] = values;
-    stats.conns = conns;
-    stats.inpkts = inpkts;
-    stats.outpkts = outpkts;
-    stats.inbytes = inbytes;
-    stats.outbytes = outbytes;
+/// The five rate estimates of `stats`, in the order of [`Value::Rate`]'s index.
+pub(crate) fn rate_values(stats: &Stats) -> [u64; RATES] {
+    [
+        stats.cps,
+        stats.inpps,
+        stats.outpps,
+        stats.inbps,
+        stats.outbps,
+    ]
 }

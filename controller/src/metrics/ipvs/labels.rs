@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
 use lb_config::{DesiredState, ServiceKey, VirtualService};
-use lb_ipvs_sync::IpvsTable;
 
 /// The labels every IPVS series of one virtual service carries, in exposition order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,8 +80,12 @@ pub(crate) struct LabelBook {
 
 impl LabelBook {
     /// Takes the labels of `desired` and forgets remembered services that are neither desired
-    /// nor in `table` any more.
-    pub(crate) fn refresh(&mut self, desired: &DesiredState, table: &IpvsTable) {
+    /// nor in the kernel any more (`in_kernel` says which inet services the last dump had).
+    pub(crate) fn refresh(
+        &mut self,
+        desired: &DesiredState,
+        in_kernel: impl Fn(&ServiceKey) -> bool,
+    ) {
         for (key, service) in &desired.services {
             let labels = ServiceLabels::of(service);
             match self.by_service.entry(*key) {
@@ -96,9 +99,8 @@ impl LabelBook {
                 }
             }
         }
-        self.by_service.retain(|key, _| {
-            desired.services.contains_key(key) || table.services.contains_key(&(*key).into())
-        });
+        self.by_service
+            .retain(|key, _| desired.services.contains_key(key) || in_kernel(key));
     }
 
     /// The labels of a kernel service, if it is (or was) ours.

@@ -19,6 +19,6 @@ mod source;
 mod tests;
 
 #[cfg(any(test, feature = "test-util"))]
-pub use bench::bench_encode;
+pub use bench::{BenchSnapshot, bench_encode, bench_snapshot, bench_write};
 pub(crate) use collector::{IpvsCollector, IpvsCollectorOptions, LvsFamilies};
 pub(crate) use source::LazyNetlinkSource;

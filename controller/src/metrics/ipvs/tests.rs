@@ -15,11 +15,11 @@ use lb_config::{
 };
 use lb_ipvs_sync::fake::FakeKernel;
 use lb_ipvs_sync::wanted::wanted_table;
-use lb_ipvs_sync::{IpvsError, IpvsKernel, IpvsTable, Operation, ServiceId, Stats};
+use lb_ipvs_sync::{IpvsError, IpvsKernel, Operation, ServiceId, Stats};
 use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::sync::watch;
 
-use super::source::TableSource;
+use super::source::{TableSource, TableVisitor};
 use super::{IpvsCollector, IpvsCollectorOptions, LvsFamilies};
 
 /// A fake kernel the test keeps a handle on while the collector owns the source.
@@ -30,9 +30,9 @@ struct SharedFake {
 }
 
 impl TableSource for SharedFake {
-    fn dump_table(&mut self) -> Result<IpvsTable, IpvsError> {
+    fn visit_table(&mut self, visitor: &mut dyn TableVisitor) -> Result<(), IpvsError> {
         *self.dumps.lock().unwrap() += 1;
-        self.kernel.lock().unwrap().dump()
+        self.kernel.lock().unwrap().visit_table(visitor)
     }
 }
 
@@ -580,14 +580,14 @@ struct GatedSource {
 }
 
 impl TableSource for GatedSource {
-    fn dump_table(&mut self) -> Result<IpvsTable, IpvsError> {
+    fn visit_table(&mut self, visitor: &mut dyn TableVisitor) -> Result<(), IpvsError> {
         self.dumps.fetch_add(1, Ordering::SeqCst);
         let (open, changed) = &*self.gate;
         let mut open = open.lock().unwrap();
         while !*open {
             open = changed.wait(open).unwrap();
         }
-        self.kernel.dump_table()
+        self.kernel.visit_table(visitor)
     }
 }
 
@@ -644,4 +644,276 @@ fn a_scrape_during_a_dump_waits_for_it_instead_of_dumping_again() {
     let third = scrape(Arc::clone(&collector));
     third.join().unwrap();
     assert_eq!(source.dumps.load(Ordering::SeqCst), 2);
+}
+
+/// The exact `lvs_*` text of a fixed table over three scrapes (rates on, IPv6, escapes, a
+/// foreign service, a quiesced and a deleted-and-re-added destination, endpoints out of address
+/// order). `testdata/lvs_golden.prom` was written by the writer that exported whole
+/// `ObservedService`s (before the compact snapshot, issue 13), so this fails if the compact
+/// snapshot or the streamed dump changes a single byte. `LB_UPDATE_GOLDEN=1` rewrites it.
+#[test]
+fn the_exposition_text_is_byte_identical_to_the_golden_file() {
+    let mut state = desired();
+    let v6 = virtual_service(
+        service_key("2001:db8::10", 8443),
+        Origin {
+            config_key: "2001:db8::10-8443".to_owned(),
+            service: Some(ServiceOrigin {
+                namespace: "q\"uote".to_owned(),
+                name: "back\\slash".to_owned(),
+                port: "https".to_owned(),
+            }),
+        },
+        &[
+            "[2001:db8:1::2]:8443",
+            "[2001:db8:1::1]:8443",
+            "10.9.0.1:8443",
+        ],
+    );
+    state.services.insert(v6.key, Arc::new(v6));
+    let fake = SharedFake::default();
+    fake.program(&state);
+    let mut foreign = DesiredState::default();
+    let svc = virtual_service(
+        service_key("192.0.2.1", 53),
+        Origin {
+            config_key: "not-ours".to_owned(),
+            service: None,
+        },
+        &["192.0.2.9:53"],
+    );
+    foreign.services.insert(svc.key, Arc::new(svc));
+    fake.program(&foreign);
+    let (_desired_tx, desired_rx) = watch::channel(Arc::new(state.clone()));
+    let (_options_tx, options_rx) = watch::channel(IpvsCollectorOptions {
+        endpoint_rates: true,
+        ..no_cache()
+    });
+    let collector = IpvsCollector::new(fake.clone(), desired_rx, options_rx).unwrap();
+
+    let web = service_key(WEB, 80);
+    let v6 = service_key("2001:db8::10", 8443);
+    let mut n = 1;
+    let mut vary = |fake: &SharedFake| {
+        for (service, rss) in [
+            (web, &["10.1.0.1:8080", "10.1.0.2:8080"][..]),
+            (
+                v6,
+                &[
+                    "[2001:db8:1::2]:8443",
+                    "[2001:db8:1::1]:8443",
+                    "10.9.0.1:8443",
+                ][..],
+            ),
+        ] {
+            fake.set_service_stats(service, stats(n * 1000));
+            for rs in rss {
+                n += 1;
+                let mut s = stats(n * 37);
+                s.cps = n;
+                s.outbps = n * 1_000_000_007;
+                fake.set_dest_stats(service, rs, s);
+                fake.kernel.lock().unwrap().set_connections(
+                    &ServiceId::Inet(service),
+                    &rs_key(rs),
+                    u32::try_from(n).unwrap(),
+                    u32::try_from(n * 3).unwrap(),
+                );
+            }
+        }
+    };
+    let mut text = String::new();
+    let scrape = |text: &mut String| {
+        let mut out = Vec::new();
+        collector.write_families(&mut out, Instant::now()).unwrap();
+        text.push_str(&String::from_utf8(out).unwrap());
+        text.push_str("# ---\n");
+    };
+    vary(&fake);
+    scrape(&mut text);
+    // Quiesce one endpoint, delete another and re-add it with a lower counter.
+    {
+        let mut kernel = fake.kernel.lock().unwrap();
+        let mut quiesced = kernel
+            .table_mut()
+            .service_mut(&ServiceId::Inet(web))
+            .unwrap()
+            .destinations[&rs_key("10.1.0.2:8080")]
+            .spec
+            .clone();
+        quiesced.weight = 0;
+        kernel
+            .apply(&Operation::EditDestination {
+                service: ServiceId::Inet(web),
+                destination: quiesced,
+            })
+            .unwrap();
+        kernel
+            .apply(&Operation::DeleteDestination {
+                service: ServiceId::Inet(v6),
+                destination: rs_key("[2001:db8:1::1]:8443"),
+            })
+            .unwrap();
+    }
+    scrape(&mut text);
+    fake.program(&state);
+    fake.set_dest_stats(v6, "[2001:db8:1::1]:8443", stats(3));
+    scrape(&mut text);
+
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/metrics/ipvs/testdata/lvs_golden.prom"
+    );
+    if std::env::var_os("LB_UPDATE_GOLDEN").is_some() {
+        std::fs::write(path, &text).unwrap();
+    }
+    let golden = std::fs::read_to_string(path).unwrap();
+    assert!(text.len() > 5000, "{text}");
+    assert!(text == golden, "differs from {path}:\n{text}");
+}
+
+/// A source that streams the fake's table as the netlink client does: destinations only for
+/// the services the visitor wants (counted), in reverse key order (the kernel's is its hash
+/// order), and none for the services in `vanished` (deleted between the services dump and
+/// their destinations dump).
+#[derive(Clone, Default)]
+struct StreamingSource {
+    kernel: SharedFake,
+    destination_dumps: Arc<Mutex<Vec<ServiceId>>>,
+    vanished: Arc<Mutex<HashSet<ServiceKey>>>,
+}
+
+impl TableSource for StreamingSource {
+    fn visit_table(&mut self, visitor: &mut dyn TableVisitor) -> Result<(), IpvsError> {
+        let table = self.kernel.kernel.lock().unwrap().dump()?;
+        visitor.expect_services(table.services.len());
+        for (id, service) in table.services.iter().rev() {
+            if !visitor.service(id, &service.stats) {
+                continue;
+            }
+            self.destination_dumps.lock().unwrap().push(*id);
+            let gone = id
+                .inet()
+                .is_some_and(|key| self.vanished.lock().unwrap().contains(key));
+            let mut reversed: Vec<_> = service.destinations.values().rev().collect();
+            if gone {
+                reversed.clear();
+            }
+            visitor.destinations(&mut reversed.into_iter());
+        }
+        Ok(())
+    }
+}
+
+/// A collector over `source` with `desired()` and `options`.
+fn collector_over<S: TableSource>(source: S, options: IpvsCollectorOptions) -> IpvsCollector<S> {
+    let (desired_tx, desired_rx) = watch::channel(Arc::new(desired()));
+    let (options_tx, options_rx) = watch::channel(options);
+    // The collector reads the latest values; the senders may go.
+    drop((desired_tx, options_tx));
+    IpvsCollector::new(source, desired_rx, options_rx).unwrap()
+}
+
+fn lvs_text<S: TableSource>(collector: &IpvsCollector<S>) -> String {
+    let mut out = Vec::new();
+    collector.write_families(&mut out, Instant::now()).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+/// Streamed in the kernel's order, the text is the same as from a whole table: services and
+/// endpoints are written by key. Foreign services cost no destinations dump, and without the
+/// endpoint level none is asked for at all. Fails if the snapshot stops sorting, or asks for
+/// destinations it does not export.
+#[test]
+fn a_streamed_dump_in_kernel_order_writes_the_same_text_and_skips_foreign_destinations() {
+    let source = StreamingSource::default();
+    source.kernel.program(&desired());
+    let mut foreign = DesiredState::default();
+    let svc = virtual_service(
+        service_key("192.0.2.1", 53),
+        Origin {
+            config_key: "not-ours".to_owned(),
+            service: None,
+        },
+        &["192.0.2.9:53"],
+    );
+    foreign.services.insert(svc.key, Arc::new(svc));
+    source.kernel.program(&foreign);
+    source
+        .kernel
+        .set_dest_stats(service_key(WEB, 80), "10.1.0.2:8080", stats(8));
+    let options = IpvsCollectorOptions {
+        endpoint_rates: true,
+        ..no_cache()
+    };
+
+    let whole = lvs_text(&collector_over(source.kernel.clone(), options));
+    let streamed = lvs_text(&collector_over(source.clone(), options));
+    assert_eq!(streamed, whole);
+    let mut dumped = source.destination_dumps.lock().unwrap().clone();
+    dumped.sort();
+    let ours = [
+        ServiceId::Inet(service_key(WEB, 80)),
+        ServiceId::Inet(service_key(STATIC, 443)),
+    ];
+    assert_eq!(dumped, ours, "no destinations dump for the foreign service");
+
+    source.destination_dumps.lock().unwrap().clear();
+    let services_only = IpvsCollectorOptions {
+        endpoint_level: false,
+        ..no_cache()
+    };
+    let text = lvs_text(&collector_over(source.clone(), services_only));
+    assert!(text.contains("lvs_service_stat_conns_total{"), "{text}");
+    assert!(source.destination_dumps.lock().unwrap().is_empty());
+}
+
+/// A service deleted between the services dump and its destinations dump is exported without
+/// endpoints (as `IpvsKernel::dump` reports it); the scrape does not fail.
+#[test]
+fn a_service_that_vanishes_during_the_dump_is_exported_without_endpoints() {
+    let source = StreamingSource::default();
+    source.kernel.program(&desired());
+    source.vanished.lock().unwrap().insert(service_key(WEB, 80));
+    let collector = collector_over(source, no_cache());
+    let s = samples(&lvs_text(&collector));
+    assert_eq!(s["lvs_service_stat_conns_total"].len(), 2);
+    let endpoints = &s["lvs_endpoint_stat_conns_total"];
+    assert_eq!(endpoints.len(), 1, "only the static entry's: {endpoints:?}");
+    assert_eq!(
+        value(
+            &s,
+            "lvs_endpoint_weight",
+            &[("endpoint", "198.51.100.5:443")]
+        ),
+        Some(1.0)
+    );
+}
+
+/// The per-endpoint rate estimates are kept only when asked for at dump time: a reload that
+/// turns them on while a snapshot is reused writes none (no empty families), the next dump
+/// has them.
+#[test]
+fn endpoint_rates_turned_on_apply_from_the_next_dump() {
+    let f = fixture(IpvsCollectorOptions {
+        max_snapshot_age: Duration::from_secs(60),
+        ..IpvsCollectorOptions::default()
+    });
+    let t0 = Instant::now();
+    let text = |now: Instant| {
+        let mut out = Vec::new();
+        f.collector.write_families(&mut out, now).unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    assert!(!text(t0).contains("lvs_endpoint_rate_"));
+    f.options_tx.send_modify(|o| o.endpoint_rates = true);
+    let reused = text(t0 + Duration::from_secs(1));
+    assert_eq!(f.fake.dumps(), 1);
+    assert!(!reused.contains("lvs_endpoint_rate_"), "{reused}");
+    let fresh = text(t0 + Duration::from_secs(61));
+    assert_eq!(f.fake.dumps(), 2);
+    assert_eq!(
+        samples(&fresh)["lvs_endpoint_rate_connections_per_second"].len(),
+        3
+    );
 }
