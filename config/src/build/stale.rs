@@ -64,15 +64,13 @@ fn changed_services<'a>(
     new: &'a EndpointSnapshot,
 ) -> BTreeSet<(&'a str, &'a str)> {
     let name = |s: &'a Arc<ServiceEndpoints>| (s.namespace.as_str(), s.name.as_str());
-    paired(old.services(), new.services(), |o, n| {
-        name(o).cmp(&name(n))
-    })
-    .filter(|(o, n)| match (o, n) {
-        (Some(o), Some(n)) => !Arc::ptr_eq(o, n) && o != n,
-        _ => true,
-    })
-    .filter_map(|(o, n)| o.or(n).map(name))
-    .collect()
+    paired(old.services(), new.services(), |o, n| name(o).cmp(&name(n)))
+        .filter(|(o, n)| match (o, n) {
+            (Some(o), Some(n)) => !Arc::ptr_eq(o, n) && o != n,
+            _ => true,
+        })
+        .filter_map(|(o, n)| o.or(n).map(name))
+        .collect()
 }
 
 /// The services whose verdict of any real server differs (set, cleared or flipped).

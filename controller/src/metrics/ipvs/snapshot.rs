@@ -248,7 +248,8 @@ impl Snapshot {
     /// `taken`): each service, and each destination kept.
     pub(crate) fn make_monotonic(&mut self, counters: &mut MonotonicCounters<SeriesId>) {
         let taken = self.taken;
-        counters.begin_pass();
+        let series = self.services.iter().map(|s| 1 + s.destinations.len()).sum();
+        counters.begin_pass(series);
         for service in &mut self.services {
             let series = SeriesId {
                 service: service.key,
