@@ -195,6 +195,27 @@ mod tests {
 
     use super::*;
 
+    /// Runs `poll_file` on `path`, sending the file's text at each call of its `on_change`.
+    fn watch_contents(
+        path: &Path,
+        timing: PollTiming,
+    ) -> (
+        watch::Sender<bool>,
+        tokio::sync::mpsc::UnboundedReceiver<String>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let (stop_tx, stop) = watch::channel(false);
+        let (seen_tx, seen_rx) = tokio::sync::mpsc::unbounded_channel();
+        let poll_path = path.to_owned();
+        let task = tokio::spawn(async move {
+            poll_file(&poll_path, timing, stop, || {
+                let _ = seen_tx.send(std::fs::read_to_string(&poll_path).unwrap());
+            })
+            .await;
+        });
+        (stop_tx, seen_rx, task)
+    }
+
     #[tokio::test]
     async fn a_file_still_being_written_is_not_read_half_way() {
         let dir = std::env::temp_dir().join(format!("lbctl-files-{}", std::process::id()));
@@ -206,15 +227,7 @@ mod tests {
             poll: Duration::from_millis(20),
             settle: Duration::from_millis(300),
         };
-        let (stop_tx, stop) = watch::channel(false);
-        let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
-        let poll_path = path.clone();
-        let task = tokio::spawn(async move {
-            poll_file(&poll_path, timing, stop, || {
-                let _ = seen_tx.send(std::fs::read_to_string(&poll_path).unwrap());
-            })
-            .await;
-        });
+        let (stop_tx, mut seen_rx, task) = watch_contents(&path, timing);
         assert_eq!(seen_rx.recv().await.unwrap(), full);
 
         // A slow writer: truncate, half the file, a pause of 8 polls, the rest.
@@ -251,15 +264,7 @@ mod tests {
             poll: Duration::from_secs(10),
             settle: Duration::from_secs(3),
         };
-        let (stop_tx, stop) = watch::channel(false);
-        let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
-        let poll_path = path.clone();
-        let task = tokio::spawn(async move {
-            poll_file(&poll_path, timing, stop, || {
-                let _ = seen_tx.send(std::fs::read_to_string(&poll_path).unwrap());
-            })
-            .await;
-        });
+        let (stop_tx, mut seen_rx, task) = watch_contents(&path, timing);
         assert_eq!(seen_rx.recv().await.unwrap(), "a: 1\n");
 
         // Control: a write in place that is not finished (the file stays open) waits for

@@ -338,16 +338,7 @@ fn services_and_endpoints_carry_business_labels_and_kernel_values() {
 #[test]
 fn foreign_services_are_not_exported() {
     let f = fixture(no_cache());
-    let mut foreign = DesiredState::default();
-    let svc = virtual_service(
-        service_key("192.0.2.1", 53),
-        Origin {
-            config_key: "not-ours".to_owned(),
-            service: None,
-        },
-        &["192.0.2.9:53"],
-    );
-    foreign.services.insert(svc.key, std::sync::Arc::new(svc));
+    let foreign = foreign_service();
     f.fake.program(&foreign);
     let s = f.collect();
     assert!(value(&s, "lvs_service_stat_conns_total", &[("vip", "192.0.2.1")]).is_none());
@@ -673,16 +664,7 @@ fn the_exposition_text_is_byte_identical_to_the_golden_file() {
     state.services.insert(v6.key, Arc::new(v6));
     let fake = SharedFake::default();
     fake.program(&state);
-    let mut foreign = DesiredState::default();
-    let svc = virtual_service(
-        service_key("192.0.2.1", 53),
-        Origin {
-            config_key: "not-ours".to_owned(),
-            service: None,
-        },
-        &["192.0.2.9:53"],
-    );
-    foreign.services.insert(svc.key, Arc::new(svc));
+    let foreign = foreign_service();
     fake.program(&foreign);
     let (_desired_tx, desired_rx) = watch::channel(Arc::new(state.clone()));
     let (_options_tx, options_rx) = watch::channel(IpvsCollectorOptions {
@@ -828,16 +810,7 @@ fn lvs_text<S: TableSource>(collector: &IpvsCollector<S>) -> String {
 fn a_streamed_dump_in_kernel_order_writes_the_same_text_and_skips_foreign_destinations() {
     let source = StreamingSource::default();
     source.kernel.program(&desired());
-    let mut foreign = DesiredState::default();
-    let svc = virtual_service(
-        service_key("192.0.2.1", 53),
-        Origin {
-            config_key: "not-ours".to_owned(),
-            service: None,
-        },
-        &["192.0.2.9:53"],
-    );
-    foreign.services.insert(svc.key, Arc::new(svc));
+    let foreign = foreign_service();
     source.kernel.program(&foreign);
     source
         .kernel
@@ -916,4 +889,19 @@ fn endpoint_rates_turned_on_apply_from_the_next_dump() {
         samples(&fresh)["lvs_endpoint_rate_connections_per_second"].len(),
         3
     );
+}
+
+/// A service that no ConfigMap key of ours owns (`192.0.2.1:53`, one real server).
+fn foreign_service() -> DesiredState {
+    let mut foreign = DesiredState::default();
+    let svc = virtual_service(
+        service_key("192.0.2.1", 53),
+        Origin {
+            config_key: "not-ours".to_owned(),
+            service: None,
+        },
+        &["192.0.2.9:53"],
+    );
+    foreign.services.insert(svc.key, Arc::new(svc));
+    foreign
 }
