@@ -53,6 +53,18 @@ async fn file_becomes(path: &Path, what: &str, test: impl Fn(&str) -> bool) -> S
     );
 }
 
+/// Waits (at most 5 s) until `holds`: the task updates its metrics and status right after the
+/// include file is written, so a check made the moment the file changes can be early.
+async fn settles(what: &str, holds: impl Fn() -> bool) {
+    for _ in 0..100 {
+        if holds() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("never settled: {what}");
+}
+
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
@@ -108,7 +120,7 @@ async fn health_kernel_gate_withdraw_and_stop_reach_the_routes() {
     serving_tx.send_replace(BTreeSet::from([ip("10.0.0.100"), ip("10.0.0.101")]));
     file_becomes(&include, "two routes", has("10.0.0.101")).await;
     let prefixes = metrics.bgp_announced_prefixes.with_label_values(&["bird"]);
-    assert_eq!(prefixes.get(), 2);
+    settles("2 announced prefixes", || prefixes.get() == 2).await;
 
     // The only real server of .101 fails its check: withdrawn, .100 stays.
     desired_tx.send_replace(Arc::new(desired(CONFIGMAP, &["10.1.0.2:80"])));
@@ -118,14 +130,23 @@ async fn health_kernel_gate_withdraw_and_stop_reach_the_routes() {
     // Withdrawing everything empties the file and says so; undo restores.
     control.set_withdraw_all(true).unwrap();
     file_becomes(&include, "empty", |t| !t.contains("route ")).await;
-    assert!(control.status().withdrawn_all);
-    assert_eq!(metrics.bgp_withdrawn_all.get(), 1);
+    settles("withdrawn_all in the status", || {
+        control.status().withdrawn_all
+    })
+    .await;
+    settles("the withdrawn_all metric", || {
+        metrics.bgp_withdrawn_all.get() == 1
+    })
+    .await;
     // Persisted: a daemon started now would begin withdrawn.
     assert!(BgpControl::new("bird", withdraw_file.clone()).is_withdrawn_all());
     control.set_withdraw_all(false).unwrap();
     assert!(!withdraw_file.exists());
     file_becomes(&include, "restored", has("10.0.0.100")).await;
-    assert_eq!(control.status().announced, ["10.0.0.100/32"]);
+    settles("10.0.0.100 announced in the status", || {
+        control.status().announced == ["10.0.0.100/32"]
+    })
+    .await;
 
     // A SIGHUP with a new MED: the same route, new attributes.
     let mut reloaded = config;
