@@ -293,4 +293,42 @@ mod tests {
         task.await.unwrap();
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    /// A kubelet ConfigMap volume: `cm.yaml -> ..data/cm.yaml`, and an update renames a new
+    /// `..data` symlink over the old one. That swap is a finished version: read at once.
+    /// Mutation: dropping the symlink's first step from the names of interest (only `cm.yaml`
+    /// itself counts) leaves the swap to the 10 s poll and fails this test.
+    #[tokio::test]
+    async fn a_kubelet_volume_update_is_read_at_once() {
+        let dir = std::env::temp_dir().join(format!("lbctl-files-kubelet-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("..v1")).unwrap();
+        std::fs::write(dir.join("..v1/cm.yaml"), "a: 1\n").unwrap();
+        std::os::unix::fs::symlink("..v1", dir.join("..data")).unwrap();
+        std::os::unix::fs::symlink("..data/cm.yaml", dir.join("cm.yaml")).unwrap();
+        let path = dir.join("cm.yaml");
+        // The old version's directory goes away too, which its watch reports: that alone
+        // would take the settle time (3 s), longer than this test waits.
+        let timing = PollTiming {
+            poll: Duration::from_secs(10),
+            settle: Duration::from_secs(3),
+        };
+        let (stop_tx, mut seen_rx, task) = watch_contents(&path, timing);
+        assert_eq!(seen_rx.recv().await.unwrap(), "a: 1\n");
+
+        // What the kubelet does: a new directory, a temporary link to it, renamed into place.
+        std::fs::create_dir_all(dir.join("..v2")).unwrap();
+        std::fs::write(dir.join("..v2/cm.yaml"), "a: 2\n").unwrap();
+        std::os::unix::fs::symlink("..v2", dir.join("..data_tmp")).unwrap();
+        std::fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
+        std::fs::remove_dir_all(dir.join("..v1")).unwrap();
+        let read = tokio::time::timeout(Duration::from_secs(2), seen_rx.recv())
+            .await
+            .expect("the swapped volume was not read at once")
+            .unwrap();
+        assert_eq!(read, "a: 2\n");
+        stop_tx.send_replace(true);
+        task.await.unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
