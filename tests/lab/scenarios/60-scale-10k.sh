@@ -71,7 +71,6 @@ configmap() { { echo "10.0.0.100-80: $RS1_IP:80, $RS2_IP:80"; filler "$@"; } | w
 configmap
 log "$(wc -c <"$CM") bytes of ConfigMap"
 
-now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
 json_status() { in_ns director "$LBCTL" status --address "$ADDR" --timeout 60 -o json "$@"; }
 last_sync() { json_status --summary 2>/dev/null | grep -A12 '"last_sync": {' | tr -d ' ,"' | tr '\n' ' '; }
 # http_get_raw PATH [HEADER]: the raw answer (head and body) to a GET over HTTP/1.0, with a
@@ -143,7 +142,7 @@ while [ $i -le $((CHANGES + 1)) ]; do
     configmap "$i"
     t0=$(now_ms)
     has_weight() { in_ns director "$IPVSADM" -Ln -t 10.0.0.96:1000 | grep -Eq "Masq +$i +"; }
-    wait_until 60 has_weight || fail "weight $i never reached the kernel: $(last_sync)"
+    wait_until_fine 60 has_weight || fail "weight $i never reached the kernel: $(last_sync)"
     t1=$(now_ms)
     echo $((t1 - t0)) >>$lat
     i=$((i + 1))

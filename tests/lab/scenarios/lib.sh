@@ -122,8 +122,22 @@ wait_until() {
     done
 }
 
+# wait_until_fine SECS CMD...: wait_until, polling every 50 ms, for a time that is measured
+# (the 0.5 s of wait_until would round a latency up by as much).
+wait_until_fine() {
+    local deadline=$(($(_lab_now) + $1))
+    shift
+    while ! "$@" >/dev/null 2>&1; do
+        [ "$(_lab_now)" -lt "$deadline" ] || return 1
+        sleep 0.05
+    done
+}
+
 # Seconds since boot (monotonic; the VM has no real-time clock worth trusting).
 _lab_now() { cut -d. -f1 /proc/uptime; }
+
+# Milliseconds since boot, for the durations scenarios print (10 ms resolution).
+now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
 
 # --- Namespaces and links --------------------------------------------------------------------
 
