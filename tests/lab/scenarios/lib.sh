@@ -113,23 +113,19 @@ assert_ok() {
 
 # wait_until SECONDS CMD...: poll CMD (quietly) every 0.5 s until it succeeds; returns 1
 # after SECONDS. It does not fail by itself: `wait_until 10 cmd || fail "why"`.
-wait_until() {
-    local deadline=$(($(_lab_now) + $1))
-    shift
-    while ! "$@" >/dev/null 2>&1; do
-        [ "$(_lab_now)" -lt "$deadline" ] || return 1
-        sleep 0.5
-    done
-}
+wait_until() { _wait_every 0.5 "$@"; }
 
 # wait_until_fine SECS CMD...: wait_until, polling every 50 ms, for a time that is measured
 # (the 0.5 s of wait_until would round a latency up by as much).
-wait_until_fine() {
-    local deadline=$(($(_lab_now) + $1))
-    shift
+wait_until_fine() { _wait_every 0.05 "$@"; }
+
+# _wait_every INTERVAL SECS CMD...: the loop of both.
+_wait_every() {
+    local interval=$1 deadline=$(($(_lab_now) + $2))
+    shift 2
     while ! "$@" >/dev/null 2>&1; do
         [ "$(_lab_now)" -lt "$deadline" ] || return 1
-        sleep 0.05
+        sleep "$interval"
     done
 }
 
