@@ -26,7 +26,7 @@ pub(super) enum Wake {
 pub(super) struct FileEvents {
     path: PathBuf,
     stream: Option<EventStream<Vec<u8>>>,
-    /// The watched directories by watch descriptor.
+    /// The watched directories by watch descriptor, canonical (resolved once, at start).
     dirs: Vec<(WatchDescriptor, PathBuf)>,
 }
 
@@ -51,10 +51,10 @@ impl FileEvents {
             stream: None,
             dirs: Vec::new(),
         };
-        let mut dirs = vec![parent(path)];
+        let mut dirs = vec![canonical(&parent(path))];
         if let Ok(target) = std::fs::canonicalize(path) {
             let target_dir = parent(&target);
-            if std::fs::canonicalize(&dirs[0]).ok().as_ref() != Some(&target_dir) {
+            if target_dir != dirs[0] {
                 dirs.push(target_dir);
             }
         }
@@ -108,12 +108,10 @@ impl FileEvents {
                         return wake;
                     }
                 }
-                Some(Err(error)) => {
-                    warn!(file = %self.path.display(), %error, "inotify failed: noticing changes by polling only");
-                    self.stream = None;
-                    return Wake::Changing;
-                }
-                None => {
+                end => {
+                    if let Some(Err(error)) = end {
+                        warn!(file = %self.path.display(), %error, "inotify failed: noticing changes by polling only");
+                    }
                     self.stream = None;
                     return Wake::Changing;
                 }
@@ -122,8 +120,8 @@ impl FileEvents {
     }
 }
 
-/// What an event in `dir` (None: not a directory of ours, or the queue overflowed) named
-/// `name` means for `path`; `None` when it is about another file.
+/// What an event in `dir` (canonical; None: not a directory of ours, or the queue overflowed)
+/// named `name` means for `path`; `None` when it is about another file.
 fn classify(
     path: &Path,
     dir: Option<&Path>,
@@ -148,17 +146,12 @@ fn classify(
     })
 }
 
-/// The names in `dir` whose change can change what `path` reads: the file's own name, the
-/// first step of its symlink's relative target (the kubelet's `..data`), and the name of the
-/// file it resolves to, when that is in `dir`.
+/// The names in `dir` (canonical) whose change can change what `path` reads: the file's own
+/// name, the first step of its symlink's relative target (the kubelet's `..data`), and the
+/// name of the file it resolves to, when that is in `dir`.
 fn names_of_interest(path: &Path, dir: &Path) -> Vec<OsString> {
     let mut names = Vec::new();
-    let same_dir = |d: &Path| {
-        d == dir
-            || std::fs::canonicalize(d).ok().as_deref()
-                == std::fs::canonicalize(dir).ok().as_deref()
-    };
-    if same_dir(&parent(path)) {
+    if canonical(&parent(path)) == dir {
         if let Some(name) = path.file_name() {
             names.push(name.to_owned());
         }
@@ -170,7 +163,7 @@ fn names_of_interest(path: &Path, dir: &Path) -> Vec<OsString> {
         }
     }
     if let Ok(target) = std::fs::canonicalize(path)
-        && same_dir(&parent(&target))
+        && parent(&target) == dir
         && let Some(name) = target.file_name()
     {
         names.push(name.to_owned());
@@ -185,20 +178,29 @@ fn parent(path: &Path) -> PathBuf {
     }
 }
 
+/// `dir` with every symlink resolved, or as it is when it cannot be (it is compared, never
+/// opened, so a missing directory just matches nothing).
+fn canonical(dir: &Path) -> PathBuf {
+    std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned())
+}
+
 fn is_symlink(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// A new empty directory of this process for a test's files, canonical as the watched
+/// directories are.
+#[cfg(test)]
+pub(super) fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lbctl-fe-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    canonical(&dir)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("lbctl-fe-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
 
     #[test]
     fn a_rename_or_a_close_is_complete_a_write_is_not() {

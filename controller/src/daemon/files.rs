@@ -125,7 +125,7 @@ async fn poll_file(
             }
         }
         wake = Wake::Changing;
-        seen = Some(signature(path));
+        seen = Some(now);
         on_change();
     }
 }
@@ -193,6 +193,7 @@ pub(crate) async fn watch_endpoints_file(
 mod tests {
     use std::io::Write;
 
+    use super::super::file_events::scratch;
     use super::*;
 
     /// Runs `poll_file` on `path`, sending the file's text at each call of its `on_change`.
@@ -218,8 +219,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_file_still_being_written_is_not_read_half_way() {
-        let dir = std::env::temp_dir().join(format!("lbctl-files-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("files-half-way");
         let path = dir.join("cm.yaml");
         let full = "a: 1\nb: 2\nc: 3\n";
         std::fs::write(&path, full).unwrap();
@@ -254,9 +254,7 @@ mod tests {
     /// Mutation: classifying every event as `Changing` (no read at once) fails the rename step.
     #[tokio::test]
     async fn a_file_renamed_into_place_is_read_at_once_a_write_in_place_waits() {
-        let dir = std::env::temp_dir().join(format!("lbctl-files-mv-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("files-mv");
         let path = dir.join("cm.yaml");
         std::fs::write(&path, "a: 1\n").unwrap();
         // Polling alone would take 10 s to notice and 3 s more to read (the first read too).
@@ -300,8 +298,7 @@ mod tests {
     /// itself counts) leaves the swap to the 10 s poll and fails this test.
     #[tokio::test]
     async fn a_kubelet_volume_update_is_read_at_once() {
-        let dir = std::env::temp_dir().join(format!("lbctl-files-kubelet-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = scratch("files-kubelet");
         std::fs::create_dir_all(dir.join("..v1")).unwrap();
         std::fs::write(dir.join("..v1/cm.yaml"), "a: 1\n").unwrap();
         std::os::unix::fs::symlink("..v1", dir.join("..data")).unwrap();

@@ -89,13 +89,12 @@ impl<K: Hash + Eq + Clone> MonotonicCounters<K> {
             vanished: false,
         });
         // A cached snapshot observed again has raw == last_raw: nothing changes.
-        let restarted = |i: usize| state.vanished || raw[i] < state.last_raw[i];
+        let (vanished, last) = (state.vanished, state.last_raw);
+        let restarted = |i: usize| vanished || raw[i] < last[i];
         if (0..COUNTERS).any(restarted) {
             let offset = state.offset.get_or_insert_with(Box::default);
-            for (i, offset) in offset.iter_mut().enumerate() {
-                if state.vanished || raw[i] < state.last_raw[i] {
-                    *offset = offset.saturating_add(state.last_raw[i]);
-                }
+            for (i, offset) in offset.iter_mut().enumerate().filter(|(i, _)| restarted(*i)) {
+                *offset = offset.saturating_add(last[i]);
             }
         }
         state.last_raw = raw;
