@@ -9,7 +9,7 @@ mod netfilter_support;
 use lb_config::test_util::virtual_service;
 use lb_config::{DesiredState, ForwardMethod, ServiceKey};
 use lb_director::netfilter::conntrack_stats::parse_conntrack_stats;
-use lb_director::netfilter::nft::render::table_listing;
+use lb_director::netfilter::nft::render::{self, table_listing};
 use lb_director::netfilter::{
     Change, Netfilter, NftBackend, Owner, director_rules, node_bypass_rules,
 };
@@ -60,8 +60,12 @@ fn nft_director_table_is_replaced_atomically_and_idempotently() {
     assert!(!backend.check(&rules).unwrap().changed());
     let listing = ns.sh("nft -s list table inet lbctl");
     assert_eq!(listing, table_listing(&rules).unwrap());
-    assert!(listing.contains("ip daddr 10.0.0.97 tcp dport 80 counter notrack"));
-    assert!(listing.contains("ip saddr 10.0.0.97 tcp sport 80 counter notrack"));
+    assert!(listing.contains("ip daddr . tcp dport @lb_to_v4_tcp counter notrack"));
+    assert!(listing.contains("ip saddr . tcp sport @lb_from_v4_tcp counter notrack"));
+    assert!(
+        listing.contains("elements = { 10.0.0.97 . 80 }"),
+        "{listing}"
+    );
     assert!(
         !listing.contains("10.0.0.99"),
         "NAT must stay tracked next to FullNAT: {listing}"
@@ -74,11 +78,18 @@ fn nft_director_table_is_replaced_atomically_and_idempotently() {
     // The rules count what they match, and counting is not a change: the next sync compares
     // the stateless listing and leaves the table (and its counts) alone. (Comparing the
     // plain listing, which carries the counts, would replace the table at every pass.)
-    ns.sh("ip link set lo up; ip addr add 10.0.0.97/32 dev lo; curl -s --max-time 1 http://10.0.0.97:80/ || true");
+    // Control: a port outside the set is not counted.
+    ns.sh("ip link set lo up; ip addr add 10.0.0.97/32 dev lo; curl -s --max-time 1 http://10.0.0.97:81/ || true");
+    let lookup = "ip daddr . tcp dport @lb_to_v4_tcp counter packets ";
+    assert!(
+        ns.sh("nft list chain inet lbctl lb_bypass")
+            .contains(&format!("{lookup}0 ")),
+        "a port outside the set was counted"
+    );
+    ns.sh("curl -s --max-time 1 http://10.0.0.97:80/ || true");
     let counted = ns.sh("nft list chain inet lbctl lb_bypass");
     assert!(
-        counted.contains("ip daddr 10.0.0.97 tcp dport 80 counter packets ")
-            && !counted.contains("ip daddr 10.0.0.97 tcp dport 80 counter packets 0 "),
+        counted.contains(lookup) && !counted.contains(&format!("{lookup}0 ")),
         "{counted}"
     );
     let after_traffic = backend.sync(&rules).unwrap();
@@ -89,8 +100,11 @@ fn nft_director_table_is_replaced_atomically_and_idempotently() {
     );
     assert_eq!(ns.sh("nft list chain inet lbctl lb_bypass"), counted);
 
-    // Drift (someone deleted our chain's rules) is repaired.
+    // Drift (someone deleted our chain's rules, or one service from a set) is repaired.
     ns.sh("nft flush chain inet lbctl lb_bypass");
+    assert!(backend.sync(&rules).unwrap().changed());
+    assert_eq!(ns.sh("nft -s list table inet lbctl"), listing);
+    ns.sh("nft delete element inet lbctl lb_to_v4_tcp '{ 10.0.0.97 . 80 }'");
     assert!(backend.sync(&rules).unwrap().changed());
     assert_eq!(ns.sh("nft -s list table inet lbctl"), listing);
 
@@ -103,6 +117,64 @@ fn nft_director_table_is_replaced_atomically_and_idempotently() {
     assert_eq!(tables.trim(), "table inet foreign");
     assert_eq!(ns.sh("nft list table inet foreign"), foreign);
     assert!(!backend.remove(Owner::Director).unwrap().changed());
+}
+
+/// Many services: one set per family, direction, protocol and port-or-all-ports, whatever
+/// order nft lists their elements in, and a second sync writes nothing. Mutation: comparing
+/// the listings without sorting the elements (`comparable` returning its input) makes the
+/// second sync replace the table, and this test fail.
+#[test]
+fn nft_notrack_sets_of_many_services_are_idempotent() {
+    let ns = Netns::new();
+    let mut state = DesiredState::default();
+    for i in 0..200u16 {
+        let dr = add(
+            &mut state,
+            &format!("10.0.1.{}", i % 250),
+            1000 + i,
+            ForwardMethod::Dr,
+        );
+        state.netfilter.notrack.insert(dr);
+        let v6 = add(
+            &mut state,
+            &format!("2001:db8::{i:x}"),
+            53,
+            ForwardMethod::Nat,
+        );
+        state.netfilter.notrack.insert(v6);
+    }
+    let mut udp = virtual_service("10.0.2.1", 0, ForwardMethod::Tunnel);
+    udp.key.protocol = lb_config::Protocol::Udp;
+    state.netfilter.notrack.insert(udp.key);
+    state.services.insert(udp.key, std::sync::Arc::new(udp));
+    let rules = director_rules(&state).rules;
+    let mut backend = NftBackend::new(ns.runner());
+    assert!(backend.sync(&rules).unwrap().changed());
+    let listing = ns.sh("nft -s list table inet lbctl");
+    for set in [
+        "lb_to_v4_tcp",
+        "lb_from_v4_tcp",
+        "lb_to_v6_tcp",
+        "lb_to_v4_udp_all",
+        "lb_from_v4_udp_all",
+    ] {
+        assert!(
+            listing.contains(&format!("set {set} {{")),
+            "{set}: {listing}"
+        );
+    }
+    assert!(listing.contains("ip daddr @lb_to_v4_udp_all meta l4proto udp counter notrack"));
+    assert_eq!(
+        render::comparable(&listing),
+        render::comparable(&table_listing(&rules).unwrap())
+    );
+    assert_ne!(
+        listing,
+        table_listing(&rules).unwrap(),
+        "control: nft lists the elements in its own order"
+    );
+    let second = backend.sync(&rules).unwrap();
+    assert_eq!(second.tables[0].change, Change::Unchanged, "{second:?}");
 }
 
 #[test]

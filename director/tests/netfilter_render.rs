@@ -8,7 +8,7 @@ use lb_config::{
 use lb_director::netfilter::iptables::plan::{removal_input, restore_input};
 use lb_director::netfilter::iptables::render::{owner_tables, table_specs};
 use lb_director::netfilter::iptables::save::parse_table;
-use lb_director::netfilter::nft::render::{replace_script, table_listing};
+use lb_director::netfilter::nft::render::{comparable, replace_script, table_listing};
 use lb_director::netfilter::{Family, Owner, director_rules, node_bypass_rules};
 
 fn desired(data: &str, settings: &str) -> DesiredState {
@@ -116,6 +116,36 @@ fn nft_golden() {
     let rules = director_rules(&desired(MIXED, SETTINGS)).rules;
     let expected = "\
 table inet lbctl {
+\tset lb_to_v4_tcp {
+\t\ttype ipv4_addr . inet_service
+\t\telements = { 10.0.0.97 . 80 }
+\t}
+
+\tset lb_to_v4_udp {
+\t\ttype ipv4_addr . inet_service
+\t\telements = { 10.0.0.98 . 53 }
+\t}
+
+\tset lb_from_v4_tcp {
+\t\ttype ipv4_addr . inet_service
+\t\telements = { 10.0.0.97 . 80 }
+\t}
+
+\tset lb_from_v4_udp {
+\t\ttype ipv4_addr . inet_service
+\t\telements = { 10.0.0.98 . 53 }
+\t}
+
+\tset lb_to_v6_tcp {
+\t\ttype ipv6_addr . inet_service
+\t\telements = { 2001:db8:100::1 . 80 }
+\t}
+
+\tset lb_from_v6_tcp {
+\t\ttype ipv6_addr . inet_service
+\t\telements = { 2001:db8:100::1 . 80 }
+\t}
+
 \tchain lb_prerouting {
 \t\ttype filter hook prerouting priority raw; policy accept;
 \t\tjump lb_bypass
@@ -127,12 +157,12 @@ table inet lbctl {
 \t}
 
 \tchain lb_bypass {
-\t\tip daddr 10.0.0.97 tcp dport 80 counter notrack
-\t\tip saddr 10.0.0.97 tcp sport 80 counter notrack
-\t\tip daddr 10.0.0.98 udp dport 53 counter notrack
-\t\tip saddr 10.0.0.98 udp sport 53 counter notrack
-\t\tip6 daddr 2001:db8:100::1 tcp dport 80 counter notrack
-\t\tip6 saddr 2001:db8:100::1 tcp sport 80 counter notrack
+\t\tip daddr . tcp dport @lb_to_v4_tcp counter notrack
+\t\tip daddr . udp dport @lb_to_v4_udp counter notrack
+\t\tip saddr . tcp sport @lb_from_v4_tcp counter notrack
+\t\tip saddr . udp sport @lb_from_v4_udp counter notrack
+\t\tip6 daddr . tcp dport @lb_to_v6_tcp counter notrack
+\t\tip6 saddr . tcp sport @lb_from_v6_tcp counter notrack
 \t}
 
 \tchain lb_postrouting {
@@ -146,6 +176,20 @@ table inet lbctl {
     assert_eq!(table_listing(&rules).unwrap(), expected);
     let script = replace_script(&rules).unwrap();
     assert!(script.starts_with("table inet lbctl\ndelete table inet lbctl\ntable inet lbctl {\n"));
+}
+
+/// nft lists a set's elements in its own order and wraps them; the comparison does not care.
+/// Control: another element, or one missing, is a difference.
+#[test]
+fn nft_listings_compare_with_elements_in_any_order() {
+    let ours = "table inet lbctl {\n\tset s {\n\t\ttype ipv4_addr . inet_service\n\t\telements = { 10.0.0.1 . 80, 10.0.0.2 . 53 }\n\t}\n}\n";
+    let nft = "table inet lbctl {\n\tset s {\n\t\ttype ipv4_addr . inet_service\n\t\telements = { 10.0.0.2 . 53,\n\t\t\t     10.0.0.1 . 80 }\n\t}\n}\n";
+    assert_eq!(comparable(ours), comparable(nft));
+    let other = nft.replace("10.0.0.2 . 53", "10.0.0.3 . 53");
+    assert_ne!(comparable(ours), comparable(&other));
+    let fewer = nft.replace("10.0.0.2 . 53,\n\t\t\t     ", "");
+    assert_ne!(comparable(ours), comparable(&fewer));
+    assert_eq!(comparable("no sets\n"), "no sets");
 }
 
 #[test]

@@ -9,7 +9,8 @@
 // I/O room (see clippy.toml): a running child process and its deadline.
 #![allow(clippy::disallowed_methods)]
 
-use std::io::{self, Read, Write};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::process::{Child, ExitStatus};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
@@ -42,11 +43,13 @@ pub(super) struct Finished {
 #[derive(Debug)]
 pub(super) struct TimedOut;
 
-/// Serves the pipes of `child` (spawned with `process_group(0)` and piped stdout/stderr),
-/// feeds it `input`, and waits until `timeout` has passed.
+/// Serves the pipes of `child` (spawned with `process_group(0)` and piped stderr; stdout piped,
+/// or into `output_file`, which is read from its start once the child has exited), feeds it
+/// `input`, and waits until `timeout` has passed.
 pub(super) fn run_with_deadline(
     mut child: Child,
     input: Option<Vec<u8>>,
+    output_file: Option<File>,
     timeout: Duration,
 ) -> io::Result<Result<Finished, TimedOut>> {
     let deadline = Instant::now() + timeout;
@@ -74,9 +77,18 @@ pub(super) fn run_with_deadline(
         rx.and_then(|rx| rx.recv_timeout(PIPE_GRACE).ok())
             .and_then(Result::ok)
     };
+    let stdout = match output_file {
+        Some(mut file) => {
+            let mut bytes = Vec::new();
+            file.seek(SeekFrom::Start(0))?;
+            file.read_to_end(&mut bytes)?;
+            Some(bytes)
+        }
+        None => take(stdout),
+    };
     Ok(Ok(Finished {
         status,
-        stdout: take(stdout),
+        stdout,
         stderr: take(stderr).unwrap_or_default(),
         stdin_error: writer
             .and_then(|rx| rx.recv_timeout(PIPE_GRACE).ok())

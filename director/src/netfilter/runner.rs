@@ -83,6 +83,17 @@ impl ToolRunner {
             Some((first, rest)) => (first.as_str(), rest),
             None => (program, &[][..]),
         };
+        let spawn_error = |cause| NetfilterError::Spawn {
+            program: program.to_owned(),
+            cause,
+        };
+        // The output goes to an unnamed temporary file when one can be made: a tool writing
+        // a large listing (`nft list` of a table with 10,000 set elements) into a pipe is
+        // several times slower than into a file (many small writes, each waiting for the
+        // reader on a busy CPU). A pipe otherwise.
+        let output_file = tempfile::tempfile()
+            .inspect_err(|error| debug!(%error, "no temporary file for the tool's output: a pipe"))
+            .ok();
         let mut command = Command::new(exe);
         if !self.prefix.is_empty() {
             command.args(rest).arg(program);
@@ -94,18 +105,20 @@ impl ToolRunner {
             } else {
                 Stdio::null()
             })
-            .stdout(Stdio::piped())
+            .stdout(match &output_file {
+                Some(file) => Stdio::from(file.try_clone().map_err(spawn_error)?),
+                None => Stdio::piped(),
+            })
             .stderr(Stdio::piped())
             // Its own process group, so that a timeout kills whatever it started too.
             .process_group(0);
         debug!(program, args = %args.join(" "), with_input = stdin.is_some(), "running netfilter tool");
-        let spawn_error = |cause| NetfilterError::Spawn {
-            program: program.to_owned(),
-            cause,
-        };
+        let started = std::time::Instant::now();
         let child = command.spawn().map_err(spawn_error)?;
         let input = stdin.map(|text| text.as_bytes().to_vec());
-        let finished = match run_with_deadline(child, input, self.timeout).map_err(spawn_error)? {
+        let finished = match run_with_deadline(child, input, output_file, self.timeout)
+            .map_err(spawn_error)?
+        {
             Ok(finished) => finished,
             Err(_) => {
                 warn!(
@@ -122,6 +135,12 @@ impl ToolRunner {
                 });
             }
         };
+        debug!(
+            program,
+            elapsed_ms = started.elapsed().as_millis(),
+            stdout_bytes = finished.stdout.as_ref().map_or(0, Vec::len),
+            "netfilter tool finished"
+        );
         if !finished.status.success() {
             return Err(NetfilterError::Tool {
                 program: program.to_owned(),

@@ -23,6 +23,7 @@ pub mod persisted;
 mod preview;
 mod read_back;
 pub mod state_file;
+mod timed;
 mod vip_step;
 mod vips;
 
@@ -41,10 +42,12 @@ pub use self::netfilter::{
     NetfilterHost, NetfilterReport, NetfilterStepError, changed_tables, check_netfilter,
     check_sysctls, sync_netfilter, sysctl_text,
 };
-pub use self::outcome::{PassOutcome, Step, StepError, StepFailure};
+pub use self::outcome::{PassOutcome, PassTimes, Step, StepError, StepFailure};
 use self::persisted::PersistedState;
 pub use self::preview::{Preview, preview};
 pub use self::state_file::StateFileError;
+pub use self::timed::IpvsTimes;
+use self::timed::{Stopwatch, TimedKernel};
 pub use self::vip_step::{VIP_STEP_TIMEOUT, VipOutcome, sync_vips_after};
 pub use self::vips::wanted_vips;
 
@@ -59,6 +62,8 @@ pub fn sync_director<K: IpvsKernel>(
     read: &ReadMode,
 ) -> Result<PassOutcome, SyncError> {
     let mut step_errors = Vec::new();
+    let mut times = PassTimes::default();
+    let mut stopwatch = Stopwatch::start();
     // Netfilter first: a FullNAT service's SNAT must exist before its first connection.
     let netfilter = input.netfilter.as_ref().and_then(|job| {
         sync_netfilter(
@@ -70,11 +75,13 @@ pub fn sync_director<K: IpvsKernel>(
         .map_err(|e| step_errors.push(StepError::new(Step::Netfilter, e.into())))
         .ok()
     });
+    times.netfilter = stopwatch.lap();
     let mut dumps = 0;
     let (before, report, services_read) = match read {
         ReadMode::Whole => {
+            let mut timed = TimedKernel::new(kernel);
             let synced = sync_once_observed(
-                kernel,
+                &mut timed,
                 &input.wanted,
                 &input.scope,
                 &input.drain,
@@ -83,11 +90,13 @@ pub fn sync_director<K: IpvsKernel>(
             )?;
             let read = synced.observed.services.len();
             dumps += 1;
+            times.ipvs = timed.times();
             (synced.observed, synced.report, read)
         }
         ReadMode::Focus(focus) => {
+            let mut timed = TimedKernel::new(kernel);
             let synced = sync_focused_observed(
-                kernel,
+                &mut timed,
                 &input.wanted,
                 &input.scope,
                 &input.drain,
@@ -95,6 +104,7 @@ pub fn sync_director<K: IpvsKernel>(
                 &input.options,
                 &focus.focus,
             )?;
+            times.ipvs = timed.times();
             // The last clean table with the focus's services as just read: a copy of the map's
             // pointers, every other service stays shared with it.
             let before = read_back::replace(
@@ -119,6 +129,7 @@ pub fn sync_director<K: IpvsKernel>(
         }
         _ => None,
     };
+    stopwatch.lap();
     let mut persisted = input.on_disk.clone();
     if let Some(path) = &input.state_file {
         let state = PersistedState::new(report.drain.clone(), Arc::clone(&input.keys));
@@ -134,6 +145,7 @@ pub fn sync_director<K: IpvsKernel>(
             persisted = Some(state);
         }
     }
+    times.state_file = stopwatch.lap();
     let after = match read_back::read_back(kernel, before, &report) {
         Ok(read) => {
             dumps += u32::from(read.dumped);
@@ -153,9 +165,20 @@ pub fn sync_director<K: IpvsKernel>(
             None
         }
     };
+    times.read_back = stopwatch.lap();
+    tracing::debug!(
+        netfilter_ms = times.netfilter.as_millis(),
+        read_ms = times.ipvs.read.as_millis(),
+        plan_ms = times.ipvs.plan.as_millis(),
+        write_ms = times.ipvs.write.as_millis(),
+        state_file_ms = times.state_file.as_millis(),
+        read_back_ms = times.read_back.as_millis(),
+        "director pass phases"
+    );
     Ok(PassOutcome {
         report,
         after,
+        times,
         netfilter,
         daemons,
         services_read,

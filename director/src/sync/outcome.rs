@@ -2,6 +2,7 @@
 //! pass itself stood.
 
 use std::fmt;
+use std::time::Duration;
 
 use lb_ipvs_sync::reconcile::SyncReport;
 use lb_ipvs_sync::vip::VipError;
@@ -12,6 +13,7 @@ use super::daemons::DaemonReport;
 use super::netfilter::{NetfilterReport, NetfilterStepError};
 use super::persisted::PersistedState;
 use super::state_file::StateFileError;
+use super::timed::IpvsTimes;
 
 /// What one pass of the director did.
 #[derive(Debug)]
@@ -37,6 +39,22 @@ pub struct PassOutcome {
     /// What the state file holds after the pass (unchanged, or as written); `None` when the
     /// write failed or the content is unknown: the next pass writes.
     pub persisted: Option<PersistedState>,
+    /// Where the pass's time went.
+    pub times: PassTimes,
+}
+
+/// Wall-clock time of each step of a pass, for `lbctl apply -o json` and the debug log: where
+/// a slow pass on a large table spends its time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PassTimes {
+    /// Netfilter rules and sysctls (zero when not asked).
+    pub netfilter: Duration,
+    /// The IPVS pass: its read, plan and writes.
+    pub ipvs: IpvsTimes,
+    /// Writing the state file (zero when its content did not change).
+    pub state_file: Duration,
+    /// Reading back what was written.
+    pub read_back: Duration,
 }
 
 impl PassOutcome {

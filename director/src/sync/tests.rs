@@ -610,3 +610,41 @@ fn the_state_file_follows_the_kept_keys_and_is_not_rewritten_unchanged() {
     assert!(changed.report.applied.is_empty());
     assert_eq!(state_file::read(&path).unwrap().keys, pass.keys);
 }
+
+/// A kernel whose reads and writes take a known least time.
+struct SlowKernel(FakeKernel);
+
+impl IpvsKernel for SlowKernel {
+    fn dump(&mut self) -> Result<IpvsTable, IpvsError> {
+        std::thread::sleep(Duration::from_millis(30));
+        self.0.dump()
+    }
+    fn apply(&mut self, op: &Operation) -> Result<(), IpvsError> {
+        std::thread::sleep(Duration::from_millis(10));
+        self.0.apply(op)
+    }
+}
+
+/// The pass's times put the read and the writes where they happened (lower bounds only: a
+/// busy host may only make them longer). Mutation: swapping read and write in `times` fails.
+#[test]
+fn pass_times_split_read_plan_and_writes() {
+    let mut kernel = SlowKernel(FakeKernel::new(IpvsTable::default()));
+    let first = run(&mut kernel, &input(wanted(1)));
+    let writes = u32::try_from(first.report.applied.len()).unwrap();
+    assert!(writes >= 2, "{:?}", first.report.applied);
+    let ipvs = first.times.ipvs;
+    assert!(ipvs.read >= Duration::from_millis(30), "{ipvs:?}");
+    assert!(ipvs.write >= Duration::from_millis(10) * writes, "{ipvs:?}");
+    assert!(ipvs.plan < ipvs.write, "{ipvs:?}");
+    // The read-back is one dump when everything was written.
+    assert!(
+        first.times.read_back >= Duration::from_millis(30),
+        "{:?}",
+        first.times
+    );
+    let again = run(&mut kernel, &input(wanted(1)));
+    assert!(again.report.applied.is_empty());
+    assert_eq!(again.times.ipvs.write, Duration::ZERO, "{:?}", again.times);
+    assert_eq!(again.dumps, 1, "nothing written, nothing read back");
+}

@@ -5,6 +5,7 @@
 //! skipped), NLMSG_ERROR as ACK (code 0) or refusal (negative errno), NLM_F_MULTI parts ending in
 //! NLMSG_DONE for dumps (a negative DONE code is a refusal too).
 
+use std::fmt;
 use std::path::Path;
 
 use lb_config::{RealServerKey, SyncRole};
@@ -49,9 +50,23 @@ pub struct IpvsClient<T: NetlinkTransport = SocketTransport> {
     stale: bool,
 }
 
-/// The display name of a destination in errors: `TCP  10.0.0.1:80 -> 10.0.1.1:80`.
-pub(crate) fn dest_object(service: &ServiceId, dest: &RealServerKey) -> String {
-    format!("{service} -> {dest}")
+/// The display name of a destination in errors: `TCP  10.0.0.1:80 -> 10.0.1.1:80`. Formatted
+/// only when an error or a debug log names it: a write of 110,000 destinations formats none.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DestObject<'a> {
+    service: &'a ServiceId,
+    dest: &'a RealServerKey,
+}
+
+impl fmt::Display for DestObject<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} -> {}", self.service, self.dest)
+    }
+}
+
+/// The display name of a destination in errors (see [`DestObject`]).
+pub(crate) fn dest_object<'a>(service: &'a ServiceId, dest: &'a RealServerKey) -> DestObject<'a> {
+    DestObject { service, dest }
 }
 
 impl IpvsClient<SocketTransport> {
@@ -122,7 +137,7 @@ impl<T: NetlinkTransport> IpvsClient<T> {
         &mut self,
         message: &IpvsMessage,
         flags: u16,
-        object: &str,
+        object: &dyn fmt::Display,
     ) -> Result<Vec<IpvsMessage>, IpvsError> {
         let operation = message.cmd.name();
         if self.stale {
@@ -153,6 +168,9 @@ impl<T: NetlinkTransport> IpvsClient<T> {
         loop {
             if let Err(cause) = self.transport.recv(&mut self.datagram) {
                 if cause.kind() != std::io::ErrorKind::TimedOut {
+                    // The rest of this reply may still come: the next request starts on a
+                    // fresh socket.
+                    self.stale = true;
                     return Err(IpvsError::Io {
                         context: "receiving an IPVS reply",
                         cause,
@@ -164,13 +182,13 @@ impl<T: NetlinkTransport> IpvsClient<T> {
                 let after = self.transport.reply_timeout();
                 tracing::warn!(
                     operation,
-                    object,
+                    %object,
                     timeout = ?after,
                     "IPVS request timed out"
                 );
                 return Err(IpvsError::Timeout {
                     request: operation,
-                    object: object.to_owned(),
+                    object: object.to_string(),
                     after,
                 });
             }
@@ -220,27 +238,35 @@ impl<T: NetlinkTransport> IpvsClient<T> {
     }
 
     /// A write: counted, logged, acknowledged.
-    fn write(&mut self, message: &IpvsMessage, object: &str) -> Result<(), IpvsError> {
+    fn write(&mut self, message: &IpvsMessage, object: &dyn fmt::Display) -> Result<(), IpvsError> {
         self.counts.writes += 1;
-        tracing::debug!(operation = message.cmd.name(), object, "IPVS write");
+        tracing::debug!(operation = message.cmd.name(), %object, "IPVS write");
         self.exchange(message, FLAGS_ACKED, object).map(|_| ())
     }
 
     /// A single-object read.
-    fn get(&mut self, message: &IpvsMessage, object: &str) -> Result<Vec<IpvsMessage>, IpvsError> {
+    fn get(
+        &mut self,
+        message: &IpvsMessage,
+        object: &dyn fmt::Display,
+    ) -> Result<Vec<IpvsMessage>, IpvsError> {
         self.counts.gets += 1;
         self.exchange(message, FLAGS_ACKED, object)
     }
 
     /// A dump.
-    fn dump(&mut self, message: &IpvsMessage, object: &str) -> Result<Vec<IpvsMessage>, IpvsError> {
+    fn dump(
+        &mut self,
+        message: &IpvsMessage,
+        object: &dyn fmt::Display,
+    ) -> Result<Vec<IpvsMessage>, IpvsError> {
         self.counts.dumps += 1;
         self.exchange(message, FLAGS_DUMP, object)
     }
 
     /// `ipvsadm --version`: IPVS version and connection table size.
     pub fn info(&mut self) -> Result<IpvsInfo, IpvsError> {
-        let replies = self.get(&IpvsMessage::get_info(), "IPVS")?;
+        let replies = self.get(&IpvsMessage::get_info(), &"IPVS")?;
         match replies.first() {
             Some(message) => info_from_message(message),
             None => Err(super::convert::decode_error(
@@ -252,7 +278,7 @@ impl<T: NetlinkTransport> IpvsClient<T> {
 
     /// `ipvsadm -Ln` (services only): every service of the namespace with its counters.
     pub fn dump_services(&mut self) -> Result<Vec<(ServiceSpec, Stats)>, IpvsError> {
-        self.dump(&IpvsMessage::service_dump(), "services")?
+        self.dump(&IpvsMessage::service_dump(), &"services")?
             .iter()
             .map(service_from_message)
             .collect()
@@ -263,7 +289,7 @@ impl<T: NetlinkTransport> IpvsClient<T> {
         &mut self,
         id: &ServiceId,
     ) -> Result<Option<(ServiceSpec, Stats)>, IpvsError> {
-        match self.get(&IpvsMessage::get_service(id), &id.to_string()) {
+        match self.get(&IpvsMessage::get_service(id), id) {
             Ok(replies) => match replies.first() {
                 Some(message) => service_from_message(message).map(Some),
                 None => Ok(None),
@@ -280,7 +306,7 @@ impl<T: NetlinkTransport> IpvsClient<T> {
         id: &ServiceId,
     ) -> Result<Vec<ObservedDestination>, IpvsError> {
         let family = service_family(id);
-        self.dump(&IpvsMessage::dest_dump(id), &id.to_string())?
+        self.dump(&IpvsMessage::dest_dump(id), id)?
             .iter()
             .map(|m| destination_from_message(m, family))
             .collect()
@@ -288,19 +314,19 @@ impl<T: NetlinkTransport> IpvsClient<T> {
 
     /// `ipvsadm -A`. EEXIST if present (not swallowed: the caller decides).
     pub fn add_service(&mut self, spec: &ServiceSpec) -> Result<(), IpvsError> {
-        self.write(&IpvsMessage::new_service(spec)?, &spec.id.to_string())
+        self.write(&IpvsMessage::new_service(spec)?, &spec.id)
             .map_err(|e| explain_service_refusal(e, spec))
     }
 
     /// `ipvsadm -E`. ESRCH if absent.
     pub fn edit_service(&mut self, spec: &ServiceSpec) -> Result<(), IpvsError> {
-        self.write(&IpvsMessage::set_service(spec)?, &spec.id.to_string())
+        self.write(&IpvsMessage::set_service(spec)?, &spec.id)
             .map_err(|e| explain_service_refusal(e, spec))
     }
 
     /// `ipvsadm -D` (its destinations go with it). ESRCH if absent.
     pub fn delete_service(&mut self, id: &ServiceId) -> Result<(), IpvsError> {
-        self.write(&IpvsMessage::del_service(id), &id.to_string())
+        self.write(&IpvsMessage::del_service(id), id)
     }
 
     /// `ipvsadm -a`. EEXIST if present, ESRCH if the service is absent.
@@ -341,7 +367,7 @@ impl<T: NetlinkTransport> IpvsClient<T> {
 
     /// `ipvsadm -L --daemon`: the sync daemons the kernel runs (at most a master and a backup).
     pub fn sync_daemons(&mut self) -> Result<Vec<SyncDaemon>, IpvsError> {
-        self.dump(&IpvsMessage::daemon_dump(), "sync daemons")?
+        self.dump(&IpvsMessage::daemon_dump(), &"sync daemons")?
             .iter()
             .map(daemon_from_message)
             .collect()
@@ -351,7 +377,7 @@ impl<T: NetlinkTransport> IpvsClient<T> {
     /// interface; EINVAL while some service has real servers of the other address family (the
     /// sync protocol cannot carry them).
     pub fn start_sync_daemon(&mut self, daemon: &SyncDaemon) -> Result<(), IpvsError> {
-        self.write(&IpvsMessage::new_daemon(daemon), &daemon.to_string())
+        self.write(&IpvsMessage::new_daemon(daemon), daemon)
     }
 
     /// `ipvsadm --stop-daemon`. ESRCH when that role does not run.
@@ -364,7 +390,7 @@ impl<T: NetlinkTransport> IpvsClient<T> {
 
     /// `ipvsadm -L --timeout`.
     pub fn get_timeouts(&mut self) -> Result<Timeouts, IpvsError> {
-        let replies = self.get(&IpvsMessage::get_config(), "timeouts")?;
+        let replies = self.get(&IpvsMessage::get_config(), &"timeouts")?;
         match replies.first() {
             Some(message) => Ok(timeouts_from_message(message)),
             None => Err(super::convert::decode_error(
@@ -376,6 +402,6 @@ impl<T: NetlinkTransport> IpvsClient<T> {
 
     /// `ipvsadm --set`: 0 leaves a value unchanged.
     pub fn set_timeouts(&mut self, timeouts: &Timeouts) -> Result<(), IpvsError> {
-        self.write(&IpvsMessage::set_config(timeouts), "timeouts")
+        self.write(&IpvsMessage::set_config(timeouts), &"timeouts")
     }
 }

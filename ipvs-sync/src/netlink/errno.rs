@@ -17,11 +17,15 @@ pub(crate) fn errno_message(errno: i32) -> String {
 
 /// A kernel refusal. `code` is the raw NLMSG_ERROR / NLMSG_DONE code (negative errno); the
 /// error keeps the positive errno so callers can match `libc::EEXIST` and friends.
-pub(crate) fn kernel_error(operation: &'static str, object: &str, code: i32) -> IpvsError {
+pub(crate) fn kernel_error(
+    operation: &'static str,
+    object: &dyn std::fmt::Display,
+    code: i32,
+) -> IpvsError {
     let errno = code.checked_abs().unwrap_or(i32::MAX);
     IpvsError::Kernel {
         operation,
-        object: object.to_owned(),
+        object: object.to_string(),
         errno,
         message: errno_message(errno),
     }
@@ -85,7 +89,7 @@ mod tests {
 
     #[test]
     fn keeps_positive_errno_and_text() {
-        let e = kernel_error("NEW_SERVICE", "TCP  10.0.0.1:80", -17);
+        let e = kernel_error("NEW_SERVICE", &"TCP  10.0.0.1:80", -17);
         assert_eq!(e.errno(), Some(17));
         let text = e.to_string();
         assert!(text.contains("NEW_SERVICE"), "{text}");
@@ -96,12 +100,12 @@ mod tests {
     #[test]
     fn a_missing_scheduler_is_named() {
         let spec = test_util::spec(test_util::tcp(1), "twos");
-        let refused = kernel_error("NEW_SERVICE", "TCP  10.0.0.1:80", -ENOENT);
+        let refused = kernel_error("NEW_SERVICE", &"TCP  10.0.0.1:80", -ENOENT);
         let text = explain_service_refusal(refused, &spec).to_string();
         assert!(text.contains("No such file or directory: this kernel has no scheduler twos (module ip_vs_twos missing; twos needs Linux 6.2)"), "{text}");
         assert!(text.contains("(errno 2)"), "{text}");
         // Another errno is left alone (EEXIST is a race the reconciler must still recognise).
-        let exists = kernel_error("NEW_SERVICE", "TCP  10.0.0.1:80", -17);
+        let exists = kernel_error("NEW_SERVICE", &"TCP  10.0.0.1:80", -17);
         let text = explain_service_refusal(exists, &spec).to_string();
         assert!(!text.contains("scheduler"), "{text}");
     }
@@ -111,7 +115,7 @@ mod tests {
         let mut dest = test_util::dest(test_util::rs("10.0.1.1", 80), 1);
         dest.upper_threshold = 1;
         dest.lower_threshold = 5;
-        let refused = kernel_error("NEW_DEST", "TCP  10.0.0.1:80 -> 10.0.1.1:80", -ERANGE);
+        let refused = kernel_error("NEW_DEST", &"TCP  10.0.0.1:80 -> 10.0.1.1:80", -ERANGE);
         let error = explain_destination_refusal(refused, &dest);
         assert_eq!(error.errno(), Some(ERANGE));
         let text = error.to_string();
@@ -119,7 +123,7 @@ mod tests {
             text.contains("lower threshold 5 above upper threshold 1"),
             "{text}"
         );
-        let missing = kernel_error("SET_DEST", "TCP  10.0.0.1:80 -> 10.0.1.1:80", -ENOENT);
+        let missing = kernel_error("SET_DEST", &"TCP  10.0.0.1:80 -> 10.0.1.1:80", -ENOENT);
         let text = explain_destination_refusal(missing, &dest).to_string();
         assert!(!text.contains("threshold"), "{text}");
     }

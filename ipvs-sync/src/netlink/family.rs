@@ -109,7 +109,7 @@ pub fn resolve_family(
                     return Err(IpvsError::FamilyNotFound);
                 }
                 CtrlEvent::Failed(code) => {
-                    return Err(kernel_error("CTRL_CMD_GETFAMILY", IPVS_GENL_NAME, code));
+                    return Err(kernel_error("CTRL_CMD_GETFAMILY", &IPVS_GENL_NAME, code));
                 }
                 CtrlEvent::Ignored => {}
             }

@@ -59,7 +59,7 @@ pub fn kernel_version(root: &Path) -> Option<KernelVersion> {
 /// `Ok` when `kernel` can program `dest` as written. An unknown kernel (`None`) is assumed to
 /// be recent; the read-back still checks what it kept.
 pub(crate) fn check_destination(
-    object: &str,
+    object: &dyn std::fmt::Display,
     dest: &DestinationSpec,
     kernel: Option<KernelVersion>,
 ) -> Result<(), IpvsError> {
@@ -75,7 +75,7 @@ pub(crate) fn check_destination(
     };
     match needed {
         Some((what, release)) if kernel < release => Err(IpvsError::Unsupported {
-            object: object.to_owned(),
+            object: object.to_string(),
             detail: format!(
                 "{what} need Linux {}.{} or later; this kernel is {}.{} and would silently \
                  forward with plain IPIP instead",
@@ -120,7 +120,7 @@ mod tests {
         let gue = dest(IPVS_TUNNEL_TYPE_GUE, 6080, 0);
         let gue_csum = dest(IPVS_TUNNEL_TYPE_GUE, 6080, 1);
         let gre = dest(IPVS_TUNNEL_TYPE_GRE, 0, 0);
-        let ok = |d: &DestinationSpec, k| check_destination("x", d, k).is_ok();
+        let ok = |d: &DestinationSpec, k| check_destination(&"x", d, k).is_ok();
         assert!(ok(&ipip, kernel(4, 18)));
         assert!(!ok(&gue, kernel(4, 18)));
         assert!(ok(&gue, kernel(5, 2)));
@@ -140,7 +140,7 @@ mod tests {
     #[test]
     fn the_refusal_names_the_object_the_feature_and_both_releases() {
         let err = check_destination(
-            "TCP  10.0.0.1:80 -> 10.0.1.1:80",
+            &"TCP  10.0.0.1:80 -> 10.0.1.1:80",
             &dest(IPVS_TUNNEL_TYPE_GRE, 0, 0),
             kernel(4, 18),
         )

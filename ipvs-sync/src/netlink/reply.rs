@@ -46,10 +46,10 @@ pub fn parse_messages(bytes: &[u8]) -> Result<Vec<IpvsMessage>, IpvsError> {
         match decode_frame(frame)?.payload {
             NetlinkPayload::InnerMessage(genl) => messages.push(genl.payload),
             NetlinkPayload::Error(e) if e.code.is_some() => {
-                return Err(kernel_error("reply", "", e.raw_code()));
+                return Err(kernel_error("reply", &"", e.raw_code()));
             }
             NetlinkPayload::Done(d) if d.code < 0 => {
-                return Err(kernel_error("reply", "", d.code));
+                return Err(kernel_error("reply", &"", d.code));
             }
             _ => {}
         }

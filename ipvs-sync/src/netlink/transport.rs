@@ -22,8 +22,9 @@ pub const RECEIVE_BUFFER_BYTES: i32 = 8 * 1024 * 1024;
 /// a kernel that stops answering hits it.
 pub const DEFAULT_REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Initial capacity for one datagram; grown on demand (the kernel's dump chunks are ~32 KiB).
-const INITIAL_DATAGRAM_CAPACITY: usize = 64 * 1024;
+/// Room for one datagram: twice the largest the kernel sends on this socket (a dump part is at
+/// most 32 KiB).
+const DATAGRAM_CAPACITY: usize = 64 * 1024;
 
 /// Sends whole requests and receives whole datagrams.
 pub trait NetlinkTransport {
@@ -117,25 +118,22 @@ impl NetlinkTransport for SocketTransport {
     }
 
     fn recv(&mut self, datagram: &mut Vec<u8>) -> io::Result<()> {
-        // Peek with MSG_TRUNC to learn the datagram's full size, so nothing is ever truncated.
+        // One syscall per datagram: the kernel's datagrams on this socket are at most 32 KiB
+        // (a dump part is capped there; ACKs and single replies are a page), so a buffer of
+        // twice that always holds one whole. MSG_TRUNC makes the kernel report the full size
+        // anyway, so a datagram that did not fit is an error, never silently cut.
         datagram.clear();
-        datagram.reserve(INITIAL_DATAGRAM_CAPACITY);
+        datagram.reserve(DATAGRAM_CAPACITY);
+        let capacity = datagram.capacity();
         let size = retry_eintr(|| {
             datagram.clear();
-            self.socket.recv(datagram, libc::MSG_PEEK | libc::MSG_TRUNC)
+            self.socket.recv(datagram, libc::MSG_TRUNC)
         })
         .map_err(|e| timed_out(e, self.reply_timeout))?;
-        datagram.clear();
-        datagram.reserve(size);
-        let read = retry_eintr(|| {
-            datagram.clear();
-            self.socket.recv(datagram, 0)
-        })
-        .map_err(|e| timed_out(e, self.reply_timeout))?;
-        if read != datagram.len() {
+        if size > capacity {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("datagram of {read} bytes truncated to {}", datagram.len()),
+                format!("netlink datagram of {size} bytes truncated to {capacity}"),
             ));
         }
         Ok(())
@@ -181,5 +179,40 @@ mod tests {
             io::ErrorKind::TimedOut,
             "the new socket times out too"
         );
+    }
+
+    /// A real multipart reply (the kernel's list of generic netlink families, which every
+    /// Linux has) arrives whole, one datagram per receive, up to its NLMSG_DONE. Mutation: a
+    /// buffer smaller than a datagram fails with InvalidData instead of cutting it.
+    #[test]
+    fn a_dump_is_received_whole_one_datagram_per_receive() {
+        use netlink_packet_core::{NLMSG_DONE, NetlinkBuffer};
+
+        const GENL_ID_CTRL: u16 = 0x10;
+        const CTRL_CMD_GETFAMILY: u8 = 3;
+        let mut request = Vec::new();
+        request.extend_from_slice(&20u32.to_ne_bytes());
+        request.extend_from_slice(&GENL_ID_CTRL.to_ne_bytes());
+        request.extend_from_slice(&0x301u16.to_ne_bytes()); // NLM_F_REQUEST | NLM_F_DUMP
+        request.extend_from_slice(&7u32.to_ne_bytes());
+        request.extend_from_slice(&0u32.to_ne_bytes());
+        request.extend_from_slice(&[CTRL_CMD_GETFAMILY, 1, 0, 0]);
+        let mut transport =
+            SocketTransport::open_with_timeout(Duration::from_secs(5)).expect("socket");
+        transport.send(&request).expect("send");
+        let mut datagram = Vec::new();
+        let mut families = 0;
+        for _ in 0..1000 {
+            transport.recv(&mut datagram).expect("a whole datagram");
+            let frames = super::super::reply::split_frames(&datagram).expect("whole frames");
+            for frame in frames {
+                if NetlinkBuffer::new(frame).message_type() == NLMSG_DONE {
+                    assert!(families > 0, "the family list names nlctrl at least");
+                    return;
+                }
+                families += 1;
+            }
+        }
+        panic!("no NLMSG_DONE after 1000 datagrams");
     }
 }

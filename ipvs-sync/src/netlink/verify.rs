@@ -58,7 +58,7 @@ pub fn compare_destination(
     wrote: &DestinationSpec,
     read: &DestinationSpec,
 ) -> Result<(), IpvsError> {
-    let object = dest_object(service, &wrote.key);
+    let object = dest_object(service, &wrote.key).to_string();
     let (wrote, read) = (normalize_destination(wrote), normalize_destination(read));
     not_kept("address", &object, wrote.key, read.key)?;
     not_kept("forwarding method", &object, wrote.forward, read.forward)?;
@@ -101,7 +101,7 @@ impl<T: NetlinkTransport> IpvsClient<T> {
             Some(read) => compare_destination(service, spec, &read.spec),
             None => not_kept(
                 "destination",
-                &dest_object(service, &spec.key),
+                &dest_object(service, &spec.key).to_string(),
                 "present",
                 "absent",
             ),

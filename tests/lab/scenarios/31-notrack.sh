@@ -5,8 +5,10 @@
 # rules (iptables, then nftables) the same traffic leaves none, even with vs/conntrack forced
 # back to 1 for the DR service. The NAT service (vs/conntrack=0, as lbctl sets it without
 # FullNAT) works NOTRACK'ed and leaves no entry too, but IPVS untracks NAT packets itself then,
-# so for NAT the proof that our rule matches is its packet counter (iptables and nftables;
-# control: the NAT traffic of the first step, without rules, was tracked). A foreign raw-table rule survives every sync. The 1s this
+# so for NAT the proof that our rule matches is its packet counter (iptables: the NAT VIP's
+# rule; nftables: the lookup rule of the service set, counted over the NAT requests alone, and
+# the NAT VIP is an element of that set; control: the NAT traffic of the first step, without
+# rules, was tracked). A foreign raw-table rule survives every sync. The 1s this
 # script forces are foreign to lbctl, which never lowers them (issue 11): the script puts the
 # kernel default 0 back itself before each backend.
 . /lab/scenarios/lib.sh
@@ -66,6 +68,7 @@ lbctl_diff() { # lbctl diff: output in DIFF_OUT, exit code in DIFF_RC
     echo "$DIFF_OUT"
 }
 
+NFT_LOOKUP="ip daddr . tcp dport @lb_to_v4_tcp"
 for backend in iptables nftables; do
     step "$backend: lbctl diff shows the missing rules, then NOTRACK for DR and NAT"
     settings "$backend"
@@ -77,7 +80,9 @@ for backend in iptables nftables; do
     assert_contains "$LBCTL_OUT" "net.ipv4.vs.conntrack=0" "apply report"
     assert_eq 0 "$(in_ns director cat /proc/sys/net/ipv4/vs/conntrack)" "vs/conntrack"
     nat_before=$(entries "$VIP_NAT")
+    lookups_before=$(nft_lookup_packets "$NFT_LOOKUP")
     bodies=$(http_get_n client "$VIP_NAT" 80 4)
+    nat_lookups=$(($(nft_lookup_packets "$NFT_LOOKUP") - lookups_before))
     assert_eq 2 "$(echo "$bodies" | grep -c '^rs1$' || true)" "$backend: NAT answers from rs1"
     assert_eq "$nat_before" "$(entries "$VIP_NAT")" "$backend: conntrack entries for the NAT VIP"
     # Force IPVS to keep conntrack again: only the NOTRACK rule keeps DR untracked now.
@@ -95,10 +100,13 @@ for backend in iptables nftables; do
         nat_rule_packets=$(in_ns director "$IPTABLES" -w -t raw -nvxL LBCTL-NOTRACK |
             awk -v vip="$VIP_NAT" '$0 ~ "NOTRACK|CT" && $0 ~ vip && /dpt:80/ { s += $1 } END { print s + 0 }')
     else
-        # The same proof with nftables: every rule of our table counts (`counter`).
-        nat_rule_packets=$(in_ns director "$NFT" list chain inet lbctl lb_bypass |
-            awk -v rule="ip daddr $VIP_NAT tcp dport 80 counter packets" 'index($0, rule) {
-                for (i = 1; i < NF; i++) if ($i == "packets") { print $(i + 1); exit } }')
+        # The same proof with nftables: the services are elements of one set per protocol,
+        # looked up by one counting rule, so the NAT proof is what that rule counted while
+        # only the NAT requests were sent, and the NAT VIP's element in the set. Mutation: a
+        # set without the NAT VIP counts 0 over those requests.
+        assert_contains "$(in_ns director "$NFT" -s list set inet lbctl lb_to_v4_tcp)" \
+            "$VIP_NAT . 80" "$backend: the NAT VIP in the service set"
+        nat_rule_packets=$nat_lookups
     fi
     assert_ge 4 "$nat_rule_packets" "$backend: packets the NOTRACK rule of the NAT VIP matched"
 

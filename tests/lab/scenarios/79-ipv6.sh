@@ -260,7 +260,9 @@ notrack_phase() { # notrack_phase BACKEND CLIENT_SOURCE
     assert_contains "$LBCTL_OUT" "net.ipv4.vs.conntrack=0" "apply report"
 
     step "$1: NAT requests pass the NAT VIP's NOTRACK rule (vs/conntrack=0)"
+    lookups_before=$(nft_lookup_packets "$NFT6_LOOKUP")
     answers "$V6_NAT" 4
+    NAT_LOOKUPS=$(($(nft_lookup_packets "$NFT6_LOOKUP") - lookups_before))
 
     step "$1: DR traffic from $2 with vs/conntrack forced to 1 leaves no conntrack entry"
     sysctl_set director net.ipv4.vs.conntrack 1
@@ -271,7 +273,9 @@ notrack_phase() { # notrack_phase BACKEND CLIENT_SOURCE
     for ns in rs1 rs2; do
         in_ns "$ns" ip6tables -w -A INPUT -s "$2" -d "$V6_DR" -p tcp --dport 80 -m comment --comment "src-$1"
     done
+    lookups_before=$(nft_lookup_packets "$NFT6_LOOKUP")
     answers "$V6_DR" 4
+    DR_LOOKUPS=$(($(nft_lookup_packets "$NFT6_LOOKUP") - lookups_before))
     wait_ipvs_stat 10 4 director "[$V6_DR]:80" || fail "$1: DR counters did not move"
     assert_ge 4 "$(($(ip6_packets rs1 "src-$1") + $(ip6_packets rs2 "src-$1")))" \
         "$1: DR packets from $2 at the real servers"
@@ -284,6 +288,7 @@ notrack_phase() { # notrack_phase BACKEND CLIENT_SOURCE
     assert_contains "$LBCTL_OUT" "unchanged" "$1: second apply report"
 }
 
+NFT6_LOOKUP="ip6 daddr . tcp dport @lb_to_v6_tcp"
 notrack_phase iptables "$V6_CLIENT_NOTRACK_IPT"
 raw6=$(in_ns director ip6tables-save -t raw)
 echo "$raw6"
@@ -308,19 +313,23 @@ assert_not_contains "$(in_ns director ip6tables-save -t raw)" "LBCTL" "ip6tables
 notrack_phase nftables "$V6_CLIENT_NOTRACK_NFT"
 nft6=$(in_ns director "$NFT" -s list table inet lbctl)
 echo "$nft6"
-assert_contains "$nft6" "ip6 daddr $V6_DR tcp dport 80 counter notrack" "nft table"
-assert_contains "$nft6" "ip6 saddr $V6_DR tcp sport 80 counter notrack" "nft table"
-assert_contains "$nft6" "ip6 daddr $V6_NAT tcp dport 80 counter notrack" "nft table"
-# As with ip6tables: IPVS untracks NAT itself at vs/conntrack=0, so the rule's counter is the
-# proof that the NAT VIP's rule matched.
+assert_contains "$nft6" "ip6 daddr . tcp dport @lb_to_v6_tcp counter notrack" "nft table"
+assert_contains "$nft6" "ip6 saddr . tcp sport @lb_from_v6_tcp counter notrack" "nft table"
+to_set=$(in_ns director "$NFT" -s list set inet lbctl lb_to_v6_tcp)
+from_set=$(in_ns director "$NFT" -s list set inet lbctl lb_from_v6_tcp)
+for vip in "$V6_DR" "$V6_TUN" "$V6_NAT"; do
+    assert_contains "$to_set" "$vip . 80" "nft set of traffic to the v6 services"
+done
+for vip in "$V6_DR" "$V6_TUN"; do
+    assert_contains "$from_set" "$vip . 80" "nft set of the v6 services' replies"
+done
+assert_not_contains "$from_set" "$V6_NAT" "nft set of replies (NAT's stay tracked by IPVS)"
+# As with ip6tables: IPVS untracks NAT itself at vs/conntrack=0, so the counter of the set's
+# lookup rule, over the NAT requests alone (then the DR requests alone), is the proof that
+# the VIP's element matched. Mutation: a set without the VIP counts 0 over its requests.
 in_ns director "$NFT" list chain inet lbctl lb_bypass
-nft_rule_packets() { # nft_rule_packets VIP: packets of the rule for VIP's port 80
-    in_ns director "$NFT" list chain inet lbctl lb_bypass |
-        awk -v rule="ip6 daddr $1 tcp dport 80 counter packets" 'index($0, rule) {
-            for (i = 1; i < NF; i++) if ($i == "packets") { print $(i + 1); exit } }'
-}
-assert_ge 4 "$(nft_rule_packets "$V6_NAT")" "packets the nft NOTRACK rule of the v6 NAT VIP matched"
-assert_ge 4 "$(nft_rule_packets "$V6_DR")" "packets the nft NOTRACK rule of the v6 DR VIP matched"
+assert_ge 4 "$NAT_LOOKUPS" "packets the nft NOTRACK lookup matched for the v6 NAT VIP"
+assert_ge 4 "$DR_LOOKUPS" "packets the nft NOTRACK lookup matched for the v6 DR VIP"
 assert_ok "lbctl cleanup" in_ns director "$LBCTL" cleanup
 log "control had $control_entries tracked DR entries; with NOTRACK (iptables, nftables) none"
 

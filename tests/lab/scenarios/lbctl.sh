@@ -30,6 +30,16 @@ netlink_writes() {
     echo "$LBCTL_OUT" | sed -n 's/.*"netlink_writes": *\([0-9]*\).*/\1/p' | head -1
 }
 
+# nft_lookup_packets RULE: packets counted so far by the rule of the director's nft table
+# (chain lb_bypass) that starts with RULE, e.g. "ip daddr . tcp dport @lb_to_v4_tcp"; 0 when
+# the table or the rule does not exist.
+nft_lookup_packets() {
+    n=$(in_ns director "$NFT" list chain inet lbctl lb_bypass 2>/dev/null |
+        awk -v rule="$1 counter packets" 'index($0, rule) {
+            for (i = 1; i < NF; i++) if ($i == "packets") { print $(i + 1); exit } }')
+    echo "${n:-0}"
+}
+
 # ipvs_rules NS [SERVICE-ARGS]: `ipvsadm -Sn` (the rules as ipvsadm commands), sorted.
 ipvs_rules() {
     in_ns "$1" "$IPVSADM" -Sn | sort

@@ -1,8 +1,9 @@
 //! The native nftables backend: one table of our own per owner (`inet lbctl`,
 //! `inet lbctl_node`), replaced in one `nft -f` transaction, never touching other tables.
 //!
-//! Contract: reads `nft list table`, compares it with the rendered listing and writes only when
-//! they differ (a second sync is a no-op). An empty rule set deletes our table.
+//! Contract: reads `nft list table`, compares it with the rendered listing (each set's elements
+//! in any order) and writes only when they differ (a second sync is a no-op). An empty rule set
+//! deletes our table.
 //!
 //! Caveat (documented in docs/netfilter.md): an `accept` in our table does not stop other
 //! tables' chains on the same hook, so the node bypass's FORWARD ACCEPT cannot override a
@@ -22,16 +23,40 @@ use super::runner::ToolRunner;
 #[derive(Debug, Clone)]
 pub struct NftBackend {
     runner: ToolRunner,
+    /// A listing read to detect nft ([`NftBackend::probe`]), used by the first comparison
+    /// instead of listing the table again.
+    probed: Option<(Owner, Option<String>)>,
 }
 
 impl NftBackend {
     /// A backend running `nft` through `runner`.
     pub fn new(runner: ToolRunner) -> Self {
-        NftBackend { runner }
+        NftBackend {
+            runner,
+            probed: None,
+        }
+    }
+
+    /// A backend whose first step is already done: listing `owner`'s table proves that nft
+    /// and the kernel's nf_tables work (a missing table is an answer too), and the next sync
+    /// compares with that listing instead of reading it again. Why: each nft run costs about
+    /// half a second on a slow CPU, and `auto` would otherwise run one just to detect nft.
+    pub fn probe(runner: ToolRunner, owner: Owner) -> Result<Self, NetfilterError> {
+        let mut backend = NftBackend::new(runner);
+        let listing = backend.list(owner)?;
+        backend.probed = Some((owner, listing));
+        Ok(backend)
     }
 
     /// Our table's current listing, or `None` when it does not exist.
-    pub fn current(&self, owner: Owner) -> Result<Option<String>, NetfilterError> {
+    pub fn current(&mut self, owner: Owner) -> Result<Option<String>, NetfilterError> {
+        match self.probed.take() {
+            Some((probed, listing)) if probed == owner => Ok(listing),
+            _ => self.list(owner),
+        }
+    }
+
+    fn list(&self, owner: Owner) -> Result<Option<String>, NetfilterError> {
         match self.runner.run(
             "nft",
             &["-s", "list", "table", "inet", owner.nft_table()],
@@ -62,7 +87,7 @@ impl NftBackend {
         };
         let wanted = render::table_listing(rules).unwrap_or_default();
         let current = self.current(rules.owner)?;
-        if current.as_deref().map(str::trim_end) == Some(wanted.trim_end()) {
+        if current.as_deref().map(render::comparable) == Some(render::comparable(&wanted)) {
             return Ok(Self::outcome(
                 rules.owner,
                 Change::Unchanged,

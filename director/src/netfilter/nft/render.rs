@@ -8,10 +8,21 @@
 //! (SNAT), and a filter FORWARD chain ahead of the filter priority for the node bypass. nftables
 //! has no `ipvs` match: SNAT matches the conntrack original destination (the VIP and port the
 //! client asked for), which IPVS leaves in place when `net.ipv4.vs.conntrack=1`.
+//!
+//! NOTRACK selectors of one address and one protocol (what every virtual service asks for) go
+//! into sets, one per family, direction, protocol and port-or-all-ports, each matched by one
+//! rule: a packet costs one hash lookup per such rule, not one comparison per service. A chain
+//! of 10,000 services' rules would cost every packet through the raw hooks up to 10,000 rule
+//! evaluations, and listing and loading it costs seconds per pass. Other selectors (networks,
+//! no protocol: the node bypass) stay rules of their own. nft lists a set's elements in its
+//! hash order, so listings are compared with each set's elements sorted ([`comparable`]).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::net::IpAddr;
 
 use ipnetwork::IpNetwork;
+use lb_config::Protocol;
 
 use crate::netfilter::ruleset::{Family, RuleSet, Selector, SnatRule, is_host};
 
@@ -22,6 +33,11 @@ pub fn table_listing(rules: &RuleSet) -> Option<String> {
         return None;
     }
     let mut chains: Vec<String> = Vec::new();
+    let (sets, singles) = notrack_sets(&rules.notrack);
+    chains.extend(
+        sets.iter()
+            .map(|(key, members)| set_definition(key, members)),
+    );
     if !rules.notrack.is_empty() {
         chains.push(base_chain(
             "lb_prerouting",
@@ -33,10 +49,14 @@ pub fn table_listing(rules: &RuleSet) -> Option<String> {
             "filter hook output priority raw",
             &["jump lb_bypass".to_owned()],
         ));
-        let lines: Vec<String> = rules
-            .notrack
-            .iter()
-            .map(|s| format!("{} counter notrack", selector(s)))
+        let lines: Vec<String> = sets
+            .keys()
+            .map(set_rule)
+            .chain(
+                singles
+                    .iter()
+                    .map(|s| format!("{} counter notrack", selector(s))),
+            )
             .collect();
         chains.push(chain("lb_bypass", None, &lines));
     }
@@ -73,6 +93,143 @@ pub fn replace_script(rules: &RuleSet) -> Option<String> {
     let table = rules.owner.nft_table();
     table_listing(rules)
         .map(|listing| format!("table inet {table}\ndelete table inet {table}\n{listing}"))
+}
+
+/// A listing with each set's elements sorted and on one line: two listings of the same table
+/// compare equal whatever order nft keeps the elements in. Elements (addresses, ports) hold no
+/// `,` or `}`.
+pub fn comparable(listing: &str) -> String {
+    const OPEN: &str = "elements = {";
+    let mut out = String::with_capacity(listing.len());
+    let mut rest = listing.trim_end();
+    while let Some(start) = rest.find(OPEN) {
+        let open = start + OPEN.len();
+        let Some(len) = rest[open..].find('}') else {
+            break;
+        };
+        let mut elements: Vec<&str> = rest[open..open + len]
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .collect();
+        elements.sort_unstable();
+        out.push_str(&rest[..open]);
+        out.push(' ');
+        out.push_str(&elements.join(", "));
+        out.push_str(" }");
+        rest = &rest[open + len + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Which NOTRACK set a selector belongs in: one address on one side, one protocol, one port
+/// or all ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct SetKey {
+    family: Family,
+    direction: Direction,
+    protocol: Protocol,
+    /// No port: every port of the protocol.
+    all_ports: bool,
+}
+
+/// Each set's members: address and port (0 in the sets of every port).
+type SetMembers = BTreeMap<SetKey, BTreeSet<(IpAddr, u16)>>;
+
+/// Which side of the packet a set's address is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Direction {
+    /// The destination: traffic to a service.
+    To,
+    /// The source: a service's replies.
+    From,
+}
+
+/// The NOTRACK selectors that fit a set, by set (each set's members in order, without
+/// repeats), and the others, in their order.
+fn notrack_sets(notrack: &[Selector]) -> (SetMembers, Vec<&Selector>) {
+    let mut sets = SetMembers::new();
+    let mut singles = Vec::new();
+    for s in notrack {
+        let side = match (s.source, s.destination, s.sport, s.dport) {
+            (None, Some(dst), None, port) if is_host(&dst) => Some((Direction::To, dst.ip(), port)),
+            (Some(src), None, port, None) if is_host(&src) => {
+                Some((Direction::From, src.ip(), port))
+            }
+            _ => None,
+        };
+        match (side, s.protocol) {
+            (Some((direction, addr, port)), Some(protocol)) => {
+                let key = SetKey {
+                    family: Family::of(addr),
+                    direction,
+                    protocol,
+                    all_ports: port.is_none(),
+                };
+                sets.entry(key)
+                    .or_default()
+                    .insert((addr, port.unwrap_or(0)));
+            }
+            _ => singles.push(s),
+        }
+    }
+    (sets, singles)
+}
+
+fn set_name(key: &SetKey) -> String {
+    format!(
+        "lb_{}_{}_{}{}",
+        match key.direction {
+            Direction::To => "to",
+            Direction::From => "from",
+        },
+        match key.family {
+            Family::V4 => "v4",
+            Family::V6 => "v6",
+        },
+        key.protocol,
+        if key.all_ports { "_all" } else { "" }
+    )
+}
+
+fn set_definition(key: &SetKey, members: &BTreeSet<(IpAddr, u16)>) -> String {
+    let addr_type = match key.family {
+        Family::V4 => "ipv4_addr",
+        Family::V6 => "ipv6_addr",
+    };
+    let mut out = format!("\tset {} {{\n\t\ttype {addr_type}", set_name(key));
+    if !key.all_ports {
+        out.push_str(" . inet_service");
+    }
+    out.push_str("\n\t\telements = { ");
+    for (index, (addr, port)) in members.iter().enumerate() {
+        if index > 0 {
+            out.push_str(", ");
+        }
+        let _ = write!(out, "{addr}");
+        if !key.all_ports {
+            let _ = write!(out, " . {port}");
+        }
+    }
+    out.push_str(" }\n\t}\n");
+    out
+}
+
+/// The one rule that looks a packet up in the set, as nft lists it.
+fn set_rule(key: &SetKey) -> String {
+    let word = family_word(key.family);
+    let (side, port) = match key.direction {
+        Direction::To => ("daddr", "dport"),
+        Direction::From => ("saddr", "sport"),
+    };
+    let name = set_name(key);
+    let proto = key.protocol;
+    if key.all_ports {
+        format!("{word} {side} @{name} meta l4proto {proto} counter notrack")
+    } else {
+        format!("{word} {side} . {proto} {port} @{name} counter notrack")
+    }
 }
 
 fn base_chain(name: &str, kind: &str, lines: &[String]) -> String {
