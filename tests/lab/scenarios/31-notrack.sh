@@ -102,13 +102,15 @@ for backend in iptables nftables; do
     else
         # The same proof with nftables: the services are elements of one set per protocol,
         # looked up by one counting rule, so the NAT proof is what that rule counted while
-        # only the NAT requests were sent, and the NAT VIP's element in the set. Mutation: a
-        # set without the NAT VIP counts 0 over those requests.
-        assert_contains "$(in_ns director "$NFT" -s list set inet lbctl lb_to_v4_tcp)" \
-            "$VIP_NAT . 80" "$backend: the NAT VIP in the service set"
+        # only the NAT requests were sent, and the NAT VIP's element in the set. Mutation
+        # (checked): the NAT VIP's element with port 81 counts 0 over those requests.
         nat_rule_packets=$nat_lookups
     fi
     assert_ge 4 "$nat_rule_packets" "$backend: packets the NOTRACK rule of the NAT VIP matched"
+    if [ "$backend" = nftables ]; then
+        assert_contains "$(in_ns director "$NFT" -s list set inet lbctl lb_to_v4_tcp)" \
+            "$VIP_NAT . 80" "$backend: the NAT VIP in the service set"
+    fi
 
     step "$backend: second apply is a no-op for the rules"
     SETTINGS=/tmp/settings-notrack.toml lbctl_apply_ok --config /tmp/cm-notrack.yaml

@@ -315,6 +315,12 @@ nft6=$(in_ns director "$NFT" -s list table inet lbctl)
 echo "$nft6"
 assert_contains "$nft6" "ip6 daddr . tcp dport @lb_to_v6_tcp counter notrack" "nft table"
 assert_contains "$nft6" "ip6 saddr . tcp sport @lb_from_v6_tcp counter notrack" "nft table"
+# As with ip6tables: IPVS untracks NAT itself at vs/conntrack=0, so the counter of the set's
+# lookup rule, over the NAT requests alone (then the DR requests alone), is the proof that
+# the VIP's element matched. Mutation (checked): the NAT VIP's element with port 81 counts 0.
+in_ns director "$NFT" list chain inet lbctl lb_bypass
+assert_ge 4 "$NAT_LOOKUPS" "packets the nft NOTRACK lookup matched for the v6 NAT VIP"
+assert_ge 4 "$DR_LOOKUPS" "packets the nft NOTRACK lookup matched for the v6 DR VIP"
 to_set=$(in_ns director "$NFT" -s list set inet lbctl lb_to_v6_tcp)
 from_set=$(in_ns director "$NFT" -s list set inet lbctl lb_from_v6_tcp)
 for vip in "$V6_DR" "$V6_TUN" "$V6_NAT"; do
@@ -324,12 +330,6 @@ for vip in "$V6_DR" "$V6_TUN"; do
     assert_contains "$from_set" "$vip . 80" "nft set of the v6 services' replies"
 done
 assert_not_contains "$from_set" "$V6_NAT" "nft set of replies (NAT's stay tracked by IPVS)"
-# As with ip6tables: IPVS untracks NAT itself at vs/conntrack=0, so the counter of the set's
-# lookup rule, over the NAT requests alone (then the DR requests alone), is the proof that
-# the VIP's element matched. Mutation: a set without the VIP counts 0 over its requests.
-in_ns director "$NFT" list chain inet lbctl lb_bypass
-assert_ge 4 "$NAT_LOOKUPS" "packets the nft NOTRACK lookup matched for the v6 NAT VIP"
-assert_ge 4 "$DR_LOOKUPS" "packets the nft NOTRACK lookup matched for the v6 DR VIP"
 assert_ok "lbctl cleanup" in_ns director "$LBCTL" cleanup
 log "control had $control_entries tracked DR entries; with NOTRACK (iptables, nftables) none"
 
