@@ -21,6 +21,7 @@ mod tests;
 
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -64,6 +65,20 @@ pub fn build_desired_state(
     health: &HealthResults,
 ) -> DesiredOutcome {
     assemble(entries, settings, |entry: &Entry| {
+        resolve(entry, settings, endpoints, health)
+    })
+}
+
+/// [`build_desired_state`] over shared entries, for a caller that builds once: the same
+/// outcome as a fresh [`BuildCache`], without filling a cache (copies of every key, resolution
+/// and the whole outcome) that would be dropped unread (`lbctl apply` and `diff`).
+pub fn build_desired_state_shared<'a>(
+    entries: impl IntoIterator<Item = &'a Arc<Entry>>,
+    settings: &Settings,
+    endpoints: &EndpointSnapshot,
+    health: &HealthResults,
+) -> DesiredOutcome {
+    assemble(entries, settings, |entry: &Arc<Entry>| {
         resolve(entry, settings, endpoints, health)
     })
 }
