@@ -12,13 +12,14 @@
 //! nothing, or ignores endpoint changes, or ignores flipped verdicts, fails the property test
 //! and `endpoint_and_health_changes_are_patched_for_the_keys_they_touch`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use proptest::prelude::*;
 
 use super::*;
 use crate::configmap::parse_configmap;
-use crate::model::{Protocol, RealServerKey};
+use crate::model::{Protocol, RealServerKey, ServiceKey};
 
 fn managed() -> Settings {
     Settings::from_toml_str("managed_vip_ranges = [\"203.0.113.0/24\"]").unwrap()

@@ -20,7 +20,7 @@ mod cache_tests;
 mod tests;
 
 use std::borrow::Borrow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -32,7 +32,7 @@ use crate::desired::DesiredState;
 use crate::endpoints::EndpointSnapshot;
 use crate::entry::{Entry, Target};
 use crate::health::HealthResults;
-use crate::model::{ForwardMethod, ServiceKey};
+use crate::model::ForwardMethod;
 use crate::policy::entry_policy_problems;
 use crate::problem::Problem;
 use crate::settings::Settings;
@@ -102,8 +102,6 @@ pub(super) fn assemble<'a, E: Borrow<Entry> + 'a>(
     });
 
     let mut outcome = DesiredOutcome::default();
-    // Borrowed keys: the owner is named only in a conflict, so no key is copied for the map.
-    let mut owners: BTreeMap<ServiceKey, &str> = BTreeMap::new();
     for item in sorted {
         let entry: &Entry = item.borrow();
         let mut resolved = match own_part(item, settings, &mut resolve) {
@@ -113,11 +111,13 @@ pub(super) fn assemble<'a, E: Borrow<Entry> + 'a>(
             }
             OwnPart::Resolved(resolved) => resolved,
         };
+        // The owner of a service is the key whose entry put it in the state (its origin): the
+        // state's own map answers, no second map of 10,000 owners is kept beside it.
         if !resolved.has_errors()
-            && let Some((key, owner)) = resolved
-                .candidates
-                .iter()
-                .find_map(|c| owners.get(&c.service.key).map(|o| (c.service.key, o)))
+            && let Some((key, owner)) = resolved.candidates.iter().find_map(|c| {
+                let owner = outcome.state.services.get(&c.service.key)?;
+                Some((c.service.key, &owner.origin.config_key))
+            })
         {
             resolved.problems.push(Problem::error(
                 &entry.key,
@@ -133,9 +133,6 @@ pub(super) fn assemble<'a, E: Borrow<Entry> + 'a>(
         outcome.problems.append(&mut resolved.problems);
         if rejected {
             continue;
-        }
-        for candidate in &resolved.candidates {
-            owners.insert(candidate.service.key, &entry.key);
         }
         insert_candidates(&mut outcome.state, resolved.candidates);
     }
