@@ -21,7 +21,7 @@ pub mod settings;
 #[cfg(any(test, feature = "test-util"))]
 pub mod test_util;
 
-pub use build::{BuildCache, DesiredOutcome, build_desired_state};
+pub use build::{BuildCache, DesiredOutcome, build_desired_state, build_desired_state_shared};
 pub use configmap::{
     ParsedConfigMap, parse_configmap, parse_entry, read_configmap_data, render_entry,
 };

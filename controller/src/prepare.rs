@@ -98,7 +98,7 @@ impl PassSettings {
         } = self;
         let endpoints = load_endpoints(files.endpoints.as_deref())?;
         let input = ConfigInput::from_text(&read(&files.config, "ConfigMap")?);
-        let mut memory = KeyMemory::default();
+        let mut memory = KeyMemory::for_one_build();
         let unusable = memory.seed(kept);
         let built = memory.build(
             &input,

@@ -355,6 +355,41 @@ proptest! {
         prop_assert_eq!(second.deletes_services, 0);
     }
 
+    /// The operations come in the documented apply order: added services, edited services,
+    /// added destinations, edited destinations, drain quiesces, deleted destinations, deleted
+    /// services, each group by service, then destination, none twice; also for a plan that
+    /// continues drains (a later time, the first plan's book). Mutation: the planner putting
+    /// the edited services after the added destinations (`end_services` not appending them,
+    /// `into_operations` doing it after the destinations) fails it.
+    #[test]
+    fn operations_come_in_apply_order(
+        observed in observed_table(),
+        wanted in wanted_table(),
+        continued in any::<bool>(),
+    ) {
+        let scope = scope();
+        let options = PlanOptions { force: true, ..lb_ipvs_sync::test_util::options() };
+        let mut p = plan(&wanted, &observed, &scope, &DrainBook::default(), NOW, &options);
+        if continued {
+            p = plan(&wanted, &observed, &scope, &p.drain, NOW + 100, &options);
+        }
+        let order = |op: &Operation| {
+            let (rank, destination) = match op {
+                Operation::AddService { .. } => (0, None),
+                Operation::EditService { .. } => (1, None),
+                Operation::AddDestination { destination, .. } => (2, Some(destination.key)),
+                Operation::EditDestination { destination, .. } => {
+                    (if p.is_quiesce(op) { 4 } else { 3 }, Some(destination.key))
+                }
+                Operation::DeleteDestination { destination, .. } => (5, Some(*destination)),
+                Operation::DeleteService { .. } => (6, None),
+            };
+            (rank, *op.service(), destination)
+        };
+        let keys: Vec<_> = p.operations.iter().map(order).collect();
+        prop_assert!(keys.windows(2).all(|w| w[0] < w[1]), "{:?}", keys);
+    }
+
     /// The guard's real-server count is every managed destination the wanted table does not keep
     /// (from a fresh drain book), removed services' destinations included, and a plan it
     /// passes removes at most the share of them or the free count. Mutation: not counting

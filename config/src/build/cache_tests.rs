@@ -6,18 +6,20 @@
 //! for a key whose entry changed, a patch that ignores conflicts (`conflict_free` always true),
 //! one that keeps a VIP no service uses any more, and one that keeps the old version's
 //! problems. A cache that resolves every key again fails
-//! `an_edit_shares_every_other_key_s_services`; one that never patches fails
+//! `an_edit_shares_every_other_key_s_services`; [`build_desired_state_shared`] skipping its
+//! last entry fails `every_build_through_the_cache_equals_a_fresh_build`; one that never patches fails
 //! `a_lone_edit_is_patched_and_a_conflict_in_reach_is_not`. A `stale_keys` that returns
 //! nothing, or ignores endpoint changes, or ignores flipped verdicts, fails the property test
 //! and `endpoint_and_health_changes_are_patched_for_the_keys_they_touch`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use proptest::prelude::*;
 
 use super::*;
 use crate::configmap::parse_configmap;
-use crate::model::{Protocol, RealServerKey};
+use crate::model::{Protocol, RealServerKey, ServiceKey};
 
 fn managed() -> Settings {
     Settings::from_toml_str("managed_vip_ranges = [\"203.0.113.0/24\"]").unwrap()
@@ -108,6 +110,8 @@ proptest! {
             let settings = &ranges[usize::from(settings == 7)];
             let plain: Vec<Entry> = entries.iter().map(|e| (**e).clone()).collect();
             let fresh = build_desired_state(&plain, settings, &snapshot, &health(unhealthy));
+            let once = build_desired_state_shared(&entries, settings, &snapshot, &health(unhealthy));
+            prop_assert_eq!(&once, &fresh);
             let cached = cache.build(&entries, settings, &snapshot, &health(unhealthy));
             prop_assert_eq!(cached, fresh);
         }

@@ -20,7 +20,8 @@ mod cache_tests;
 mod tests;
 
 use std::borrow::Borrow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -31,7 +32,7 @@ use crate::desired::DesiredState;
 use crate::endpoints::EndpointSnapshot;
 use crate::entry::{Entry, Target};
 use crate::health::HealthResults;
-use crate::model::{ForwardMethod, ServiceKey};
+use crate::model::ForwardMethod;
 use crate::policy::entry_policy_problems;
 use crate::problem::Problem;
 use crate::settings::Settings;
@@ -68,6 +69,20 @@ pub fn build_desired_state(
     })
 }
 
+/// [`build_desired_state`] over shared entries, for a caller that builds once: the same
+/// outcome as a fresh [`BuildCache`], without filling a cache (copies of every key, resolution
+/// and the whole outcome) that would be dropped unread (`lbctl apply` and `diff`).
+pub fn build_desired_state_shared<'a>(
+    entries: impl IntoIterator<Item = &'a Arc<Entry>>,
+    settings: &Settings,
+    endpoints: &EndpointSnapshot,
+    health: &HealthResults,
+) -> DesiredOutcome {
+    assemble(entries, settings, |entry: &Arc<Entry>| {
+        resolve(entry, settings, endpoints, health)
+    })
+}
+
 /// The build's rules over resolved entries (see the module docs); `resolve` is asked only for
 /// entries inside the managed ranges that pass the settings' policy.
 pub(super) fn assemble<'a, E: Borrow<Entry> + 'a>(
@@ -87,8 +102,6 @@ pub(super) fn assemble<'a, E: Borrow<Entry> + 'a>(
     });
 
     let mut outcome = DesiredOutcome::default();
-    // Borrowed keys: the owner is named only in a conflict, so no key is copied for the map.
-    let mut owners: BTreeMap<ServiceKey, &str> = BTreeMap::new();
     for item in sorted {
         let entry: &Entry = item.borrow();
         let mut resolved = match own_part(item, settings, &mut resolve) {
@@ -98,11 +111,13 @@ pub(super) fn assemble<'a, E: Borrow<Entry> + 'a>(
             }
             OwnPart::Resolved(resolved) => resolved,
         };
+        // The owner of a service is the key whose entry put it in the state (its origin): the
+        // state's own map answers, no second map of 10,000 owners is kept beside it.
         if !resolved.has_errors()
-            && let Some((key, owner)) = resolved
-                .candidates
-                .iter()
-                .find_map(|c| owners.get(&c.service.key).map(|o| (c.service.key, o)))
+            && let Some((key, owner)) = resolved.candidates.iter().find_map(|c| {
+                let owner = outcome.state.services.get(&c.service.key)?;
+                Some((c.service.key, &owner.origin.config_key))
+            })
         {
             resolved.problems.push(Problem::error(
                 &entry.key,
@@ -118,9 +133,6 @@ pub(super) fn assemble<'a, E: Borrow<Entry> + 'a>(
         outcome.problems.append(&mut resolved.problems);
         if rejected {
             continue;
-        }
-        for candidate in &resolved.candidates {
-            owners.insert(candidate.service.key, &entry.key);
         }
         insert_candidates(&mut outcome.state, resolved.candidates);
     }

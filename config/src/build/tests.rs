@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use super::*;
 use crate::configmap::parse_configmap;
 use crate::desired::{RealServerState, VirtualService};
-use crate::model::{Protocol, RealServerKey, TunnelType};
+use crate::model::{Protocol, RealServerKey, ServiceKey, TunnelType};
 use crate::problem::{Position, Severity};
 
 fn settings(text: &str) -> Settings {

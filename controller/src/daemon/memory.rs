@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use lb_config::{
     BuildCache, DesiredOutcome, EndpointSnapshot, Entry, HealthResults, Problem, Settings,
-    parse_entry,
+    build_desired_state_shared, parse_entry,
 };
 use lb_director::sync::persisted::{KeptVersion, KeptVersions};
 
@@ -35,6 +35,8 @@ pub(crate) struct KeyMemory {
     versions: Arc<KeptVersions>,
     /// Each key's resolution at the last build: an edit of one key re-resolves only that key.
     cache: BuildCache,
+    /// Built once and dropped (`lbctl apply`, `diff`): no cache to fill for a next build.
+    once: bool,
 }
 
 /// One remembered version.
@@ -79,6 +81,15 @@ impl Pick {
 }
 
 impl KeyMemory {
+    /// A memory for one build (the caller drops it after): the same results as
+    /// [`KeyMemory::default`], without the build cache that only a next build would read.
+    pub(crate) fn for_one_build() -> Self {
+        KeyMemory {
+            once: true,
+            ..KeyMemory::default()
+        }
+    }
+
     /// Remembers the versions a state file holds (at start, before the first build). Returns
     /// the keys skipped because their persisted value does not parse any more (e.g. written
     /// by another lbctl version), with the problems found.
@@ -313,12 +324,11 @@ impl KeyMemory {
         endpoints: &EndpointSnapshot,
         health: &HealthResults,
     ) -> DesiredOutcome {
-        self.cache.build(
-            chosen.values().map(Pick::entry),
-            settings,
-            endpoints,
-            health,
-        )
+        let entries = chosen.values().map(Pick::entry);
+        if self.once {
+            return build_desired_state_shared(entries, settings, endpoints, health);
+        }
+        self.cache.build(entries, settings, endpoints, health)
     }
 
     /// Keys with a remembered good version.
@@ -466,6 +476,35 @@ mod tests {
     }
 
     /// A memory as a restarted daemon has it: seeded from what another memory persisted.
+    // A memory for one build gives what the cached one gives, fallbacks included: a key that
+    // does not parse and one the builder rejects (FullNAT without a pool) are both served from
+    // their seeded versions. Fails if `for_one_build` builds a different outcome (mutation:
+    // `build_desired_state_shared` skipping its last entry).
+    #[test]
+    fn a_memory_for_one_build_builds_what_the_cached_one_builds() {
+        let seeded =
+            "10.0.0.1-80: 10.1.0.1:80\n10.0.0.2-80: 10.1.0.2:80\n10.0.0.3-80: 10.1.0.3:80\n";
+        let texts = [
+            seeded,
+            "10.0.0.1-80: 10.1.0.1:8o\n10.0.0.2-80: 10.1.0.9:80\n\
+             10.0.0.3-80: 10.1.0.3:80; method=fullnat\n10.0.0.4-80: 10.1.0.4:80\n",
+            "a: [unclosed\n",
+        ];
+        let mut before = KeyMemory::default();
+        run_at(&mut before, seeded, 50);
+        for text in texts {
+            let (mut cached, mut once) = (KeyMemory::default(), KeyMemory::for_one_build());
+            cached.seed(&before.versions());
+            once.seed(&before.versions());
+            let (a, b) = (run_at(&mut cached, text, 200), run_at(&mut once, text, 200));
+            assert_eq!(a.outcome, b.outcome, "{text}");
+            assert_eq!(a.problems, b.problems, "{text}");
+            assert_eq!((a.kept, a.newly_kept), (b.kept, b.newly_kept), "{text}");
+            assert_eq!(a.kept_all, b.kept_all, "{text}");
+            assert_eq!(cached.versions(), once.versions(), "{text}");
+        }
+    }
+
     fn restarted(before: &KeyMemory) -> KeyMemory {
         let mut memory = KeyMemory::default();
         let skipped = memory.seed(&before.versions());

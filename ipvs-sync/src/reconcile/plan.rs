@@ -27,7 +27,9 @@ use serde::{Deserialize, Serialize};
 use super::compare::{same_destination, same_service};
 use super::drain::{DrainBook, DrainStatus};
 use super::scope::Scope;
-use crate::model::{IpvsTable, ObservedDestination, ObservedService, Operation, ServiceId};
+use crate::model::{
+    IpvsTable, ObservedDestination, ObservedService, Operation, ServiceId, ServiceSpec,
+};
 use crate::wanted::WantedService;
 
 /// Knobs of planning and of the delete guard.
@@ -215,6 +217,10 @@ pub fn plan(
         deletes_destinations: 0,
     };
     let mut refused = Vec::new();
+    // Two passes over the wanted services, services first, so that the destinations (ten
+    // times as many) are written once, straight after them in the operation list, instead of
+    // into a group of their own that is then copied behind the services.
+    let mut in_scope = Vec::with_capacity(wanted.len());
     for (id, want) in wanted {
         if !scope.contains(id) {
             refused.push(Refusal {
@@ -223,10 +229,13 @@ pub fn plan(
             });
             continue;
         }
-        match observed.services.get(id) {
-            None => planner.add_service(id, want),
-            Some(have) => planner.update_service(id, want, have),
-        }
+        let have = observed.services.get(id).map(|have| &**have);
+        planner.plan_service(id, want, have);
+        in_scope.push((id, want, have));
+    }
+    planner.groups.end_services();
+    for (id, want, have) in in_scope {
+        planner.plan_destinations(id, want, have);
     }
     let mut managed_services_before = 0;
     let mut managed_destinations_before = 0;
@@ -255,37 +264,53 @@ pub fn plan(
     }
 }
 
-/// The operation groups, in apply order.
+/// The operations in apply order: `head` holds the added services, then (once
+/// [`Groups::end_services`] appended them) the edited services and the added destinations,
+/// which both passes of [`plan`] produce in service and destination order; the other groups
+/// follow it.
 #[derive(Default)]
 struct Groups {
-    add_services: Vec<Operation>,
+    head: Vec<Operation>,
     edit_services: Vec<Operation>,
-    add_destinations: Vec<Operation>,
     edit_destinations: Vec<Operation>,
     quiesces: Vec<Operation>,
     delete_destinations: Vec<Operation>,
     delete_services: Vec<Operation>,
+    /// Where the added destinations start in `head`, once the services are in.
+    services_end: usize,
 }
 
 impl Groups {
+    /// Appends the edited services behind the added ones; the added destinations follow.
+    fn end_services(&mut self) {
+        by_target(&mut self.head);
+        by_target(&mut self.edit_services);
+        self.head.append(&mut self.edit_services);
+        self.services_end = self.head.len();
+    }
+
     fn into_operations(self) -> Vec<Operation> {
-        let groups = [
-            self.add_services,
-            self.edit_services,
-            self.add_destinations,
+        let mut operations = self.head;
+        // Each group sorted by service, then destination (a no-op for the passes' own order).
+        by_target(&mut operations[self.services_end..]);
+        let rest = [
             self.edit_destinations,
             self.quiesces,
             self.delete_destinations,
             self.delete_services,
         ];
-        groups
-            .into_iter()
-            .flat_map(|mut group| {
-                group.sort_by_key(|op| (*op.service(), destination_key(op)));
-                group
-            })
-            .collect()
+        operations.reserve(rest.iter().map(Vec::len).sum());
+        for mut group in rest {
+            by_target(&mut group);
+            operations.append(&mut group);
+        }
+        operations
     }
+}
+
+/// Sorts operations by service, then destination.
+fn by_target(group: &mut [Operation]) {
+    group.sort_by_key(|op| (*op.service(), destination_key(op)));
 }
 
 fn destination_key(op: &Operation) -> Option<RealServerKey> {
@@ -309,43 +334,45 @@ struct Planner<'a> {
 }
 
 impl Planner<'_> {
-    fn add_service(&mut self, id: &ServiceId, want: &WantedService) {
-        let mut service = want.spec.clone();
-        service.id = *id;
-        self.groups
-            .add_services
-            .push(Operation::AddService { service });
-        for (key, dest) in want.destinations.iter() {
-            let mut destination = dest.clone();
-            destination.key = *key;
-            self.groups
-                .add_destinations
-                .push(Operation::AddDestination {
-                    service: *id,
-                    destination,
-                });
+    /// The service's own operation: added, or edited in place when its settings differ.
+    fn plan_service(
+        &mut self,
+        id: &ServiceId,
+        want: &WantedService,
+        have: Option<&ObservedService>,
+    ) {
+        let service = || ServiceSpec {
+            id: *id,
+            ..want.spec.clone()
+        };
+        match have {
+            None => self
+                .groups
+                .head
+                .push(Operation::AddService { service: service() }),
+            Some(have) if !same_service(&want.spec, &have.spec) => self
+                .groups
+                .edit_services
+                .push(Operation::EditService { service: service() }),
+            Some(_) => {}
         }
     }
 
-    fn update_service(&mut self, id: &ServiceId, want: &WantedService, have: &ObservedService) {
-        if !same_service(&want.spec, &have.spec) {
-            let mut service = want.spec.clone();
-            service.id = *id;
-            self.groups
-                .edit_services
-                .push(Operation::EditService { service });
-        }
+    /// The service's destinations: added, edited in place, or removed (drained).
+    fn plan_destinations(
+        &mut self,
+        id: &ServiceId,
+        want: &WantedService,
+        have: Option<&ObservedService>,
+    ) {
         for (key, dest) in want.destinations.iter() {
             let mut destination = dest.clone();
             destination.key = *key;
-            match have.destinations.get(key) {
-                None => self
-                    .groups
-                    .add_destinations
-                    .push(Operation::AddDestination {
-                        service: *id,
-                        destination,
-                    }),
+            match have.and_then(|have| have.destinations.get(key)) {
+                None => self.groups.head.push(Operation::AddDestination {
+                    service: *id,
+                    destination,
+                }),
                 Some(seen) if !same_destination(&destination, &seen.spec) => {
                     self.groups
                         .edit_destinations
@@ -357,6 +384,9 @@ impl Planner<'_> {
                 Some(_) => {}
             }
         }
+        let Some(have) = have else {
+            return;
+        };
         for (key, seen) in &have.destinations {
             if !want.destinations.contains_key(key) {
                 self.remove_destination(id, key, seen);
