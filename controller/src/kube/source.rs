@@ -134,6 +134,9 @@ struct SourceState {
     slice_index: BTreeMap<ObjectKey, BTreeSet<ObjectKey>>,
     /// Services referenced per ConfigMap key.
     referenced_by_key: BTreeMap<String, BTreeSet<ObjectKey>>,
+    /// Every Service some key references: kept with `referenced_by_key`, so that an
+    /// EndpointSlice event does not collect it again (10,000 keys at production size).
+    referenced: BTreeSet<ObjectKey>,
     converted: BTreeMap<ObjectKey, Arc<ServiceEndpoints>>,
     dirty_services: BTreeSet<ObjectKey>,
     all_dirty: bool,
@@ -153,6 +156,7 @@ impl SourceState {
             slices: ObjectCache::default(),
             slice_index: BTreeMap::new(),
             referenced_by_key: BTreeMap::new(),
+            referenced: BTreeSet::new(),
             converted: BTreeMap::new(),
             dirty_services: BTreeSet::new(),
             all_dirty: true,
@@ -321,15 +325,15 @@ impl SourceState {
             return;
         }
         self.endpoints_dirty = false;
-        let referenced: BTreeSet<ObjectKey> =
-            self.referenced_by_key.values().flatten().cloned().collect();
         if std::mem::take(&mut self.all_dirty) {
-            // Every Service converted again; the unchanged ones keep their shared copy.
-            self.dirty_services = referenced.clone();
+            // Every Service converted again; the unchanged ones keep their shared copy. Only
+            // here can a Service have stopped being referenced (the references changed).
+            self.dirty_services = self.referenced.clone();
+            let referenced = &self.referenced;
+            self.converted.retain(|k, _| referenced.contains(k));
         }
-        self.converted.retain(|k, _| referenced.contains(k));
         for key in std::mem::take(&mut self.dirty_services) {
-            if !referenced.contains(&key) {
+            if !self.referenced.contains(&key) {
                 continue;
             }
             match self.services.get(&key) {
@@ -373,8 +377,6 @@ impl SourceState {
         else {
             return false; // absent or unreadable: everything is kept, so are the references
         };
-        let before: BTreeSet<ObjectKey> =
-            self.referenced_by_key.values().flatten().cloned().collect();
         self.referenced_by_key.retain(|k, _| values.contains_key(k));
         for entry in entries {
             let refs = match &entry.target {
@@ -387,7 +389,11 @@ impl SourceState {
         }
         let after: BTreeSet<ObjectKey> =
             self.referenced_by_key.values().flatten().cloned().collect();
-        before != after
+        if after == self.referenced {
+            return false;
+        }
+        self.referenced = after;
+        true
     }
 }
 
