@@ -266,6 +266,12 @@ async fn one_change_reads_and_writes_only_what_it_touches() {
     // written services took the second dump (cheaper than reading each back).
     assert_eq!(first.services_read, 0);
     assert_eq!(first.dumps, 2);
+    // Where the pass's time went, step by step (values depend on the host; the steps do not).
+    let steps: Vec<&str> = first.times_ms.keys().map(String::as_str).collect();
+    assert_eq!(
+        steps,
+        ["netfilter", "plan", "read", "read_back", "state_file", "write"]
+    );
     assert_eq!(metrics.sync_dumps_total.get(), 2);
     let (dumps, service_reads) = reads(&slot);
     slot.inspect(FakeKernel::clear_applied);

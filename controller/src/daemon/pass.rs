@@ -9,7 +9,7 @@
 //! it). Each pass hands the memory's versions to the sync, which writes the file when they or
 //! the drains changed.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -576,6 +576,12 @@ impl<K: IpvsKernel + Send + 'static> PassState<K> {
             pass: pass.kind.to_owned(),
             services_read: outcome.services_read,
             dumps: outcome.dumps,
+            times_ms: outcome
+                .times
+                .steps_ms()
+                .into_iter()
+                .map(|(step, ms)| (step.to_owned(), ms))
+                .collect(),
             ..summary(
                 verdict,
                 report.applied.len(),
@@ -611,6 +617,7 @@ fn summary(
         pass: "full".to_owned(),
         services_read: 0,
         dumps: 0,
+        times_ms: BTreeMap::new(),
     }
 }
 

@@ -42,7 +42,7 @@ pub use self::netfilter::{
     NetfilterHost, NetfilterReport, NetfilterStepError, changed_tables, check_netfilter,
     check_sysctls, sync_netfilter, sysctl_text,
 };
-pub use self::outcome::{PassOutcome, PassTimes, Step, StepError, StepFailure};
+pub use self::outcome::{PassOutcome, PassTimes, Step, StepError, StepFailure, millis};
 use self::persisted::PersistedState;
 pub use self::preview::{Preview, preview};
 pub use self::state_file::StateFileError;

@@ -57,6 +57,25 @@ pub struct PassTimes {
     pub read_back: Duration,
 }
 
+impl PassTimes {
+    /// Milliseconds per step, in the order they ran.
+    pub fn steps_ms(&self) -> [(&'static str, u64); 6] {
+        [
+            ("netfilter", millis(self.netfilter)),
+            ("read", millis(self.ipvs.read)),
+            ("plan", millis(self.ipvs.plan)),
+            ("write", millis(self.ipvs.write)),
+            ("state_file", millis(self.state_file)),
+            ("read_back", millis(self.read_back)),
+        ]
+    }
+}
+
+/// Whole milliseconds (saturating).
+pub fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 impl PassOutcome {
     /// Whether the IPVS pass and every step around it succeeded.
     pub fn is_clean(&self) -> bool {

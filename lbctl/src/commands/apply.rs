@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use lb_director::sync::{
-    NetfilterReport, PassTimes, ReadMode, StepError, state_file, sync_director,
+    NetfilterReport, PassTimes, ReadMode, StepError, millis, state_file, sync_director,
 };
 use lb_ipvs_sync::netlink::IpvsClient;
 use lb_ipvs_sync::reconcile::SyncReport;
@@ -124,19 +124,11 @@ struct Times {
 
 impl Times {
     /// Milliseconds per step, in the order they ran.
-    fn steps(&self) -> [(&'static str, u64); 8] {
-        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        let p = &self.pass;
-        [
-            ("prepare", ms(self.prepare)),
-            ("netfilter", ms(p.netfilter)),
-            ("read", ms(p.ipvs.read)),
-            ("plan", ms(p.ipvs.plan)),
-            ("write", ms(p.ipvs.write)),
-            ("state_file", ms(p.state_file)),
-            ("read_back", ms(p.read_back)),
-            ("vips", ms(self.vips)),
-        ]
+    fn steps(&self) -> Vec<(&'static str, u64)> {
+        let mut steps = vec![("prepare", millis(self.prepare))];
+        steps.extend(self.pass.steps_ms());
+        steps.push(("vips", millis(self.vips)));
+        steps
     }
 }
 

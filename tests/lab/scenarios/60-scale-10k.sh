@@ -127,6 +127,8 @@ assert_contains "$ADOPT" "applied:0 "
 assert_contains "$ADOPT" "services_read:$SERVICES "
 assert_contains "$ADOPT" "dumps:1 "
 full_ms=$(echo "$ADOPT" | sed 's/.*duration_secs:\([0-9.]*\).*/\1/' | awk '{ printf "%d", $1 * 1000 }')
+# Where the adoption pass spent its time, by the daemon's own clock (last_sync.times_ms).
+echo "BENCH scale_adopt_pass_steps $(json_status --summary 2>/dev/null | grep -A7 '"times_ms": {' | tr -d ' ,"{}' | tr '\n' ' ')"
 
 step "one dump by ipvsadm -Sn, for the ratios"
 t0=$(now_ms)

@@ -13,6 +13,7 @@ mod summary;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use lb_config::{DesiredState, HealthResults, Problem};
@@ -125,6 +126,10 @@ pub struct SyncSummary {
     /// writes touched most of the table and one dump read them back).
     #[serde(default)]
     pub dumps: u32,
+    /// Milliseconds per step of the pass (netfilter, read, plan, write, state_file,
+    /// read_back): where a slow pass spent its time.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub times_ms: BTreeMap<String, u64>,
 }
 
 /// The whole `/status` document.
