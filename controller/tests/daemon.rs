@@ -270,7 +270,14 @@ async fn one_change_reads_and_writes_only_what_it_touches() {
     let steps: Vec<&str> = first.times_ms.keys().map(String::as_str).collect();
     assert_eq!(
         steps,
-        ["netfilter", "plan", "read", "read_back", "state_file", "write"]
+        [
+            "netfilter",
+            "plan",
+            "read",
+            "read_back",
+            "state_file",
+            "write"
+        ]
     );
     assert_eq!(metrics.sync_dumps_total.get(), 2);
     let (dumps, service_reads) = reads(&slot);
