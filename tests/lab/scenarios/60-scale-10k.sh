@@ -94,13 +94,15 @@ start_daemon() {
         >>/tmp/scale-run.log 2>&1 &
 }
 passed() { last_sync | grep -q "pass:$1 "; }
-# start_until_full SECS WHAT: starts the daemon and waits up to SECS for its full pass; the time
-# it took is left in $elapsed_ms (not printed: a `fail` inside $(...) would end only a subshell).
+# start_until_full SECS WHAT: starts the daemon and waits up to SECS for its full pass, polling
+# every 3 s (see wait_until_sparse; the pass's own duration is the daemon's clock); the time
+# it took is left in $elapsed_ms (rounded up by the poll; not printed: a `fail` inside $(...)
+# would end only a subshell).
 start_until_full() {
     local t0
     t0=$(now_ms)
     start_daemon
-    wait_until "$1" passed full || fail "no full pass $2: $(tail -5 /tmp/scale-run.log | tr '\n' '|')"
+    wait_until_sparse "$1" passed full || fail "no full pass $2: $(tail -5 /tmp/scale-run.log | tr '\n' '|')"
     elapsed_ms=$(($(now_ms) - t0))
 }
 

@@ -126,7 +126,7 @@ last_sync() {
         grep -A12 '"last_sync": {' | tr -d ' ,"' | tr '\n' ' '
 }
 passed() { last_sync | grep -q "pass:$1 "; }
-wait_until 600 passed full || fail "no full pass: $(tail -3 /tmp/bench-run.log)"
+wait_until_sparse 600 passed full || fail "no full pass: $(tail -3 /tmp/bench-run.log)"
 full=$(last_sync)
 # 20 changes of one key's weight, each timed from the file's replacement to the kernel
 # holding the new weight (the daemon's file watch, parse, build, focused pass).
