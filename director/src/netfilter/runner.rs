@@ -90,7 +90,9 @@ impl ToolRunner {
         // The output goes to an unnamed temporary file when one can be made: a tool writing
         // a large listing (`nft list` of a table with 10,000 set elements) into a pipe is
         // several times slower than into a file (many small writes, each waiting for the
-        // reader on a busy CPU). A pipe otherwise.
+        // reader on a busy CPU). A pipe otherwise. (The pipe also tells when a process the tool
+        // started still holds its output after it exited; the file cannot, and is read once the
+        // tool has exited. nft and iptables-restore start no such process.)
         let output_file = tempfile::tempfile()
             .inspect_err(|error| debug!(%error, "no temporary file for the tool's output: a pipe"))
             .ok();
