@@ -50,13 +50,8 @@ pub fn detect(
         return match nft {
             Ok(backend) => Ok(Box::new(backend)),
             Err(nft) => match runner.run("iptables-restore", &["--version"], None) {
-                Ok(_) => Ok(Box::new(IptablesBackend::new(
-                    IptablesVariant::System,
-                    runner,
-                ))),
-                Err(iptables) => Err(NetfilterError::NoBackend {
-                    detail: format!("nft: {nft}; iptables-restore: {iptables}"),
-                }),
+                Ok(_) => Ok(system_iptables(runner)),
+                Err(iptables) => Err(no_backend(&nft, &iptables)),
             },
         };
     }
@@ -69,14 +64,21 @@ pub fn detect(
         "netfilter backend detection"
     );
     match (nft, iptables) {
-        (_, Ok(_)) => Ok(Box::new(IptablesBackend::new(
-            IptablesVariant::System,
-            runner,
-        ))),
+        (_, Ok(_)) => Ok(system_iptables(runner)),
         (Ok(_), Err(_)) => Ok(Box::new(NftBackend::new(runner))),
-        (Err(nft), Err(iptables)) => Err(NetfilterError::NoBackend {
-            detail: format!("nft: {nft}; iptables-restore: {iptables}"),
-        }),
+        (Err(nft), Err(iptables)) => Err(no_backend(&nft, &iptables)),
+    }
+}
+
+/// The system's iptables (iptables-nft or legacy, whichever `iptables-restore` is).
+fn system_iptables(runner: ToolRunner) -> Box<dyn Netfilter + Send> {
+    Box::new(IptablesBackend::new(IptablesVariant::System, runner))
+}
+
+/// Neither tool works: both failures, for the operator.
+fn no_backend(nft: &NetfilterError, iptables: &NetfilterError) -> NetfilterError {
+    NetfilterError::NoBackend {
+        detail: format!("nft: {nft}; iptables-restore: {iptables}"),
     }
 }
 

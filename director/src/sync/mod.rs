@@ -166,15 +166,7 @@ pub fn sync_director<K: IpvsKernel>(
         }
     };
     times.read_back = stopwatch.lap();
-    tracing::debug!(
-        netfilter_ms = times.netfilter.as_millis(),
-        read_ms = times.ipvs.read.as_millis(),
-        plan_ms = times.ipvs.plan.as_millis(),
-        write_ms = times.ipvs.write.as_millis(),
-        state_file_ms = times.state_file.as_millis(),
-        read_back_ms = times.read_back.as_millis(),
-        "director pass phases"
-    );
+    tracing::debug!(times_ms = ?times.steps_ms(), "director pass phases");
     Ok(PassOutcome {
         report,
         after,

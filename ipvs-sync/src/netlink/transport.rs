@@ -186,17 +186,22 @@ mod tests {
     /// buffer smaller than a datagram fails with InvalidData instead of cutting it.
     #[test]
     fn a_dump_is_received_whole_one_datagram_per_receive() {
-        use netlink_packet_core::{NLMSG_DONE, NetlinkBuffer};
+        use netlink_packet_core::{NLMSG_DONE, NetlinkBuffer, NetlinkHeader, NetlinkMessage};
+        use netlink_packet_generic::GenlMessage;
+        use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
 
-        const GENL_ID_CTRL: u16 = 0x10;
-        const CTRL_CMD_GETFAMILY: u8 = 3;
-        let mut request = Vec::new();
-        request.extend_from_slice(&20u32.to_ne_bytes());
-        request.extend_from_slice(&GENL_ID_CTRL.to_ne_bytes());
-        request.extend_from_slice(&0x301u16.to_ne_bytes()); // NLM_F_REQUEST | NLM_F_DUMP
-        request.extend_from_slice(&7u32.to_ne_bytes());
-        request.extend_from_slice(&0u32.to_ne_bytes());
-        request.extend_from_slice(&[CTRL_CMD_GETFAMILY, 1, 0, 0]);
+        // CTRL_CMD_GETFAMILY without a name, as a dump: every family.
+        let ctrl = GenlCtrl {
+            cmd: GenlCtrlCmd::GetFamily,
+            nlas: Vec::new(),
+        };
+        let mut header = NetlinkHeader::default();
+        header.flags = super::super::requests::FLAGS_DUMP;
+        header.sequence_number = 7;
+        let mut packet = NetlinkMessage::new(header, GenlMessage::from_payload(ctrl).into());
+        packet.finalize();
+        let mut request = vec![0u8; packet.buffer_len()];
+        packet.serialize(&mut request);
         let mut transport =
             SocketTransport::open_with_timeout(Duration::from_secs(5)).expect("socket");
         transport.send(&request).expect("send");

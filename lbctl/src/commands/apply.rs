@@ -90,7 +90,6 @@ pub(crate) fn run(
         &times,
         output,
     )?;
-    tracing::debug!("report printed");
     for step in &outcome.step_errors {
         eprintln!("error: {}", step.text());
     }
