@@ -32,7 +32,8 @@ dests=${BENCH_DESTS:-10}
 
 tests/install-deps.sh >/dev/null
 cargo build --release -p lbctl -p lb-bench --bins
-export LBCTL_BIN=$PWD/target/release/lbctl IPVS_RAW_APPLY_BIN=$PWD/target/release/ipvs-raw-apply
+export LBCTL_BIN=$PWD/target/release/lbctl IPVS_RAW_APPLY_BIN=$PWD/target/release/ipvs-raw-apply \
+    HTTP_SCRAPE_BIN=$PWD/target/release/http-scrape
 export LAB_SCENARIO_TIMEOUT=$timeout LAB_BOOT_TIMEOUT=$((timeout + 100)) LAB_MEM=$mem
 export LAB_KERNEL_ARGS="bench.vips=$vips bench.ports=$ports bench.dests=$dests"
 tests/lab/run.sh --keep-log bench-apply >/dev/null 2>&1 || { tail -40 tests/lab/out/bench-apply.log; exit 1; }

@@ -30,6 +30,8 @@
 #                      (default: target/debug/flow-traffic, from the lb-tests crate)
 #   IPVS_RAW_APPLY_BIN the raw-netlink baseline for `# lab-needs: ipvs-raw-apply`
 #                      (default: target/release/ipvs-raw-apply, from the lb-bench crate)
+#   HTTP_SCRAPE_BIN    the bench's /metrics client for `# lab-needs: http-scrape`
+#                      (default: target/release/http-scrape, from the lb-bench crate)
 # Exit status: 0 all passed, 1 some failed, 2 usage or missing prerequisites.
 set -euo pipefail
 
@@ -46,6 +48,7 @@ LBCTL_BIN=${LBCTL_BIN:-$REPO/target/debug/lbctl}
 IPVS_PROBE_BIN=${IPVS_PROBE_BIN:-$REPO/target/debug/examples/ipvs_probe}
 FAKE_APISERVER_BIN=${FAKE_APISERVER_BIN:-$REPO/target/debug/fake-apiserver}
 IPVS_RAW_APPLY_BIN=${IPVS_RAW_APPLY_BIN:-$REPO/target/release/ipvs-raw-apply}
+HTTP_SCRAPE_BIN=${HTTP_SCRAPE_BIN:-$REPO/target/release/http-scrape}
 FLOW_TRAFFIC_BIN=${FLOW_TRAFFIC_BIN:-$REPO/target/debug/flow-traffic}
 LBCTL_RELEASE_BIN=${LBCTL_RELEASE_BIN:-$REPO/target/release/lbctl}
 
@@ -217,6 +220,14 @@ for tool in $needs; do
                 add_binary "$IPVS_RAW_APPLY_BIN" ipvs-raw-apply
             else
                 log "no ipvs-raw-apply at $IPVS_RAW_APPLY_BIN (cargo build --release -p lb-bench)"
+            fi
+            ;;
+        http-scrape)
+            # The bench's /metrics client (cargo build --release -p lb-bench).
+            if [ -x "$HTTP_SCRAPE_BIN" ]; then
+                add_binary "$HTTP_SCRAPE_BIN" http-scrape
+            else
+                log "no http-scrape at $HTTP_SCRAPE_BIN (cargo build --release -p lb-bench)"
             fi
             ;;
         *) die "unknown lab-needs tool: $tool" ;;

@@ -8,7 +8,7 @@
 # one acknowledged message at a time, every request encoded before its clock starts.
 # Size: BENCH_VIPS/BENCH_PORTS/BENCH_DESTS, or bench.vips=/bench.ports=/bench.dests= on the
 # kernel command line (LAB_KERNEL_ARGS; bench/ipvs-apply.sh --services sets them).
-# lab-needs: ipvs-raw-apply
+# lab-needs: ipvs-raw-apply http-scrape
 . /lab/scenarios/lib.sh
 . /lab/scenarios/lbctl.sh
 set -e
@@ -148,13 +148,20 @@ change_p50_ms=$(sort -n $lat | sed -n 10p)
 change_max_ms=$(sort -n $lat | tail -n1)
 wait_until 60 passed focused || fail "no focused pass: $(last_sync)"
 focused=$(last_sync)
-# The daemon's read side at this size: one /metrics scrape (streamed, body discarded) and one
+# The daemon's read side at this size: /metrics scraped by a lean client (http-scrape, bench/
+# src/bin: 256 KiB reads, body discarded) as text and gzipped as Prometheus asks for it, and one
 # `lbctl status` (the summary a large table gets), both from the table of the last pass.
-t0=$(now_ms)
-scrape_bytes=$(printf 'GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n' |
-    in_ns bench-lbctl timeout 900 nc -w 300 127.0.0.1 9470 | wc -c)
-t1=$(now_ms)
-scrape_ms=$((t1 - t0))
+scrape() { # scrape [--gzip]: "scrape_ms=N bytes=N encoding=E"
+    in_ns bench-lbctl timeout 900 /usr/local/bin/http-scrape 127.0.0.1:9470 /metrics "$@"
+}
+plain_out=$(scrape) || fail "the plain scrape failed: $plain_out"
+gzip_out=$(scrape --gzip) || fail "the gzip scrape failed: $gzip_out"
+log "scrapes: plain $plain_out; gzip $gzip_out"
+assert_contains "$gzip_out" "encoding=gzip"
+scrape_ms=$(echo "$plain_out" | sed -n 's/.*scrape_ms=\([0-9]*\).*/\1/p')
+scrape_bytes=$(echo "$plain_out" | sed -n 's/.*bytes=\([0-9]*\).*/\1/p')
+scrape_gzip_ms=$(echo "$gzip_out" | sed -n 's/.*scrape_ms=\([0-9]*\).*/\1/p')
+scrape_gzip_bytes=$(echo "$gzip_out" | sed -n 's/.*bytes=\([0-9]*\).*/\1/p')
 t0=$(now_ms)
 in_ns bench-lbctl "$LBCTL" status --address 127.0.0.1:9470 >/tmp/bench-status.txt ||
     fail "lbctl status failed: $(cat /tmp/bench-status.txt)"
@@ -168,7 +175,7 @@ assert_contains "$focused" "dumps:0 "
 full_ms=$(echo "$full" | sed 's/.*duration_secs:\([0-9.]*\).*/\1/' | awk '{ printf "%d", $1 * 1000 }')
 focused_ms=$(echo "$focused" | sed 's/.*duration_secs:\([0-9.]*\).*/\1/' | awk '{ printf "%.1f", $1 * 1000 }')
 
-echo "BENCH ops=$ops raw_netlink_write_ms=$raw_write_ms raw_netlink_process_ms=$raw_ms ipvsadm_restore_ms=$ipvsadm_ms lbctl_apply_ms=$lbctl_ms lbctl_noop_apply_ms=$noop_ms ipvsadm_dump_ms=$dump_ms run_full_pass_ms=$full_ms run_focused_pass_ms=$focused_ms scrape_ms=$scrape_ms scrape_bytes=$scrape_bytes status_ms=$status_ms change_to_kernel_p50_ms=$change_p50_ms change_to_kernel_max_ms=$change_max_ms"
+echo "BENCH ops=$ops raw_netlink_write_ms=$raw_write_ms raw_netlink_process_ms=$raw_ms ipvsadm_restore_ms=$ipvsadm_ms lbctl_apply_ms=$lbctl_ms lbctl_noop_apply_ms=$noop_ms ipvsadm_dump_ms=$dump_ms run_full_pass_ms=$full_ms run_focused_pass_ms=$focused_ms scrape_ms=$scrape_ms scrape_bytes=$scrape_bytes scrape_gzip_ms=$scrape_gzip_ms scrape_gzip_bytes=$scrape_gzip_bytes status_ms=$status_ms change_to_kernel_p50_ms=$change_p50_ms change_to_kernel_max_ms=$change_max_ms"
 awk -v a="$ipvsadm_ms" -v b="$lbctl_ms" -v c="$noop_ms" -v d="$dump_ms" -v r="$raw_write_ms" 'BEGIN {
     r = (r > 0 ? r : 1)
     printf "BENCH ratio lbctl_apply/raw_netlink_write = %.2f\n", b / r
@@ -177,7 +184,8 @@ awk -v a="$ipvsadm_ms" -v b="$lbctl_ms" -v c="$noop_ms" -v d="$dump_ms" -v r="$r
     printf "BENCH ratio ipvsadm_dump/lbctl_noop_apply = %.2f\n", d / (c > 0 ? c : 1)
     printf "BENCH ratio lbctl_apply/(raw_netlink_write+ipvsadm_dump) = %.2f\n", b / (r + d)
     printf "BENCH ratio lbctl_noop_apply/ipvsadm_dump = %.2f\n", c / (d > 0 ? d : 1) }'
-awk -v f="$full_ms" -v g="$focused_ms" -v d="$dump_ms" -v s="$scrape_ms" 'BEGIN {
+awk -v f="$full_ms" -v g="$focused_ms" -v d="$dump_ms" -v s="$scrape_ms" -v z="$scrape_gzip_ms" 'BEGIN {
     printf "BENCH ratio run_full_pass/run_focused_pass = %.0f\n", f / (g > 0 ? g : 0.1)
     printf "BENCH ratio run_full_pass/ipvsadm_dump = %.2f\n", f / (d > 0 ? d : 1)
-    printf "BENCH ratio scrape/ipvsadm_dump = %.2f\n", s / (d > 0 ? d : 1) }'
+    printf "BENCH ratio scrape/ipvsadm_dump = %.2f\n", s / (d > 0 ? d : 1)
+    printf "BENCH ratio scrape_gzip/ipvsadm_dump = %.2f\n", z / (d > 0 ? d : 1) }'
