@@ -14,6 +14,7 @@ use netlink_packet_core::{
 };
 
 use super::convert::service_family;
+use super::encode::encode_request_into;
 use super::errno::{explain_destination_refusal, explain_service_refusal, kernel_error};
 use super::family::resolve_family;
 use super::features::check_destination;
@@ -23,7 +24,7 @@ use super::reply::{
     daemon_from_message, decode_frame, destination_from_message, info_from_message,
     service_from_message, split_frames, timeouts_from_message,
 };
-use super::requests::{FLAGS_ACKED, FLAGS_DUMP, encode_request};
+use super::requests::{FLAGS_ACKED, FLAGS_DUMP};
 use super::transport::{NetlinkTransport, SocketTransport};
 use super::types::{IpvsInfo, OpCounts, Timeouts};
 use crate::IpvsError;
@@ -43,6 +44,8 @@ pub struct IpvsClient<T: NetlinkTransport = SocketTransport> {
     sequence: u32,
     counts: OpCounts,
     datagram: Vec<u8>,
+    /// The request being sent, reused from one request to the next.
+    request: Vec<u8>,
     /// The running kernel's release, for features the IPVS version cannot show (`None`:
     /// unknown, assumed recent).
     kernel: Option<KernelVersion>,
@@ -106,6 +109,7 @@ impl<T: NetlinkTransport> IpvsClient<T> {
             sequence,
             counts: OpCounts::default(),
             datagram: Vec::new(),
+            request: Vec::new(),
             kernel: None,
             stale: false,
         })
@@ -153,9 +157,9 @@ impl<T: NetlinkTransport> IpvsClient<T> {
         }
         self.sequence = self.sequence.wrapping_add(1).max(1);
         let sequence = self.sequence;
-        let request = encode_request(message, self.family_id, sequence, flags);
+        encode_request_into(&mut self.request, message, self.family_id, sequence, flags);
         self.transport
-            .send(&request)
+            .send(&self.request)
             .map_err(|cause| IpvsError::Io {
                 context: "sending an IPVS request",
                 cause,

@@ -25,6 +25,7 @@ mod command;
 mod convert;
 mod daemon_attr;
 mod dest_attr;
+mod encode;
 mod errno;
 mod family;
 pub mod features;

@@ -2,8 +2,7 @@
 //! (pure: no I/O). Each constructor's doc names its `ipvsadm` equivalent.
 
 use lb_config::{RealServerKey, SyncRole};
-use netlink_packet_core::{NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage};
-use netlink_packet_generic::GenlMessage;
+use netlink_packet_core::{NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST};
 
 use super::attribute::IpvsAttribute;
 use super::command::IpvsCmd;
@@ -11,6 +10,7 @@ use super::convert::{
     dest_attributes, dest_identity_attributes, service_attributes, service_identity_attributes,
 };
 use super::daemon_attr::{daemon_attributes, daemon_role_attributes};
+use super::encode::encode_request_into;
 use super::message::IpvsMessage;
 use super::types::Timeouts;
 use crate::IpvsError;
@@ -150,16 +150,11 @@ impl IpvsMessage {
 }
 
 /// The bytes of one request: nlmsghdr + genlmsghdr (version 1, reserved 0) + attributes.
-/// `port_number` is 0: the kernel fills in the sender.
+/// `port_number` is 0: the kernel fills in the sender. The client reuses one buffer instead
+/// ([`encode_request_into`]).
 pub fn encode_request(message: &IpvsMessage, family_id: u16, sequence: u32, flags: u16) -> Vec<u8> {
-    let mut genl = GenlMessage::from_payload(message.clone());
-    genl.set_resolved_family_id(family_id);
-    let mut header = NetlinkHeader::default();
-    header.flags = flags;
-    header.sequence_number = sequence;
-    let mut packet = NetlinkMessage::new(header, genl.into());
-    packet.finalize();
-    let mut bytes = vec![0u8; packet.buffer_len()];
-    packet.serialize(&mut bytes);
+    // Room for any service or destination request, so it is allocated once.
+    let mut bytes = Vec::with_capacity(256);
+    encode_request_into(&mut bytes, message, family_id, sequence, flags);
     bytes
 }
