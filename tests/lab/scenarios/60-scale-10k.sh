@@ -170,10 +170,12 @@ scrape_lines() {
 }
 before_kib=$(rss_kib VmRSS)
 echo 5 >/proc/"$(daemon_pid)"/clear_refs # resets VmHWM to the current RSS
+# Timed through busybox nc and a pipe into wc, which cost seconds of the VM's one vCPU at
+# 150 MB: bench/ipvs-apply.sh times the scrape itself with a lean client (http-scrape).
 t0=$(now_ms)
 plain_bytes=$(http_get_raw /metrics | wc -c)
 t1=$(now_ms)
-scrape_ms=$((t1 - t0))
+scrape_nc_ms=$((t1 - t0))
 http_get_raw /metrics | wc -c >/tmp/scale-scrape-2 &
 second=$!
 http_get_raw /metrics 'Accept-Encoding: gzip' >/tmp/scale-metrics.raw
@@ -224,8 +226,8 @@ assert_not_contains "$VIPONE" "10.0.0.96:"
 
 stop_lbctl_run
 
-echo "BENCH scale services=$SERVICES rules=$RULES program_ms=$program_ms adopt_ms=$adopt_ms run_full_pass_ms=$full_ms ipvsadm_dump_ms=$dump_ms scrape_ms=$scrape_ms metrics_bytes=$plain_bytes metrics_gzip_bytes=$gzip_bytes rss_before_kib=$before_kib rss_peak_scrapes_kib=$peak_kib status_ms=$status_ms focused_pass_ms=$focused_ms change_to_kernel_p50_ms=$p50_ms change_to_kernel_max_ms=$p99_ms"
-awk -v f="$full_ms" -v d="$dump_ms" -v s="$scrape_ms" 'BEGIN {
+echo "BENCH scale services=$SERVICES rules=$RULES program_ms=$program_ms adopt_ms=$adopt_ms run_full_pass_ms=$full_ms ipvsadm_dump_ms=$dump_ms scrape_through_nc_ms=$scrape_nc_ms metrics_bytes=$plain_bytes metrics_gzip_bytes=$gzip_bytes rss_before_kib=$before_kib rss_peak_scrapes_kib=$peak_kib status_ms=$status_ms focused_pass_ms=$focused_ms change_to_kernel_p50_ms=$p50_ms change_to_kernel_max_ms=$p99_ms"
+awk -v f="$full_ms" -v d="$dump_ms" -v s="$scrape_nc_ms" 'BEGIN {
     printf "BENCH ratio run_full_pass/ipvsadm_dump = %.2f\n", f / (d > 0 ? d : 1)
-    printf "BENCH ratio scrape/ipvsadm_dump = %.2f\n", s / (d > 0 ? d : 1) }'
+    printf "BENCH ratio scrape_through_nc/ipvsadm_dump = %.2f\n", s / (d > 0 ? d : 1) }'
 log "ok: 10,000 services programmed, adopted with one dump, scraped and shown within bounds"
