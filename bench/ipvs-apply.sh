@@ -12,20 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-services=1000
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --services) services=${2:-}; shift 2 || true ;;
-        --services=*) services=${1#*=}; shift ;;
-        -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) echo "ipvs-apply.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
-    esac
-done
-case "$services" in
-    1000) vips=16 ports=63 timeout=900 mem=768 ;;
-    10000) vips=40 ports=250 timeout=3600 mem=2048 ;;
-    *) echo "ipvs-apply.sh: --services takes 1000 or 10000, not '$services'" >&2; exit 2 ;;
-esac
+. bench/lab-size.sh
 vips=${BENCH_VIPS:-$vips}
 ports=${BENCH_PORTS:-$ports}
 dests=${BENCH_DESTS:-10}

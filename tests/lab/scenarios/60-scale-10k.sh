@@ -27,10 +27,7 @@
 . /lab/scenarios/lib.sh
 . /lab/scenarios/lbctl.sh
 set -e
-# Named lbctl, so that lbctl_pid (by the process's comm) finds it.
-mkdir -p /opt/release
-ln -sf /usr/local/bin/lbctl-release /opt/release/lbctl
-LBCTL=/opt/release/lbctl
+use_release_lbctl
 
 VIPS=16
 PORTS=625

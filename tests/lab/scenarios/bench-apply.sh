@@ -13,11 +13,6 @@
 . /lab/scenarios/lbctl.sh
 set -e
 
-cmdline_arg() { # cmdline_arg NAME: the value of NAME=... on the kernel command line, if any
-    for word in $(cat /proc/cmdline); do
-        case "$word" in "$1"=*) echo "${word#*=}"; return ;; esac
-    done
-}
 VIPS=${BENCH_VIPS:-$(cmdline_arg bench.vips)}
 PORTS=${BENCH_PORTS:-$(cmdline_arg bench.ports)}
 DESTS=${BENCH_DESTS:-$(cmdline_arg bench.dests)}
@@ -144,8 +139,8 @@ while [ $i -le 21 ]; do
     echo $((t1 - t0)) >>$lat
     i=$((i + 1))
 done
-change_p50_ms=$(sort -n $lat | sed -n 10p)
-change_max_ms=$(sort -n $lat | tail -n1)
+change_p50_ms=$(latency_p50 $lat)
+change_max_ms=$(latency_max $lat)
 wait_until 60 passed focused || fail "no focused pass: $(last_sync)"
 focused=$(last_sync)
 # The daemon's read side at this size: /metrics scraped by a lean client (http-scrape, bench/

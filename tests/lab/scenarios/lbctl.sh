@@ -47,6 +47,14 @@ ipvs_rules() {
 
 # lbctl_pid [NS]: the PID of the lbctl running in namespace NS (default: director; empty if
 # none). Namespaces share one PID space, and the shell's $! of `in_ns ... &` may be a wrapper.
+# use_release_lbctl: LBCTL becomes the release build (`# lab-needs: lbctl-release`), through a
+# link named lbctl, so that lbctl_pid (by the process's comm) finds it.
+use_release_lbctl() {
+    mkdir -p /opt/release
+    ln -sf /usr/local/bin/lbctl-release /opt/release/lbctl
+    LBCTL=/opt/release/lbctl
+}
+
 lbctl_pid() {
     local pid
     for pid in $("$IP" netns pids "${1:-director}"); do

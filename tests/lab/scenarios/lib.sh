@@ -139,6 +139,16 @@ _lab_now() { cut -d. -f1 /proc/uptime; }
 
 # Milliseconds since boot, for the durations scenarios print (10 ms resolution).
 now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
+# cmdline_arg NAME: the value of NAME=... on the kernel command line, if any (the benches'
+# sizes come as LAB_KERNEL_ARGS, e.g. bench.vips=40).
+cmdline_arg() {
+    for word in $(cat /proc/cmdline); do
+        case "$word" in "$1"=*) echo "${word#*=}"; return ;; esac
+    done
+}
+# latency_p50 FILE / latency_max FILE: the median and the largest of 20 timings, one per line.
+latency_p50() { sort -n "$1" | sed -n 10p; }
+latency_max() { sort -n "$1" | tail -n1; }
 
 # --- Namespaces and links --------------------------------------------------------------------
 

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Benchmark: endpoint churn in Kubernetes mode at production size, in the lab VM. `lbctl run`
+# (release) watches 10,000 Services and EndpointSlices over real HTTP list/watch (the fake API
+# server, release build) and programs them; 20 EndpointSlice replacements are timed from the
+# write to the kernel holding the change. See bench/README.md.
+#
+# Usage: bench/kube-churn.sh [--services 1000|10000]
+#   --services 1000    16 VIPs x 63 ports = 1,008 Services (the default)
+#   --services 10000   40 VIPs x 250 ports = 10,000 Services (110,000 IPVS entries; a 2 GiB VM)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+. bench/lab-size.sh
+
+tests/install-deps.sh >/dev/null
+cargo build --release -p lbctl --bin lbctl
+cargo build --release -p lb-tests --bin fake-apiserver
+export LBCTL_RELEASE_BIN=$PWD/target/release/lbctl FAKE_APISERVER_BIN=$PWD/target/release/fake-apiserver
+export LAB_SCENARIO_TIMEOUT=$timeout LAB_BOOT_TIMEOUT=$((timeout + 100)) LAB_MEM=$mem
+export LAB_KERNEL_ARGS="bench.vips=$vips bench.ports=$ports"
+tests/lab/run.sh --keep-log bench-kube-churn >/dev/null 2>&1 || { tail -40 tests/lab/out/bench-kube-churn.log; exit 1; }
+grep '^BENCH' tests/lab/out/bench-kube-churn.log | tr -d '\r'
