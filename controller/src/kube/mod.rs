@@ -5,6 +5,7 @@ mod cache;
 mod client;
 mod convert;
 mod events;
+mod slim;
 mod source;
 
 pub use client::KubeClientError;

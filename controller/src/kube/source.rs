@@ -24,6 +24,7 @@ use tracing::{info, warn};
 
 use super::cache::{CacheChange, ObjectCache, ObjectKey, key_of};
 use super::convert::{SERVICE_NAME_LABEL, service_endpoints, slice_service_name, trigger_time};
+use super::slim;
 use crate::daemon::{ConfigInput, EndpointsInput};
 use crate::metrics::ControllerMetrics;
 
@@ -69,12 +70,13 @@ pub async fn run(
         Api::<Service>::all(client.clone()),
         watcher::Config::default(),
     )
-    .map(|i| Incoming::Service(Box::new(i)));
+    // Slimmed as they arrive: the caches hold only what is converted (slim.rs).
+    .map(|i| Incoming::Service(Box::new(i.map(|e| e.modify(slim::service)))));
     let slices = watcher(
         Api::<EndpointSlice>::all(client.clone()),
         watcher::Config::default().labels(SERVICE_NAME_LABEL),
     )
-    .map(|i| Incoming::Slice(Box::new(i)));
+    .map(|i| Incoming::Slice(Box::new(i.map(|e| e.modify(slim::endpoint_slice)))));
     let probes = probe(client).map(Incoming::Probe);
     let mut incoming = futures::stream::select_all([
         configmaps.boxed(),

@@ -30,36 +30,43 @@ SERVICES=$((VIPS * PORTS))
 RULES=$((SERVICES * (DESTS + 1)))
 HTTP=127.0.0.1:9469
 
-# slice_json V P FLIP: the EndpointSlice of Service s-V-P; FLIP (0-2) sets the first endpoint
-# ready (0), not ready (1) or terminating and serving (2).
+# The objects as a real API server returns them: managedFields, owner references, labels and
+# annotations, and each endpoint's nodeName, zone and targetRef, so that what the daemon keeps
+# of them is measured at a realistic size (about 1.3 KB a Service, 3.5 KB a slice).
+# service(V, P) and slice(V, P, FLIP): FLIP (0 or 2) leaves the first endpoint ready (0) or
+# makes it terminating and serving (2).
+OBJECTS_AWK='
+function meta(name, labels, extra) {
+    return sprintf("\"metadata\":{\"name\":\"%s\",\"namespace\":\"bench\",\"uid\":\"%s-uid-0000-4000-8000-000000000000\",\"creationTimestamp\":\"2026-01-05T08:55:00Z\",\"labels\":{%s},\"annotations\":{\"meta.helm.sh/release-name\":\"bench\",\"meta.helm.sh/release-namespace\":\"bench\"%s},\"managedFields\":[{\"manager\":\"helm\",\"operation\":\"Update\",\"apiVersion\":\"v1\",\"time\":\"2026-01-05T08:55:00Z\",\"fieldsType\":\"FieldsV1\",\"fieldsV1\":{\"f:metadata\":{\"f:annotations\":{\".\":{},\"f:meta.helm.sh/release-name\":{},\"f:meta.helm.sh/release-namespace\":{}},\"f:labels\":{\".\":{},\"f:app.kubernetes.io/managed-by\":{},\"f:app.kubernetes.io/name\":{}}},\"f:spec\":{\"f:internalTrafficPolicy\":{},\"f:ports\":{\".\":{},\"k:{\\\"port\\\":80,\\\"protocol\\\":\\\"TCP\\\"}\":{\".\":{},\"f:name\":{},\"f:port\":{},\"f:protocol\":{},\"f:targetPort\":{}}},\"f:selector\":{},\"f:sessionAffinity\":{},\"f:type\":{}}}}]}", name, name, labels, extra)
+}
+function service(v, p) {
+    return sprintf("{\"apiVersion\":\"v1\",\"kind\":\"Service\",%s,\"spec\":{\"type\":\"ClusterIP\",\"clusterIP\":\"10.96.%d.%d\",\"clusterIPs\":[\"10.96.%d.%d\"],\"ipFamilies\":[\"IPv4\"],\"ipFamilyPolicy\":\"SingleStack\",\"internalTrafficPolicy\":\"Cluster\",\"sessionAffinity\":\"None\",\"selector\":{\"app.kubernetes.io/name\":\"s-%d-%d\"},\"ports\":[{\"name\":\"p\",\"port\":%d,\"protocol\":\"TCP\",\"targetPort\":%d}]},\"status\":{\"loadBalancer\":{}}}", meta("s-" v "-" p, "\"app.kubernetes.io/managed-by\":\"Helm\",\"app.kubernetes.io/name\":\"s-" v "-" p "\"", ""), v, p % 250, v, p % 250, v, p, 1000 + p, 1000 + p)
+}
+function slice(v, p, flip,    d, out, ready, term) {
+    out = sprintf("{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",%s,\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"p\",\"port\":%d,\"protocol\":\"TCP\"}],\"endpoints\":[", meta("s-" v "-" p "-x7k2p", "\"kubernetes.io/service-name\":\"s-" v "-" p "\",\"endpointslice.kubernetes.io/managed-by\":\"endpointslice-controller.k8s.io\",\"app.kubernetes.io/name\":\"s-" v "-" p "\"", ",\"endpoints.kubernetes.io/last-change-trigger-time\":\"2026-01-05T08:59:58Z\""), 1000 + p)
+    for (d = 1; d <= dests; d++) {
+        ready = "true"; term = "false"
+        if (d == 1 && flip == 2) { ready = "false"; term = "true" }
+        out = out sprintf("%s{\"addresses\":[\"10.2.%d.%d\"],\"conditions\":{\"ready\":%s,\"serving\":true,\"terminating\":%s},\"nodeName\":\"node-%d\",\"zone\":\"zone-%d\",\"targetRef\":{\"kind\":\"Pod\",\"namespace\":\"bench\",\"name\":\"s-%d-%d-6d9f7c-%d\",\"uid\":\"0e2d3c4b-0000-4000-8000-%012d\"}}", (d > 1 ? "," : ""), v, d, ready, term, d, d % 3, v, p, d, v * 100000 + p * 100 + d)
+    }
+    return out "]}"
+}'
+# slice_json V P FLIP: one EndpointSlice (see OBJECTS_AWK).
 slice_json() {
-    awk -v v="$1" -v p="$2" -v flip="${3:-0}" -v dests=$DESTS 'BEGIN {
-        printf "{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",\"metadata\":{\"name\":\"s-%d-%d-x\",\"namespace\":\"bench\",\"labels\":{\"kubernetes.io/service-name\":\"s-%d-%d\"}},\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"p\",\"port\":%d,\"protocol\":\"TCP\"}],\"endpoints\":[", v, p, v, p, 1000 + p
-        for (d = 1; d <= dests; d++) {
-            ready = "true"; term = "false"
-            if (d == 1 && flip == 1) ready = "false"
-            if (d == 1 && flip == 2) { ready = "false"; term = "true" }
-            printf "%s{\"addresses\":[\"10.2.%d.%d\"],\"conditions\":{\"ready\":%s,\"serving\":true,\"terminating\":%s}}", (d > 1 ? "," : ""), v, d, ready, term
-        }
-        printf "]}"
-    }'
+    awk -v v="$1" -v p="$2" -v flip="${3:-0}" -v dests=$DESTS "$OBJECTS_AWK"'
+        BEGIN { print slice(v, p, flip) }'
 }
 
 step "generate $SERVICES Services, their EndpointSlices and the ConfigMap"
 gen=/tmp/kbench
 mkdir -p $gen
-awk -v vips=$VIPS -v ports=$PORTS -v dests=$DESTS 'BEGIN {
+awk -v vips=$VIPS -v ports=$PORTS -v dests=$DESTS "$OBJECTS_AWK"'BEGIN {
     printf "[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"lab-vips\",\"namespace\":\"lb-system\"},\"data\":{"
     for (v = 0; v < vips; v++) for (p = 0; p < ports; p++)
         printf "%s\"10.1.%d.%d\":\"bench/s-%d-%d:p\"", (v + p > 0 ? "," : ""), v, p, v, p
     printf "}}"
-    for (v = 0; v < vips; v++) for (p = 0; p < ports; p++) {
-        printf ",{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"s-%d-%d\",\"namespace\":\"bench\"},\"spec\":{\"type\":\"ClusterIP\",\"clusterIP\":\"10.96.%d.%d\",\"ports\":[{\"name\":\"p\",\"port\":%d,\"protocol\":\"TCP\",\"targetPort\":%d}]}}", v, p, v, p % 250, 1000 + p, 1000 + p
-        printf ",{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",\"metadata\":{\"name\":\"s-%d-%d-x\",\"namespace\":\"bench\",\"labels\":{\"kubernetes.io/service-name\":\"s-%d-%d\"}},\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"p\",\"port\":%d,\"protocol\":\"TCP\"}],\"endpoints\":[", v, p, v, p, 1000 + p
-        for (d = 1; d <= dests; d++)
-            printf "%s{\"addresses\":[\"10.2.%d.%d\"],\"conditions\":{\"ready\":true,\"serving\":true,\"terminating\":false}}", (d > 1 ? "," : ""), v, d
-        printf "]}"
-    }
+    for (v = 0; v < vips; v++) for (p = 0; p < ports; p++)
+        printf ",%s,%s", service(v, p), slice(v, p, 0)
     printf "]\n"
 }' >$gen/initial.json
 log "$(wc -c <$gen/initial.json) bytes of objects"

@@ -4,9 +4,12 @@
 //! resourceVersion, then stream live changes as JSON lines (`ADDED`/`MODIFIED`/`DELETED`, and
 //! `BOOKMARK` when `allowWatchBookmarks`), end after `timeoutSeconds`, and answer a
 //! resourceVersion older than the compaction point with an `ERROR` event carrying a 410 Status,
-//! as a real API server does. Selectors filter lists and watches. Not modelled: pagination
-//! (every list is one page), an object leaving a selector on update (no synthetic DELETED),
-//! server-side apply, admission, RBAC.
+//! as a real API server does. Selectors filter lists and watches. Lists are paged as `limit`
+//! asks, with a `continue` token (`RV:OFFSET`): the pages after the first carry the first
+//! page's resourceVersion but are cut from the current objects, not a snapshot, so a change
+//! between pages can be seen early or missed by the list (the watch from that resourceVersion
+//! replays it either way). Not modelled: an object leaving a selector on update (no synthetic
+//! DELETED), server-side apply, admission, RBAC.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -234,15 +237,50 @@ fn list(shared: &Shared, addressed: &Addressed, q: &BTreeMap<String, String>) ->
         addressed.namespace.as_deref(),
         &filter(q),
     );
+    let (list_rv, start) = match q.get("continue").filter(|t| !t.is_empty()) {
+        None => (store.resource_version(), 0),
+        Some(token) => match parse_continue(token) {
+            Some(position) => position,
+            None => {
+                return status_error(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    &format!("invalid continue token {token:?}"),
+                );
+            }
+        },
+    };
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0);
+    let total = items.len();
+    let end = limit.map_or(total, |l| start.saturating_add(l).min(total));
+    let page: Vec<Value> = items
+        .into_iter()
+        .skip(start)
+        .take(end.saturating_sub(start))
+        .collect();
+    let mut metadata = json!({"resourceVersion": list_rv.to_string()});
+    if end < total {
+        metadata["continue"] = json!(format!("{list_rv}:{end}"));
+        metadata["remainingItemCount"] = json!(total - end);
+    }
     json_response(
         StatusCode::OK,
         &json!({
             "kind": format!("{}List", addressed.resource.kind()),
             "apiVersion": addressed.resource.api_version(),
-            "metadata": {"resourceVersion": store.resource_version().to_string()},
-            "items": items,
+            "metadata": metadata,
+            "items": page,
         }),
     )
+}
+
+/// `RV:OFFSET` of a continue token.
+fn parse_continue(token: &str) -> Option<(u64, usize)> {
+    let (rv, offset) = token.split_once(':')?;
+    Some((rv.parse().ok()?, offset.parse().ok()?))
 }
 
 fn event_line(kind: &str, object: &Value) -> Bytes {
