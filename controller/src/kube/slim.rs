@@ -7,8 +7,9 @@
 //! `managedFields` and annotations on every object. Each object is slimmed as it arrives, before
 //! any cache holds it. Kept: name, namespace, resourceVersion and uid; the Service's ports
 //! (name, port, protocol, targetPort); the slice's `kubernetes.io/service-name` label, its
-//! trigger-time annotation, address type, ports and endpoints (addresses and conditions). The
-//! tests prove the conversion of a slimmed object equals that of the whole one.
+//! trigger-time annotation, address type, ports and endpoints (addresses and conditions), in
+//! lists without the decoder's spare room. The tests prove the conversion of a slimmed object
+//! equals that of the whole one.
 
 use std::collections::BTreeMap;
 
@@ -25,7 +26,7 @@ pub(crate) fn service(service: &mut Service) {
     service.spec = service.spec.take().map(|spec| ServiceSpec {
         ports: spec
             .ports
-            .map(|ports| ports.into_iter().map(service_port).collect()),
+            .map(|ports| exact(ports.into_iter().map(service_port).collect())),
         ..ServiceSpec::default()
     });
 }
@@ -41,15 +42,25 @@ pub(crate) fn endpoint_slice(slice: &mut EndpointSlice) {
     slice.ports = slice
         .ports
         .take()
-        .map(|ports| ports.into_iter().map(slice_port).collect());
-    slice.endpoints = std::mem::take(&mut slice.endpoints)
-        .into_iter()
-        .map(|endpoint| Endpoint {
-            addresses: endpoint.addresses,
-            conditions: endpoint.conditions,
-            ..Endpoint::default()
-        })
-        .collect();
+        .map(|ports| exact(ports.into_iter().map(slice_port).collect()));
+    // The decoder grows each list by doubling and `collect` keeps that allocation (it maps in
+    // place): without `exact`, 10 endpoints of 352 bytes sit in room for 16.
+    slice.endpoints = exact(
+        std::mem::take(&mut slice.endpoints)
+            .into_iter()
+            .map(|endpoint| Endpoint {
+                addresses: exact(endpoint.addresses),
+                conditions: endpoint.conditions,
+                ..Endpoint::default()
+            })
+            .collect(),
+    );
+}
+
+/// `list` without its spare capacity.
+fn exact<T>(mut list: Vec<T>) -> Vec<T> {
+    list.shrink_to_fit();
+    list
 }
 
 fn service_port(port: ServicePort) -> ServicePort {
@@ -241,5 +252,36 @@ mod tests {
         }
         assert!(whole_size(&svc_after) < whole_size(&svc_before));
         assert!(whole_size(&slice_after) < whole_size(&slice_before));
+    }
+
+    /// Decoded from text as the watcher does (lists grow by doubling), a slice of 10 endpoints
+    /// keeps no spare room: at 10,000 slices the spare room was 33 MiB of the daemon's heap.
+    /// Mutation: without `exact` the endpoints sit in room for 16 and this fails.
+    #[test]
+    fn a_slimmed_slice_keeps_no_spare_room() {
+        let endpoints: Vec<String> = (1..=10)
+            .map(|i| {
+                format!(
+                    r#"{{"addresses":["10.0.0.{i}"],"conditions":{{"ready":true}},"nodeName":"n{i}"}}"#
+                )
+            })
+            .collect();
+        let text = format!(
+            r#"{{"metadata":{{"name":"web-x","namespace":"shop"}},"addressType":"IPv4","ports":[{{"port":80}}],"endpoints":[{}]}}"#,
+            endpoints.join(",")
+        );
+        let mut slice: EndpointSlice = serde_json::from_str(&text).unwrap();
+        assert!(
+            slice.endpoints.capacity() > slice.endpoints.len(),
+            "control: the decoder leaves spare room"
+        );
+        endpoint_slice(&mut slice);
+        assert_eq!(slice.endpoints.len(), 10);
+        assert_eq!(slice.endpoints.capacity(), 10);
+        for endpoint in &slice.endpoints {
+            assert_eq!(endpoint.addresses.capacity(), endpoint.addresses.len());
+        }
+        let ports = slice.ports.unwrap();
+        assert_eq!(ports.capacity(), ports.len());
     }
 }

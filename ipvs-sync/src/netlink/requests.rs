@@ -151,7 +151,7 @@ impl IpvsMessage {
 
 /// The bytes of one request: nlmsghdr + genlmsghdr (version 1, reserved 0) + attributes.
 /// `port_number` is 0: the kernel fills in the sender. The client reuses one buffer instead
-/// ([`encode_request_into`]).
+/// (`encode::encode_request_into`).
 pub fn encode_request(message: &IpvsMessage, family_id: u16, sequence: u32, flags: u16) -> Vec<u8> {
     // Room for any service or destination request, so it is allocated once.
     let mut bytes = Vec::with_capacity(256);

@@ -53,7 +53,14 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
         (Method::GET, ["objects", plural]) => match Resource::from_plural(plural) {
             Some(r) => json_response(
                 StatusCode::OK,
-                &Value::Array(shared.lock().list(r, None, &Filter::default())),
+                &Value::Array(
+                    shared
+                        .lock()
+                        .list(r, None, &Filter::default())
+                        .into_iter()
+                        .cloned()
+                        .collect(),
+                ),
             ),
             None => status_error(StatusCode::NOT_FOUND, "NotFound", "unknown collection"),
         },

@@ -256,7 +256,7 @@ fn list(shared: &Shared, addressed: &Addressed, q: &BTreeMap<String, String>) ->
         .filter(|l| *l > 0);
     let total = items.len();
     let end = limit.map_or(total, |l| start.saturating_add(l).min(total));
-    let page: Vec<Value> = items
+    let page: Vec<&Value> = items
         .into_iter()
         .skip(start)
         .take(end.saturating_sub(start))
@@ -336,10 +336,10 @@ fn watch(
                             rv: 0,
                             resource,
                             kind: super::store::EventType::Added,
-                            object: o.clone(),
+                            object: (*o).clone(),
                         })
                     })
-                    .map(|o| event_line("ADDED", &o))
+                    .map(|o| event_line("ADDED", o))
                     .collect();
                 Ok((store.resource_version(), lines))
             }

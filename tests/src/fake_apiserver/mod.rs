@@ -132,6 +132,9 @@ impl FakeApiServer {
         self.shared
             .lock()
             .list(resource, None, &store::Filter::default())
+            .into_iter()
+            .cloned()
+            .collect()
     }
 
     /// A kubeconfig that points a client at this server over plain HTTP.

@@ -208,13 +208,14 @@ impl Store {
             .get(&(resource, ns.to_owned(), name.to_owned()))
     }
 
-    /// Objects of a collection (optionally one namespace) that match `filter`.
-    pub fn list(&self, resource: Resource, ns: Option<&str>, filter: &Filter) -> Vec<Value> {
+    /// Objects of a collection (optionally one namespace) that match `filter`, borrowed: a
+    /// paged list copies only its page, so a large collection is never held twice.
+    pub fn list(&self, resource: Resource, ns: Option<&str>, filter: &Filter) -> Vec<&Value> {
         self.objects
             .iter()
             .filter(|((r, n, _), _)| *r == resource && ns.is_none_or(|ns| ns == n))
             .filter(|(_, obj)| filter.matches(obj))
-            .map(|(_, obj)| obj.clone())
+            .map(|(_, obj)| obj)
             .collect()
     }
 
