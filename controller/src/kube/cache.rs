@@ -1,4 +1,5 @@
-//! A watcher's view of one resource type: objects by namespace and name.
+//! A watcher's view of one resource type: objects by namespace and name (the ConfigMap as
+//! it came; Services and EndpointSlices as converted at arrival, see convert.rs).
 //!
 //! Pure: fed with `kube::runtime::watcher::Event`s, no I/O. A (re)list is buffered from `Init`
 //! to `InitDone` and swapped in at once, so a relist (e.g. after 410 Gone) never shows a
@@ -7,11 +8,24 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::ResourceExt;
 use kube::runtime::watcher::Event;
 
 /// Namespace (empty for cluster-scoped objects) and name.
 pub(crate) type ObjectKey = (String, String);
+
+/// What a cache files an object under.
+pub(crate) trait Keyed {
+    /// Namespace and name.
+    fn key(&self) -> ObjectKey;
+}
+
+impl Keyed for ConfigMap {
+    fn key(&self) -> ObjectKey {
+        key_of(self)
+    }
+}
 
 /// The objects of one watcher.
 #[derive(Debug)]
@@ -42,17 +56,17 @@ pub(crate) enum CacheChange {
     All,
 }
 
-impl<K: ResourceExt + Clone> ObjectCache<K> {
+impl<K: Keyed> ObjectCache<K> {
     /// Applies one watcher event.
     pub(crate) fn apply(&mut self, event: Event<K>) -> CacheChange {
         match event {
             Event::Apply(obj) => {
-                let key = key_of(&obj);
+                let key = obj.key();
                 self.objects.insert(key.clone(), obj);
                 CacheChange::Objects(vec![key])
             }
             Event::Delete(obj) => {
-                let key = key_of(&obj);
+                let key = obj.key();
                 self.objects.remove(&key);
                 CacheChange::Objects(vec![key])
             }
@@ -61,7 +75,7 @@ impl<K: ResourceExt + Clone> ObjectCache<K> {
                 CacheChange::None
             }
             Event::InitApply(obj) => {
-                let key = key_of(&obj);
+                let key = obj.key();
                 self.relist
                     .get_or_insert_with(BTreeMap::new)
                     .insert(key, obj);
@@ -98,7 +112,6 @@ pub(crate) fn key_of<K: ResourceExt>(obj: &K) -> ObjectKey {
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::api::core::v1::ConfigMap;
     use kube::api::ObjectMeta;
 
     use super::*;

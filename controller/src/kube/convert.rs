@@ -1,11 +1,17 @@
-//! Kubernetes objects (k8s-openapi) -> the plain endpoint snapshot of `lb-config`.
+//! Kubernetes objects (k8s-openapi) -> what the caches keep -> the plain endpoint snapshot of
+//! `lb-config`.
 //!
-//! Pure: no I/O, no clock. Services and their EndpointSlices (joined on the label
-//! `kubernetes.io/service-name` within one namespace) become [`ServiceEndpoints`]. FQDN slices
-//! are ignored; addresses that do not parse are skipped; ports outside 1-65535 are dropped.
-//! Conditions are passed through unchanged (absent stays absent), so the Kubernetes defaults
-//! (absent `ready` = ready, absent `serving` = `ready`) are applied in one place, the builder.
-//! Endpoints listed by several slices (during a move) are kept: the builder counts them once.
+//! Pure: no I/O, no clock. Each Service and EndpointSlice is converted once, as it arrives
+//! ([`cached_service`], [`cached_slice`]); the caches keep only that, never the typed object.
+//! At 10,000 Services the typed objects were most of the daemon's memory in Kubernetes mode
+//! (k8s-openapi's `Endpoint` is 352 bytes with every field absent, ours 32; and real clusters
+//! add `managedFields`, annotations and topology to every object; bench/README.md). A Service
+//! and the slices that carry its label (`kubernetes.io/service-name`, same namespace) become
+//! [`ServiceEndpoints`]. FQDN slices are ignored; addresses that do not parse are skipped;
+//! ports outside 1-65535 are dropped. Conditions are passed through unchanged (absent stays
+//! absent), so the Kubernetes defaults (absent `ready` = ready, absent `serving` = `ready`) are
+//! applied in one place, the builder. Endpoints listed by several slices (during a move) are
+//! kept: the builder counts them once.
 
 use std::net::IpAddr;
 use std::time::SystemTime;
@@ -13,10 +19,13 @@ use std::time::SystemTime;
 use k8s_openapi::api::core::v1::{Service, ServicePort as K8sServicePort};
 use k8s_openapi::api::discovery::v1::{EndpointPort as K8sSlicePort, EndpointSlice as K8sSlice};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::ResourceExt;
 use lb_config::{
     AddressType, Endpoint, EndpointConditions, EndpointPort, EndpointSlice, Protocol,
     ServiceEndpoints, ServicePort, TargetPort,
 };
+
+use super::cache::{Keyed, ObjectKey, key_of};
 
 /// The label that ties an EndpointSlice to its Service.
 pub(crate) const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
@@ -25,44 +34,100 @@ pub(crate) const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 /// last update happened (a pod became ready, ...): the start of the programming latency.
 pub(crate) const TRIGGER_TIME_ANNOTATION: &str = "endpoints.kubernetes.io/last-change-trigger-time";
 
-/// One Service with the slices that carry its label, as plain data.
-pub(crate) fn service_endpoints<'a>(
-    service: &Service,
-    slices: impl IntoIterator<Item = &'a K8sSlice>,
-) -> ServiceEndpoints {
+/// What the cache keeps of a Service: its key and its ports, converted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CachedService {
+    key: ObjectKey,
+    ports: Vec<ServicePort>,
+}
+
+/// What the cache keeps of an EndpointSlice: its key, its Service, its trigger time and the
+/// converted slice (`None` for an FQDN slice).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CachedSlice {
+    key: ObjectKey,
+    /// The Service it belongs to, (namespace, name), from its label.
+    owner: Option<ObjectKey>,
+    trigger: Option<SystemTime>,
+    slice: Option<EndpointSlice>,
+}
+
+impl Keyed for CachedService {
+    fn key(&self) -> ObjectKey {
+        self.key.clone()
+    }
+}
+
+impl Keyed for CachedSlice {
+    fn key(&self) -> ObjectKey {
+        self.key.clone()
+    }
+}
+
+impl CachedSlice {
+    /// The Service this slice belongs to (its `kubernetes.io/service-name` label).
+    pub(crate) fn owner(&self) -> Option<&ObjectKey> {
+        self.owner.as_ref()
+    }
+
+    /// When the change behind the slice's last update happened, if the controller recorded it.
+    pub(crate) fn trigger_time(&self) -> Option<SystemTime> {
+        self.trigger
+    }
+}
+
+/// A Service as its cache keeps it.
+pub(crate) fn cached_service(service: &Service) -> CachedService {
     let ports = service
         .spec
         .as_ref()
         .and_then(|spec| spec.ports.as_ref())
-        .map(|ports| ports.iter().filter_map(service_port).collect())
+        .map(|ports| exact(ports.iter().filter_map(service_port).collect()))
         .unwrap_or_default();
-    ServiceEndpoints {
-        namespace: service.metadata.namespace.clone().unwrap_or_default(),
-        name: service.metadata.name.clone().unwrap_or_default(),
+    CachedService {
+        key: key_of(service),
         ports,
-        slices: slices.into_iter().filter_map(endpoint_slice).collect(),
     }
 }
 
-/// The Service's name an EndpointSlice belongs to (its `kubernetes.io/service-name` label).
-pub(crate) fn slice_service_name(slice: &K8sSlice) -> Option<&str> {
-    slice
-        .metadata
-        .labels
-        .as_ref()
-        .and_then(|labels| labels.get(SERVICE_NAME_LABEL))
-        .map(String::as_str)
+/// An EndpointSlice as its cache keeps it.
+pub(crate) fn cached_slice(slice: &K8sSlice) -> CachedSlice {
+    let key = key_of(slice);
+    let owner = slice
+        .labels()
+        .get(SERVICE_NAME_LABEL)
+        .map(|name| (key.0.clone(), name.clone()));
+    CachedSlice {
+        owner,
+        trigger: trigger_time(slice),
+        slice: endpoint_slice(slice),
+        key,
+    }
 }
 
-/// When the change behind the slice's last update happened, if the controller recorded it.
-pub(crate) fn trigger_time(slice: &K8sSlice) -> Option<SystemTime> {
-    let text = slice
-        .metadata
-        .annotations
-        .as_ref()?
-        .get(TRIGGER_TIME_ANNOTATION)?;
+/// One Service with the slices that carry its label, as plain data.
+pub(crate) fn service_endpoints<'a>(
+    service: &CachedService,
+    slices: impl IntoIterator<Item = &'a CachedSlice>,
+) -> ServiceEndpoints {
+    ServiceEndpoints {
+        namespace: service.key.0.clone(),
+        name: service.key.1.clone(),
+        ports: service.ports.clone(),
+        slices: slices.into_iter().filter_map(|s| s.slice.clone()).collect(),
+    }
+}
+
+fn trigger_time(slice: &K8sSlice) -> Option<SystemTime> {
+    let text = slice.annotations().get(TRIGGER_TIME_ANNOTATION)?;
     let stamp: k8s_openapi::jiff::Timestamp = text.parse().ok()?;
     Some(SystemTime::from(stamp))
+}
+
+/// `list` without spare capacity: the caches keep these lists for as long as the object lives.
+fn exact<T>(mut list: Vec<T>) -> Vec<T> {
+    list.shrink_to_fit();
+    list
 }
 
 fn service_port(port: &K8sServicePort) -> Option<ServicePort> {
@@ -90,18 +155,19 @@ fn endpoint_slice(slice: &K8sSlice) -> Option<EndpointSlice> {
     let ports = slice
         .ports
         .as_ref()
-        .map(|ports| ports.iter().filter_map(slice_port).collect())
+        .map(|ports| exact(ports.iter().filter_map(slice_port).collect()))
         .unwrap_or_default();
     let endpoints = slice
         .endpoints
         .iter()
         .filter_map(|e| {
-            let addresses: Vec<IpAddr> = e
-                .addresses
-                .iter()
-                .filter_map(|a| a.parse::<IpAddr>().ok())
-                .filter(|a| a.is_ipv4() == (address_type == AddressType::IPv4))
-                .collect();
+            let addresses: Vec<IpAddr> = exact(
+                e.addresses
+                    .iter()
+                    .filter_map(|a| a.parse::<IpAddr>().ok())
+                    .filter(|a| a.is_ipv4() == (address_type == AddressType::IPv4))
+                    .collect(),
+            );
             if addresses.is_empty() {
                 return None;
             }
@@ -123,7 +189,7 @@ fn endpoint_slice(slice: &K8sSlice) -> Option<EndpointSlice> {
     Some(EndpointSlice {
         address_type,
         ports,
-        endpoints,
+        endpoints: exact(endpoints),
     })
 }
 
@@ -172,7 +238,7 @@ mod tests {
 
     #[test]
     fn converts_ports_named_and_numbered_and_drops_unknown_protocols() {
-        let svc = service_endpoints(&web_service(), []);
+        let svc = service_endpoints(&cached_service(&web_service()), []);
         assert_eq!((svc.namespace.as_str(), svc.name.as_str()), ("shop", "web"));
         assert_eq!(svc.ports.len(), 2, "{:?}", svc.ports);
         assert_eq!(
@@ -208,9 +274,11 @@ mod tests {
             "addressType": "FQDN",
             "endpoints": [{"addresses": ["example.com"]}]
         }));
-        assert_eq!(slice_service_name(&v4), Some("web"));
-        assert_eq!(slice_service_name(&v6), None);
-        let svc = service_endpoints(&web_service(), [&v4, &v6, &fqdn]);
+        let (v4, v6, fqdn) = (cached_slice(&v4), cached_slice(&v6), cached_slice(&fqdn));
+        assert_eq!(v4.owner(), Some(&("shop".to_owned(), "web".to_owned())));
+        assert_eq!(v6.owner(), None);
+        assert_eq!(v4.key(), ("shop".to_owned(), "web-a".to_owned()));
+        let svc = service_endpoints(&cached_service(&web_service()), [&v4, &v6, &fqdn]);
         assert_eq!(svc.slices.len(), 2);
         let a = &svc.slices[0];
         assert_eq!(a.address_type, AddressType::IPv4);
@@ -219,10 +287,10 @@ mod tests {
         assert_eq!(a.endpoints[1].conditions.terminating, Some(true));
         assert!(a.endpoints[1].conditions.is_serving());
         assert_eq!(svc.slices[1].address_type, AddressType::IPv6);
-        let t = trigger_time(&v4).unwrap();
+        let t = v4.trigger_time().unwrap();
         let secs = t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
         assert_eq!(secs, 1_767_323_045);
-        assert_eq!(trigger_time(&v6), None);
+        assert_eq!(v6.trigger_time(), None);
     }
 
     #[test]
@@ -232,9 +300,84 @@ mod tests {
             "addressType": "IPv4",
             "endpoints": [{"addresses": ["10.0.0.9"]}]
         }));
-        let svc = service_endpoints(&web_service(), [&s]);
+        let svc = service_endpoints(&cached_service(&web_service()), [&cached_slice(&s)]);
         let c = svc.slices[0].endpoints[0].conditions;
         assert_eq!(c, EndpointConditions::default());
         assert!(c.is_ready() && c.is_serving() && !c.is_terminating());
+    }
+
+    /// Decoded from text as the watcher does (lists grow by doubling), a slice of 10 endpoints
+    /// is cached without spare room: at 10,000 slices the spare room of the typed lists was
+    /// 33 MiB of the daemon's heap. Mutation: `exact` that does not shrink fails this.
+    #[test]
+    fn a_cached_slice_keeps_no_spare_room() {
+        let endpoints: Vec<String> = (1..=10)
+            .map(|i| format!(r#"{{"addresses":["10.0.0.{i}"],"conditions":{{"ready":true}}}}"#))
+            .collect();
+        let text = format!(
+            r#"{{"metadata":{{"name":"web-x","namespace":"shop"}},"addressType":"IPv4",
+               "ports":[{{"port":80}},{{"port":81}},{{"port":82}}],"endpoints":[{}]}}"#,
+            endpoints.join(",")
+        );
+        let typed: K8sSlice = serde_json::from_str(&text).unwrap();
+        assert!(
+            typed.endpoints.capacity() > typed.endpoints.len(),
+            "control: the decoder leaves spare room"
+        );
+        let cached = cached_slice(&typed);
+        let slice = cached.slice.as_ref().unwrap();
+        assert_eq!(slice.endpoints.len(), 10);
+        assert_eq!(slice.endpoints.capacity(), 10);
+        assert_eq!(slice.ports.capacity(), 3);
+        for endpoint in &slice.endpoints {
+            assert_eq!(endpoint.addresses.capacity(), endpoint.addresses.len());
+        }
+        let service = cached_service(&web_service());
+        assert_eq!(service.ports.capacity(), service.ports.len());
+    }
+
+    /// The cached forms keep what the snapshot needs of objects as a cluster writes them, and
+    /// the result is what converting the same objects whole gives: every field the conversion
+    /// reads survives, whatever else the objects carry.
+    #[test]
+    fn objects_with_everything_a_cluster_adds_convert_to_the_same_snapshot() {
+        let meta = |name: &str| {
+            json!({"name": name, "namespace": "shop", "uid": "u", "resourceVersion": "7",
+                   "labels": {"kubernetes.io/service-name": "web", "app": "web"},
+                   "annotations": {"endpoints.kubernetes.io/last-change-trigger-time": "2026-01-02T03:04:05Z",
+                                   "meta.helm.sh/release-name": "shop"},
+                   "managedFields": [{"manager": "helm", "operation": "Update",
+                                      "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {}}}]})
+        };
+        let whole = slice(json!({
+            "metadata": meta("web-a"),
+            "addressType": "IPv4",
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP", "appProtocol": "http"}],
+            "endpoints": [
+                {"addresses": ["10.1.0.1"], "conditions": {"ready": true, "serving": true, "terminating": false},
+                 "nodeName": "n1", "zone": "z1", "hints": {"forZones": [{"name": "z1"}]},
+                 "targetRef": {"kind": "Pod", "namespace": "shop", "name": "web-1", "uid": "p1"}},
+                {"addresses": ["10.1.0.2"], "conditions": {"ready": false, "serving": true, "terminating": true}}
+            ]
+        }));
+        let svc = service(json!({
+            "metadata": meta("web"),
+            "spec": {"type": "LoadBalancer", "clusterIP": "10.96.0.1", "selector": {"app": "web"},
+                     "ports": [{"name": "http", "port": 80, "targetPort": 8080, "nodePort": 30080}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}}
+        }));
+        let got = service_endpoints(&cached_service(&svc), [&cached_slice(&whole)]);
+        let expected: ServiceEndpoints = serde_json::from_value(json!({
+            "namespace": "shop", "name": "web",
+            "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080}],
+            "slices": [{"addressType": "IPv4",
+                        "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+                        "endpoints": [
+                            {"addresses": ["10.1.0.1"], "conditions": {"ready": true, "serving": true, "terminating": false}},
+                            {"addresses": ["10.1.0.2"], "conditions": {"ready": false, "serving": true, "terminating": true}}
+                        ]}]
+        }))
+        .unwrap();
+        assert_eq!(got, expected);
     }
 }

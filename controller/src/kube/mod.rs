@@ -5,7 +5,6 @@ mod cache;
 mod client;
 mod convert;
 mod events;
-mod slim;
 mod source;
 
 pub use client::KubeClientError;

@@ -22,9 +22,10 @@ use lb_config::{KubernetesSettings, ServiceEndpoints, Target};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use super::cache::{CacheChange, ObjectCache, ObjectKey, key_of};
-use super::convert::{SERVICE_NAME_LABEL, service_endpoints, slice_service_name, trigger_time};
-use super::slim;
+use super::cache::{CacheChange, Keyed, ObjectCache, ObjectKey};
+use super::convert::{
+    CachedService, CachedSlice, SERVICE_NAME_LABEL, cached_service, cached_slice, service_endpoints,
+};
 use crate::daemon::{ConfigInput, EndpointsInput};
 use crate::metrics::ControllerMetrics;
 
@@ -45,11 +46,11 @@ pub struct KubeOutputs {
 
 type Item<K> = Result<Event<K>, watcher::Error>;
 
-/// One item of the merged streams (boxed: Kubernetes objects are large).
+/// One item of the merged streams (the ConfigMap boxed: it is large).
 enum Incoming {
     ConfigMap(Box<Item<ConfigMap>>),
-    Service(Box<Item<Service>>),
-    Slice(Box<Item<EndpointSlice>>),
+    Service(Item<CachedService>),
+    Slice(Item<CachedSlice>),
     Probe(bool),
 }
 
@@ -70,13 +71,13 @@ pub async fn run(
         Api::<Service>::all(client.clone()),
         watcher::Config::default(),
     )
-    // Slimmed as they arrive: the caches hold only what is converted (slim.rs).
-    .map(|i| Incoming::Service(Box::new(i.map(|e| e.modify(slim::service)))));
+    // Converted as they arrive: the caches never hold the typed objects (convert.rs).
+    .map(|i| Incoming::Service(i.map(|e| converted(e, cached_service))));
     let slices = watcher(
         Api::<EndpointSlice>::all(client.clone()),
         watcher::Config::default().labels(SERVICE_NAME_LABEL),
     )
-    .map(|i| Incoming::Slice(Box::new(i.map(|e| e.modify(slim::endpoint_slice)))));
+    .map(|i| Incoming::Slice(i.map(|e| converted(e, cached_slice))));
     let probes = probe(client).map(Incoming::Probe);
     let mut incoming = futures::stream::select_all([
         configmaps.boxed(),
@@ -115,6 +116,17 @@ where
     watcher::watcher(api, config).default_backoff()
 }
 
+/// The event with its object converted.
+fn converted<K, C>(event: Event<K>, convert: impl Fn(&K) -> C) -> Event<C> {
+    match event {
+        Event::Apply(obj) => Event::Apply(convert(&obj)),
+        Event::Delete(obj) => Event::Delete(convert(&obj)),
+        Event::Init => Event::Init,
+        Event::InitApply(obj) => Event::InitApply(convert(&obj)),
+        Event::InitDone => Event::InitDone,
+    }
+}
+
 fn probe(client: Client) -> impl Stream<Item = bool> + Send {
     futures::stream::unfold(client, |client| async move {
         tokio::time::sleep(PROBE_PERIOD).await;
@@ -130,8 +142,8 @@ struct SourceState {
     k8s: KubernetesSettings,
     metrics: ControllerMetrics,
     configmaps: ObjectCache<ConfigMap>,
-    services: ObjectCache<Service>,
-    slices: ObjectCache<EndpointSlice>,
+    services: ObjectCache<CachedService>,
+    slices: ObjectCache<CachedSlice>,
     /// Slice names per (namespace, Service name).
     slice_index: BTreeMap<ObjectKey, BTreeSet<ObjectKey>>,
     /// Services referenced per ConfigMap key.
@@ -179,7 +191,7 @@ impl SourceState {
                 }
             }
             Incoming::Service(r) => {
-                if let Some(event) = self.check("service", *r, outputs) {
+                if let Some(event) = self.check("service", r, outputs) {
                     match self.services.apply(event) {
                         CacheChange::None => {}
                         CacheChange::All => self.all_dirty = true,
@@ -192,7 +204,7 @@ impl SourceState {
                 }
             }
             Incoming::Slice(r) => {
-                if let Some(event) = self.check("endpointslice", *r, outputs) {
+                if let Some(event) = self.check("endpointslice", r, outputs) {
                     self.slice_event(event);
                     self.endpoints_dirty = true;
                 }
@@ -246,17 +258,17 @@ impl SourceState {
         }
     }
 
-    fn slice_event(&mut self, event: Event<EndpointSlice>) {
+    fn slice_event(&mut self, event: Event<CachedSlice>) {
         let touched = match &event {
             Event::Apply(s) | Event::Delete(s) => {
-                let owner = slice_owner(s);
+                let owner = s.owner().cloned();
                 if let Some(owner) = owner.clone() {
-                    self.note_change(trigger_time(s));
+                    self.note_change(s.trigger_time());
                     self.dirty_services.insert(owner);
                 }
                 // A slice that moved to another Service (label edit) leaves the old one.
-                let key = key_of(s);
-                let old_owner = self.slices.get(&key).and_then(slice_owner);
+                let key = s.key();
+                let old_owner = self.slices.get(&key).and_then(|s| s.owner().cloned());
                 if let Some(old) = old_owner.filter(|o| Some(o) != owner.as_ref()) {
                     self.dirty_services.insert(old);
                 }
@@ -269,7 +281,7 @@ impl SourceState {
                 self.all_dirty = true;
                 self.slice_index.clear();
                 for (key, slice) in self.slices.iter() {
-                    if let Some(owner) = slice_owner(slice) {
+                    if let Some(owner) = slice.owner().cloned() {
                         self.slice_index
                             .entry(owner)
                             .or_default()
@@ -397,12 +409,4 @@ impl SourceState {
         self.referenced = after;
         true
     }
-}
-
-fn slice_owner(slice: &EndpointSlice) -> Option<ObjectKey> {
-    let name = slice_service_name(slice)?;
-    Some((
-        slice.metadata.namespace.clone().unwrap_or_default(),
-        name.to_owned(),
-    ))
 }
