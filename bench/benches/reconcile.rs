@@ -78,8 +78,9 @@ fn focus_one_change(bencher: Bencher<'_, '_>) {
     });
 }
 
-/// Every request of a table programmed from empty, encoded as the client sends it (10,000
-/// NEW_SERVICE and 100,000 NEW_DEST messages): the CPU each write costs before the kernel.
+/// Every request of a table programmed from empty (10,000 NEW_SERVICE and 100,000 NEW_DEST
+/// messages), through the public `encode_request`: the client's framing, plus one allocation
+/// per request that the client (one reused buffer) does not pay.
 #[divan::bench(sample_count = 10)]
 fn encode_writes_from_empty(bencher: Bencher<'_, '_>) {
     use lb_ipvs_sync::netlink::{FLAGS_ACKED, IpvsMessage, encode_request};

@@ -143,9 +143,7 @@ while [ $i -le $((CHANGES + 1)) ]; do
     configmap "$i"
     t0=$(now_ms)
     has_weight() { in_ns director "$IPVSADM" -Ln -t 10.0.0.96:1000 | grep -Eq "Masq +$i +"; }
-    wait_until_fine 60 has_weight || fail "weight $i never reached the kernel: $(last_sync)"
-    t1=$(now_ms)
-    echo $((t1 - t0)) >>$lat
+    timed_wait $lat $t0 has_weight || fail "weight $i never reached the kernel: $(last_sync)"
     i=$((i + 1))
 done
 FOCUSED=$(last_sync)

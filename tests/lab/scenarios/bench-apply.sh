@@ -134,9 +134,7 @@ while [ $i -le 21 ]; do
     t0=$(now_ms)
     mv -f $gen/cm2.yaml $gen/cm.yaml
     has_weight() { in_ns bench-lbctl "$IPVSADM" -Ln -t 10.0.0.96:1000 | grep -Eq "Masq +$i +"; }
-    wait_until_fine 60 has_weight || fail "weight $i never reached the kernel: $(last_sync)"
-    t1=$(now_ms)
-    echo $((t1 - t0)) >>$lat
+    timed_wait $lat $t0 has_weight || fail "weight $i never reached the kernel: $(last_sync)"
     i=$((i + 1))
 done
 change_p50_ms=$(latency_p50 $lat)

@@ -138,9 +138,7 @@ while [ $i -le 20 ]; do
     }
     t0=$(now_ms)
     admin PUT objects $gen/slice.json >/dev/null
-    wait_until_fine 60 has_weight || fail "change $i ($vip $rs weight $weight) never reached the kernel: $(last_sync)"
-    t1=$(now_ms)
-    echo $((t1 - t0)) >>$lat
+    timed_wait $lat $t0 has_weight || fail "change $i ($vip $rs weight $weight) never reached the kernel: $(last_sync)"
     i=$((i + 1))
 done
 p50_ms=$(latency_p50 $lat)

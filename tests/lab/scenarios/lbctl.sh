@@ -45,8 +45,6 @@ ipvs_rules() {
     in_ns "$1" "$IPVSADM" -Sn | sort
 }
 
-# lbctl_pid [NS]: the PID of the lbctl running in namespace NS (default: director; empty if
-# none). Namespaces share one PID space, and the shell's $! of `in_ns ... &` may be a wrapper.
 # use_release_lbctl: LBCTL becomes the release build (`# lab-needs: lbctl-release`), through a
 # link named lbctl, so that lbctl_pid (by the process's comm) finds it.
 use_release_lbctl() {
@@ -55,6 +53,8 @@ use_release_lbctl() {
     LBCTL=/opt/release/lbctl
 }
 
+# lbctl_pid [NS]: the PID of the lbctl running in namespace NS (default: director; empty if
+# none). Namespaces share one PID space, and the shell's $! of `in_ns ... &` may be a wrapper.
 lbctl_pid() {
     local pid
     for pid in $("$IP" netns pids "${1:-director}"); do

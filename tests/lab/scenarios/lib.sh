@@ -146,6 +146,15 @@ cmdline_arg() {
         case "$word" in "$1"=*) echo "${word#*=}"; return ;; esac
     done
 }
+# timed_wait FILE T0 CMD...: wait_until_fine (up to 60 s) for CMD, then append the milliseconds
+# since T0 (a now_ms taken before the change) to FILE. Returns 1 if CMD never succeeds:
+# `timed_wait $lat $t0 cmd || fail "why"`.
+timed_wait() {
+    local file=$1 t0=$2
+    shift 2
+    wait_until_fine 60 "$@" || return 1
+    echo $(($(now_ms) - t0)) >>"$file"
+}
 # latency_p50 FILE / latency_max FILE: the median and the largest of 20 timings, one per line.
 latency_p50() { sort -n "$1" | sed -n 10p; }
 latency_max() { sort -n "$1" | tail -n1; }
