@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 
 use lb_config::{
     AddressType, DesiredState, Endpoint, EndpointConditions, EndpointPort, EndpointSlice,
@@ -145,7 +146,7 @@ pub fn service_endpoints(count: usize, dests: u8, first_draining: bool) -> Endpo
         .map(|i| {
             let endpoints = (0..dests)
                 .map(|d| Endpoint {
-                    addresses: vec![IpAddr::V4(Ipv4Addr::new(
+                    addresses: smallvec::smallvec![IpAddr::V4(Ipv4Addr::new(
                         10,
                         3 + d,
                         u8::try_from(i / 250).unwrap_or(u8::MAX),
@@ -171,7 +172,7 @@ pub fn service_endpoints(count: usize, dests: u8, first_draining: bool) -> Endpo
                     protocol: Protocol::Tcp,
                     target_port: Some(TargetPort::Number(8080)),
                 }],
-                slices: vec![EndpointSlice {
+                slices: vec![Arc::new(EndpointSlice {
                     address_type: AddressType::IPv4,
                     ports: vec![EndpointPort {
                         name: Some("http".to_owned()),
@@ -179,7 +180,7 @@ pub fn service_endpoints(count: usize, dests: u8, first_draining: bool) -> Endpo
                         protocol: Protocol::Tcp,
                     }],
                     endpoints,
-                }],
+                })],
             }
         })
         .collect()

@@ -2,6 +2,7 @@
 //! keys, Services, EndpointSlices, endpoints or addresses.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use lb_config::{
     AddressType, Endpoint, EndpointConditions, EndpointPort, EndpointSlice, EndpointSnapshot,
@@ -44,7 +45,7 @@ fn conditions() -> impl Strategy<Value = EndpointConditions> {
     })
 }
 
-fn slice() -> impl Strategy<Value = EndpointSlice> {
+fn slice() -> impl Strategy<Value = Arc<EndpointSlice>> {
     (any::<bool>(), 8080..8082u16).prop_flat_map(|(v4, http_port)| {
         let family: Vec<&str> = ADDRESSES
             .iter()
@@ -62,25 +63,27 @@ fn slice() -> impl Strategy<Value = EndpointSlice> {
                     .collect(),
                 conditions,
             });
-        proptest::collection::vec(endpoint, 0..4).prop_map(move |endpoints| EndpointSlice {
-            address_type: if v4 {
-                AddressType::IPv4
-            } else {
-                AddressType::IPv6
-            },
-            ports: vec![
-                EndpointPort {
-                    name: Some("http".into()),
-                    port: Some(http_port),
-                    protocol: Protocol::Tcp,
+        proptest::collection::vec(endpoint, 0..4).prop_map(move |endpoints| {
+            Arc::new(EndpointSlice {
+                address_type: if v4 {
+                    AddressType::IPv4
+                } else {
+                    AddressType::IPv6
                 },
-                EndpointPort {
-                    name: Some("dns".into()),
-                    port: Some(53),
-                    protocol: Protocol::Udp,
-                },
-            ],
-            endpoints,
+                ports: vec![
+                    EndpointPort {
+                        name: Some("http".into()),
+                        port: Some(http_port),
+                        protocol: Protocol::Tcp,
+                    },
+                    EndpointPort {
+                        name: Some("dns".into()),
+                        port: Some(53),
+                        protocol: Protocol::Udp,
+                    },
+                ],
+                endpoints,
+            })
         })
     })
 }
@@ -199,6 +202,7 @@ proptest! {
             shuffle(&mut svc.ports, &mut seed);
             shuffle(&mut svc.slices, &mut seed);
             for slice in &mut svc.slices {
+                let slice = Arc::make_mut(slice);
                 shuffle(&mut slice.ports, &mut seed);
                 shuffle(&mut slice.endpoints, &mut seed);
                 for endpoint in &mut slice.endpoints {

@@ -14,6 +14,7 @@
 //! kept: the builder counts them once.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use k8s_openapi::api::core::v1::{Service, ServicePort as K8sServicePort};
@@ -21,8 +22,8 @@ use k8s_openapi::api::discovery::v1::{EndpointPort as K8sSlicePort, EndpointSlic
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 use lb_config::{
-    AddressType, Endpoint, EndpointConditions, EndpointPort, EndpointSlice, Protocol,
-    ServiceEndpoints, ServicePort, TargetPort,
+    AddressType, Endpoint, EndpointAddresses, EndpointConditions, EndpointPort, EndpointSlice,
+    Protocol, ServiceEndpoints, ServicePort, TargetPort,
 };
 
 use super::cache::{Keyed, ObjectKey, key_of};
@@ -49,7 +50,7 @@ pub(crate) struct CachedSlice {
     /// The Service it belongs to, (namespace, name), from its label.
     owner: Option<ObjectKey>,
     trigger: Option<SystemTime>,
-    slice: Option<EndpointSlice>,
+    slice: Option<Arc<EndpointSlice>>,
 }
 
 impl Keyed for CachedService {
@@ -96,11 +97,11 @@ pub(crate) fn cached_slice(slice: &K8sSlice) -> CachedSlice {
     let owner = slice
         .labels()
         .get(SERVICE_NAME_LABEL)
-        .map(|name| (key.0.clone(), name.clone()));
+        .map(|name| key.sibling(name));
     CachedSlice {
         owner,
         trigger: trigger_time(slice),
-        slice: endpoint_slice(slice),
+        slice: endpoint_slice(slice).map(Arc::new),
         key,
     }
 }
@@ -111,10 +112,10 @@ pub(crate) fn service_endpoints<'a>(
     slices: impl IntoIterator<Item = &'a CachedSlice>,
 ) -> ServiceEndpoints {
     ServiceEndpoints {
-        namespace: service.key.0.clone(),
-        name: service.key.1.clone(),
+        namespace: service.key.namespace.to_string(),
+        name: service.key.name.to_string(),
         ports: service.ports.clone(),
-        slices: slices.into_iter().filter_map(|s| s.slice.clone()).collect(),
+        slices: exact(slices.into_iter().filter_map(|s| s.slice.clone()).collect()),
     }
 }
 
@@ -161,13 +162,14 @@ fn endpoint_slice(slice: &K8sSlice) -> Option<EndpointSlice> {
         .endpoints
         .iter()
         .filter_map(|e| {
-            let addresses: Vec<IpAddr> = exact(
-                e.addresses
-                    .iter()
-                    .filter_map(|a| a.parse::<IpAddr>().ok())
-                    .filter(|a| a.is_ipv4() == (address_type == AddressType::IPv4))
-                    .collect(),
-            );
+            let mut addresses: EndpointAddresses = e
+                .addresses
+                .iter()
+                .filter_map(|a| a.parse::<IpAddr>().ok())
+                .filter(|a| a.is_ipv4() == (address_type == AddressType::IPv4))
+                .collect();
+            // Several addresses spill to the heap: keep no spare room there either.
+            addresses.shrink_to_fit();
             if addresses.is_empty() {
                 return None;
             }
@@ -275,9 +277,9 @@ mod tests {
             "endpoints": [{"addresses": ["example.com"]}]
         }));
         let (v4, v6, fqdn) = (cached_slice(&v4), cached_slice(&v6), cached_slice(&fqdn));
-        assert_eq!(v4.owner(), Some(&("shop".to_owned(), "web".to_owned())));
+        assert_eq!(v4.owner(), Some(&ObjectKey::new("shop", "web")));
         assert_eq!(v6.owner(), None);
-        assert_eq!(v4.key(), ("shop".to_owned(), "web-a".to_owned()));
+        assert_eq!(v4.key(), ObjectKey::new("shop", "web-a"));
         let svc = service_endpoints(&cached_service(&web_service()), [&v4, &v6, &fqdn]);
         assert_eq!(svc.slices.len(), 2);
         let a = &svc.slices[0];
@@ -330,10 +332,26 @@ mod tests {
         assert_eq!(slice.endpoints.capacity(), 10);
         assert_eq!(slice.ports.capacity(), 3);
         for endpoint in &slice.endpoints {
-            assert_eq!(endpoint.addresses.capacity(), endpoint.addresses.len());
+            // The one address is inline: no allocation of its own.
+            assert!(!endpoint.addresses.spilled());
         }
         let service = cached_service(&web_service());
         assert_eq!(service.ports.capacity(), service.ports.len());
+    }
+
+    /// Several addresses (Kubernetes allows up to 100) spill to the heap, without spare room.
+    #[test]
+    fn an_endpoint_with_several_addresses_keeps_them_all_exactly() {
+        let text = r#"{"metadata":{"name":"web-x","namespace":"shop"},"addressType":"IPv4",
+            "endpoints":[{"addresses":["10.0.0.1","10.0.0.2","10.0.0.3"]}]}"#;
+        let cached = cached_slice(&serde_json::from_str(text).unwrap());
+        let addresses = &cached.slice.as_ref().unwrap().endpoints[0].addresses;
+        let expected: Vec<IpAddr> = ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        assert_eq!(addresses.as_slice(), expected.as_slice());
+        assert_eq!(addresses.capacity(), 3);
     }
 
     /// The cached forms keep what the snapshot needs of objects as a cluster writes them, and

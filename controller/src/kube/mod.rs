@@ -5,6 +5,7 @@ mod cache;
 mod client;
 mod convert;
 mod events;
+mod slice_index;
 mod source;
 
 pub use client::KubeClientError;

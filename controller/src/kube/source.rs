@@ -26,6 +26,7 @@ use super::cache::{CacheChange, Keyed, ObjectCache, ObjectKey};
 use super::convert::{
     CachedService, CachedSlice, SERVICE_NAME_LABEL, cached_service, cached_slice, service_endpoints,
 };
+use super::slice_index::SliceIndex;
 use crate::daemon::{ConfigInput, EndpointsInput};
 use crate::metrics::ControllerMetrics;
 
@@ -144,10 +145,10 @@ struct SourceState {
     configmaps: ObjectCache<ConfigMap>,
     services: ObjectCache<CachedService>,
     slices: ObjectCache<CachedSlice>,
-    /// Slice names per (namespace, Service name).
-    slice_index: BTreeMap<ObjectKey, BTreeSet<ObjectKey>>,
-    /// Services referenced per ConfigMap key.
-    referenced_by_key: BTreeMap<String, BTreeSet<ObjectKey>>,
+    /// Slices per Service.
+    slice_index: SliceIndex,
+    /// The Service each ConfigMap key that names one references.
+    referenced_by_key: BTreeMap<String, ObjectKey>,
     /// Every Service some key references: kept with `referenced_by_key`, so that an
     /// EndpointSlice event does not collect it again (10,000 keys at production size).
     referenced: BTreeSet<ObjectKey>,
@@ -168,7 +169,7 @@ impl SourceState {
             configmaps: ObjectCache::default(),
             services: ObjectCache::default(),
             slices: ObjectCache::default(),
-            slice_index: BTreeMap::new(),
+            slice_index: SliceIndex::default(),
             referenced_by_key: BTreeMap::new(),
             referenced: BTreeSet::new(),
             converted: BTreeMap::new(),
@@ -269,10 +270,10 @@ impl SourceState {
                 // A slice that moved to another Service (label edit) leaves the old one.
                 let key = s.key();
                 let old_owner = self.slices.get(&key).and_then(|s| s.owner().cloned());
-                if let Some(old) = old_owner.filter(|o| Some(o) != owner.as_ref()) {
-                    self.dirty_services.insert(old);
+                if let Some(old) = old_owner.as_ref().filter(|o| Some(*o) != owner.as_ref()) {
+                    self.dirty_services.insert(old.clone());
                 }
-                Some((key, owner, matches!(event, Event::Delete(_))))
+                Some((key, old_owner, owner, matches!(event, Event::Delete(_))))
             }
             _ => None,
         };
@@ -282,21 +283,18 @@ impl SourceState {
                 self.slice_index.clear();
                 for (key, slice) in self.slices.iter() {
                     if let Some(owner) = slice.owner().cloned() {
-                        self.slice_index
-                            .entry(owner)
-                            .or_default()
-                            .insert(key.clone());
+                        self.slice_index.insert(owner, key.clone());
                     }
                 }
             }
             CacheChange::None => {}
             CacheChange::Objects(_) => {
-                if let Some((key, owner, deleted)) = touched {
-                    for slices in self.slice_index.values_mut() {
-                        slices.remove(&key);
+                if let Some((key, old_owner, owner, deleted)) = touched {
+                    if let Some(old) = old_owner {
+                        self.slice_index.remove(&old, &key);
                     }
                     if let (Some(owner), false) = (owner, deleted) {
-                        self.slice_index.entry(owner).or_default().insert(key);
+                        self.slice_index.insert(owner, key);
                     }
                 }
             }
@@ -311,7 +309,7 @@ impl SourceState {
     fn publish(&mut self, outputs: &KubeOutputs) {
         if self.config_dirty && self.configmaps.is_listed() {
             self.config_dirty = false;
-            let key = (self.k8s.namespace.clone(), self.k8s.configmap.clone());
+            let key = ObjectKey::new(&self.k8s.namespace, &self.k8s.configmap);
             let input = match self.configmaps.get(&key) {
                 Some(cm) => ConfigInput::from_data_after(
                     cm.data.clone().unwrap_or_default(),
@@ -354,9 +352,7 @@ impl SourceState {
                 Some(service) => {
                     let slices = self
                         .slice_index
-                        .get(&key)
-                        .into_iter()
-                        .flatten()
+                        .slices_of(&key)
                         .filter_map(|k| self.slices.get(k));
                     let fresh = service_endpoints(service, slices);
                     // Unchanged: keep the shared copy, so snapshots compare by pointer.
@@ -393,20 +389,151 @@ impl SourceState {
         };
         self.referenced_by_key.retain(|k, _| values.contains_key(k));
         for entry in entries {
-            let refs = match &entry.target {
+            match &entry.target {
                 Target::Service { service, .. } => {
-                    BTreeSet::from([(service.namespace.clone(), service.name.clone())])
+                    let unchanged = self.referenced_by_key.get(&entry.key).is_some_and(|k| {
+                        *k.namespace == *service.namespace && *k.name == *service.name
+                    });
+                    if !unchanged {
+                        let key = ObjectKey::new(&service.namespace, &service.name);
+                        self.referenced_by_key.insert(entry.key.clone(), key);
+                    }
                 }
-                Target::Static { .. } => BTreeSet::new(),
-            };
-            self.referenced_by_key.insert(entry.key.clone(), refs);
+                Target::Static { .. } => {
+                    self.referenced_by_key.remove(&entry.key);
+                }
+            }
         }
-        let after: BTreeSet<ObjectKey> =
-            self.referenced_by_key.values().flatten().cloned().collect();
+        let after: BTreeSet<ObjectKey> = self.referenced_by_key.values().cloned().collect();
         if after == self.referenced {
             return false;
         }
         self.referenced = after;
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outputs() -> KubeOutputs {
+        KubeOutputs {
+            config: watch::channel(None).0,
+            endpoints: watch::channel(None).0,
+            connected: watch::channel(true).0,
+        }
+    }
+
+    fn configmap(data: serde_json::Value) -> ConfigMap {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "vips", "namespace": "lb"}, "data": data
+        }))
+        .unwrap()
+    }
+
+    fn service(name: &str) -> CachedService {
+        cached_service(
+            &serde_json::from_value(serde_json::json!({
+                "metadata": {"name": name, "namespace": "shop"},
+                "spec": {"ports": [{"name": "http", "port": 80}]}
+            }))
+            .unwrap(),
+        )
+    }
+
+    fn slice(name: &str, service: &str, address: &str) -> CachedSlice {
+        cached_slice(
+            &serde_json::from_value(serde_json::json!({
+                "metadata": {"name": name, "namespace": "shop",
+                             "labels": {SERVICE_NAME_LABEL: service}},
+                "addressType": "IPv4",
+                "ports": [{"name": "http", "port": 8080}],
+                "endpoints": [{"addresses": [address]}]
+            }))
+            .unwrap(),
+        )
+    }
+
+    /// Lists `items` into a cache as a watcher's first list does.
+    fn listed<K>(items: Vec<K>, mut handle: impl FnMut(Item<K>)) {
+        handle(Ok(Event::Init));
+        for item in items {
+            handle(Ok(Event::InitApply(item)));
+        }
+        handle(Ok(Event::InitDone));
+    }
+
+    /// The published endpoints: Service name -> the addresses of its slices.
+    fn published(outputs: &KubeOutputs) -> Vec<(String, Vec<String>)> {
+        let input = outputs.endpoints.borrow();
+        let snapshot = &input.as_ref().expect("endpoints published").snapshot;
+        snapshot
+            .services()
+            .iter()
+            .map(|s| {
+                let addresses = s.slices.iter().flat_map(|sl| &sl.endpoints);
+                let addresses = addresses.flat_map(|e| &e.addresses).map(|a| a.to_string());
+                (s.name.clone(), addresses.collect())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_slice_relabelled_to_another_service_leaves_the_first() {
+        // Mutation: not taking the slice from under its old Service in the index (the
+        // relabel then lists it under both) fails the second assertion.
+        let outputs = outputs();
+        let mut state = SourceState::new(
+            KubernetesSettings {
+                namespace: "lb".into(),
+                configmap: "vips".into(),
+                allow_insecure_http: true,
+            },
+            ControllerMetrics::new().unwrap(),
+        );
+        let cm = configmap(serde_json::json!({
+            "10.1.0.1": "shop/web:http", "10.1.0.2": "shop/api:http"
+        }));
+        listed(vec![cm], |i| {
+            state.handle(Incoming::ConfigMap(Box::new(i)), &outputs)
+        });
+        listed(vec![service("web"), service("api")], |i| {
+            state.handle(Incoming::Service(i), &outputs)
+        });
+        listed(
+            vec![
+                slice("web-a", "web", "10.2.0.1"),
+                slice("api-a", "api", "10.2.0.2"),
+            ],
+            |i| state.handle(Incoming::Slice(i), &outputs),
+        );
+        state.publish(&outputs);
+        assert_eq!(
+            published(&outputs),
+            [
+                ("api".to_owned(), vec!["10.2.0.2".to_owned()]),
+                ("web".to_owned(), vec!["10.2.0.1".to_owned()]),
+            ]
+        );
+
+        // web-a is relabelled to api: web has no slice left, api has both.
+        let moved = slice("web-a", "api", "10.2.0.1");
+        state.handle(Incoming::Slice(Ok(Event::Apply(moved))), &outputs);
+        state.publish(&outputs);
+        let after = published(&outputs);
+        assert_eq!(after[1], ("web".to_owned(), vec![]));
+        let mut api = after[0].1.clone();
+        api.sort();
+        assert_eq!(api, ["10.2.0.1", "10.2.0.2"]);
+
+        // Deleted: gone from api too.
+        let gone = slice("web-a", "api", "10.2.0.1");
+        state.handle(Incoming::Slice(Ok(Event::Delete(gone))), &outputs);
+        state.publish(&outputs);
+        assert_eq!(
+            published(&outputs)[0],
+            ("api".to_owned(), vec!["10.2.0.2".to_owned()])
+        );
     }
 }
