@@ -22,6 +22,8 @@ export LBCTL_RELEASE_BIN=$PWD/target/release/lbctl FAKE_APISERVER_BIN=$PWD/targe
 # The fake API server stands for a cluster's, which is not on the director: it gets its own
 # GiB (about 520 MiB of objects at 10,000 Services), so the director's share stays lab-size's.
 export LAB_SCENARIO_TIMEOUT=$timeout LAB_BOOT_TIMEOUT=$((timeout + 100)) LAB_MEM=$((mem + 1024))
-export LAB_KERNEL_ARGS="bench.vips=$vips bench.ports=$ports"
+# BENCH_KERNEL_ARGS adds to the scenario's arguments, e.g. bench.malloc_arenas=8 for the control
+# run of the daemon's malloc arena limit (glibc's default on the VM's one CPU).
+export LAB_KERNEL_ARGS="bench.vips=$vips bench.ports=$ports${BENCH_KERNEL_ARGS:+ $BENCH_KERNEL_ARGS}"
 tests/lab/run.sh --keep-log bench-kube-churn >/dev/null 2>&1 || { tail -40 tests/lab/out/bench-kube-churn.log; exit 1; }
 grep '^BENCH' tests/lab/out/bench-kube-churn.log | tr -d '\r'

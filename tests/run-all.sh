@@ -8,9 +8,12 @@ tests/install-deps.sh
 # Build every binary and example first: the lab packs target/debug/lbctl and the IPVS probe
 # into the VM's initramfs.
 cargo build --workspace --all-targets --locked
-# The production-size lab scenario (60-scale-10k, `# lab-needs: lbctl-release`) runs the
-# release build: the debug build takes minutes per step there under emulation.
+# The production-size lab scenarios (60-scale-10k, 61-scale-10k-kubernetes; `# lab-needs:
+# lbctl-release`) run release builds: the debug ones take minutes per step there under
+# emulation. 61 also serves its objects from the release fake API server and scrapes with the
+# bench's client.
 cargo build --release -p lbctl --bin lbctl --locked
+cargo build --release -p lb-tests --bin fake-apiserver -p lb-bench --bin http-scrape --locked
 # The lab tests may then skip their own cargo build.
 export LB_LAB_NO_BUILD=1
 mkdir -p target

@@ -18,6 +18,8 @@
 #   IPVS_PROBE_BIN     ipvs_probe binary to include (default: target/debug/examples/ipvs_probe)
 #   FAKE_APISERVER_BIN fake Kubernetes API server for `# lab-needs: fake-apiserver`
 #                      (default: target/debug/fake-apiserver, from the lb-tests crate)
+#   FAKE_APISERVER_RELEASE_BIN  its release build, for `# lab-needs: fake-apiserver-release`
+#                      (default: target/release/fake-apiserver; --cargo-build builds it)
 #   LAB_BOOT_TIMEOUT   seconds before a VM is killed (default 180)
 #   LAB_SCENARIO_TIMEOUT  seconds one scenario may run inside the VM (default 120; a scenario
 #                      may ask for more with a header line `# lab-timeout: SECS`)
@@ -47,6 +49,7 @@ MEM=${LAB_MEM:-768}
 LBCTL_BIN=${LBCTL_BIN:-$REPO/target/debug/lbctl}
 IPVS_PROBE_BIN=${IPVS_PROBE_BIN:-$REPO/target/debug/examples/ipvs_probe}
 FAKE_APISERVER_BIN=${FAKE_APISERVER_BIN:-$REPO/target/debug/fake-apiserver}
+FAKE_APISERVER_RELEASE_BIN=${FAKE_APISERVER_RELEASE_BIN:-$REPO/target/release/fake-apiserver}
 IPVS_RAW_APPLY_BIN=${IPVS_RAW_APPLY_BIN:-$REPO/target/release/ipvs-raw-apply}
 HTTP_SCRAPE_BIN=${HTTP_SCRAPE_BIN:-$REPO/target/release/http-scrape}
 FLOW_TRAFFIC_BIN=${FLOW_TRAFFIC_BIN:-$REPO/target/debug/flow-traffic}
@@ -176,6 +179,18 @@ for tool in $needs; do
                 log "no fake-apiserver at $FAKE_APISERVER_BIN (cargo build -p lb-tests --bins, or --cargo-build)"
             fi
             ;;
+        fake-apiserver-release)
+            # The same, release: at production size the debug build takes minutes to load and
+            # serve the objects under emulation. Packed under the same name.
+            if [ ! -x "$FAKE_APISERVER_RELEASE_BIN" ] && [ "$cargo_build" = 1 ]; then
+                log "building fake-apiserver (release)"
+                (cd "$REPO" && "${CARGO:-cargo}" build -q --release -p lb-tests --bin fake-apiserver) ||
+                    die "cargo build --release -p lb-tests --bin fake-apiserver failed"
+            fi
+            [ -x "$FAKE_APISERVER_RELEASE_BIN" ] ||
+                die "a scenario needs the release build of fake-apiserver: cargo build --release -p lb-tests --bin fake-apiserver (or --cargo-build)"
+            add_binary "$FAKE_APISERVER_RELEASE_BIN" fake-apiserver
+            ;;
         flow-traffic)
             # Our own traffic tool (long-lived echo flows, lab 70-71): missing means not built.
             if [ -x "$FLOW_TRAFFIC_BIN" ]; then
@@ -224,6 +239,11 @@ for tool in $needs; do
             ;;
         http-scrape)
             # The bench's /metrics client (cargo build --release -p lb-bench).
+            if [ ! -x "$HTTP_SCRAPE_BIN" ] && [ "$cargo_build" = 1 ]; then
+                log "building http-scrape (release)"
+                (cd "$REPO" && "${CARGO:-cargo}" build -q --release -p lb-bench --bin http-scrape) ||
+                    die "cargo build --release -p lb-bench --bin http-scrape failed"
+            fi
             if [ -x "$HTTP_SCRAPE_BIN" ]; then
                 add_binary "$HTTP_SCRAPE_BIN" http-scrape
             else

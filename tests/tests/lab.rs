@@ -67,6 +67,7 @@ lab_scenarios! {
     lab_50_bgp_bird => "50-bgp-bird",
     lab_51_bgp_vip_gate => "51-bgp-vip-gate",
     lab_60_scale_10k => "60-scale-10k",
+    lab_61_scale_10k_kubernetes => "61-scale-10k-kubernetes",
     lab_70_failover_dr => "70-failover-dr",
     lab_71_failover_restart_withdraw => "71-failover-restart-withdraw",
     lab_72_ospf_bird_mode => "72-ospf-bird-mode",

@@ -35,6 +35,7 @@ mod files;
 mod http;
 mod input;
 mod kernel;
+mod malloc_arenas;
 pub(crate) mod memory;
 mod pass;
 mod problems;

@@ -74,6 +74,8 @@ pub struct DaemonOptions {
 
 /// Runs the daemon until SIGTERM/SIGINT; returns the exit code.
 pub fn run(args: DaemonOptions) -> Result<i32, DaemonError> {
+    // First: no thread exists yet to keep an arena of its own.
+    super::malloc_arenas::limit();
     let settings = load_settings(args.settings.as_deref())?;
     settings
         .require_managed_ranges()
