@@ -5,9 +5,10 @@
 # assertions: the whole table programmed from the watch, 20 EndpointSlice changes each in the
 # kernel within 60 s, focused passes after them (1 service read, 0 dumps), a gzip scrape that
 # comes back gzipped; and here also issue 13's memory bound: the daemon's peak RSS over a plain
-# and a gzip scrape of /metrics at most PEAK_RSS_LIMIT_MIB. Controls (bench/README.md,
-# "Endpoint churn in Kubernetes mode"): glibc's default malloc arenas (bench.malloc_arenas=8 on
-# the kernel command line) measured 186-200 MiB, the caches of typed objects 461 MiB; both fail.
+# and a gzip scrape of /metrics at most PEAK_RSS_LIMIT_MIB (measured 138 MiB, 2026-12-04).
+# Controls (bench/README.md, "Endpoint churn in Kubernetes mode"): glibc's default malloc
+# arenas (LAB_KERNEL_ARGS=bench.malloc_arenas=8) measured 172 MiB and fail; the caches of
+# typed objects measured 461 MiB.
 # lab-needs: fake-apiserver-release lbctl-release http-scrape
 # lab-timeout: 1200
 # lab-mem: 3072
