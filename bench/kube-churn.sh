@@ -8,6 +8,8 @@
 # Usage: bench/kube-churn.sh [--services 1000|10000]
 #   --services 1000    16 VIPs x 63 ports = 1,008 Services (the default)
 #   --services 10000   40 VIPs x 250 ports = 10,000 Services (110,000 IPVS entries; a 2 GiB VM)
+# Environment: BENCH_KERNEL_ARGS adds words to the VM's kernel command line, e.g.
+#   bench.malloc_arenas=8 for the control run of the daemon's one malloc arena.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -9,9 +9,8 @@ use std::cmp::Ordering;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use smallvec::SmallVec;
-
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use crate::error::EndpointsError;
 use crate::model::Protocol;

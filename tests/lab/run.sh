@@ -19,7 +19,7 @@
 #   FAKE_APISERVER_BIN fake Kubernetes API server for `# lab-needs: fake-apiserver`
 #                      (default: target/debug/fake-apiserver, from the lb-tests crate)
 #   FAKE_APISERVER_RELEASE_BIN  its release build, for `# lab-needs: fake-apiserver-release`
-#                      (default: target/release/fake-apiserver; --cargo-build builds it)
+#                      (default: target/release/fake-apiserver)
 #   LAB_BOOT_TIMEOUT   seconds before a VM is killed (default 180)
 #   LAB_SCENARIO_TIMEOUT  seconds one scenario may run inside the VM (default 120; a scenario
 #                      may ask for more with a header line `# lab-timeout: SECS`)
@@ -27,7 +27,8 @@
 #   LAB_KERNEL_ARGS    extra words for the VM's kernel command line, which scenarios read from
 #                      /proc/cmdline (e.g. `bench.vips=40 bench.ports=250` for bench-apply)
 #   LBCTL_RELEASE_BIN  the release build of lbctl for `# lab-needs: lbctl-release`
-#                      (default: target/release/lbctl; --cargo-build builds it)
+#                      (default: target/release/lbctl; --cargo-build builds it, as it does
+#                      the release builds of fake-apiserver-release and http-scrape)
 #   FLOW_TRAFFIC_BIN   the failover traffic tool for `# lab-needs: flow-traffic`
 #                      (default: target/debug/flow-traffic, from the lb-tests crate)
 #   IPVS_RAW_APPLY_BIN the raw-netlink baseline for `# lab-needs: ipvs-raw-apply`
@@ -182,7 +183,7 @@ for tool in $needs; do
         fake-apiserver-release)
             # The same, release: at production size the debug build takes minutes to load and
             # serve the objects under emulation. Packed under the same name.
-            if [ ! -x "$FAKE_APISERVER_RELEASE_BIN" ] && [ "$cargo_build" = 1 ]; then
+            if [ "$cargo_build" = 1 ]; then
                 log "building fake-apiserver (release)"
                 (cd "$REPO" && "${CARGO:-cargo}" build -q --release -p lb-tests --bin fake-apiserver) ||
                     die "cargo build --release -p lb-tests --bin fake-apiserver failed"
@@ -220,7 +221,7 @@ for tool in $needs; do
         lbctl-release)
             # The release build, for scenarios at production size: the debug build's parse
             # and /metrics encoding are 10-20x slower, minutes per step under emulation.
-            if [ ! -x "$LBCTL_RELEASE_BIN" ] && [ "$cargo_build" = 1 ]; then
+            if [ "$cargo_build" = 1 ]; then
                 log "building lbctl (release)"
                 (cd "$REPO" && "${CARGO:-cargo}" build -q --release -p lbctl --bin lbctl) ||
                     die "cargo build --release -p lbctl failed"
@@ -239,7 +240,7 @@ for tool in $needs; do
             ;;
         http-scrape)
             # The bench's /metrics client (cargo build --release -p lb-bench).
-            if [ ! -x "$HTTP_SCRAPE_BIN" ] && [ "$cargo_build" = 1 ]; then
+            if [ "$cargo_build" = 1 ]; then
                 log "building http-scrape (release)"
                 (cd "$REPO" && "${CARGO:-cargo}" build -q --release -p lb-bench --bin http-scrape) ||
                     die "cargo build --release -p lb-bench --bin http-scrape failed"

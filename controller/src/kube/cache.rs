@@ -7,7 +7,6 @@
 //! arrived: the daemon writes nothing to the kernel before every cache is listed.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -39,12 +38,6 @@ impl ObjectKey {
             namespace: Arc::clone(&self.namespace),
             name: name.into(),
         }
-    }
-}
-
-impl fmt::Display for ObjectKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.namespace, self.name)
     }
 }
 

@@ -13,7 +13,9 @@
 # scraped plain and gzipped (http-scrape) and the daemon's peak RSS over the two is reported
 # (VmHWM reset before them); the gzip scrape must come back gzipped.
 # Size: BENCH_VIPS/BENCH_PORTS (bench.vips=/bench.ports= on the kernel command line), 10
-# endpoints per Service.
+# endpoints per Service. bench.malloc_arenas=N runs the daemon with MALLOC_ARENA_MAX=N (the
+# control of its own limit of one arena). PEAK_RSS_LIMIT_MIB, set by 61-scale-10k-kubernetes
+# which sources this file, also asserts the peak RSS over the scrapes.
 # lab-needs: fake-apiserver lbctl-release http-scrape
 # lab-timeout: 1800
 # lab-mem: 2048
@@ -100,7 +102,8 @@ t0=$(now_ms)
 # The control run for the daemon's malloc arena limit: bench.malloc_arenas=8 (glibc's default
 # on this one-CPU VM) in LAB_KERNEL_ARGS.
 ARENAS=$(cmdline_arg bench.malloc_arenas)
-in_ns director env ${ARENAS:+MALLOC_ARENA_MAX=$ARENAS} "$LBCTL" run --no-vips --settings /tmp/kbench.toml --kubeconfig /tmp/kubeconfig \
+in_ns director env ${ARENAS:+MALLOC_ARENA_MAX=$ARENAS} "$LBCTL" run --no-vips \
+    --settings /tmp/kbench.toml --kubeconfig /tmp/kubeconfig \
     --log "${BENCH_LOG:-warn}" >/tmp/run.log 2>&1 &
 RUN_PID=$!
 programmed() { [ "$(in_ns director "$IPVSADM" -Sn | wc -l)" = "$RULES" ]; }
