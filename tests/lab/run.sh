@@ -162,6 +162,14 @@ add_host_programs() {
         add_binary "$bin" "$prog"
     done
 }
+# build_release PACKAGE BIN: with --cargo-build, (re)build the release binary BIN of PACKAGE
+# (cargo does nothing when it is fresh), so a scenario never runs a stale one.
+build_release() {
+    [ "$cargo_build" = 1 ] || return 0
+    log "building $2 (release)"
+    (cd "$REPO" && "${CARGO:-cargo}" build -q --release -p "$1" --bin "$2") ||
+        die "cargo build --release -p $1 --bin $2 failed"
+}
 # Extra tools a scenario asks for with a header line `# lab-needs: TOOL...` (host binaries from
 # tests/packages.txt, packed only when a selected scenario needs them: prometheus is ~50 MB).
 needs=$(for name in "${names[@]}"; do
@@ -183,11 +191,7 @@ for tool in $needs; do
         fake-apiserver-release)
             # The same, release: at production size the debug build takes minutes to load and
             # serve the objects under emulation. Packed under the same name.
-            if [ "$cargo_build" = 1 ]; then
-                log "building fake-apiserver (release)"
-                (cd "$REPO" && "${CARGO:-cargo}" build -q --release -p lb-tests --bin fake-apiserver) ||
-                    die "cargo build --release -p lb-tests --bin fake-apiserver failed"
-            fi
+            build_release lb-tests fake-apiserver
             [ -x "$FAKE_APISERVER_RELEASE_BIN" ] ||
                 die "a scenario needs the release build of fake-apiserver: cargo build --release -p lb-tests --bin fake-apiserver (or --cargo-build)"
             add_binary "$FAKE_APISERVER_RELEASE_BIN" fake-apiserver
@@ -221,11 +225,7 @@ for tool in $needs; do
         lbctl-release)
             # The release build, for scenarios at production size: the debug build's parse
             # and /metrics encoding are 10-20x slower, minutes per step under emulation.
-            if [ "$cargo_build" = 1 ]; then
-                log "building lbctl (release)"
-                (cd "$REPO" && "${CARGO:-cargo}" build -q --release -p lbctl --bin lbctl) ||
-                    die "cargo build --release -p lbctl failed"
-            fi
+            build_release lbctl lbctl
             [ -x "$LBCTL_RELEASE_BIN" ] ||
                 die "a scenario needs the release build of lbctl: cargo build --release -p lbctl (or --cargo-build)"
             add_binary "$LBCTL_RELEASE_BIN" lbctl-release
@@ -240,11 +240,7 @@ for tool in $needs; do
             ;;
         http-scrape)
             # The bench's /metrics client (cargo build --release -p lb-bench).
-            if [ "$cargo_build" = 1 ]; then
-                log "building http-scrape (release)"
-                (cd "$REPO" && "${CARGO:-cargo}" build -q --release -p lb-bench --bin http-scrape) ||
-                    die "cargo build --release -p lb-bench --bin http-scrape failed"
-            fi
+            build_release lb-bench http-scrape
             if [ -x "$HTTP_SCRAPE_BIN" ]; then
                 add_binary "$HTTP_SCRAPE_BIN" http-scrape
             else
