@@ -9,9 +9,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use lb_config::{
-    AddressType, DesiredState, Endpoint, EndpointConditions, EndpointPort, EndpointSlice,
-    EndpointSnapshot, HealthResults, ParsedConfigMap, Protocol, ServiceEndpoints, ServicePort,
-    Settings, TargetPort, build_desired_state, parse_configmap,
+    AddressType, DesiredState, Endpoint, EndpointAddresses, EndpointConditions, EndpointPort,
+    EndpointSlice, EndpointSnapshot, HealthResults, ParsedConfigMap, Protocol, ServiceEndpoints,
+    ServicePort, Settings, TargetPort, build_desired_state, parse_configmap,
 };
 use lb_ipvs_sync::ServiceId;
 use lb_ipvs_sync::wanted::{WantedService, wanted_table};
@@ -146,12 +146,12 @@ pub fn service_endpoints(count: usize, dests: u8, first_draining: bool) -> Endpo
         .map(|i| {
             let endpoints = (0..dests)
                 .map(|d| Endpoint {
-                    addresses: smallvec::smallvec![IpAddr::V4(Ipv4Addr::new(
+                    addresses: EndpointAddresses::from_buf([IpAddr::V4(Ipv4Addr::new(
                         10,
                         3 + d,
                         u8::try_from(i / 250).unwrap_or(u8::MAX),
                         u8::try_from(i % 250 + 1).unwrap_or(u8::MAX),
-                    ))],
+                    ))]),
                     conditions: if first_draining && i == 0 && d + 1 == dests {
                         EndpointConditions {
                             ready: Some(false),
